@@ -1,0 +1,219 @@
+// Encryption at rest (STORE.md invariant 6): AES-256-GCM under a random store key, wrapped by scrypt.
+import * as crypto from 'node:crypto';
+import * as fsp from 'node:fs/promises';
+import { z } from 'zod';
+
+export const STORE_FORMAT = 'practice-store';
+export const STORE_FORMAT_VERSION = 1;
+export const HEADER_FILE = 'practice-store.json';
+const MAGIC = Buffer.from('PSE1', 'ascii');
+const NONCE_LEN = 12;
+const TAG_LEN = 16;
+export const ENVELOPE_OVERHEAD = MAGIC.length + NONCE_LEN + TAG_LEN;
+const CHUNK = 1 << 20;
+
+const b64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/).max(4096);
+
+export const ScryptParamsSchema = z.object({
+  name: z.literal('scrypt'),
+  // Bounds keep a tampered header from making us allocate gigabytes.
+  N: z.number().int().min(1024).max(1 << 20).refine((n) => (n & (n - 1)) === 0, 'N must be a power of two'),
+  r: z.number().int().min(1).max(32),
+  p: z.number().int().min(1).max(16),
+  salt: b64,
+});
+export type ScryptParams = z.infer<typeof ScryptParamsSchema>;
+
+export const StoreHeaderSchema = z.object({
+  format: z.literal(STORE_FORMAT),
+  version: z.number().int().min(1),
+  storeId: z.string().regex(/^[0-9a-f]{32}$/),
+  createdAt: z.string().max(40),
+  createdBy: z.string().max(200),
+  kdf: ScryptParamsSchema,
+  wrappedKey: z.object({ nonce: b64, ciphertext: b64, tag: b64 }),
+  keyCheck: b64,
+});
+export type StoreHeader = z.infer<typeof StoreHeaderSchema>;
+
+export const DEFAULT_SCRYPT = { N: 1 << 15, r: 8, p: 1 } as const;
+
+function scrypt(passphrase: string, params: ScryptParams): Promise<Buffer> {
+  return new Promise((resolve, reject) =>
+    crypto.scrypt(
+      passphrase.normalize('NFC'),
+      Buffer.from(params.salt, 'base64'),
+      32,
+      { N: params.N, r: params.r, p: params.p, maxmem: 256 * params.N * params.r + (1 << 20) },
+      (err, key) => (err ? reject(err) : resolve(key)),
+    ),
+  );
+}
+
+function wrapAad(storeId: string): Buffer {
+  return Buffer.from(`${STORE_FORMAT}/v1/wrapped-key/${storeId}`, 'utf8');
+}
+
+export function keyCheckOf(storeKey: Buffer, storeId: string): string {
+  return crypto.createHmac('sha256', storeKey).update(`key-check/${storeId}`).digest('base64');
+}
+
+export async function createHeader(
+  passphrase: string,
+  createdBy: string,
+  kdf: { N: number; r: number; p: number } = DEFAULT_SCRYPT,
+): Promise<{ header: StoreHeader; storeKey: Buffer }> {
+  const storeId = crypto.randomBytes(16).toString('hex');
+  const storeKey = crypto.randomBytes(32);
+  const params: ScryptParams = { name: 'scrypt', ...kdf, salt: crypto.randomBytes(16).toString('base64') };
+  const kek = await scrypt(passphrase, params);
+  const nonce = crypto.randomBytes(NONCE_LEN);
+  const c = crypto.createCipheriv('aes-256-gcm', kek, nonce);
+  c.setAAD(wrapAad(storeId));
+  const ct = Buffer.concat([c.update(storeKey), c.final()]);
+  const header: StoreHeader = {
+    format: STORE_FORMAT,
+    version: STORE_FORMAT_VERSION,
+    storeId,
+    createdAt: new Date().toISOString(),
+    createdBy,
+    kdf: params,
+    wrappedKey: { nonce: nonce.toString('base64'), ciphertext: ct.toString('base64'), tag: c.getAuthTag().toString('base64') },
+    keyCheck: keyCheckOf(storeKey, storeId),
+  };
+  return { header, storeKey };
+}
+
+/** Returns the store key, or undefined when the passphrase is wrong. */
+export async function unwrapStoreKey(header: StoreHeader, passphrase: string): Promise<Buffer | undefined> {
+  const kek = await scrypt(passphrase, header.kdf);
+  try {
+    const d = crypto.createDecipheriv('aes-256-gcm', kek, Buffer.from(header.wrappedKey.nonce, 'base64'));
+    d.setAAD(wrapAad(header.storeId));
+    d.setAuthTag(Buffer.from(header.wrappedKey.tag, 'base64'));
+    const key = Buffer.concat([d.update(Buffer.from(header.wrappedKey.ciphertext, 'base64')), d.final()]);
+    return key.length === 32 && checkStoreKey(header, key) ? key : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function checkStoreKey(header: StoreHeader, key: Buffer): boolean {
+  const a = Buffer.from(keyCheckOf(key, header.storeId), 'base64');
+  const b = Buffer.from(header.keyCheck, 'base64');
+  return a.length === b.length && crypto.timingSafeEqual(a, b);
+}
+
+export class EnvelopeError extends Error {
+  constructor(readonly reason: 'too-short' | 'bad-magic' | 'auth-failed' | 'hash-mismatch', message: string) {
+    super(message);
+  }
+}
+
+function aadFor(storeId: string, context: string): Buffer {
+  return Buffer.from(`${storeId}\n${context}`, 'utf8');
+}
+
+export function sha256Hex(bytes: Uint8Array): string {
+  return crypto.createHash('sha256').update(bytes).digest('hex');
+}
+
+/** Seals a small payload: MAGIC | nonce | ciphertext | tag. The context binds the file to its place. */
+export function seal(key: Buffer, storeId: string, context: string, plaintext: Uint8Array): Buffer {
+  const nonce = crypto.randomBytes(NONCE_LEN);
+  const c = crypto.createCipheriv('aes-256-gcm', key, nonce);
+  c.setAAD(aadFor(storeId, context));
+  const body = Buffer.concat([c.update(plaintext), c.final()]);
+  return Buffer.concat([MAGIC, nonce, body, c.getAuthTag()]);
+}
+
+export function open(key: Buffer, storeId: string, context: string, file: Uint8Array): Buffer {
+  const buf = Buffer.from(file.buffer, file.byteOffset, file.byteLength);
+  if (buf.length < ENVELOPE_OVERHEAD) throw new EnvelopeError('too-short', 'file is shorter than an encrypted envelope');
+  if (!buf.subarray(0, MAGIC.length).equals(MAGIC)) throw new EnvelopeError('bad-magic', 'not an encrypted store file');
+  const nonce = buf.subarray(MAGIC.length, MAGIC.length + NONCE_LEN);
+  const tag = buf.subarray(buf.length - TAG_LEN);
+  const d = crypto.createDecipheriv('aes-256-gcm', key, nonce);
+  d.setAAD(aadFor(storeId, context));
+  d.setAuthTag(tag);
+  try {
+    return Buffer.concat([d.update(buf.subarray(MAGIC.length + NONCE_LEN, buf.length - TAG_LEN)), d.final()]);
+  } catch {
+    throw new EnvelopeError('auth-failed', 'authentication failed (tampered, truncated, other store or wrong key)');
+  }
+}
+
+/** Seals a large payload chunk by chunk and hashes the ciphertext on the way: never two copies in memory. */
+export function sealChunks(key: Buffer, storeId: string, context: string, plaintext: Uint8Array): { chunks: Iterable<Uint8Array>; hash: () => string } {
+  const nonce = crypto.randomBytes(NONCE_LEN);
+  const c = crypto.createCipheriv('aes-256-gcm', key, nonce);
+  c.setAAD(aadFor(storeId, context));
+  const h = crypto.createHash('sha256');
+  function* gen(): Generator<Uint8Array> {
+    const head = Buffer.concat([MAGIC, nonce]);
+    h.update(head);
+    yield head;
+    for (let off = 0; off < plaintext.byteLength; off += CHUNK) {
+      const part = c.update(plaintext.subarray(off, Math.min(off + CHUNK, plaintext.byteLength)));
+      h.update(part);
+      yield part;
+    }
+    const tail = Buffer.concat([c.final(), c.getAuthTag()]);
+    h.update(tail);
+    yield tail;
+  }
+  return { chunks: gen(), hash: () => h.digest('hex') };
+}
+
+/**
+ * Reads a large envelope in chunks: checks its SHA-256 against `expectHash`, authenticates, and
+ * decrypts into one preallocated array (or discards the plaintext when `keep` is false).
+ */
+export async function openFileChunked(
+  key: Buffer,
+  storeId: string,
+  context: string,
+  file: string,
+  expectHash: string,
+  keep: boolean,
+): Promise<Uint8Array | undefined> {
+  const fh = await fsp.open(file, 'r');
+  try {
+    const size = (await fh.stat()).size;
+    if (size < ENVELOPE_OVERHEAD) throw new EnvelopeError('too-short', 'file is shorter than an encrypted envelope');
+    const head = Buffer.alloc(MAGIC.length + NONCE_LEN);
+    await fh.read(head, 0, head.length, 0);
+    if (!head.subarray(0, MAGIC.length).equals(MAGIC)) throw new EnvelopeError('bad-magic', 'not an encrypted store file');
+    const tag = Buffer.alloc(TAG_LEN);
+    await fh.read(tag, 0, TAG_LEN, size - TAG_LEN);
+    const d = crypto.createDecipheriv('aes-256-gcm', key, head.subarray(MAGIC.length));
+    d.setAAD(aadFor(storeId, context));
+    d.setAuthTag(tag);
+    const h = crypto.createHash('sha256').update(head);
+    const out = keep ? new Uint8Array(size - ENVELOPE_OVERHEAD) : undefined;
+    const buf = Buffer.alloc(Math.min(CHUNK, Math.max(1, size - ENVELOPE_OVERHEAD)));
+    let pos = head.length;
+    let outPos = 0;
+    const end = size - TAG_LEN;
+    while (pos < end) {
+      const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, end - pos), pos);
+      if (bytesRead === 0) throw new EnvelopeError('too-short', 'file ended early');
+      const ct = buf.subarray(0, bytesRead);
+      h.update(ct);
+      const pt = d.update(ct);
+      if (out) out.set(pt, outPos);
+      outPos += pt.length;
+      pos += bytesRead;
+    }
+    h.update(tag);
+    if (h.digest('hex') !== expectHash) throw new EnvelopeError('hash-mismatch', 'content does not match its name');
+    try {
+      d.final();
+    } catch {
+      throw new EnvelopeError('auth-failed', 'authentication failed (tampered, truncated, other store or wrong key)');
+    }
+    return out;
+  } finally {
+    await fh.close();
+  }
+}

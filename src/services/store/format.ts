@@ -1,0 +1,194 @@
+// The store format (docs/STORE-FORMAT.md): names, paths and the schema of every file, shared by all replicas.
+import * as path from 'node:path';
+import { z } from 'zod';
+import type { JsonObject, JsonValue } from '../../host-api';
+
+export const DEVICE_ID = /^[0-9a-f]{32}$/;
+export const SEQ_DIGITS = 10;
+export const HASH_HEX = /^[0-9a-f]{64}$/;
+export const SEGMENT_NAME = /^(\d{10})-([0-9a-f]{64})$/;
+export const OBJECT_DIR = /^[0-9a-f]{2}$/;
+export const COLLECTION = /^[a-z][a-z0-9-]{0,63}$/;
+export const RECORD_ID = /^[A-Za-z0-9._-]{1,128}$/;
+export const VERSION = /^[0-9a-z]{9}\.[0-9a-z]{4}\.[0-9a-f]{32}$/;
+
+export const MAX_BODY_BYTES = 1 << 20;
+export const MAX_SEGMENT_BYTES = 64 << 20;
+export const MAX_SNAPSHOT_BYTES = 512 << 20;
+export const MAX_OBJECT_BYTES = (50 << 20) + 1024;
+export const MAX_SMALL_FILE_BYTES = 64 << 10;
+export const MAX_CHANGES_PER_SEGMENT = 5000;
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+export const Paths = {
+  header: 'practice-store.json',
+  devicesDir: 'devices',
+  deviceDir: (dev: string) => path.join('devices', dev),
+  deviceFile: (dev: string) => path.join('devices', dev, 'device'),
+  presence: (dev: string) => path.join('devices', dev, 'presence'),
+  logDir: (dev: string) => path.join('devices', dev, 'log'),
+  segment: (dev: string, seq: number, hash: string) => path.join('devices', dev, 'log', segmentName(seq, hash)),
+  objectsDir: 'objects',
+  object: (hash: string) => path.join('objects', hash.slice(0, 2), hash),
+  snapshotsDir: 'snapshots',
+  snapshot: (dev: string, seq: number, hash: string) => path.join('snapshots', dev, segmentName(seq, hash)),
+} as const;
+
+/** Authenticated-data contexts: a file moved to another place fails authentication. */
+export const Contexts = {
+  segment: (dev: string, seq: number) => `log/${dev}/${seq}`,
+  object: () => 'object',
+  snapshot: (dev: string, seq: number) => `snapshot/${dev}/${seq}`,
+  presence: (dev: string) => `presence/${dev}`,
+  device: (dev: string) => `device/${dev}`,
+  journal: (dev: string, ver: string) => `journal/${dev}/${ver}`,
+} as const;
+
+export function segmentName(seq: number, hash: string): string {
+  return `${String(seq).padStart(SEQ_DIGITS, '0')}-${hash}`;
+}
+
+export function parseSegmentName(name: string): { seq: number; hash: string } | undefined {
+  const m = SEGMENT_NAME.exec(name);
+  if (!m) return undefined;
+  const seq = Number(m[1]);
+  return seq >= 1 ? { seq, hash: m[2] } : undefined;
+}
+
+/** What a name in the shared folder that is not ours is: sync-client debris is never data. */
+export type ForeignNameKind = 'conflict-copy' | 'system-file' | 'temp-file' | 'unknown';
+export function classifyForeignName(name: string): ForeignNameKind {
+  const lower = name.toLowerCase();
+  if (['desktop.ini', '.ds_store', 'thumbs.db', 'icon\r', '.dropbox', '.dropbox.attr', '.owncloudsync.log'].includes(lower) || lower.startsWith('._') || lower.startsWith('.~lock'))
+    return 'system-file';
+  if (
+    /\(.*conflicted copy.*\)/i.test(name) ||
+    /\.sync-conflict-\d{8}-\d{6}/i.test(name) ||
+    /_conflict-\d{8}-\d{6}/i.test(name) ||
+    / \(\d+\)(\.[^.]*)?$/.test(name) ||
+    / \d+(\.[^.]*)?$/.test(name) ||
+    /^[^.]+-[A-Za-z0-9][A-Za-z0-9-]*$/.test(name) && !SEGMENT_NAME.test(name) && !HASH_HEX.test(name)
+  )
+    return 'conflict-copy';
+  if (lower.startsWith('~$') || lower.endsWith('.tmp') || lower.endsWith('.temp') || lower.endsWith('.partial') || lower.endsWith('.crdownload') || lower.startsWith('.~') || lower.startsWith('.') )
+    return 'temp-file';
+  return 'unknown';
+}
+
+export function isPlainJsonObject(v: unknown): v is JsonObject {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && Object.getPrototypeOf(v) === Object.prototype;
+}
+
+/** Checks that a value is plain JSON (no functions, NaN, cycles, prototype tricks); returns the first problem. */
+export function jsonProblem(v: unknown, where = 'data', depth = 0, seen = new Set<object>()): string | undefined {
+  if (depth > 64) return `${where}: nested too deeply`;
+  if (v === null || typeof v === 'string' || typeof v === 'boolean') return undefined;
+  if (typeof v === 'number') return Number.isFinite(v) ? undefined : `${where}: ${v} is not a JSON number`;
+  if (typeof v !== 'object') return `${where}: a ${typeof v} is not JSON`;
+  if (seen.has(v)) return `${where}: refers to itself`;
+  seen.add(v);
+  try {
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        const p = jsonProblem(v[i], `${where}[${i}]`, depth + 1, seen);
+        if (p) return p;
+      }
+      return undefined;
+    }
+    if (!isPlainJsonObject(v)) return `${where}: only plain objects are JSON`;
+    for (const k of Object.keys(v)) {
+      if (FORBIDDEN_KEYS.has(k)) return `${where}: the key "${k}" is not allowed`;
+      const p = jsonProblem((v as Record<string, unknown>)[k], `${where}.${k}`, depth + 1, seen);
+      if (p) return p;
+    }
+    if (Object.prototype.hasOwnProperty.call(v, '__proto__')) return `${where}: the key "__proto__" is not allowed`;
+    return undefined;
+  } finally {
+    seen.delete(v);
+  }
+}
+
+const JsonObjectSchema = z.custom<JsonObject>((v) => isPlainJsonObject(v) && jsonProblem(v) === undefined, 'not a plain JSON object');
+const Iso = z.string().max(40);
+
+export const ChangeSchema = z.object({
+  ver: z.string().regex(VERSION),
+  col: z.string().regex(COLLECTION),
+  id: z.string().regex(RECORD_ID),
+  parents: z.array(z.string().regex(VERSION)).max(256),
+  at: Iso,
+  by: z.string().max(200),
+  op: z.enum(['put', 'remove', 'resolve', 'import']),
+  data: JsonObjectSchema.nullable(),
+});
+export type Change = z.infer<typeof ChangeSchema>;
+
+export const SegmentSchema = z.object({
+  t: z.literal('log'),
+  v: z.literal(1),
+  device: z.string().regex(DEVICE_ID),
+  seq: z.number().int().min(1),
+  prev: z.string().regex(HASH_HEX).nullable(),
+  createdAt: Iso,
+  changes: z.array(ChangeSchema).min(1).max(MAX_CHANGES_PER_SEGMENT),
+});
+export type Segment = z.infer<typeof SegmentSchema>;
+
+export const JournalEntrySchema = z.object({ t: z.literal('journal'), v: z.literal(1), change: ChangeSchema });
+
+export const DeviceInfoSchema = z.object({
+  t: z.literal('device'),
+  v: z.literal(1),
+  deviceId: z.string().regex(DEVICE_ID),
+  name: z.string().max(200),
+  user: z.string().max(200),
+  createdAt: Iso,
+  replaces: z.string().regex(DEVICE_ID).optional(),
+});
+export type DeviceInfo = z.infer<typeof DeviceInfoSchema>;
+
+export const PresenceSchema = z.object({
+  t: z.literal('presence'),
+  v: z.literal(1),
+  deviceId: z.string().regex(DEVICE_ID),
+  name: z.string().max(200),
+  user: z.string().max(200),
+  since: Iso,
+  heartbeatAt: Iso,
+  active: z.boolean(),
+  lastSeq: z.number().int().min(0),
+  changeCount: z.number().int().min(0),
+});
+export type Presence = z.infer<typeof PresenceSchema>;
+
+const SeqRanges = z.array(z.tuple([z.number().int().min(1), z.number().int().min(1)])).max(1_000_000);
+export const SnapshotSchema = z.object({
+  t: z.literal('snapshot'),
+  v: z.literal(1),
+  device: z.string().regex(DEVICE_ID),
+  seq: z.number().int().min(1),
+  createdAt: Iso,
+  covers: z.record(z.string().regex(DEVICE_ID), z.object({ ranges: SeqRanges, hashes: z.record(z.string(), z.string().regex(HASH_HEX)) })),
+  records: z.array(
+    z.object({
+      col: z.string().regex(COLLECTION),
+      id: z.string().regex(RECORD_ID),
+      versions: z.array(
+        z.tuple([
+          z.string().regex(VERSION), // ver
+          z.array(z.string().regex(VERSION)).max(256), // parents
+          Iso, // at
+          z.string().max(200), // by
+          z.boolean(), // deleted
+          z.string().max(60), // where its body is: "<device>:<seq>"
+        ]),
+      ),
+      heads: z.record(z.string().regex(VERSION), JsonObjectSchema.nullable()),
+    }),
+  ),
+});
+export type Snapshot = z.infer<typeof SnapshotSchema>;
+
+export function jsonBytes(v: JsonValue | object): Buffer {
+  return Buffer.from(JSON.stringify(v), 'utf8');
+}

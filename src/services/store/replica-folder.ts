@@ -1,0 +1,327 @@
+// Reading and writing one replica folder (local or shared) in the store format. Every read is
+// verified before it is believed (STORE.md invariant 5); every write is durable and write-once.
+import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
+import { errnoOf } from '../common/errors';
+import { listDir, writeDurable, writeDurableChunks } from '../common/durable-fs';
+import {
+  EnvelopeError,
+  HEADER_FILE,
+  STORE_FORMAT,
+  STORE_FORMAT_VERSION,
+  StoreHeaderSchema,
+  open,
+  openFileChunked,
+  seal,
+  sealChunks,
+  sha256Hex,
+  type StoreHeader,
+} from '../crypto/store-crypto';
+import {
+  Contexts,
+  DEVICE_ID,
+  DeviceInfoSchema,
+  HASH_HEX,
+  MAX_OBJECT_BYTES,
+  MAX_SEGMENT_BYTES,
+  MAX_SMALL_FILE_BYTES,
+  MAX_SNAPSHOT_BYTES,
+  OBJECT_DIR,
+  Paths,
+  PresenceSchema,
+  SegmentSchema,
+  SnapshotSchema,
+  classifyForeignName,
+  jsonBytes,
+  parseSegmentName,
+  type Change,
+  type DeviceInfo,
+  type Presence,
+  type Segment,
+  type Snapshot,
+} from './format';
+
+export interface BadFile {
+  readonly path: string; // relative to the replica root
+  readonly reason: string;
+}
+
+export type HeaderReading =
+  | { kind: 'ok'; header: StoreHeader }
+  | { kind: 'missing'; empty: boolean }
+  | { kind: 'foreign'; reason: string }
+  | { kind: 'newer'; version: number };
+
+export class BadFileError extends Error {
+  constructor(readonly bad: BadFile) {
+    super(`${bad.path}: ${bad.reason}`);
+  }
+}
+
+export interface SegmentFile {
+  readonly device: string;
+  readonly seq: number;
+  readonly hash: string;
+}
+
+/** Reads a file refusing anything larger than `max` (a huge file is reported, never loaded). */
+async function readBounded(file: string, max: number, rel: string): Promise<Buffer> {
+  let st;
+  try {
+    st = await fsp.lstat(file);
+  } catch (e) {
+    throw e;
+  }
+  if (st.isSymbolicLink()) throw new BadFileError({ path: rel, reason: 'is a symbolic link (never followed)' });
+  if (!st.isFile()) throw new BadFileError({ path: rel, reason: 'is not a file' });
+  if (st.size === 0) throw new BadFileError({ path: rel, reason: 'is empty (0 bytes) — possibly not yet synced' });
+  if (st.size > max) throw new BadFileError({ path: rel, reason: `is too large (${st.size} bytes, at most ${max})` });
+  return fsp.readFile(file);
+}
+
+export class ReplicaFolder {
+  constructor(
+    readonly root: string,
+    protected readonly storeId: string,
+    protected readonly key: Buffer,
+  ) {}
+
+  abs(rel: string): string {
+    return path.join(this.root, rel);
+  }
+
+  static async readHeader(root: string): Promise<HeaderReading> {
+    let raw: string;
+    try {
+      const st = await fsp.lstat(path.join(root, HEADER_FILE));
+      if (!st.isFile()) return { kind: 'foreign', reason: `${HEADER_FILE} is not a file` };
+      if (st.size > MAX_SMALL_FILE_BYTES) return { kind: 'foreign', reason: `${HEADER_FILE} is too large` };
+      raw = await fsp.readFile(path.join(root, HEADER_FILE), 'utf8');
+    } catch (e) {
+      if (errnoOf(e) !== 'ENOENT') throw e;
+      const names = (await listDir(root)).filter((n) => classifyForeignName(n) !== 'system-file');
+      return { kind: 'missing', empty: names.length === 0 };
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(raw);
+    } catch {
+      return { kind: 'foreign', reason: `${HEADER_FILE} is not JSON (truncated or not ours)` };
+    }
+    if (typeof json === 'object' && json && (json as { format?: unknown }).format === STORE_FORMAT) {
+      const v = (json as { version?: unknown }).version;
+      if (typeof v === 'number' && v > STORE_FORMAT_VERSION) return { kind: 'newer', version: v };
+    }
+    const parsed = StoreHeaderSchema.safeParse(json);
+    if (!parsed.success) return { kind: 'foreign', reason: `${HEADER_FILE} is not a practice-store header (${parsed.error.issues[0]?.path.join('.')})` };
+    return { kind: 'ok', header: parsed.data };
+  }
+
+  static async writeHeader(root: string, header: StoreHeader): Promise<void> {
+    // 'wx' semantics: a header is written once; never over or beside an existing store.
+    const file = path.join(root, HEADER_FILE);
+    const fh = await fsp.open(file, 'wx');
+    try {
+      await fh.writeFile(JSON.stringify(header, null, 2) + '\n');
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  }
+
+  // ---- devices and segments -------------------------------------------------------------
+
+  async listDevices(bad?: (b: BadFile) => void): Promise<string[]> {
+    const out: string[] = [];
+    for (const n of await listDir(this.abs(Paths.devicesDir))) {
+      if (DEVICE_ID.test(n)) out.push(n);
+      else bad?.({ path: path.join(Paths.devicesDir, n), reason: describeForeign(n) });
+    }
+    return out.sort();
+  }
+
+  async listSegments(dev: string, bad?: (b: BadFile) => void): Promise<SegmentFile[]> {
+    const out: SegmentFile[] = [];
+    for (const n of await listDir(this.abs(Paths.logDir(dev)))) {
+      const p = parseSegmentName(n);
+      if (p) out.push({ device: dev, seq: p.seq, hash: p.hash });
+      else bad?.({ path: path.join(Paths.logDir(dev), n), reason: describeForeign(n) });
+    }
+    return out.sort((a, b) => a.seq - b.seq || (a.hash < b.hash ? -1 : 1));
+  }
+
+  /** Seals and writes a new segment; returns its name parts. */
+  async writeSegment(dev: string, seq: number, prev: string | null, changes: Change[]): Promise<SegmentFile> {
+    const seg: Segment = { t: 'log', v: 1, device: dev, seq, prev, createdAt: new Date().toISOString(), changes };
+    const bytes = seal(this.key, this.storeId, Contexts.segment(dev, seq), jsonBytes(seg));
+    const hash = sha256Hex(bytes);
+    await writeDurable(this.abs(Paths.segment(dev, seq, hash)), bytes);
+    return { device: dev, seq, hash };
+  }
+
+  async readSegmentBytes(f: SegmentFile): Promise<Buffer> {
+    return readBounded(this.abs(Paths.segment(f.device, f.seq, f.hash)), MAX_SEGMENT_BYTES, Paths.segment(f.device, f.seq, f.hash));
+  }
+
+  /** Verifies a segment's bytes: name hash, authentication, schema, and that it says where it is. */
+  decodeSegment(f: SegmentFile, bytes: Uint8Array): Segment {
+    const rel = Paths.segment(f.device, f.seq, f.hash);
+    if (sha256Hex(bytes) !== f.hash) throw new BadFileError({ path: rel, reason: 'content does not match its name (truncated, changed or half-synced)' });
+    const seg = this.decode(rel, Contexts.segment(f.device, f.seq), bytes, SegmentSchema);
+    if (seg.device !== f.device || seg.seq !== f.seq) throw new BadFileError({ path: rel, reason: 'names another device or position than where it lies' });
+    for (const c of seg.changes)
+      if (!c.ver.endsWith(`.${f.device}`)) throw new BadFileError({ path: rel, reason: 'holds a change of another device' });
+    return seg;
+  }
+
+  async readSegment(f: SegmentFile): Promise<Segment> {
+    return this.decodeSegment(f, await this.readSegmentBytes(f));
+  }
+
+  // ---- objects (attachments) -----------------------------------------------------------
+
+  async writeObject(bytes: Uint8Array): Promise<{ hash: string; size: number }> {
+    const sealed = sealChunks(this.key, this.storeId, Contexts.object(), bytes);
+    let hash = '';
+    await writeDurableChunks(this.abs(Paths.objectsDir), sealed.chunks, () => this.abs(Paths.object((hash = sealed.hash()))));
+    return { hash, size: bytes.byteLength };
+  }
+
+  async listObjects(bad?: (b: BadFile) => void): Promise<string[]> {
+    const out: string[] = [];
+    for (const d of await listDir(this.abs(Paths.objectsDir))) {
+      if (!OBJECT_DIR.test(d)) {
+        if (!d.startsWith('.incoming-')) bad?.({ path: path.join(Paths.objectsDir, d), reason: describeForeign(d) });
+        continue;
+      }
+      for (const n of await listDir(this.abs(path.join(Paths.objectsDir, d)))) {
+        if (HASH_HEX.test(n) && n.startsWith(d)) out.push(n);
+        else bad?.({ path: path.join(Paths.objectsDir, d, n), reason: describeForeign(n) });
+      }
+    }
+    return out;
+  }
+
+  /** Checks an object's hash and authentication, chunk by chunk; with keep, returns its plaintext. */
+  async readObject(hash: string, keep: boolean): Promise<Uint8Array | undefined> {
+    const rel = Paths.object(hash);
+    const st = await fsp.lstat(this.abs(rel));
+    if (!st.isFile()) throw new BadFileError({ path: rel, reason: 'is not a file' });
+    if (st.size > MAX_OBJECT_BYTES) throw new BadFileError({ path: rel, reason: `is too large (${st.size} bytes)` });
+    try {
+      return await openFileChunked(this.key, this.storeId, Contexts.object(), this.abs(rel), hash, keep);
+    } catch (e) {
+      if (e instanceof EnvelopeError) throw new BadFileError({ path: rel, reason: e.message });
+      throw e;
+    }
+  }
+
+  // ---- snapshots -------------------------------------------------------------------------
+
+  async listSnapshots(bad?: (b: BadFile) => void): Promise<SegmentFile[]> {
+    const out: SegmentFile[] = [];
+    for (const dev of await listDir(this.abs(Paths.snapshotsDir))) {
+      if (!DEVICE_ID.test(dev)) {
+        bad?.({ path: path.join(Paths.snapshotsDir, dev), reason: describeForeign(dev) });
+        continue;
+      }
+      for (const n of await listDir(this.abs(path.join(Paths.snapshotsDir, dev)))) {
+        const p = parseSegmentName(n);
+        if (p) out.push({ device: dev, seq: p.seq, hash: p.hash });
+        else bad?.({ path: path.join(Paths.snapshotsDir, dev, n), reason: describeForeign(n) });
+      }
+    }
+    return out;
+  }
+
+  async writeSnapshot(snap: Snapshot): Promise<SegmentFile> {
+    const bytes = seal(this.key, this.storeId, Contexts.snapshot(snap.device, snap.seq), jsonBytes(snap));
+    const hash = sha256Hex(bytes);
+    await writeDurable(this.abs(Paths.snapshot(snap.device, snap.seq, hash)), bytes);
+    return { device: snap.device, seq: snap.seq, hash };
+  }
+
+  async readSnapshotBytes(f: SegmentFile): Promise<Buffer> {
+    return readBounded(this.abs(Paths.snapshot(f.device, f.seq, f.hash)), MAX_SNAPSHOT_BYTES, Paths.snapshot(f.device, f.seq, f.hash));
+  }
+
+  decodeSnapshot(f: SegmentFile, bytes: Uint8Array): Snapshot {
+    const rel = Paths.snapshot(f.device, f.seq, f.hash);
+    if (sha256Hex(bytes) !== f.hash) throw new BadFileError({ path: rel, reason: 'content does not match its name (truncated, changed or half-synced)' });
+    const snap = this.decode(rel, Contexts.snapshot(f.device, f.seq), bytes, SnapshotSchema);
+    if (snap.device !== f.device || snap.seq !== f.seq) throw new BadFileError({ path: rel, reason: 'names another device or position than where it lies' });
+    return snap;
+  }
+
+  // ---- device info and presence ----------------------------------------------------------
+
+  async writeDeviceInfo(info: DeviceInfo): Promise<void> {
+    await writeDurable(this.abs(Paths.deviceFile(info.deviceId)), seal(this.key, this.storeId, Contexts.device(info.deviceId), jsonBytes(info)));
+  }
+
+  async readDeviceInfo(dev: string): Promise<DeviceInfo | undefined> {
+    const rel = Paths.deviceFile(dev);
+    try {
+      const info = this.decode(rel, Contexts.device(dev), await readBounded(this.abs(rel), MAX_SMALL_FILE_BYTES, rel), DeviceInfoSchema);
+      return info.deviceId === dev ? info : undefined;
+    } catch (e) {
+      if (errnoOf(e) === 'ENOENT') return undefined;
+      throw e;
+    }
+  }
+
+  /** The only file a device rewrites, and only its own (STORE.md layout). */
+  async writePresence(p: Presence): Promise<void> {
+    await writeDurable(this.abs(Paths.presence(p.deviceId)), seal(this.key, this.storeId, Contexts.presence(p.deviceId), jsonBytes(p)));
+  }
+
+  async readPresence(dev: string): Promise<{ presence: Presence; mtimeMs: number } | undefined> {
+    const rel = Paths.presence(dev);
+    try {
+      const st = await fsp.stat(this.abs(rel));
+      const presence = this.decode(rel, Contexts.presence(dev), await readBounded(this.abs(rel), MAX_SMALL_FILE_BYTES, rel), PresenceSchema);
+      if (presence.deviceId !== dev) return undefined;
+      return { presence, mtimeMs: st.mtimeMs };
+    } catch (e) {
+      if (errnoOf(e) === 'ENOENT') return undefined;
+      throw e;
+    }
+  }
+
+  // ---- helpers ---------------------------------------------------------------------------
+
+  decode<T>(rel: string, context: string, bytes: Uint8Array, schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } } }): T {
+    let plain: Buffer;
+    try {
+      plain = open(this.key, this.storeId, context, bytes);
+    } catch (e) {
+      if (e instanceof EnvelopeError) throw new BadFileError({ path: rel, reason: e.message });
+      throw e;
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(plain.toString('utf8'));
+    } catch {
+      throw new BadFileError({ path: rel, reason: 'decrypted content is not JSON' });
+    }
+    const r = schema.safeParse(json);
+    if (!r.success) {
+      const i = r.error.issues[0];
+      throw new BadFileError({ path: rel, reason: `does not match the format (${i?.path.map(String).join('.')}: ${i?.message})` });
+    }
+    return r.data;
+  }
+}
+
+export function describeForeign(name: string): string {
+  switch (classifyForeignName(name)) {
+    case 'conflict-copy':
+      return "a sync client's conflict copy — ignored, never data";
+    case 'system-file':
+      return 'a system file (desktop.ini, .DS_Store, Thumbs.db …) — ignored';
+    case 'temp-file':
+      return 'a temporary or partly synced file — ignored';
+    default:
+      return 'not a name of this store format — ignored';
+  }
+}

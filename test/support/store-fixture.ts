@@ -1,0 +1,46 @@
+import * as crypto from 'node:crypto';
+import * as path from 'node:path';
+import { createHeader, type StoreHeader } from '../../src/services/crypto/store-crypto';
+import { ReplicaFolder } from '../../src/services/store/replica-folder';
+import { PracticeReplica } from '../../src/services/store/practice-replica';
+import { SharedFolderExchange } from '../../src/services/store/shared-folder-exchange';
+import { tempDir } from './temp';
+
+export const TEST_KDF = { N: 1024, r: 8, p: 1 } as const;
+
+export async function newSharedStore(passphrase = 'correct horse battery staple'): Promise<{ shared: string; header: StoreHeader; key: Buffer }> {
+  const shared = tempDir('cs-shared-');
+  const { header, storeKey } = await createHeader(passphrase, 'test', TEST_KDF);
+  await ReplicaFolder.writeHeader(shared, header);
+  return { shared, header, key: storeKey };
+}
+
+export interface Device {
+  name: string;
+  id: string;
+  localRoot: string;
+  replica: PracticeReplica;
+  exchange: SharedFolderExchange;
+}
+
+export async function openDevice(
+  store: { shared: string; header: StoreHeader; key: Buffer },
+  name: string,
+  opts: { id?: string; localRoot?: string; start?: boolean; sharedRoot?: string } = {},
+): Promise<Device> {
+  const id = opts.id ?? crypto.randomBytes(16).toString('hex');
+  const localRoot = opts.localRoot ?? path.join(tempDir(`cs-${name}-`), 'replica');
+  const replica = await PracticeReplica.open({ localRoot, header: store.header, key: store.key, deviceId: id, deviceName: name, userName: 'tester', sealDelayMs: 5 });
+  const exchange = new SharedFolderExchange(replica, { sharedRoot: opts.sharedRoot ?? store.shared, deviceName: name, userName: 'tester', pollMs: 100, heartbeatMs: 500, watch: false });
+  if (opts.start) exchange.start();
+  return { name, id, localRoot, replica, exchange };
+}
+
+/** Seal, push and pull on every device until nothing moves. */
+export async function syncAll(devices: Device[], rounds = 2): Promise<void> {
+  for (let i = 0; i < rounds; i++)
+    for (const d of devices) {
+      await d.replica.sealNow();
+      await d.exchange.exchange();
+    }
+}
