@@ -39,6 +39,7 @@ import {
   type Snapshot,
 } from './format';
 import { HybridClock } from './hybrid-clock';
+import { verifyReplica, type VerifyReport } from './verify';
 import { PracticeState, RecordEntry } from './record-state';
 import { BadFileError, ReplicaFolder, type BadFile, type SegmentFile } from './replica-folder';
 
@@ -122,6 +123,11 @@ export class PracticeReplica implements PracticeStore {
 
   get header(): StoreHeader {
     return this.opts.header;
+  }
+
+  /** The full integrity check of this device's replica (or of another folder of the same store). */
+  verify(root = this.opts.localRoot): Promise<VerifyReport> {
+    return verifyReplica(root, this.opts.header, this.opts.key);
   }
 
   /** Another replica of the same store (the shared folder), readable and writable with this store's key. */

@@ -1,0 +1,39 @@
+// Thin adapter: the settings page extension point onto SettingsController.
+import { inject, injectable, optional } from 'inversify';
+import { HostDialogs, HostLocalData, type SettingsPageContribution, type SettingsPageSession } from '../host-api';
+import { CloudStorageService } from '../services/cloud-storage-service';
+import { SettingsController } from '../services/settings/settings-controller';
+
+@injectable()
+export class CloudStorageSettingsPage implements SettingsPageContribution {
+  readonly id = 'cloud-storage.settings';
+  readonly group = 'group-practice';
+  readonly title = { de: 'Gruppenpraxis & Cloudspeicher', en: 'Group practice & cloud storage' };
+  readonly order = 10;
+  protected readonly sessions = new Set<SettingsController>();
+
+  constructor(
+    @inject(CloudStorageService) protected readonly service: CloudStorageService,
+    @inject(HostDialogs) protected readonly dialogs: HostDialogs,
+    @inject(HostLocalData) @optional() protected readonly localData?: HostLocalData,
+  ) {}
+
+  open(): SettingsPageSession {
+    const c = new SettingsController(this.service, this.dialogs, this.localData);
+    this.sessions.add(c);
+    return {
+      view$: c.view$,
+      setValue: (f, v) => c.setValue(f, v),
+      invoke: (a) => c.invoke(a),
+      dispose: () => {
+        this.sessions.delete(c);
+        c.dispose();
+      },
+    };
+  }
+
+  dispose(): void {
+    for (const c of this.sessions) c.dispose();
+    this.sessions.clear();
+  }
+}

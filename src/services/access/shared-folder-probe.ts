@@ -1,0 +1,189 @@
+// Is the shared folder there, readable, writable, and our store? Run in a child process that is
+// killed on timeout: an unreachable SMB share can block a file-system call for 60 s and hold one
+// of libuv's four threads, which would stall the host if we asked in-process.
+import { spawn } from 'node:child_process';
+import { inject, injectable, optional } from 'inversify';
+import type { AccessStatus, LocalizedText } from '../../host-api';
+
+export type ProbeState = Exclude<AccessStatus['state'], 'not-configured' | 'checking'>;
+export type FolderContent = 'store' | 'empty' | 'foreign' | 'newer-store' | 'unknown';
+
+export interface ProbeResult {
+  readonly state: ProbeState;
+  readonly content: FolderContent;
+  readonly storeId?: string;
+  readonly detail: LocalizedText;
+  /** The failing step and errno, for support (never a secret). */
+  readonly code?: string;
+  readonly timedOut?: boolean;
+}
+
+export interface ProbeOptions {
+  /** The store this device is configured for; a folder without it is `wrong-folder`. */
+  readonly expectStoreId?: string;
+  readonly timeoutMs?: number;
+  /** Whether the folder is a network share (EACCES there means "log in", elsewhere "no permission"). */
+  readonly networkShare?: boolean;
+}
+
+/** Options of the child process; tests inject a module that makes every fs call hang. */
+export const ProbeChildOptions = Symbol.for('cloud-storage.ProbeChildOptions');
+export interface ProbeChildOptions {
+  readonly execArgv?: readonly string[];
+}
+
+// The child: plain Node, no imports of ours, so it runs from any build layout.
+const CHILD = String.raw`
+const fs = require('fs'); const path = require('path'); const crypto = require('crypto');
+const dir = process.argv[1];
+const out = (o) => { process.stdout.write(JSON.stringify(o)); process.exit(0); };
+const fail = (step, e) => out({ ok: false, step, code: (e && e.code) || 'UNKNOWN' });
+(async () => {
+  let st;
+  try { st = await fs.promises.stat(dir); } catch (e) { return fail('stat', e); }
+  if (!st.isDirectory()) return out({ ok: false, step: 'stat', code: 'ENOTDIR' });
+  let names;
+  try { names = await fs.promises.readdir(dir); } catch (e) { return fail('list', e); }
+  let header = null;
+  if (names.includes('practice-store.json')) {
+    try {
+      const raw = await fs.promises.readFile(path.join(dir, 'practice-store.json'), 'utf8');
+      const h = JSON.parse(raw);
+      header = { format: String(h.format), version: Number(h.version), storeId: String(h.storeId) };
+    } catch (e) { header = { broken: true }; }
+  }
+  const ignorable = new Set(['desktop.ini', '.ds_store', 'thumbs.db', '.dropbox', '.dropbox.attr']);
+  const others = names.filter((n) => !ignorable.has(n.toLowerCase()) && !n.startsWith('.probe-'));
+  const probe = path.join(dir, '.probe-' + crypto.randomBytes(6).toString('hex') + '.tmp');
+  const token = crypto.randomBytes(16).toString('hex');
+  try { await fs.promises.writeFile(probe, token, { flag: 'wx' }); } catch (e) { return out({ ok: false, step: 'write', code: (e && e.code) || 'UNKNOWN', header, count: others.length }); }
+  try {
+    const back = await fs.promises.readFile(probe, 'utf8');
+    if (back !== token) return out({ ok: false, step: 'readback', code: 'EMISMATCH', header, count: others.length });
+  } catch (e) { return fail('readback', e); }
+  finally { try { await fs.promises.unlink(probe); } catch {} }
+  out({ ok: true, header, count: others.length });
+})().catch((e) => fail('unexpected', e));
+`;
+
+interface ChildAnswer {
+  ok: boolean;
+  step?: string;
+  code?: string;
+  header?: { format?: string; version?: number; storeId?: string; broken?: boolean } | null;
+  count?: number;
+}
+
+const T = {
+  timedOut: (s: number): LocalizedText => ({
+    de: `Der Ordner hat nicht innerhalb von ${s} Sekunden geantwortet (Netzlaufwerk getrennt oder Cloud-Programm hängt?).`,
+    en: `The folder did not answer within ${s} seconds (network drive disconnected, or the cloud client stuck?).`,
+  }),
+  missing: {
+    de: 'Der Ordner ist nicht erreichbar: USB-Stick nicht eingesteckt, Netzlaufwerk nicht verbunden oder Ordner umbenannt?',
+    en: 'The folder cannot be reached: USB drive not plugged in, network drive not connected, or folder renamed?',
+  },
+  notDir: { de: 'Der angegebene Pfad ist eine Datei, kein Ordner.', en: 'The path is a file, not a folder.' },
+  login: { de: 'Für diese Netzwerkfreigabe ist eine Anmeldung nötig.', en: 'This network share needs a login.' },
+  denied: { de: 'Keine Berechtigung für diesen Ordner (Lesen oder Schreiben verweigert).', en: 'No permission for this folder (reading or writing refused).' },
+  readOnly: { de: 'Der Ordner ist schreibgeschützt (z. B. ein gesperrter USB-Stick).', en: 'The folder is read-only (e.g. a write-protected USB drive).' },
+  full: { de: 'Auf dem Datenträger des Ordners ist kein Platz mehr frei.', en: 'The drive of this folder is full.' },
+  broken: (step: string, code: string): LocalizedText => ({
+    de: `Der Ordner verhält sich unerwartet (Schritt „${step}“, Fehler ${code}).`,
+    en: `The folder behaves unexpectedly (step "${step}", error ${code}).`,
+  }),
+  ok: { de: 'Der Ordner ist erreichbar und beschreibbar.', en: 'The folder is reachable and writable.' },
+  otherStore: {
+    de: 'In diesem Ordner liegt ein anderer Praxis-Speicher als der, mit dem dieser PC eingerichtet wurde.',
+    en: 'This folder holds another practice store than the one this PC was set up with.',
+  },
+  noStore: {
+    de: 'In diesem Ordner liegt kein Praxis-Speicher. Wahrscheinlich ist der USB-Stick nicht eingesteckt, der Laufwerksbuchstabe hat sich geändert oder das Cloud-Programm hat noch nicht fertig synchronisiert.',
+    en: 'This folder holds no practice store. Most likely the USB drive is not plugged in, its drive letter changed, or the cloud client has not finished syncing.',
+  },
+  newer: {
+    de: 'Dieser Praxis-Speicher wurde mit einer neueren Programmversion angelegt. Bitte aktualisieren Sie das Programm; es wurde nichts verändert.',
+    en: 'This practice store was made by a newer version of the application. Please update; nothing was changed.',
+  },
+  foreign: {
+    de: 'Der Ordner enthält andere Dateien, aber keinen Praxis-Speicher. Bitte wählen Sie einen leeren Ordner oder den Ordner mit den Praxisdaten.',
+    en: 'The folder holds other files but no practice store. Choose an empty folder or the folder with the practice data.',
+  },
+} as const;
+
+@injectable()
+export class SharedFolderProbe {
+  constructor(@inject(ProbeChildOptions) @optional() protected readonly child: ProbeChildOptions = {}) {}
+
+  async probe(folder: string, opts: ProbeOptions = {}): Promise<ProbeResult> {
+    const timeoutMs = opts.timeoutMs ?? 5000;
+    const answer = await this.runChild(folder, timeoutMs);
+    if (answer === 'timeout')
+      return { state: 'unavailable', content: 'unknown', detail: T.timedOut(Math.round(timeoutMs / 1000)), code: 'TIMEOUT', timedOut: true };
+    return SharedFolderProbe.interpret(answer, opts);
+  }
+
+  /** Maps the child's answer to an access state; exported for tests of every branch. */
+  static interpret(a: ChildAnswer, opts: ProbeOptions = {}): ProbeResult {
+    const content: FolderContent = !a.header
+      ? a.count === 0
+        ? 'empty'
+        : 'foreign'
+      : a.header.broken || a.header.format !== 'practice-store'
+        ? 'foreign'
+        : (a.header.version ?? 0) > 1
+          ? 'newer-store'
+          : 'store';
+    const storeId = content === 'store' ? a.header?.storeId : undefined;
+    if (!a.ok) {
+      const code = a.code ?? 'UNKNOWN';
+      const step = a.step ?? 'unexpected';
+      const base = { content, storeId, code: `${step}:${code}` };
+      if (code === 'ENOENT' || code === 'ENXIO' || code === 'ENODEV' || code === 'EHOSTDOWN' || code === 'EHOSTUNREACH' || code === 'ENOTCONN' || code === 'ETIMEDOUT' || code === 'EIO' || code === 'ESTALE')
+        return { state: 'unavailable', ...base, detail: T.missing };
+      if (code === 'ENOTDIR') return { state: 'denied', ...base, detail: T.notDir };
+      if (code === 'EACCES' || code === 'EPERM') return opts.networkShare ? { state: 'auth-required', ...base, detail: T.login } : { state: 'denied', ...base, detail: T.denied };
+      if (code === 'EROFS') return { state: 'denied', ...base, detail: T.readOnly };
+      if (code === 'ENOSPC' || code === 'EDQUOT') return { state: 'denied', ...base, detail: T.full };
+      return { state: 'unavailable', ...base, detail: T.broken(step, code) };
+    }
+    if (opts.expectStoreId !== undefined) {
+      if (content === 'newer-store') return { state: 'wrong-folder', content, detail: T.newer };
+      if (content !== 'store') return { state: 'wrong-folder', content, detail: T.noStore };
+      if (storeId !== opts.expectStoreId) return { state: 'wrong-folder', content, storeId, detail: T.otherStore };
+    }
+    if (content === 'newer-store') return { state: 'wrong-folder', content, detail: T.newer };
+    if (content === 'foreign') return { state: 'available', content, detail: T.foreign };
+    return { state: 'available', content, storeId, detail: T.ok };
+  }
+
+  protected runChild(folder: string, timeoutMs: number): Promise<ChildAnswer | 'timeout'> {
+    return new Promise((resolve) => {
+      const proc = spawn(process.execPath, [...(this.child.execArgv ?? []), '-e', CHILD, folder], {
+        stdio: ['ignore', 'pipe', 'ignore'],
+        windowsHide: true,
+      });
+      let out = '';
+      let done = false;
+      const finish = (v: ChildAnswer | 'timeout') => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        resolve(v);
+      };
+      const timer = setTimeout(() => {
+        proc.kill('SIGKILL'); // abandoned: a hung call dies with its process, not in our thread pool
+        finish('timeout');
+      }, timeoutMs);
+      proc.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
+      proc.on('error', () => finish({ ok: false, step: 'spawn', code: 'ESPAWN' }));
+      proc.on('close', () => {
+        try {
+          finish(JSON.parse(out) as ChildAnswer);
+        } catch {
+          finish({ ok: false, step: 'child', code: 'ECHILD' });
+        }
+      });
+    });
+  }
+}

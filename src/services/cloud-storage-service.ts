@@ -1,0 +1,305 @@
+// The plugin's state in one place: configuration, access to the shared folder, the store key,
+// and the open store with its exchange. The contributions are thin views onto this service.
+import * as path from 'node:path';
+import { inject, injectable, optional } from 'inversify';
+import { BehaviorSubject, type Observable, type Subscription } from 'rxjs';
+import {
+  HostDialogs,
+  HostEnvironment,
+  HostLogger,
+  type AccessStatus,
+  type LocalizedText,
+  type PracticeStore,
+  type SyncStatus,
+} from '../host-api';
+import { StorageError } from '../host-api/storage';
+import { storageError } from './common/errors';
+import { exists } from './common/durable-fs';
+import { FolderClassifier } from './access/folder-classifier';
+import { SharedFolderProbe, type ProbeResult } from './access/shared-folder-probe';
+import { ShareConnector, parseShare } from './access/share-connector';
+import { CloudConfigStore, pluginDataDir, type CloudConfig, type ConfigReading } from './config/cloud-config';
+import { Accounts, CredentialStore } from './credentials/credential-store';
+import { checkStoreKey, unwrapStoreKey, type StoreHeader } from './crypto/store-crypto';
+import { DeviceIdentity } from './identity/device-identity';
+import { PracticeReplica } from './store/practice-replica';
+import { ReplicaFolder } from './store/replica-folder';
+import { SharedFolderExchange } from './store/shared-folder-exchange';
+
+/** Timings the host never needs to change; tests shorten them. */
+export const CloudStorageTimings = Symbol.for('cloud-storage.Timings');
+export interface CloudStorageTimings {
+  readonly probeTimeoutMs: number;
+  readonly monitorMs: number;
+  readonly pollMs: number;
+  readonly heartbeatMs: number;
+}
+export const DEFAULT_TIMINGS: CloudStorageTimings = { probeTimeoutMs: 5000, monitorMs: 4000, pollMs: 2000, heartbeatMs: 15000 };
+
+const LOCAL_ONLY: SyncStatus = { state: 'local-only', pendingUploads: 0, awaited: 0, conflicts: 0, devices: [] };
+
+export type KeyOutcome = { kind: 'ok'; key: Buffer } | { kind: 'cancelled' };
+
+@injectable()
+export class CloudStorageService {
+  protected readonly access = new BehaviorSubject<AccessStatus>({ state: 'checking', since: new Date().toISOString() });
+  protected readonly sync = new BehaviorSubject<SyncStatus>(LOCAL_ONLY);
+  readonly access$: Observable<AccessStatus> = this.access.asObservable();
+  readonly sync$: Observable<SyncStatus> = this.sync.asObservable();
+  protected store?: PracticeReplica;
+  protected exchange?: SharedFolderExchange;
+  protected activeConfig?: CloudConfig;
+  protected subs: Subscription[] = [];
+  protected monitor?: NodeJS.Timeout;
+  protected monitoring?: Promise<void>;
+  protected disposed = false;
+  protected readonly timings: CloudStorageTimings;
+
+  constructor(
+    @inject(HostEnvironment) readonly env: HostEnvironment,
+    @inject(HostDialogs) protected readonly dialogs: HostDialogs,
+    @inject(HostLogger) protected readonly logger: HostLogger,
+    @inject(CloudConfigStore) readonly configStore: CloudConfigStore,
+    @inject(CredentialStore) readonly credentials: CredentialStore,
+    @inject(DeviceIdentity) protected readonly identity: DeviceIdentity,
+    @inject(SharedFolderProbe) protected readonly prober: SharedFolderProbe,
+    @inject(FolderClassifier) readonly classifier: FolderClassifier,
+    @inject(ShareConnector) protected readonly connector: ShareConnector,
+    @inject(CloudStorageTimings) @optional() timings?: CloudStorageTimings,
+  ) {
+    this.timings = timings ?? DEFAULT_TIMINGS;
+  }
+
+  get accessStatus(): AccessStatus {
+    return this.access.value;
+  }
+
+  get syncStatus(): SyncStatus {
+    return this.sync.value;
+  }
+
+  get isActive(): boolean {
+    return this.store !== undefined && !this.store.isClosed;
+  }
+
+  get config(): CloudConfig | undefined {
+    return this.activeConfig;
+  }
+
+  get openStore(): PracticeReplica | undefined {
+    return this.store;
+  }
+
+  get openExchange(): SharedFolderExchange | undefined {
+    return this.exchange;
+  }
+
+  setAccess(state: AccessStatus['state'], folder?: string, detail?: LocalizedText): void {
+    if (this.disposed) return;
+    const cur = this.access.value;
+    if (cur.state === state && cur.folder === folder && JSON.stringify(cur.detail) === JSON.stringify(detail)) return;
+    this.access.next({ state, folder, since: new Date().toISOString(), ...(detail ? { detail } : {}) });
+  }
+
+  async readConfig(): Promise<ConfigReading> {
+    const r = await this.configStore.read();
+    if (r.kind === 'none') this.setAccess('not-configured');
+    return r;
+  }
+
+  isNetworkShare(folder: string): boolean {
+    return this.classifier.classify(folder).kind === 'network';
+  }
+
+  async probe(folder: string, expectStoreId?: string): Promise<ProbeResult> {
+    return this.prober.probe(folder, { expectStoreId, timeoutMs: this.timings.probeTimeoutMs, networkShare: this.isNetworkShare(folder) });
+  }
+
+  /** Reconnects a share with stored credentials, silently. True when it connected. */
+  async reconnectWithStored(folder: string): Promise<boolean> {
+    const share = parseShare(folder);
+    if (!share) return false;
+    const raw = await this.credentials.get(Accounts.share(share.uncRoot)).catch(() => undefined);
+    if (!raw) return false;
+    try {
+      const cred = JSON.parse(raw) as { username: string; password: string };
+      return (await this.connector.connect(folder, cred)).ok;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Asks for credentials until the share connects or the user cancels; stores them once they work. */
+  async connectInteractively(folder: string): Promise<{ ok: true } | { ok: false; text?: LocalizedText }> {
+    const share = parseShare(folder);
+    if (!share) return { ok: false };
+    let message: LocalizedText = {
+      de: `Für ${share.uncRoot} ist eine Anmeldung nötig. Die Angaben werden im Schlüsselbund des Betriebssystems gespeichert.`,
+      en: `${share.uncRoot} needs a login. It is kept in the operating system's keychain.`,
+    };
+    let username: string | undefined;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const cred = await this.dialogs.promptCredentials({ title: { de: 'Anmeldung an der Netzwerkfreigabe', en: 'Log in to the network share' }, message, username });
+      if (!cred) return { ok: false };
+      username = cred.username;
+      const r = await this.connector.connect(folder, cred);
+      if (r.ok) {
+        await this.credentials.set(Accounts.share(share.uncRoot), JSON.stringify(cred));
+        return { ok: true };
+      }
+      if (r.reason !== 'bad-credentials') return { ok: false, text: r.text };
+      message = { de: `${r.text.de} Bitte erneut eingeben.`, en: `${r.text.en} Please enter them again.` };
+    }
+    return { ok: false };
+  }
+
+  /** The store key: from the keychain, or by asking for the passphrase (again after a wrong one). */
+  async storeKey(header: StoreHeader, interactive: boolean): Promise<KeyOutcome> {
+    const stored = await this.credentials.get(Accounts.storeKey(header.storeId));
+    if (stored) {
+      const key = Buffer.from(stored, 'base64');
+      if (key.length === 32 && checkStoreKey(header, key)) return { kind: 'ok', key };
+    }
+    if (!interactive) return { kind: 'cancelled' };
+    let message: LocalizedText = {
+      de: 'Bitte geben Sie das Praxis-Passwort für die gemeinsamen Daten ein. Es wird nur einmal pro PC gebraucht.',
+      en: 'Please enter the practice passphrase of the shared data. Each PC needs it only once.',
+    };
+    for (;;) {
+      const pass = await this.dialogs.promptSecret({ title: { de: 'Praxis-Passwort', en: 'Practice passphrase' }, message, confirm: false });
+      if (pass === undefined) return { kind: 'cancelled' };
+      const key = await unwrapStoreKey(header, pass);
+      if (key) {
+        await this.credentials.set(Accounts.storeKey(header.storeId), key.toString('base64'));
+        return { kind: 'ok', key };
+      }
+      message = {
+        de: 'Das Praxis-Passwort stimmt nicht. Bitte erneut eingeben (Groß-/Kleinschreibung beachten).',
+        en: 'The practice passphrase is wrong. Please enter it again (it is case-sensitive).',
+      };
+    }
+  }
+
+  localReplicaRoot(storeId: string): string {
+    return path.join(pluginDataDir(this.env), 'replicas', storeId);
+  }
+
+  async hasLocalReplica(storeId: string): Promise<boolean> {
+    return exists(path.join(this.localReplicaRoot(storeId), 'practice-store.json'));
+  }
+
+  /** The header from the shared folder, or from the local replica when the folder is away. */
+  async headerFor(config: CloudConfig, fromShared: boolean): Promise<StoreHeader | undefined> {
+    const roots = fromShared ? [config.folder, this.localReplicaRoot(config.storeId)] : [this.localReplicaRoot(config.storeId)];
+    for (const root of roots) {
+      const r = await ReplicaFolder.readHeader(root).catch(() => undefined);
+      if (r?.kind === 'ok' && r.header.storeId === config.storeId) return r.header;
+    }
+    return undefined;
+  }
+
+  /** Opens the local replica and starts exchanging with the shared folder. */
+  async activate(config: CloudConfig, header: StoreHeader, key: Buffer): Promise<PracticeReplica> {
+    if (this.store && !this.store.isClosed && this.activeConfig?.storeId === config.storeId) return this.store;
+    await this.deactivate();
+    const id = await this.identity.get();
+    const store = await PracticeReplica.open({
+      localRoot: this.localReplicaRoot(config.storeId),
+      header,
+      key,
+      deviceId: id.deviceId,
+      deviceName: this.env.deviceName,
+      userName: this.env.userName,
+      logger: this.logger,
+    });
+    const exchange = new SharedFolderExchange(store, {
+      sharedRoot: config.folder,
+      deviceName: this.env.deviceName,
+      userName: this.env.userName,
+      logger: this.logger,
+      pollMs: this.timings.pollMs,
+      heartbeatMs: this.timings.heartbeatMs,
+    });
+    this.store = store;
+    this.exchange = exchange;
+    this.activeConfig = config;
+    this.subs.push(exchange.sync$.subscribe((s) => this.sync.next(s)));
+    this.subs.push(
+      exchange.health$.subscribe((h) => {
+        if (h === 'unreachable') this.setAccess('unavailable', config.folder, { de: 'Der gemeinsame Ordner ist nicht erreichbar; Änderungen warten auf diesem PC.', en: 'The shared folder is unreachable; changes wait on this PC.' });
+        else if (h === 'wrong-folder') this.setAccess('wrong-folder', config.folder);
+      }),
+    );
+    await exchange.exchange();
+    exchange.start();
+    this.startMonitor(config);
+    return store;
+  }
+
+  /** Keeps access$ current while the host runs: a pulled medium turns it `unavailable` within 10 s. */
+  protected startMonitor(config: CloudConfig): void {
+    this.stopMonitor();
+    const tick = async () => {
+      const r = await this.probe(config.folder, config.storeId);
+      if (this.disposed || this.activeConfig !== config) return;
+      this.setAccess(r.state, config.folder, r.state === 'available' ? undefined : r.detail);
+      if (r.state === 'available') this.exchange?.trigger();
+    };
+    void (this.monitoring = tick());
+    this.monitor = setInterval(() => {
+      if (this.monitoring) return;
+      this.monitoring = tick().finally(() => (this.monitoring = undefined));
+    }, this.timings.monitorMs);
+    this.monitor.unref?.();
+    this.monitoring.finally(() => (this.monitoring = undefined));
+  }
+
+  protected stopMonitor(): void {
+    if (this.monitor) clearInterval(this.monitor);
+    this.monitor = undefined;
+  }
+
+  async open(): Promise<PracticeStore> {
+    if (!this.store || this.store.isClosed)
+      throw storageError('not-configured', {
+        de: 'Der Cloudspeicher ist auf diesem PC nicht eingerichtet oder nicht freigegeben. Bitte richten Sie ihn unter „Gruppenpraxis & Cloudspeicher“ ein.',
+        en: 'Cloud storage is not set up or not unlocked on this PC. Set it up under "Group practice & cloud storage".',
+      });
+    return this.store;
+  }
+
+  async deactivate(): Promise<void> {
+    this.stopMonitor();
+    await this.monitoring?.catch(() => undefined);
+    for (const s of this.subs.splice(0)) s.unsubscribe();
+    const store = this.store;
+    this.store = undefined;
+    this.exchange = undefined;
+    this.activeConfig = undefined;
+    if (store) await store.close().catch((e) => this.logger.warn('cloud-storage: closing the store failed', { code: StorageError.is(e) ? e.code : 'unknown' }));
+    if (!this.disposed) this.sync.next(LOCAL_ONLY);
+  }
+
+  /**
+   * Forgets this device's cloud configuration and its secrets. Never touches the shared folder,
+   * and keeps the local replica (with any unpushed changes) on disk for a later re-join.
+   */
+  async forget(): Promise<void> {
+    const r = await this.configStore.read();
+    await this.deactivate();
+    await this.configStore.remove();
+    if (r.kind === 'ok') {
+      await this.credentials.delete(Accounts.storeKey(r.config.storeId)).catch(() => false);
+      const share = parseShare(r.config.folder);
+      if (share) await this.credentials.delete(Accounts.share(share.uncRoot)).catch(() => false);
+    }
+    this.setAccess('not-configured');
+  }
+
+  async dispose(): Promise<void> {
+    await this.deactivate();
+    this.disposed = true;
+    this.access.complete();
+    this.sync.complete();
+  }
+}

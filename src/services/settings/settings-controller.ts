@@ -1,0 +1,301 @@
+// The page "Gruppenpraxis & Cloudspeicher": a declarative view and the save flow that cannot lose data.
+import * as path from 'node:path';
+import * as fs from 'node:fs';
+import { BehaviorSubject, combineLatest, type Subscription } from 'rxjs';
+import type { ActionOutcome, LocalizedText, SettingsView, ViewItem, HostDialogs, HostLocalData } from '../../host-api';
+import { adviceFor } from '../access/folder-classifier';
+import type { CloudStorageService } from '../cloud-storage-service';
+import { Accounts } from '../credentials/credential-store';
+import { createHeader } from '../crypto/store-crypto';
+import { ReplicaFolder } from '../store/replica-folder';
+
+const TITLE = { de: 'Gruppenpraxis & Cloudspeicher', en: 'Group practice & cloud storage' };
+
+/** Live validation of the folder field; undefined when the path is acceptable. */
+export function folderProblem(value: string, env: { appDataDir: string; platform: NodeJS.Platform }): LocalizedText | undefined {
+  const v = value.trim();
+  if (v === '') return { de: 'Bitte geben Sie einen Ordner an.', en: 'Please enter a folder.' };
+  const win = env.platform === 'win32';
+  const isAbs = win ? /^[a-zA-Z]:[\\/]/.test(v) || /^\\\\[^\\]+\\[^\\]+/.test(v) : path.posix.isAbsolute(v);
+  if (!isAbs)
+    return win
+      ? { de: 'Bitte einen vollständigen Pfad angeben, z. B. D:\\Praxisdaten oder \\\\server\\freigabe\\Praxis.', en: 'Please enter a full path, e.g. D:\\PracticeData or \\\\server\\share\\Practice.' }
+      : { de: 'Bitte einen vollständigen Pfad angeben (beginnend mit /).', en: 'Please enter a full path (starting with /).' };
+  if (win && /^[a-zA-Z]:[\\/]?$/.test(v)) return { de: 'Bitte nicht das ganze Laufwerk, sondern einen Ordner darauf wählen.', en: 'Please choose a folder on the drive, not the whole drive.' };
+  if (win && /[<>"|?*]/.test(v.slice(2))) return { de: 'Der Pfad enthält Zeichen, die Windows nicht erlaubt (< > " | ? *).', en: 'The path contains characters Windows does not allow (< > " | ? *).' };
+  const p = win ? path.win32 : path.posix;
+  const norm = p.resolve(v);
+  const app = p.resolve(env.appDataDir);
+  const inside = (a: string, b: string) => (win ? a.toLowerCase() === b.toLowerCase() || a.toLowerCase().startsWith(b.toLowerCase() + '\\') : a === b || a.startsWith(b + '/'));
+  if (inside(norm, app) || inside(app, norm))
+    return { de: 'Dieser Ordner liegt im Programmordner dieses PCs; bitte einen gemeinsamen Ordner wählen.', en: "This folder is in this PC's application data folder; choose a shared folder." };
+  const system = win ? [/^[a-z]:\\windows(\\|$)/i, /^[a-z]:\\program files( \(x86\))?(\\|$)/i, /^[a-z]:\\programdata(\\|$)/i] : [/^\/(bin|boot|dev|etc|lib|lib64|proc|run|sbin|sys|usr|var)(\/|$)/, /^\/$/];
+  if (system.some((r) => r.test(norm))) return { de: 'Das ist ein Systemordner; bitte einen eigenen Ordner wählen.', en: 'That is a system folder; please choose a folder of your own.' };
+  if (!win || !/^\\\\/.test(v)) {
+    try {
+      const st = fs.statSync(v);
+      if (!st.isDirectory()) return { de: 'Der Pfad ist eine Datei, kein Ordner.', en: 'The path is a file, not a folder.' };
+    } catch {
+      return { de: 'Diesen Ordner gibt es nicht (oder er ist gerade nicht erreichbar).', en: 'This folder does not exist (or cannot be reached right now).' };
+    }
+  }
+  return undefined;
+}
+
+export class SettingsController {
+  protected readonly folder = new BehaviorSubject<string>('');
+  protected readonly busy = new BehaviorSubject<boolean>(false);
+  protected readonly note = new BehaviorSubject<{ tone: 'ok' | 'info' | 'warning' | 'error'; text: LocalizedText } | undefined>(undefined);
+  protected readonly view = new BehaviorSubject<SettingsView>({ title: TITLE, busy: false, sections: [] });
+  readonly view$ = this.view.asObservable();
+  protected readonly sub: Subscription;
+  protected configuredFolder?: string;
+
+  constructor(
+    protected readonly service: CloudStorageService,
+    protected readonly dialogs: HostDialogs,
+    protected readonly localData: HostLocalData | undefined,
+  ) {
+    void service.configStore.read().then((r) => {
+      if (r.kind === 'ok') {
+        this.configuredFolder = r.config.folder;
+        if (this.folder.value === '') this.folder.next(r.config.folder);
+      }
+    });
+    this.sub = combineLatest([this.folder, this.busy, this.note, service.access$, service.sync$]).subscribe(() => this.view.next(this.render()));
+  }
+
+  protected render(): SettingsView {
+    const env = this.service.env;
+    const folder = this.folder.value;
+    const problem = folder === '' ? undefined : folderProblem(folder, env);
+    const items: ViewItem[] = [
+      {
+        kind: 'text-field',
+        id: 'folder',
+        label: { de: 'Gemeinsamer Ordner', en: 'Shared folder' },
+        value: folder,
+        placeholder: env.platform === 'win32' ? { de: 'z. B. C:\\Users\\Praxis\\Dropbox\\Praxisdaten', en: 'e.g. C:\\Users\\Practice\\Dropbox\\PracticeData' } : { de: 'z. B. /home/praxis/Dropbox/Praxisdaten', en: 'e.g. /home/practice/Dropbox/PracticeData' },
+        ...(problem ? { error: problem } : {}),
+        browseActionId: 'browse',
+      },
+    ];
+    if (folder && !problem) {
+      const adv = adviceFor(this.service.classifier.classify(folder));
+      items.push({ kind: 'notice', id: 'folder-kind', tone: 'info', text: { de: `${adv.title.de}: ${adv.advice.de}`, en: `${adv.title.en}: ${adv.advice.en}` } });
+    }
+    if (this.note.value) items.push({ kind: 'notice', id: 'result', tone: this.note.value.tone, text: this.note.value.text });
+    const a = this.service.accessStatus;
+    const s = this.service.syncStatus;
+    const accessText: Record<string, LocalizedText> = {
+      'not-configured': { de: 'Nicht eingerichtet – die Daten liegen nur auf diesem PC.', en: 'Not set up — the data are on this PC only.' },
+      checking: { de: 'Wird geprüft …', en: 'Checking …' },
+      available: { de: 'Verbunden', en: 'Connected' },
+      unavailable: { de: 'Nicht erreichbar – Änderungen warten auf diesem PC', en: 'Unreachable — changes wait on this PC' },
+      'auth-required': { de: 'Anmeldung nötig', en: 'Login needed' },
+      denied: { de: 'Kein Zugriff', en: 'No access' },
+      'wrong-folder': { de: 'Im Ordner liegen nicht die Praxisdaten', en: 'The folder does not hold the practice data' },
+    };
+    const tone = a.state === 'available' ? 'ok' : a.state === 'checking' ? 'busy' : a.state === 'not-configured' ? 'info' : 'error';
+    const status: ViewItem[] = [
+      { kind: 'status', id: 'access', label: { de: 'Zugriff', en: 'Access' }, tone, text: a.detail ? { de: `${accessText[a.state]!.de}. ${a.detail.de}`, en: `${accessText[a.state]!.en}. ${a.detail.en}` } : accessText[a.state]! },
+      {
+        kind: 'status',
+        id: 'sync',
+        label: { de: 'Abgleich', en: 'Sync' },
+        tone: s.state === 'in-sync' ? 'ok' : s.state === 'conflicts' ? 'warning' : s.state === 'offline' ? 'error' : 'info',
+        text: {
+          de: `${s.pendingUploads} Änderung(en) noch nicht übertragen, ${s.awaited} angekündigt und noch nicht angekommen, ${s.conflicts} Konflikt(e)${s.lastExchangeAt ? `, zuletzt abgeglichen ${s.lastExchangeAt}` : ''}.`,
+          en: `${s.pendingUploads} change(s) not yet sent, ${s.awaited} announced but not arrived, ${s.conflicts} conflict(s)${s.lastExchangeAt ? `, last exchange ${s.lastExchangeAt}` : ''}.`,
+        },
+      },
+      {
+        kind: 'table',
+        id: 'devices',
+        label: { de: 'PCs, die diese Daten nutzen', en: 'PCs using these data' },
+        columns: [{ de: 'Name', en: 'Name' }, { de: 'Benutzer', en: 'User' }, { de: 'Aktiv', en: 'Active' }, { de: 'Zuletzt gesehen', en: 'Last seen' }],
+        rows: s.devices.map((d) => ({ id: d.deviceId, cells: [d.thisDevice ? `${d.name} ★` : d.name, d.user, d.active ? '●' : '–', d.lastSeenAt] })),
+      },
+    ];
+    const configured = this.configuredFolder !== undefined;
+    const actions: ViewItem[] = [
+      { kind: 'action', id: 'save', label: { de: 'Speichern', en: 'Save' }, style: 'primary', enabled: !this.busy.value && folder !== '' && !problem },
+      { kind: 'action', id: 'test-connection', label: { de: 'Verbindung testen', en: 'Test connection' }, style: 'secondary', enabled: !this.busy.value && folder !== '' && !problem },
+      { kind: 'action', id: 'verify', label: { de: 'Daten prüfen', en: 'Verify data' }, style: 'secondary', enabled: !this.busy.value && this.service.isActive },
+      {
+        kind: 'action',
+        id: 'remove-configuration',
+        label: { de: 'Einrichtung entfernen', en: 'Remove setup' },
+        style: 'danger',
+        enabled: !this.busy.value && configured,
+        confirm: {
+          de: 'Die Cloud-Einrichtung dieses PCs wird entfernt. Die Daten im gemeinsamen Ordner bleiben unverändert, und noch nicht übertragene Änderungen bleiben auf diesem PC gespeichert.',
+          en: "This PC's cloud setup is removed. The data in the shared folder stay untouched, and changes not yet sent stay saved on this PC.",
+        },
+      },
+    ];
+    return {
+      title: TITLE,
+      busy: this.busy.value,
+      sections: [
+        { id: 'folder', title: { de: 'Ordner', en: 'Folder' }, items },
+        { id: 'status', title: { de: 'Status', en: 'Status' }, items: status },
+        { id: 'actions', title: { de: 'Aktionen', en: 'Actions' }, items: actions },
+      ],
+    };
+  }
+
+  setValue(fieldId: string, value: string): void {
+    if (fieldId === 'folder') {
+      this.note.next(undefined);
+      this.folder.next(String(value));
+    }
+  }
+
+  async invoke(actionId: string): Promise<ActionOutcome> {
+    if (this.busy.value) return { ok: false, message: { de: 'Bitte warten, eine Aktion läuft noch.', en: 'Please wait, an action is still running.' } };
+    this.busy.next(true);
+    try {
+      const out = await this.run(actionId);
+      this.note.next(out.ok ? (out.message ? { tone: 'ok', text: out.message } : undefined) : { tone: 'error', text: out.message });
+      return out;
+    } finally {
+      this.busy.next(false);
+    }
+  }
+
+  protected async run(actionId: string): Promise<ActionOutcome> {
+    switch (actionId) {
+      case 'browse': {
+        const picked = await this.dialogs.pickFolder({ title: { de: 'Gemeinsamen Ordner wählen', en: 'Choose the shared folder' }, defaultPath: this.folder.value || undefined });
+        if (picked) this.folder.next(picked);
+        return { ok: true };
+      }
+      case 'test-connection':
+        return this.testConnection();
+      case 'save':
+        return this.save();
+      case 'verify':
+        return this.verify();
+      case 'remove-configuration':
+        await this.service.forget();
+        this.configuredFolder = undefined;
+        return { ok: true, message: { de: 'Die Einrichtung wurde entfernt. Die Daten im gemeinsamen Ordner sind unverändert.', en: 'The setup was removed. The data in the shared folder are unchanged.' } };
+      default:
+        return { ok: false, message: { de: `Unbekannte Aktion „${actionId}“.`, en: `Unknown action "${actionId}".` } };
+    }
+  }
+
+  protected fieldError(text: LocalizedText): ActionOutcome {
+    return { ok: false, message: text, fieldErrors: { folder: text } };
+  }
+
+  protected async testConnection(): Promise<ActionOutcome> {
+    const folder = this.folder.value.trim();
+    const problem = folderProblem(folder, this.service.env);
+    if (problem) return this.fieldError(problem);
+    const p = await this.service.probe(folder);
+    if (p.state !== 'available') return { ok: false, message: p.detail };
+    const what =
+      p.content === 'store'
+        ? { de: 'Im Ordner liegen Praxisdaten; dieser PC kann ihnen beitreten.', en: 'The folder holds practice data; this PC can join them.' }
+        : p.content === 'empty'
+          ? { de: 'Der Ordner ist leer; beim Speichern wird dort ein neuer, verschlüsselter Praxis-Speicher angelegt.', en: 'The folder is empty; saving creates a new, encrypted practice store there.' }
+          : p.detail;
+    return { ok: p.content !== 'foreign', message: { de: `${p.detail.de} ${p.content === 'foreign' ? '' : what.de}`.trim(), en: `${p.detail.en} ${p.content === 'foreign' ? '' : what.en}`.trim() } };
+  }
+
+  /** validate → probe → credentials → join or create (+ import) → only then write the configuration. */
+  protected async save(): Promise<ActionOutcome> {
+    const folder = this.folder.value.trim();
+    const problem = folderProblem(folder, this.service.env);
+    if (problem) return this.fieldError(problem);
+    const current = await this.service.configStore.read();
+    if (current.kind === 'ok' && current.config.folder !== folder)
+      return this.fieldError({
+        de: 'Dieser PC ist bereits mit einem anderen Ordner eingerichtet. Entfernen Sie zuerst die Einrichtung; es gehen dabei keine Daten verloren.',
+        en: 'This PC is already set up with another folder. Remove the setup first; no data are lost by that.',
+      });
+    let p = await this.service.probe(folder);
+    if (p.state === 'auth-required') {
+      const c = await this.service.connectInteractively(folder);
+      if (!c.ok) return { ok: false, message: c.text ?? { de: 'Anmeldung abgebrochen; es wurde nichts geändert.', en: 'Login cancelled; nothing was changed.' } };
+      p = await this.service.probe(folder);
+    }
+    if (p.state !== 'available') return { ok: false, message: { de: `${p.detail.de} Es wurde nichts geändert.`, en: `${p.detail.en} Nothing was changed.` } };
+    if (p.content === 'foreign') return this.fieldError({ de: `${p.detail.de} Es wurde nichts geändert.`, en: `${p.detail.en} Nothing was changed.` });
+    if (p.content === 'store') return this.join(folder);
+    if (p.content === 'empty') return this.create(folder);
+    return { ok: false, message: p.detail };
+  }
+
+  protected async join(folder: string): Promise<ActionOutcome> {
+    const hdr = await ReplicaFolder.readHeader(folder);
+    if (hdr.kind !== 'ok') return { ok: false, message: { de: 'Der Kopf des Praxis-Speichers ist nicht lesbar; es wurde nichts geändert.', en: 'The practice store header is unreadable; nothing was changed.' } };
+    const current = await this.service.configStore.read();
+    if (current.kind === 'ok' && current.config.storeId !== hdr.header.storeId)
+      return this.fieldError({ de: 'In diesem Ordner liegt ein anderer Praxis-Speicher. Entfernen Sie zuerst die Einrichtung.', en: 'This folder holds another practice store. Remove the setup first.' });
+    const k = await this.service.storeKey(hdr.header, true);
+    if (k.kind === 'cancelled') return { ok: false, message: { de: 'Ohne Praxis-Passwort kein Beitritt; es wurde nichts geändert.', en: 'No passphrase, no joining; nothing was changed.' } };
+    const config = { version: 1 as const, folder, storeId: hdr.header.storeId, configuredAt: new Date().toISOString() };
+    await this.service.activate(config, hdr.header, k.key);
+    await this.service.configStore.write(config);
+    this.configuredFolder = folder;
+    return { ok: true, message: { de: 'Dieser PC arbeitet jetzt mit den gemeinsamen Praxisdaten.', en: 'This PC now works with the shared practice data.' } };
+  }
+
+  protected async create(folder: string): Promise<ActionOutcome> {
+    const pass = await this.dialogs.promptSecret({
+      title: { de: 'Praxis-Passwort festlegen', en: 'Choose the practice passphrase' },
+      message: {
+        de: 'Die Daten im gemeinsamen Ordner werden mit diesem Passwort verschlüsselt. Jeder PC der Praxis braucht es einmal. Bitte notieren Sie es an einem sicheren Ort: Ohne das Passwort kann niemand – auch der Support nicht – die Daten öffnen. Mindestens 10 Zeichen.',
+        en: 'The data in the shared folder are encrypted with this passphrase. Each PC of the practice needs it once. Write it down somewhere safe: without it nobody — not even support — can open the data. At least 10 characters.',
+      },
+      confirm: true,
+    });
+    if (pass === undefined) return { ok: false, message: { de: 'Abgebrochen; es wurde nichts geändert.', en: 'Cancelled; nothing was changed.' } };
+    if (pass.length < 10) return { ok: false, message: { de: 'Das Praxis-Passwort muss mindestens 10 Zeichen lang sein; es wurde nichts geändert.', en: 'The practice passphrase must be at least 10 characters; nothing was changed.' } };
+    const { header, storeKey } = await createHeader(pass, this.service.env.deviceName);
+    try {
+      await ReplicaFolder.writeHeader(folder, header);
+    } catch {
+      return { ok: false, message: { de: 'Der Praxis-Speicher konnte im Ordner nicht angelegt werden (liegt dort inzwischen etwas?). Es wurde nichts geändert.', en: 'The practice store could not be created in the folder (did something appear there?). Nothing was changed.' } };
+    }
+    await this.service.credentials.set(Accounts.storeKey(header.storeId), storeKey.toString('base64'));
+    const config = { version: 1 as const, folder, storeId: header.storeId, configuredAt: new Date().toISOString() };
+    const store = await this.service.activate(config, header, storeKey);
+    let imported = '';
+    if (this.localData && (await this.localData.count()) > 0) {
+      const rep = await store.importRecords(this.localData.records());
+      if (!rep.verified) {
+        await this.service.deactivate();
+        return { ok: false, message: { de: 'Die Übernahme der bisherigen Daten ließ sich nicht bestätigen; die Einrichtung wurde nicht gespeichert. Ihre bisherigen Daten sind unverändert.', en: 'Moving the existing data could not be verified; the setup was not saved. Your existing data are unchanged.' } };
+      }
+      imported = ` ${rep.imported}`;
+    }
+    await this.service.configStore.write(config);
+    this.configuredFolder = folder;
+    await store.flush({ timeoutMs: 10000 });
+    return {
+      ok: true,
+      message: {
+        de: `Der verschlüsselte Praxis-Speicher wurde angelegt${imported ? `, ${imported.trim()} bisherige Datensätze wurden übernommen und geprüft` : ''}. Die bisherigen Daten bleiben als Sicherung erhalten.`,
+        en: `The encrypted practice store was created${imported ? `, ${imported.trim()} existing records were moved in and verified` : ''}. The existing data stay as a backup.`,
+      },
+    };
+  }
+
+  protected async verify(): Promise<ActionOutcome> {
+    const store = this.service.openStore;
+    if (!store) return { ok: false, message: { de: 'Der Cloudspeicher ist nicht geöffnet.', en: 'Cloud storage is not open.' } };
+    const report = await store.verify();
+    return report.problems.length === 0
+      ? { ok: true, message: { de: `Alles in Ordnung: ${report.segments} Protokolldateien, ${report.changes} Änderungen, ${report.objects} Anhänge geprüft.`, en: `All good: ${report.segments} log files, ${report.changes} changes, ${report.objects} attachments checked.` } }
+      : { ok: false, message: { de: `${report.problems.length} Auffälligkeit(en): ${report.problems.slice(0, 5).map((p) => `${p.path}: ${p.reason}`).join('; ')}`, en: `${report.problems.length} finding(s): ${report.problems.slice(0, 5).map((p) => `${p.path}: ${p.reason}`).join('; ')}` } };
+  }
+
+  dispose(): void {
+    this.sub.unsubscribe();
+    this.view.complete();
+  }
+}

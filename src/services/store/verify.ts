@@ -1,0 +1,93 @@
+// A full integrity check of one replica, with a report a support person can read.
+import * as path from 'node:path';
+import type { StoreHeader } from '../crypto/store-crypto';
+import { Paths } from './format';
+import { BadFileError, ReplicaFolder, type BadFile } from './replica-folder';
+
+export interface VerifyReport {
+  readonly folder: string;
+  readonly storeId: string;
+  readonly devices: number;
+  readonly segments: number;
+  readonly changes: number;
+  readonly objects: number;
+  readonly snapshots: number;
+  /** Damaged, tampered, foreign or incomplete files: never applied, never deleted. */
+  readonly problems: BadFile[];
+  /** Sync-client debris and system files: recognised, ignored, harmless. */
+  readonly ignored: BadFile[];
+}
+
+export async function verifyReplica(root: string, header: StoreHeader, key: Buffer): Promise<VerifyReport> {
+  const problems: BadFile[] = [];
+  const ignored: BadFile[] = [];
+  const note = (b: BadFile) => ignored.push(b);
+  const folder = new ReplicaFolder(root, header.storeId, key);
+  const hdr = await ReplicaFolder.readHeader(root);
+  if (hdr.kind !== 'ok' || hdr.header.storeId !== header.storeId)
+    problems.push({ path: Paths.header, reason: hdr.kind === 'ok' ? 'belongs to another store' : `header ${hdr.kind}` });
+  let segments = 0;
+  let changes = 0;
+  const devices = await folder.listDevices(note);
+  for (const dev of devices) {
+    const files = await folder.listSegments(dev, note);
+    const bySeq = new Map<number, string[]>();
+    for (const f of files) bySeq.set(f.seq, [...(bySeq.get(f.seq) ?? []), f.hash]);
+    for (const f of files) {
+      try {
+        const seg = await folder.readSegment(f);
+        segments++;
+        changes += seg.changes.length;
+        if (f.seq === 1 && seg.prev !== null) problems.push({ path: Paths.segment(dev, f.seq, f.hash), reason: 'first segment names a predecessor' });
+        if (f.seq > 1 && seg.prev !== null && !(bySeq.get(f.seq - 1) ?? []).includes(seg.prev))
+          problems.push({ path: Paths.segment(dev, f.seq, f.hash), reason: `its predecessor (no. ${f.seq - 1}) is missing — not yet synced, or lost` });
+      } catch (e) {
+        if (e instanceof BadFileError) problems.push(e.bad);
+        else problems.push({ path: Paths.segment(dev, f.seq, f.hash), reason: `unreadable (${(e as NodeJS.ErrnoException).code ?? 'error'})` });
+      }
+    }
+    for (const [seq, hashes] of bySeq) if (hashes.length > 1) problems.push({ path: path.join(Paths.logDir(dev), String(seq)), reason: `${hashes.length} segments at the same position (forked chain; all are kept and applied)` });
+    for (const read of [() => folder.readDeviceInfo(dev), () => folder.readPresence(dev)])
+      await read().catch((e) => {
+        if (e instanceof BadFileError) problems.push(e.bad);
+      });
+  }
+  let objects = 0;
+  for (const hash of await folder.listObjects(note)) {
+    try {
+      await folder.readObject(hash, false);
+      objects++;
+    } catch (e) {
+      problems.push(e instanceof BadFileError ? e.bad : { path: Paths.object(hash), reason: 'unreadable' });
+    }
+  }
+  let snapshots = 0;
+  for (const f of await folder.listSnapshots(note)) {
+    try {
+      folder.decodeSnapshot(f, await folder.readSnapshotBytes(f));
+      snapshots++;
+    } catch (e) {
+      problems.push(e instanceof BadFileError ? e.bad : { path: Paths.snapshot(f.device, f.seq, f.hash), reason: 'unreadable' });
+    }
+  }
+  return { folder: root, storeId: header.storeId, devices: devices.length, segments, changes, objects, snapshots, problems, ignored };
+}
+
+/** The report as plain text (German and English), for the support. */
+export function formatReport(r: VerifyReport): string {
+  const lines = [
+    `Prüfbericht / Verification report — ${r.folder}`,
+    `Speicher / store ${r.storeId}`,
+    `Geräte / devices: ${r.devices}, Protokolldateien / log segments: ${r.segments}, Änderungen / changes: ${r.changes}, Anhänge / attachments: ${r.objects}, Schnappschüsse / snapshots: ${r.snapshots}`,
+  ];
+  if (r.problems.length === 0) lines.push('Ergebnis: in Ordnung. / Result: OK.');
+  else {
+    lines.push(`Ergebnis: ${r.problems.length} Problem(e) – nichts davon wurde übernommen oder gelöscht. / Result: ${r.problems.length} problem(s) — none applied, nothing deleted.`);
+    for (const p of r.problems) lines.push(`  ✗ ${p.path}: ${p.reason}`);
+  }
+  if (r.ignored.length > 0) {
+    lines.push(`Ignoriert (harmlos) / ignored (harmless): ${r.ignored.length}`);
+    for (const p of r.ignored) lines.push(`  · ${p.path}: ${p.reason}`);
+  }
+  return lines.join('\n');
+}

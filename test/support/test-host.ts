@@ -1,0 +1,99 @@
+// A host for tests: the services HOST-API §2 names, with scripted dialogs; nothing else.
+import * as path from 'node:path';
+import { Container } from 'inversify';
+import {
+  FeatureFlags,
+  HostDialogs,
+  HostEnvironment,
+  HostLocalData,
+  HostLogger,
+  type ImportRecord,
+  type LocalizedText,
+  type Tone,
+} from '../../src/host-api';
+import { loadPlugin, type LoadedPlugin } from '../../dev-host/loader';
+import { tempDir } from './temp';
+
+export const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
+
+export class ScriptedDialogs implements HostDialogs {
+  readonly folders: (string | undefined)[] = [];
+  readonly credentials: ({ username: string; password: string } | undefined)[] = [];
+  readonly secrets: (string | undefined)[] = [];
+  readonly asked: { kind: string; title: LocalizedText; message?: LocalizedText }[] = [];
+  readonly notices: { tone: Tone; text: LocalizedText }[] = [];
+  async pickFolder(req: { title: LocalizedText }) {
+    this.asked.push({ kind: 'folder', title: req.title });
+    return this.folders.shift();
+  }
+  async promptCredentials(req: { title: LocalizedText; message: LocalizedText }) {
+    this.asked.push({ kind: 'credentials', title: req.title, message: req.message });
+    return this.credentials.shift();
+  }
+  async promptSecret(req: { title: LocalizedText; message: LocalizedText }) {
+    this.asked.push({ kind: 'secret', title: req.title, message: req.message });
+    return this.secrets.shift();
+  }
+  notify(n: { tone: Tone; text: LocalizedText }) {
+    this.notices.push(n);
+  }
+}
+
+export class CapturingLogger implements HostLogger {
+  readonly lines: string[] = [];
+  debug(m: string, meta?: object) {
+    this.lines.push(`debug ${m} ${JSON.stringify(meta ?? {})}`);
+  }
+  info(m: string, meta?: object) {
+    this.lines.push(`info ${m} ${JSON.stringify(meta ?? {})}`);
+  }
+  warn(m: string, meta?: object) {
+    this.lines.push(`warn ${m} ${JSON.stringify(meta ?? {})}`);
+  }
+  error(m: string, meta?: object) {
+    this.lines.push(`error ${m} ${JSON.stringify(meta ?? {})}`);
+  }
+}
+
+export interface TestHost {
+  container: Container;
+  dialogs: ScriptedDialogs;
+  logger: CapturingLogger;
+  env: HostEnvironment;
+  localRecords: ImportRecord[];
+  flags: Set<string>;
+}
+
+export function makeHost(opts: { deviceName?: string; appDataDir?: string; flags?: string[]; bind?: (c: Container) => void } = {}): TestHost {
+  const container = new Container();
+  const env: HostEnvironment = {
+    apiVersion: '1.0.0',
+    appDataDir: opts.appDataDir ?? tempDir('cs-appdata-'),
+    deviceName: opts.deviceName ?? 'Praxis-PC 1',
+    userName: 'dr.muster',
+    locale: 'de',
+    platform: process.platform,
+  };
+  const flags = new Set(opts.flags ?? ['cloudStorage']);
+  const dialogs = new ScriptedDialogs();
+  const logger = new CapturingLogger();
+  const localRecords: ImportRecord[] = [];
+  container.bind(HostEnvironment).toConstantValue(env);
+  container.bind(FeatureFlags).toConstantValue({ isEnabled: (f: string) => flags.has(f) });
+  container.bind(HostDialogs).toConstantValue(dialogs);
+  container.bind(HostLogger).toConstantValue(logger);
+  container.bind(HostLocalData).toConstantValue({
+    count: async () => localRecords.length,
+    records: async function* () {
+      yield* localRecords;
+    },
+  });
+  opts.bind?.(container);
+  return { container, dialogs, logger, env, localRecords, flags };
+}
+
+export async function loadCloudPlugin(host: TestHost): Promise<LoadedPlugin> {
+  const r = await loadPlugin(PROJECT_ROOT, host.container);
+  if (r.kind !== 'loaded') throw new Error('plugin was skipped');
+  return r.plugin;
+}
