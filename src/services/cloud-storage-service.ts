@@ -226,7 +226,8 @@ export class CloudStorageService {
     this.subs.push(exchange.sync$.subscribe((s) => this.sync.next(s)));
     this.subs.push(
       exchange.health$.subscribe((h) => {
-        if (h === 'unreachable') this.setAccess('unavailable', config.folder, { de: 'Der gemeinsame Ordner ist nicht erreichbar; Änderungen warten auf diesem PC.', en: 'The shared folder is unreachable; changes wait on this PC.' });
+        if (h === 'ok') this.setAccess('available', config.folder);
+        else if (h === 'unreachable') this.setAccess('unavailable', config.folder, { de: 'Der gemeinsame Ordner ist nicht erreichbar; Änderungen warten auf diesem PC.', en: 'The shared folder is unreachable; changes wait on this PC.' });
         else if (h === 'wrong-folder') this.setAccess('wrong-folder', config.folder);
       }),
     );

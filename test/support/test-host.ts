@@ -92,8 +92,15 @@ export function makeHost(opts: { deviceName?: string; appDataDir?: string; flags
   return { container, dialogs, logger, env, localRecords, flags };
 }
 
+const loaded: LoadedPlugin[] = [];
+/** Unload whatever a failed test left loaded, so its timers cannot keep jest alive. */
+afterEach(async () => {
+  for (const p of loaded.splice(0)) await p.unload();
+});
+
 export async function loadCloudPlugin(host: TestHost): Promise<LoadedPlugin> {
   const r = await loadPlugin(PROJECT_ROOT, host.container);
   if (r.kind !== 'loaded') throw new Error('plugin was skipped');
+  loaded.push(r.plugin);
   return r.plugin;
 }

@@ -292,6 +292,7 @@ export class PracticeReplica implements PracticeStore {
   }
 
   reportBad(b: BadFile): void {
+    if (b.reason.startsWith('a temporary')) return; // a write in progress, by us or a sync client: not a finding
     if (this.badFiles.some((x) => x.path === b.path && x.reason === b.reason)) return;
     this.badFiles.push(b);
     this.opts.logger?.warn('cloud-storage: ignored a file that is not valid store data', { path: b.path, reason: b.reason });

@@ -1,0 +1,64 @@
+// `npx cloud-storage verify <folder>`: the integrity check the vendor's support asks customers for.
+import * as readline from 'node:readline';
+import { unwrapStoreKey } from './services/crypto/store-crypto';
+import { ReplicaFolder } from './services/store/replica-folder';
+import { formatReport, verifyReplica } from './services/store/verify';
+
+async function readPassphrase(prompt: string): Promise<string> {
+  if (!process.stdin.isTTY) {
+    // Piped (support scripts): the first line of standard input. Never an argument: it would show in the process list.
+    const rl = readline.createInterface({ input: process.stdin });
+    for await (const line of rl) {
+      rl.close();
+      return line;
+    }
+    return '';
+  }
+  process.stderr.write(prompt);
+  return new Promise((resolve) => {
+    let value = '';
+    process.stdin.setRawMode(true);
+    process.stdin.resume();
+    const onData = (b: Buffer) => {
+      for (const ch of b.toString('utf8')) {
+        if (ch === '\r' || ch === '\n') {
+          process.stdin.setRawMode(false);
+          process.stdin.pause();
+          process.stdin.off('data', onData);
+          process.stderr.write('\n');
+          return resolve(value);
+        }
+        if (ch === '\u0003') process.exit(130);
+        if (ch === '\u007f') value = value.slice(0, -1);
+        else value += ch;
+      }
+    };
+    process.stdin.on('data', onData);
+  });
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, folder] = argv;
+  if (cmd !== 'verify' || !folder) {
+    process.stderr.write('Aufruf / usage: cloud-storage verify <Ordner|folder>\n');
+    return 2;
+  }
+  const hdr = await ReplicaFolder.readHeader(folder).catch((e: NodeJS.ErrnoException) => ({ kind: 'error' as const, code: e.code }));
+  if (hdr.kind !== 'ok') {
+    process.stderr.write(
+      `In ${folder} liegt kein lesbarer Praxis-Speicher (${hdr.kind}). / ${folder} holds no readable practice store (${hdr.kind}).\n`,
+    );
+    return 2;
+  }
+  const pass = await readPassphrase('Praxis-Passwort / practice passphrase: ');
+  const key = await unwrapStoreKey(hdr.header, pass);
+  if (!key) {
+    process.stderr.write('Das Praxis-Passwort stimmt nicht. / The practice passphrase is wrong.\n');
+    return 3;
+  }
+  const report = await verifyReplica(folder, hdr.header, key);
+  process.stdout.write(formatReport(report) + '\n');
+  return report.problems.length === 0 ? 0 : 1;
+}
+
+if (require.main === module) void main(process.argv.slice(2)).then((code) => process.exit(code));

@@ -1,0 +1,209 @@
+// The startup guard's verdicts, driven through the loader on real folders with the real keychain.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { firstValueFrom } from 'rxjs';
+import type { StartupVerdict } from '../../../src/host-api';
+import { loadCloudPlugin, makeHost, type TestHost } from '../../support/test-host';
+import { tempDir, walk } from '../../support/temp';
+import { CredentialStore, InMemoryCredentialStore } from '../../../src/services/credentials/credential-store';
+
+const TIMINGS = { probeTimeoutMs: 5000, monitorMs: 300, pollMs: 100, heartbeatMs: 500 };
+const PASS = 'Praxis-Passwort-2026';
+
+function host(opts: { deviceName?: string; appDataDir?: string; otherPc?: boolean } = {}): TestHost {
+  return makeHost({
+    ...opts,
+    bind: (c) => {
+      c.bind(Symbol.for('cloud-storage.Timings')).toConstantValue(TIMINGS);
+      // another PC has its own keychain; this one shares the session's real keychain otherwise
+      if (opts.otherPc) c.bind(CredentialStore).toConstantValue(new InMemoryCredentialStore());
+    },
+  });
+}
+
+function actions(v: StartupVerdict): string[] {
+  return v.kind === 'blocked' ? v.actions.map((a) => a.id) : [];
+}
+
+async function setUp(h: TestHost, folder: string) {
+  const plugin = await loadCloudPlugin(h);
+  const page = plugin.settingsPages[0]!.open();
+  page.setValue('folder', folder);
+  h.dialogs.secrets.push(PASS);
+  const out = await page.invoke('save');
+  page.dispose();
+  return { plugin, out };
+}
+
+function snapshotFolder(root: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const f of walk(root)) out[f] = fs.readFileSync(path.join(root, f)).toString('base64');
+  return out;
+}
+
+describe('startup guard', () => {
+  test('not configured: proceed in local mode', async () => {
+    const h = host();
+    const plugin = await loadCloudPlugin(h);
+    expect(await plugin.startupGuards[0]!.check()).toEqual({ kind: 'proceed', notices: [] });
+    expect((await firstValueFrom(plugin.storageProviders[0]!.access$)).state).toBe('not-configured');
+    expect(plugin.storageProviders[0]!.isActive()).toBe(false);
+    await expect(plugin.storageProviders[0]!.open()).rejects.toMatchObject({ code: 'not-configured' });
+    await plugin.unload();
+  });
+
+  test('config file unreadable: blocked with reset-configuration, which forgets only this device’s setup', async () => {
+    const h = host();
+    fs.mkdirSync(path.join(h.env.appDataDir, 'cloud-storage'), { recursive: true });
+    fs.writeFileSync(path.join(h.env.appDataDir, 'cloud-storage', 'config.json'), '{"version":1,"folder":');
+    const plugin = await loadCloudPlugin(h);
+    const v = await plugin.startupGuards[0]!.check();
+    expect(v.kind).toBe('blocked');
+    expect(actions(v)).toEqual(['reset-configuration']);
+    const after = await plugin.startupGuards[0]!.act('reset-configuration');
+    expect(after.kind).toBe('proceed');
+    expect(fs.existsSync(path.join(h.env.appDataDir, 'cloud-storage', 'config.json'))).toBe(false);
+    await plugin.unload();
+  });
+
+  test('first setup imports local data; restart reopens silently from the keychain; secrets never in files or logs', async () => {
+    const shared = tempDir('cs-shared-');
+    const h = host();
+    h.localRecords.push({ collection: 'clients', id: 'k1', data: { name: 'Erika' } }, { collection: 'sessions', id: 's1', data: { note: 'Erstgespräch' } });
+    const { plugin, out } = await setUp(h, shared);
+    expect(out).toMatchObject({ ok: true });
+    expect(out.ok && out.message?.de).toContain('2 bisherige Datensätze');
+    await plugin.unload();
+
+    const again = host({ appDataDir: h.env.appDataDir });
+    const p2 = await loadCloudPlugin(again);
+    const v = await p2.startupGuards[0]!.check();
+    expect(v.kind).toBe('proceed');
+    expect(again.dialogs.asked.filter((a) => a.kind === 'secret')).toHaveLength(0); // key came from the keychain
+    const store = await p2.storageProviders[0]!.open();
+    expect((await store.get('clients', 'k1'))!.data).toEqual({ name: 'Erika' });
+    await p2.unload();
+
+    for (const root of [shared, h.env.appDataDir]) {
+      for (const f of walk(root)) expect(fs.readFileSync(path.join(root, f)).includes(Buffer.from(PASS))).toBe(false);
+    }
+    expect([...h.logger.lines, ...again.logger.lines].join('\n')).not.toContain(PASS);
+    // the shared folder holds nothing readable but the header
+    for (const f of walk(shared)) expect(fs.readFileSync(path.join(shared, f)).includes(Buffer.from('Erika'))).toBe(false);
+  });
+
+  test('second device joins (wrong passphrase asked again), sees the data, and is named in a notice', async () => {
+    const shared = tempDir('cs-shared-');
+    const a = host({ deviceName: 'Praxis-PC 1' });
+    const { plugin: pa } = await setUp(a, shared);
+    const sa = await pa.storageProviders[0]!.open();
+    await sa.put('clients', 'k1', { name: 'Anna' });
+    await sa.flush({ timeoutMs: 5000 });
+
+    const b = host({ deviceName: 'Praxis-PC 2', otherPc: true });
+    const pb = await loadCloudPlugin(b);
+    const page = pb.settingsPages[0]!.open();
+    page.setValue('folder', shared);
+    b.dialogs.secrets.push('falsches-passwort', PASS);
+    expect(await page.invoke('save')).toMatchObject({ ok: true });
+    expect(b.dialogs.asked.filter((x) => x.kind === 'secret')[1]!.message!.de).toContain('stimmt nicht');
+    page.dispose();
+    const sb = await pb.storageProviders[0]!.open();
+    expect((await sb.get('clients', 'k1'))!.data).toEqual({ name: 'Anna' });
+    await pb.unload();
+
+    // B restarts while A is working: the guard names A
+    const b2 = host({ deviceName: 'Praxis-PC 2', appDataDir: b.env.appDataDir, otherPc: true });
+    b2.dialogs.secrets.push(PASS); // its in-memory keychain is new after the restart
+    const pb2 = await loadCloudPlugin(b2);
+    const v = await pb2.startupGuards[0]!.check();
+    expect(v.kind).toBe('proceed');
+    expect(v.kind === 'proceed' && v.notices.map((n) => n.text.de).join(' ')).toContain('Praxis-PC 1');
+    await pb2.unload();
+    await pa.unload();
+  });
+
+  test('unreachable: retry / work-offline / reset; offline changes are pushed when the folder returns', async () => {
+    const parent = tempDir('cs-usb-');
+    const shared = path.join(parent, 'stick');
+    fs.mkdirSync(shared);
+    const h = host();
+    const { plugin } = await setUp(h, shared);
+    await plugin.unload();
+    fs.renameSync(shared, path.join(parent, 'away')); // the stick is pulled out
+
+    const h2 = host({ appDataDir: h.env.appDataDir });
+    const p2 = await loadCloudPlugin(h2);
+    const v = await p2.startupGuards[0]!.check();
+    expect(v.kind).toBe('blocked');
+    expect(actions(v)).toEqual(['retry', 'work-offline', 'reset-configuration']);
+    expect(v.kind === 'blocked' && v.message.de).toContain('USB-Stick');
+    expect((await p2.startupGuards[0]!.act('retry')).kind).toBe('blocked');
+    const off = await p2.startupGuards[0]!.act('work-offline');
+    expect(off.kind).toBe('proceed');
+    const store = await p2.storageProviders[0]!.open();
+    await store.put('clients', 'offline-1', { name: 'Offline angelegt' });
+    expect((await store.flush({ timeoutMs: 300 })).pending).toBe(1);
+
+    fs.renameSync(path.join(parent, 'away'), shared); // plugged in again
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await store.flush({ timeoutMs: 5000 })).pending).toBe(0);
+    expect((await firstValueFrom(p2.storageProviders[0]!.access$)).state).toBe('available');
+    await p2.unload();
+  });
+
+  test('wrong folder (empty where the store was): blocked with retry and choose-folder; choosing the right one proceeds', async () => {
+    const shared = tempDir('cs-shared-');
+    const h = host();
+    const { plugin } = await setUp(h, shared);
+    await plugin.unload();
+    const moved = path.join(tempDir('cs-moved-'), 'data');
+    fs.renameSync(shared, moved); // drive letter changed: the old path is an empty folder now
+    fs.mkdirSync(shared);
+
+    const h2 = host({ appDataDir: h.env.appDataDir });
+    const p2 = await loadCloudPlugin(h2);
+    const v = await p2.startupGuards[0]!.check();
+    expect(v.kind).toBe('blocked');
+    expect(actions(v)).toEqual(['retry', 'choose-folder', 'work-offline', 'reset-configuration']);
+    expect(v.kind === 'blocked' && v.message.de).toMatch(/Laufwerksbuchstabe|USB-Stick/);
+    h2.dialogs.folders.push(moved);
+    expect((await p2.startupGuards[0]!.act('choose-folder')).kind).toBe('proceed');
+    expect(fs.readdirSync(shared)).toEqual([]); // nothing was created in the wrong folder
+    await p2.unload();
+  });
+
+  test('reset-configuration never touches the shared folder nor unpushed local changes', async () => {
+    const parent = tempDir('cs-share-');
+    const shared = path.join(parent, 'praxis');
+    fs.mkdirSync(shared);
+    const h = host();
+    const { plugin } = await setUp(h, shared);
+    const store = await plugin.storageProviders[0]!.open();
+    await store.flush({ timeoutMs: 5000 });
+    await plugin.unload();
+    fs.renameSync(shared, path.join(parent, 'away'));
+    const h2 = host({ appDataDir: h.env.appDataDir });
+    const p2 = await loadCloudPlugin(h2);
+    await p2.startupGuards[0]!.check();
+    await p2.startupGuards[0]!.act('work-offline');
+    await (await p2.storageProviders[0]!.open()).put('clients', 'unpushed', { name: 'nur lokal' });
+    const before = snapshotFolder(path.join(parent, 'away'));
+    const replicaFiles = walk(path.join(h.env.appDataDir, 'cloud-storage', 'replicas'));
+    expect((await p2.startupGuards[0]!.act('reset-configuration')).kind).toBe('proceed');
+    expect(snapshotFolder(path.join(parent, 'away'))).toEqual(before);
+    const after = walk(path.join(h.env.appDataDir, 'cloud-storage', 'replicas'));
+    for (const f of replicaFiles.filter((f) => !f.endsWith('.lock') && !f.includes('journal'))) expect(after).toContain(f);
+    await p2.unload();
+
+    // re-join later: the unpushed change reaches the shared folder
+    fs.renameSync(path.join(parent, 'away'), shared);
+    const h3 = host({ appDataDir: h.env.appDataDir });
+    const { plugin: p3, out } = await setUp(h3, shared);
+    expect(out).toMatchObject({ ok: true });
+    const s3 = await p3.storageProviders[0]!.open();
+    expect((await s3.get('clients', 'unpushed'))!.data).toEqual({ name: 'nur lokal' });
+    expect((await s3.flush({ timeoutMs: 5000 })).pending).toBe(0);
+    await p3.unload();
+  });
+});
