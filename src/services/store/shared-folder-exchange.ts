@@ -47,6 +47,7 @@ export class SharedFolderExchange {
   protected again = false;
   protected backoffMs = 0;
   protected stopped = false;
+  protected stopping = false;
   protected readonly sharedKnown = new Map<string, Set<number>>(); // device → seqs known to be in the shared folder
   protected readonly sinceIso = new Date().toISOString();
   protected lastExchangeAt?: string;
@@ -98,7 +99,7 @@ export class SharedFolderExchange {
 
   /** Schedules an exchange soon (coalesced). */
   trigger(delayMs = 0): void {
-    if (this.stopped) return;
+    if (this.stopping) return;
     if (this.running) {
       this.again = true;
       return;
@@ -108,7 +109,7 @@ export class SharedFolderExchange {
       this.timer = undefined;
       this.running = this.exchange().finally(() => {
         this.running = undefined;
-        if (this.stopped) return;
+        if (this.stopping) return;
         const next = this.again ? 0 : this.backoffMs || (this.opts.pollMs ?? 2000);
         this.again = false;
         this.trigger(next);
@@ -368,33 +369,30 @@ export class SharedFolderExchange {
   async pushWithin(timeoutMs: number): Promise<number> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      if (this.running) await Promise.race([this.running, sleep(Math.max(0, deadline - Date.now()))]);
-      if (!this.running) {
+      if (this.running) await withTimeout(this.running, Math.max(0, deadline - Date.now()));
+      if (!this.running && !this.stopping) {
         const run = this.exchange();
         this.running = run;
-        await Promise.race([run.finally(() => (this.running = this.running === run ? undefined : this.running)), sleep(Math.max(0, deadline - Date.now()))]);
+        await withTimeout(run.finally(() => (this.running = this.running === run ? undefined : this.running)), Math.max(0, deadline - Date.now()));
       }
       const pending = this.pendingUploads();
-      if (pending === 0 || Date.now() >= deadline || this.health$.value !== 'ok') return pending;
-      await sleep(Math.min(200, Math.max(0, deadline - Date.now())));
+      if (pending === 0 || Date.now() >= deadline || this.health$.value !== 'ok' || this.stopping) return pending;
+      await sleep(Math.min(100, Math.max(0, deadline - Date.now())));
     }
   }
 
   async stop(): Promise<void> {
-    if (this.stopped) return;
+    if (this.stopping) return;
+    this.stopping = true; // from here on nothing schedules another round
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.running) await this.running.catch(() => undefined);
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.watcher?.close();
     for (const h of this.stopHooks.splice(0)) h();
-    if (this.health$.value === 'ok') {
-      this.stopped = false;
-      await withTimeout(this.push().then(() => this.writePresence(false)), 3000).catch(() => undefined);
-      this.stopped = true;
-    }
+    if (this.running) await this.running.catch(() => undefined);
+    if (this.timer) clearTimeout(this.timer);
+    if (this.health$.value === 'ok') await withTimeout(this.push().then(() => this.writePresence(false)), 3000).catch(() => undefined);
+    this.stopped = true;
     this.status.complete();
     this.health$.complete();
   }
