@@ -246,13 +246,13 @@ export class CloudStorageService {
       this.setAccess(r.state, config.folder, r.state === 'available' ? undefined : r.detail);
       if (r.state === 'available') this.exchange?.trigger();
     };
-    void (this.monitoring = tick());
-    this.monitor = setInterval(() => {
-      if (this.monitoring) return;
-      this.monitoring = tick().finally(() => (this.monitoring = undefined));
-    }, this.timings.monitorMs);
+    // One probe at a time: a slow folder never piles up child processes.
+    const run = () => {
+      if (!this.monitoring) this.monitoring = tick().finally(() => (this.monitoring = undefined));
+    };
+    run();
+    this.monitor = setInterval(run, this.timings.monitorMs);
     this.monitor.unref?.();
-    this.monitoring.finally(() => (this.monitoring = undefined));
   }
 
   protected stopMonitor(): void {

@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process';
 import { inject, injectable, optional } from 'inversify';
 import type { AccessStatus, LocalizedText } from '../../host-api';
+import { DISK_FULL_CODES, GONE_CODES } from '../common/errors';
 
 export type ProbeState = Exclude<AccessStatus['state'], 'not-configured' | 'checking'>;
 export type FolderContent = 'store' | 'empty' | 'foreign' | 'newer-store' | 'unknown';
@@ -139,12 +140,11 @@ export class SharedFolderProbe {
       const code = a.code ?? 'UNKNOWN';
       const step = a.step ?? 'unexpected';
       const base = { content, storeId, code: `${step}:${code}` };
-      if (code === 'ENOENT' || code === 'ENXIO' || code === 'ENODEV' || code === 'EHOSTDOWN' || code === 'EHOSTUNREACH' || code === 'ENOTCONN' || code === 'ETIMEDOUT' || code === 'EIO' || code === 'ESTALE')
-        return { state: 'unavailable', ...base, detail: T.missing };
+      if (GONE_CODES.has(code)) return { state: 'unavailable', ...base, detail: T.missing };
       if (code === 'ENOTDIR') return { state: 'denied', ...base, detail: T.notDir };
       if (code === 'EACCES' || code === 'EPERM') return opts.networkShare ? { state: 'auth-required', ...base, detail: T.login } : { state: 'denied', ...base, detail: T.denied };
       if (code === 'EROFS') return { state: 'denied', ...base, detail: T.readOnly };
-      if (code === 'ENOSPC' || code === 'EDQUOT') return { state: 'denied', ...base, detail: T.full };
+      if (DISK_FULL_CODES.has(code)) return { state: 'denied', ...base, detail: T.full };
       return { state: 'unavailable', ...base, detail: T.broken(step, code) };
     }
     if (opts.expectStoreId !== undefined) {

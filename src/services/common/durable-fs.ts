@@ -67,12 +67,6 @@ export async function writeDurableChunks(dir: string, chunks: Iterable<Uint8Arra
   return target;
 }
 
-/** Copies a verified immutable file byte for byte into another replica, durably. */
-export async function copyDurable(from: string, to: string): Promise<void> {
-  const bytes = await fsp.readFile(from);
-  await writeDurable(to, bytes);
-}
-
 export async function exists(p: string): Promise<boolean> {
   try {
     await fsp.access(p, fs.constants.F_OK);

@@ -13,7 +13,8 @@ export function storageError(code: StorageErrorCode, text: LocalizedText, detail
 }
 
 export const DISK_FULL_CODES = new Set(['ENOSPC', 'EDQUOT']);
-export const GONE_CODES = new Set(['ENOENT', 'ENOTDIR', 'EIO', 'ENXIO', 'ENODEV', 'ESTALE', 'EHOSTDOWN', 'EHOSTUNREACH', 'ETIMEDOUT', 'ENOTCONN', 'ECONNRESET']);
+/** The folder or its medium is away (not inserted, disconnected, not answering). */
+export const GONE_CODES = new Set(['ENOENT', 'ENXIO', 'ENODEV', 'EHOSTDOWN', 'EHOSTUNREACH', 'ENOTCONN', 'ETIMEDOUT', 'EIO', 'ESTALE']);
 export const DENIED_CODES = new Set(['EACCES', 'EPERM', 'EROFS']);
 
 /** Turns a local-replica write failure into the error the host shows. */

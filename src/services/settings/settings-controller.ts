@@ -195,14 +195,13 @@ export class SettingsController {
     const problem = folderProblem(folder, this.service.env);
     if (problem) return this.fieldError(problem);
     const p = await this.service.probe(folder);
-    if (p.state !== 'available') return { ok: false, message: p.detail };
+    // A foreign folder's detail already says what is wrong; the other answers add what saving would do.
+    if (p.state !== 'available' || p.content === 'foreign') return { ok: false, message: p.detail };
     const what =
       p.content === 'store'
         ? { de: 'Im Ordner liegen Praxisdaten; dieser PC kann ihnen beitreten.', en: 'The folder holds practice data; this PC can join them.' }
-        : p.content === 'empty'
-          ? { de: 'Der Ordner ist leer; beim Speichern wird dort ein neuer, verschlüsselter Praxis-Speicher angelegt.', en: 'The folder is empty; saving creates a new, encrypted practice store there.' }
-          : p.detail;
-    return { ok: p.content !== 'foreign', message: { de: `${p.detail.de} ${p.content === 'foreign' ? '' : what.de}`.trim(), en: `${p.detail.en} ${p.content === 'foreign' ? '' : what.en}`.trim() } };
+        : { de: 'Der Ordner ist leer; beim Speichern wird dort ein neuer, verschlüsselter Praxis-Speicher angelegt.', en: 'The folder is empty; saving creates a new, encrypted practice store there.' };
+    return { ok: true, message: { de: `${p.detail.de} ${what.de}`, en: `${p.detail.en} ${what.en}` } };
   }
 
   /** validate → probe → credentials → join or create (+ import) → only then write the configuration. */

@@ -18,7 +18,7 @@ import type {
   StoredRecord,
 } from '../../host-api';
 import { StorageError } from '../../host-api/storage';
-import { SerialQueue } from '../common/disposable';
+import { SerialQueue } from '../common/serial-queue';
 import { errnoOf, localWriteError, storageError } from '../common/errors';
 import { listDir, writeDurable } from '../common/durable-fs';
 import { open as openEnvelope, seal, type StoreHeader } from '../crypto/store-crypto';
@@ -64,6 +64,10 @@ const JOURNAL_DIR = 'journal';
 const OUTBOX_DIR = 'outbox';
 const LOCK_FILE = 'replica.lock';
 
+function segmentKey(f: SegmentFile): string {
+  return `${f.device}/${f.seq}-${f.hash}`;
+}
+
 /** Where a body lies: "<device>:<seq>" or "journal". */
 function whereOf(f: { device: string; seq: number }): string {
   return `${f.device}:${f.seq}`;
@@ -91,6 +95,8 @@ export class PracticeReplica implements PracticeStore {
   protected readonly journal = new Map<string, Change>();
   /** Segments applied, per device: seq → hash. */
   readonly segments = new Map<string, Map<number, string>>();
+  /** Every segment file applied, by name: also the second file of a forked position, so none is applied twice. */
+  protected readonly applied = new Set<string>();
   protected ownSeq = 0;
   protected ownTip: string | null = null;
   protected sealTimer?: NodeJS.Timeout;
@@ -190,7 +196,7 @@ export class PracticeReplica implements PracticeStore {
     await this.loadBestSnapshot(await this.local.listSnapshots(bad));
     for (const dev of await this.local.listDevices(bad)) {
       for (const f of await this.local.listSegments(dev, bad)) {
-        if (this.segments.get(dev)?.get(f.seq) === f.hash) continue;
+        if (this.hasApplied(f)) continue;
         try {
           this.applySegment(f, await this.local.readSegment(f), false);
         } catch (e) {
@@ -243,7 +249,10 @@ export class PracticeReplica implements PracticeStore {
   protected applySnapshot(snap: Snapshot): void {
     for (const [dev, cover] of Object.entries(snap.covers)) {
       const m = this.segmentsOf(dev);
-      for (const [seqText, hash] of Object.entries(cover.hashes)) m.set(Number(seqText), hash);
+      for (const [seqText, hash] of Object.entries(cover.hashes)) {
+        m.set(Number(seqText), hash);
+        this.applied.add(segmentKey({ device: dev, seq: Number(seqText), hash }));
+      }
     }
     for (const r of snap.records) {
       const e = new RecordEntry(r.col, r.id);
@@ -258,6 +267,10 @@ export class PracticeReplica implements PracticeStore {
     }
   }
 
+  hasApplied(f: SegmentFile): boolean {
+    return this.applied.has(segmentKey(f));
+  }
+
   protected segmentsOf(dev: string): Map<number, string> {
     let m = this.segments.get(dev);
     if (!m) this.segments.set(dev, (m = new Map()));
@@ -266,7 +279,8 @@ export class PracticeReplica implements PracticeStore {
 
   /** Applies a verified segment; returns the records it changed (for changes$). */
   applySegment(f: SegmentFile, seg: Segment, emit: boolean): void {
-    this.segmentsOf(f.device).set(f.seq, f.hash);
+    if (!this.segmentsOf(f.device).has(f.seq)) this.segmentsOf(f.device).set(f.seq, f.hash); // a fork's first file stays the body's home
+    this.applied.add(segmentKey(f));
     this.cacheSegment(f, seg);
     const origin = f.device === this.opts.deviceId ? 'local' : 'remote';
     for (const c of seg.changes) {
@@ -456,6 +470,7 @@ export class PracticeReplica implements PracticeStore {
       const batch = [...this.journal.values()].sort((a, b) => (a.ver < b.ver ? -1 : 1)).slice(0, MAX_CHANGES_PER_SEGMENT);
       const f = await this.local.writeSegment(this.opts.deviceId, this.ownSeq + 1, this.ownTip, batch);
       this.segmentsOf(f.device).set(f.seq, f.hash);
+      this.applied.add(segmentKey(f));
       [this.ownSeq, this.ownTip] = [f.seq, f.hash];
       for (const c of batch) {
         const meta = this.state.entry(c.col, c.id)?.versions.get(c.ver);

@@ -66,12 +66,7 @@ export interface SegmentFile {
 
 /** Reads a file refusing anything larger than `max` (a huge file is reported, never loaded). */
 async function readBounded(file: string, max: number, rel: string): Promise<Buffer> {
-  let st;
-  try {
-    st = await fsp.lstat(file);
-  } catch (e) {
-    throw e;
-  }
+  const st = await fsp.lstat(file);
   if (st.isSymbolicLink()) throw new BadFileError({ path: rel, reason: 'is a symbolic link (never followed)' });
   if (!st.isFile()) throw new BadFileError({ path: rel, reason: 'is not a file' });
   if (st.size === 0) throw new BadFileError({ path: rel, reason: 'is empty (0 bytes) — possibly not yet synced' });

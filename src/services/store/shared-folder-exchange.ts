@@ -6,7 +6,7 @@ import { BehaviorSubject, type Observable } from 'rxjs';
 import type { HostLogger, SyncStatus } from '../../host-api';
 import { errnoOf } from '../common/errors';
 import { writeDurable } from '../common/durable-fs';
-import { Paths, type Presence } from './format';
+import { MAX_OBJECT_BYTES, Paths, type Presence } from './format';
 import { BadFileError, ReplicaFolder, type BadFile } from './replica-folder';
 import type { PracticeReplica } from './practice-replica';
 
@@ -54,6 +54,12 @@ export class SharedFolderExchange {
   protected devices: DeviceSeen[] = [];
   protected awaited = 0;
   protected writesSeen: string[] = [];
+  // What is known to be in place already, so a round does not ask the disk again every 2 s.
+  protected cardInShared = false;
+  protected readonly cardsHere = new Set<string>();
+  protected readonly snapshotsInShared = new Set<string>();
+  protected objectsHere?: Set<string>;
+  protected readonly objectsRefused = new Map<string, number>(); // hash → size at which it failed the check
 
   constructor(
     protected readonly replica: PracticeReplica,
@@ -125,9 +131,7 @@ export class SharedFolderExchange {
         this.setHealth(hdr.kind === 'missing' && !(await folderExists(this.opts.sharedRoot)) ? 'unreachable' : 'wrong-folder');
         return;
       }
-      this.setPhase('uploading');
       await this.push();
-      this.setPhase('receiving');
       await this.pull();
       await this.writePresence(true);
       await this.readPresence();
@@ -149,11 +153,6 @@ export class SharedFolderExchange {
     if (h !== 'ok') this.backoffMs = Math.min(Math.max(this.backoffMs * 2, this.opts.pollMs ?? 2000), this.opts.maxBackoffMs ?? 30000);
     if (this.health$.value !== h) this.health$.next(h);
     this.publish();
-  }
-
-  protected phase: 'uploading' | 'receiving' | undefined;
-  protected setPhase(p: 'uploading' | 'receiving' | undefined): void {
-    this.phase = p;
   }
 
   protected knownShared(dev: string): Set<number> {
@@ -178,10 +177,13 @@ export class SharedFolderExchange {
       if (!(await folderExists(this.shared.abs(rel)))) await this.sharedWrite(rel, await fs.promises.readFile(this.replica.local.abs(rel)));
       await this.replica.outboxDone(hash);
     }
-    if (!(await this.shared.readDeviceInfo(me).catch(() => undefined))) {
-      const info = (await this.replica.local.readDeviceInfo(me)) ?? { t: 'device' as const, v: 1 as const, deviceId: me, name: this.opts.deviceName, user: this.opts.userName, createdAt: new Date().toISOString() };
-      await this.replica.local.writeDeviceInfo(info).catch(() => undefined);
+    // The device card is written once: whether it is there is asked of the name, never of a
+    // successful read (a card still syncing or damaged must not be written a second time).
+    if (!this.cardInShared && !(this.cardInShared = await folderExists(this.shared.abs(Paths.deviceFile(me))))) {
+      if (!(await folderExists(this.replica.local.abs(Paths.deviceFile(me)))))
+        await this.replica.local.writeDeviceInfo({ t: 'device', v: 1, deviceId: me, name: this.opts.deviceName, user: this.opts.userName, createdAt: new Date().toISOString() });
       await this.sharedWrite(Paths.deviceFile(me), await fs.promises.readFile(this.replica.local.abs(Paths.deviceFile(me))));
+      this.cardInShared = true;
     }
     const inShared = this.knownShared(me);
     if (inShared.size < (this.replica.segments.get(me)?.size ?? 0))
@@ -194,9 +196,10 @@ export class SharedFolderExchange {
       inShared.add(seq);
     }
     for (const s of await this.replica.local.listSnapshots()) {
-      if (s.device !== me) continue;
       const rel = Paths.snapshot(s.device, s.seq, s.hash);
+      if (s.device !== me || this.snapshotsInShared.has(rel)) continue;
       if (!(await folderExists(this.shared.abs(rel)))) await this.sharedWrite(rel, await fs.promises.readFile(this.replica.local.abs(rel)));
+      this.snapshotsInShared.add(rel);
     }
     this.publish();
   }
@@ -211,7 +214,7 @@ export class SharedFolderExchange {
       const inShared = this.knownShared(dev);
       for (const f of await this.shared.listSegments(dev, bad)) {
         inShared.add(f.seq);
-        if (have?.get(f.seq) === f.hash) continue;
+        if (this.replica.hasApplied(f)) continue;
         if (have?.has(f.seq) && dev !== this.replica.deviceId) {
           bad({ path: Paths.segment(dev, f.seq, f.hash), reason: 'a second segment at the same position (forked chain) — applied, both kept' });
         }
@@ -227,21 +230,23 @@ export class SharedFolderExchange {
           else throw e;
         }
       }
-      if (dev !== this.replica.deviceId && !(await this.replica.local.readDeviceInfo(dev).catch(() => undefined))) {
+      if (dev !== this.replica.deviceId && !this.cardsHere.has(dev)) {
         const rel = Paths.deviceFile(dev);
         try {
-          if (await this.shared.readDeviceInfo(dev)) await writeDurable(this.replica.local.abs(rel), await fs.promises.readFile(this.shared.abs(rel)));
+          if (await folderExists(this.replica.local.abs(rel))) this.cardsHere.add(dev);
+          else if (await this.shared.readDeviceInfo(dev)) {
+            await writeDurable(this.replica.local.abs(rel), await fs.promises.readFile(this.shared.abs(rel)));
+            this.cardsHere.add(dev);
+          }
         } catch (e) {
           if (e instanceof BadFileError) bad(e.bad);
         }
       }
     }
-    const localObjects = new Set(await this.replica.local.listObjects());
+    this.objectsHere ??= new Set(await this.replica.local.listObjects());
     for (const hash of await this.shared.listObjects(bad)) {
-      if (localObjects.has(hash)) continue;
-      await this.fetchObject(hash).catch((e) => {
-        if (!(e instanceof BadFileError) && errnoOf(e) !== 'ENOENT') throw e;
-      });
+      if (this.objectsHere.has(hash)) continue;
+      if (await this.copyObject(hash)) this.objectsHere.add(hash);
     }
     if (applied) this.replica.publishConflicts();
   }
@@ -263,17 +268,41 @@ export class SharedFolderExchange {
     }
   }
 
-  /** Copies one attachment from the shared folder after checking its hash and authentication. */
-  protected async fetchObject(hash: string): Promise<Uint8Array | undefined> {
+  /**
+   * Copies one attachment here and checks the copy (hash and authentication, chunk by chunk) — the
+   * bytes we keep are the bytes checked, and the plaintext is never in memory beside the ciphertext.
+   * A copy that fails the check is removed again (it is only ever in this device's private replica).
+   */
+  protected async copyObject(hash: string): Promise<boolean> {
+    const rel = Paths.object(hash);
+    let size: number | undefined;
     try {
-      const bytes = await this.shared.readObject(hash, true);
-      await writeDurable(this.replica.local.abs(Paths.object(hash)), await fs.promises.readFile(this.shared.abs(Paths.object(hash))));
-      return bytes;
+      const st = await fs.promises.lstat(this.shared.abs(rel));
+      size = st.size;
+      if (this.objectsRefused.get(hash) === size) return false; // refused at this size; a half-synced file grows
+      if (!st.isFile() || st.size > MAX_OBJECT_BYTES) throw new BadFileError({ path: rel, reason: st.isFile() ? `is too large (${st.size} bytes)` : 'is not a file' });
+      await writeDurable(this.replica.local.abs(rel), await fs.promises.readFile(this.shared.abs(rel)));
+      try {
+        await this.replica.local.readObject(hash, false);
+      } catch (e) {
+        await fs.promises.rm(this.replica.local.abs(rel), { force: true });
+        throw e;
+      }
+      this.objectsRefused.delete(hash);
+      return true;
     } catch (e) {
-      if (e instanceof BadFileError) this.replica.reportBad(e.bad);
+      if (e instanceof BadFileError) {
+        this.replica.reportBad(e.bad);
+        if (size !== undefined) this.objectsRefused.set(hash, size);
+      }
       else if (errnoOf(e) !== 'ENOENT') throw e;
-      return undefined;
+      return false;
     }
+  }
+
+  /** An attachment asked for before the exchange brought it: copy it now, then read it from here. */
+  protected async fetchObject(hash: string): Promise<Uint8Array | undefined> {
+    return (await this.copyObject(hash)) ? this.replica.local.readObject(hash, true) : undefined;
   }
 
   // ---- presence -------------------------------------------------------------------------
@@ -361,7 +390,7 @@ export class SharedFolderExchange {
     const conflicts = this.replica.conflictCount;
     const health = this.health$.value;
     const state: SyncStatus['state'] =
-      health !== 'ok' ? 'offline' : conflicts > 0 ? 'conflicts' : pending > 0 ? 'uploading' : this.awaited > 0 ? 'receiving' : this.phase === 'uploading' && pending > 0 ? 'uploading' : 'in-sync';
+      health !== 'ok' ? 'offline' : conflicts > 0 ? 'conflicts' : pending > 0 ? 'uploading' : this.awaited > 0 ? 'receiving' : 'in-sync';
     this.status.next({ state, pendingUploads: pending, awaited: this.awaited, conflicts, lastExchangeAt: this.lastExchangeAt, devices: this.devices.map(({ since: _s, ...d }) => d) });
   }
 

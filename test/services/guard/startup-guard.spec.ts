@@ -35,6 +35,20 @@ async function setUp(h: TestHost, folder: string) {
   return { plugin, out };
 }
 
+/** A device set up on a removable folder, closed, and then the folder taken away. */
+async function setUpThenPullOut(prefix: string) {
+  const parent = tempDir(prefix);
+  const shared = path.join(parent, 'stick');
+  const away = path.join(parent, 'away');
+  fs.mkdirSync(shared);
+  const h = host();
+  const { plugin } = await setUp(h, shared);
+  await (await plugin.storageProviders[0]!.open()).flush({ timeoutMs: 5000 });
+  await plugin.unload();
+  fs.renameSync(shared, away);
+  return { shared, away, h };
+}
+
 function snapshotFolder(root: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const f of walk(root)) out[f] = fs.readFileSync(path.join(root, f)).toString('base64');
@@ -124,13 +138,7 @@ describe('startup guard', () => {
   });
 
   test('unreachable: retry / work-offline / reset; offline changes are pushed when the folder returns', async () => {
-    const parent = tempDir('cs-usb-');
-    const shared = path.join(parent, 'stick');
-    fs.mkdirSync(shared);
-    const h = host();
-    const { plugin } = await setUp(h, shared);
-    await plugin.unload();
-    fs.renameSync(shared, path.join(parent, 'away')); // the stick is pulled out
+    const { shared, away, h } = await setUpThenPullOut('cs-usb-'); // the stick is pulled out
 
     const h2 = host({ appDataDir: h.env.appDataDir });
     const p2 = await loadCloudPlugin(h2);
@@ -145,7 +153,7 @@ describe('startup guard', () => {
     await store.put('clients', 'offline-1', { name: 'Offline angelegt' });
     expect((await store.flush({ timeoutMs: 300 })).pending).toBe(1);
 
-    fs.renameSync(path.join(parent, 'away'), shared); // plugged in again
+    fs.renameSync(away, shared); // plugged in again
     await new Promise((r) => setTimeout(r, 500));
     expect((await store.flush({ timeoutMs: 5000 })).pending).toBe(0);
     expect((await firstValueFrom(p2.storageProviders[0]!.access$)).state).toBe('available');
@@ -174,30 +182,22 @@ describe('startup guard', () => {
   });
 
   test('reset-configuration never touches the shared folder nor unpushed local changes', async () => {
-    const parent = tempDir('cs-share-');
-    const shared = path.join(parent, 'praxis');
-    fs.mkdirSync(shared);
-    const h = host();
-    const { plugin } = await setUp(h, shared);
-    const store = await plugin.storageProviders[0]!.open();
-    await store.flush({ timeoutMs: 5000 });
-    await plugin.unload();
-    fs.renameSync(shared, path.join(parent, 'away'));
+    const { shared, away, h } = await setUpThenPullOut('cs-share-');
     const h2 = host({ appDataDir: h.env.appDataDir });
     const p2 = await loadCloudPlugin(h2);
     await p2.startupGuards[0]!.check();
     await p2.startupGuards[0]!.act('work-offline');
     await (await p2.storageProviders[0]!.open()).put('clients', 'unpushed', { name: 'nur lokal' });
-    const before = snapshotFolder(path.join(parent, 'away'));
+    const before = snapshotFolder(away);
     const replicaFiles = walk(path.join(h.env.appDataDir, 'cloud-storage', 'replicas'));
     expect((await p2.startupGuards[0]!.act('reset-configuration')).kind).toBe('proceed');
-    expect(snapshotFolder(path.join(parent, 'away'))).toEqual(before);
+    expect(snapshotFolder(away)).toEqual(before);
     const after = walk(path.join(h.env.appDataDir, 'cloud-storage', 'replicas'));
     for (const f of replicaFiles.filter((f) => !f.endsWith('.lock') && !f.includes('journal'))) expect(after).toContain(f);
     await p2.unload();
 
     // re-join later: the unpushed change reaches the shared folder
-    fs.renameSync(path.join(parent, 'away'), shared);
+    fs.renameSync(away, shared);
     const h3 = host({ appDataDir: h.env.appDataDir });
     const { plugin: p3, out } = await setUp(h3, shared);
     expect(out).toMatchObject({ ok: true });
