@@ -381,7 +381,7 @@ export class PracticeReplica implements PracticeStore {
 
   // ---- writing ---------------------------------------------------------------------------
 
-  put(collection: string, id: string, data: JsonObject, opts?: { baseVersion?: string }): Promise<StoredRecord> {
+  async put(collection: string, id: string, data: JsonObject, opts?: { baseVersion?: string }): Promise<StoredRecord> {
     this.checkOpen();
     this.checkKey(collection, id);
     this.checkData(data);
@@ -394,7 +394,7 @@ export class PracticeReplica implements PracticeStore {
     });
   }
 
-  remove(collection: string, id: string, opts?: { baseVersion?: string }): Promise<void> {
+  async remove(collection: string, id: string, opts?: { baseVersion?: string }): Promise<void> {
     this.checkOpen();
     this.checkKey(collection, id);
     this.checkBase(opts?.baseVersion);
@@ -406,7 +406,7 @@ export class PracticeReplica implements PracticeStore {
     });
   }
 
-  resolveConflict(collection: string, id: string, data: JsonObject | null): Promise<void> {
+  async resolveConflict(collection: string, id: string, data: JsonObject | null): Promise<void> {
     this.checkOpen();
     this.checkKey(collection, id);
     if (data !== null) this.checkData(data);

@@ -3,7 +3,7 @@
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { errnoOf } from '../common/errors';
-import { listDir, writeDurable, writeDurableChunks } from '../common/durable-fs';
+import { exists, fsyncDir, listDir, writeDurable, writeDurableChunks } from '../common/durable-fs';
 import {
   EnvelopeError,
   HEADER_FILE,
@@ -113,15 +113,30 @@ export class ReplicaFolder {
   }
 
   static async writeHeader(root: string, header: StoreHeader): Promise<void> {
-    // 'wx' semantics: a header is written once; never over or beside an existing store.
+    // Written once, never over an existing store, and never visible half-written: a fsynced temp
+    // file is hard-linked to the final name (which fails if it exists), then the folder is fsynced.
     const file = path.join(root, HEADER_FILE);
-    const fh = await fsp.open(file, 'wx');
+    const tmp = path.join(root, `.${HEADER_FILE}.${process.pid}.${Date.now()}.tmp`);
+    const fh = await fsp.open(tmp, 'wx');
     try {
       await fh.writeFile(JSON.stringify(header, null, 2) + '\n');
       await fh.sync();
     } finally {
       await fh.close();
     }
+    try {
+      try {
+        await fsp.link(tmp, file);
+      } catch (e) {
+        // FAT/exFAT sticks and some shares have no hard links: check, then rename (a narrow race, documented).
+        if (!['EPERM', 'ENOTSUP', 'ENOSYS', 'EOPNOTSUPP'].includes(errnoOf(e) ?? '')) throw e;
+        if (await exists(file)) throw Object.assign(new Error(`${HEADER_FILE} exists`), { code: 'EEXIST' });
+        await fsp.rename(tmp, file);
+      }
+    } finally {
+      await fsp.rm(tmp, { force: true });
+    }
+    await fsyncDir(root);
   }
 
   // ---- devices and segments -------------------------------------------------------------

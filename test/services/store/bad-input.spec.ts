@@ -1,0 +1,210 @@
+// Bad input and faults: a clear StorageError in German and English, and nothing acknowledged is lost.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { StorageError } from '../../../src/host-api/storage';
+import { createHeader, seal, unwrapStoreKey, sha256Hex } from '../../../src/services/crypto/store-crypto';
+import { Contexts } from '../../../src/services/store/format';
+import { ReplicaFolder } from '../../../src/services/store/replica-folder';
+import { PracticeReplica } from '../../../src/services/store/practice-replica';
+import { TEST_KDF, newSharedStore, openDevice, syncAll } from '../../support/store-fixture';
+import { tempDir, walk } from '../../support/temp';
+
+async function rejection(p: Promise<unknown>): Promise<StorageError> {
+  const e = await p.then(
+    () => undefined,
+    (x) => x,
+  );
+  expect(StorageError.is(e)).toBe(true);
+  const se = e as StorageError;
+  expect(se.text.de.length).toBeGreaterThan(10);
+  expect(se.text.en.length).toBeGreaterThan(10);
+  expect(se.message).not.toMatch(/\bE[A-Z]{3,}:/); // never a raw Node error
+  return se;
+}
+
+describe('invalid input', () => {
+  test('collection, id, data, version and attachment problems are refused before anything is written', async () => {
+    const store = await newSharedStore();
+    const d = await openDevice(store, 'PC1');
+    await d.replica.put('clients', 'k1', { name: 'Anna' });
+    const journal = () => walk(d.localRoot).filter((f) => f.startsWith('journal')).length + walk(d.localRoot).filter((f) => f.includes('/log/')).length;
+    const before = journal();
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    const polluted = JSON.parse('{"__proto__": {"admin": true}}');
+    const cases: [Promise<unknown>, RegExp][] = [
+      [d.replica.put('Clients', 'k', {}), /collection/],
+      [d.replica.put('', 'k', {}), /collection/],
+      [d.replica.put('clients', 'a/b', {}), /id/],
+      [d.replica.put('clients', 'x'.repeat(129), {}), /id/],
+      [d.replica.put('clients', 'k2', [] as never), /JSON object/],
+      [d.replica.put('clients', 'k2', { n: NaN }), /JSON/],
+      [d.replica.put('clients', 'k2', { f: (() => 1) as never }), /JSON/],
+      [d.replica.put('clients', 'k2', { d: new Date() as never }), /JSON/],
+      [d.replica.put('clients', 'k2', cyclic as never), /itself/],
+      [d.replica.put('clients', 'k2', polluted), /__proto__/],
+      [d.replica.put('clients', 'k2', { constructor: 1 }), /constructor/],
+      [d.replica.put('clients', 'k2', { big: 'x'.repeat(1024 * 1024) }), /1 MiB/],
+      [d.replica.put('clients', 'k1', { a: 1 }, { baseVersion: 'not-a-version' }), /version/],
+      [d.replica.putAttachment(new Uint8Array(3), { name: '', mediaType: 'application/pdf' }), /file name/],
+      [d.replica.putAttachment(new Uint8Array(3), { name: 'a.pdf', mediaType: 'pdf' }), /media type/],
+      [d.replica.getAttachment({ id: '../../etc/passwd', name: 'x', mediaType: 'a/b', size: 1 }), /attachment reference/],
+    ];
+    for (const [p, re] of cases) {
+      const e = await rejection(p);
+      expect(e.code).toBe('invalid-input');
+      expect(e.text.en).toMatch(re);
+    }
+    expect(journal()).toBe(before);
+    expect((await d.replica.get('clients', 'k1'))!.data).toEqual({ name: 'Anna' });
+    await d.replica.close();
+    await expect(d.replica.get('clients', 'k1')).rejects.toMatchObject({ code: 'closed' });
+  });
+
+  test('a stale baseVersion is refused with version-mismatch naming the current version', async () => {
+    const store = await newSharedStore();
+    const d = await openDevice(store, 'PC1');
+    const v1 = await d.replica.put('clients', 'k1', { n: 1 });
+    const v2 = await d.replica.put('clients', 'k1', { n: 2 }, { baseVersion: v1.version });
+    const e = await rejection(d.replica.put('clients', 'k1', { n: 3 }, { baseVersion: v1.version }));
+    expect(e.code).toBe('version-mismatch');
+    expect(e.details?.currentVersion).toBe(v2.version);
+    expect(e.text.de).toContain(v2.version);
+    await expect(d.replica.remove('clients', 'k1', { baseVersion: v1.version })).rejects.toMatchObject({ code: 'version-mismatch' });
+    expect((await d.replica.get('clients', 'k1'))!.data).toEqual({ n: 2 });
+    await d.replica.close();
+  });
+
+  test('a second process on the same replica gets a clear "already open"', async () => {
+    const store = await newSharedStore();
+    const d = await openDevice(store, 'PC1');
+    const e = await rejection(PracticeReplica.open({ localRoot: d.localRoot, header: store.header, key: store.key, deviceId: d.id, deviceName: 'PC1', userName: 'x' }));
+    expect(e.text.en).toContain('already open');
+    await d.replica.close();
+  });
+
+  test('a wrong passphrase unwraps nothing; the right one does', async () => {
+    const { header, storeKey } = await createHeader('richtiges Passwort', 't', TEST_KDF);
+    expect(await unwrapStoreKey(header, 'falsches Passwort')).toBeUndefined();
+    expect((await unwrapStoreKey(header, 'richtiges Passwort'))!.equals(storeKey)).toBe(true);
+  });
+
+  test('a header is written once: never over an existing store, never left half-written', async () => {
+    const dir = tempDir();
+    const { header } = await createHeader('pw', 't', TEST_KDF);
+    await ReplicaFolder.writeHeader(dir, header);
+    const { header: other } = await createHeader('pw', 't', TEST_KDF);
+    await expect(ReplicaFolder.writeHeader(dir, other)).rejects.toMatchObject({ code: 'EEXIST' });
+    expect(fs.readdirSync(dir)).toEqual(['practice-store.json']);
+    expect(await ReplicaFolder.readHeader(dir)).toEqual({ kind: 'ok', header });
+  });
+});
+
+describe('files in the shared folder that are not what they should be', () => {
+  test('each is reported and ignored, named by verify, never applied, never deleted', async () => {
+    const store = await newSharedStore();
+    const a = await openDevice(store, 'PC1');
+    const b = await openDevice(store, 'PC2');
+    await a.replica.put('clients', 'k1', { name: 'Anna' });
+    await syncAll([a, b]);
+    const segs = walk(store.shared).filter((f) => f.includes('/log/'));
+    const good = fs.readFileSync(path.join(store.shared, segs[0]!));
+    const foreignStore = await newSharedStore();
+    const evil = path.join(store.shared, 'devices', 'f'.repeat(32), 'log');
+    fs.mkdirSync(evil, { recursive: true });
+    const put = (name: string, bytes: Uint8Array | string) => fs.writeFileSync(path.join(evil, name), bytes);
+    const named = (seq: number, bytes: Buffer) => `${String(seq).padStart(10, '0')}-${sha256Hex(bytes)}`;
+    // truncated (name no longer matches), flipped bit with a matching name, other store's key, zero bytes, a folder
+    put(named(1, good).replace(/.$/, '0'), good.subarray(0, good.length - 5));
+    const flipped = Buffer.from(good);
+    flipped[40]! ^= 1;
+    put(named(2, flipped), flipped);
+    const alien = seal(foreignStore.key, foreignStore.header.storeId, Contexts.segment('f'.repeat(32), 3), Buffer.from('{}'));
+    put(named(3, alien), alien);
+    put(`${String(4).padStart(10, '0')}-${sha256Hex(Buffer.alloc(0))}`, '');
+    fs.mkdirSync(path.join(evil, named(5, Buffer.from('dir'))));
+    // a segment of another device copied into this device's area (authenticated for its place only)
+    put(named(1, good).replace(/^0000000001/, '0000000006'), good);
+    // sync-client debris, a symlink out of the folder, a name with ..
+    put('0000000001-abc (PC2 conflicted copy 2026-11-28).bin', good);
+    put('desktop.ini', '[.ShellClassInfo]');
+    fs.writeFileSync(path.join(store.shared, '.DS_Store'), 'x');
+    fs.symlinkSync('/etc/passwd', path.join(evil, named(7, Buffer.from('link'))));
+    put('..0000000008-' + 'a'.repeat(64), good);
+    const before = walk(store.shared);
+    await b.exchange.exchange();
+    expect(await b.replica.list('clients')).toHaveLength(1);
+    expect(walk(store.shared)).toEqual(expect.arrayContaining(before)); // nothing deleted
+    const report = await b.replica.verify(store.shared);
+    const problemPaths = report.problems.map((p) => p.path).join('\n');
+    for (const seq of [2, 3, 4, 5, 6, 7]) expect(problemPaths).toContain(`/log/${String(seq).padStart(10, '0')}-`);
+    expect(report.problems.find((p) => p.path.includes('/0000000004-'))!.reason).toContain('empty');
+    expect(report.problems.find((p) => p.path.includes('/0000000007-'))!.reason).toContain('symbolic link');
+    const ignored = report.ignored.map((p) => p.path).join('\n');
+    expect(ignored).toContain('conflicted copy');
+    expect(ignored).toContain('desktop.ini');
+    expect(ignored).toContain('..0000000008');
+    expect(b.replica.badFiles.length).toBeGreaterThan(0);
+    await a.replica.close();
+    await b.replica.close();
+  });
+
+  test('a store of a newer format version is refused, and nothing is changed', async () => {
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, 'practice-store.json'), JSON.stringify({ format: 'practice-store', version: 2, storeId: 'x' }));
+    expect(await ReplicaFolder.readHeader(dir)).toEqual({ kind: 'newer', version: 2 });
+    expect(fs.readdirSync(dir)).toEqual(['practice-store.json']);
+  });
+});
+
+describe('faults while writing', () => {
+  test('a full disk (a real 1 MiB tmpfs) refuses the change clearly; every acknowledged change survives', async () => {
+    const mnt = tempDir('cs-tmpfs-');
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mnt]);
+    try {
+      const store = await newSharedStore();
+      const d = await openDevice(store, 'PC1', { localRoot: path.join(mnt, 'replica') });
+      const acked: string[] = [];
+      let error: StorageError | undefined;
+      for (let i = 0; i < 2000 && !error; i++) {
+        try {
+          await d.replica.put('notes', `n${i}`, { text: 'x'.repeat(2000), i });
+          acked.push(`n${i}`);
+        } catch (e) {
+          error = e as StorageError;
+        }
+      }
+      expect(error).toBeDefined();
+      expect(error!.code).toBe('unavailable');
+      expect(error!.text.de).toContain('voll');
+      expect(error!.text.en).toContain('full');
+      await d.replica.close();
+      // reopen on the still-full disk: reading needs no space
+      const again = await PracticeReplica.open({ localRoot: path.join(mnt, 'replica'), header: store.header, key: store.key, deviceId: d.id, deviceName: 'PC1', userName: 'x' });
+      for (const id of acked) expect((await again.get('notes', id))?.data?.i).toBe(Number(id.slice(1)));
+      await again.close().catch(() => undefined);
+    } finally {
+      execFileSync('umount', ['-l', mnt]);
+    }
+  });
+
+  test('the shared folder vanishing between two writes: work goes on, nothing lost, pushed on return', async () => {
+    const store = await newSharedStore();
+    const d = await openDevice(store, 'PC1');
+    await d.replica.put('clients', 'k1', { n: 1 });
+    expect((await d.replica.flush({ timeoutMs: 3000 })).pending).toBe(0);
+    fs.renameSync(store.shared, store.shared + '-away');
+    await d.replica.put('clients', 'k2', { n: 2 });
+    expect((await d.replica.flush({ timeoutMs: 500 })).pending).toBe(1);
+    expect(d.exchange.syncStatus.state).toBe('offline');
+    fs.renameSync(store.shared + '-away', store.shared);
+    expect((await d.replica.flush({ timeoutMs: 3000 })).pending).toBe(0);
+    const fresh = await openDevice(store, 'PC2');
+    await fresh.exchange.exchange();
+    expect((await fresh.replica.list('clients')).map((r) => r.data)).toEqual([{ n: 1 }, { n: 2 }]);
+    await d.replica.close();
+    await fresh.replica.close();
+  });
+});
+
