@@ -3,7 +3,6 @@ import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import * as crypto from 'node:crypto';
-import writeFileAtomic from 'write-file-atomic';
 import { errnoOf } from './errors';
 
 const RETRYABLE_RENAME = new Set(['EPERM', 'EBUSY', 'EACCES']);
@@ -22,7 +21,7 @@ export async function withRenameRetry<T>(op: () => Promise<T>, attempts = 6): Pr
   }
 }
 
-/** write-file-atomic does not fsync the directory; on POSIX we add it so the rename itself survives a crash. */
+/** Fsyncs a folder so that a rename into it survives a crash (POSIX; Windows has no such call). */
 export async function fsyncDir(dir: string): Promise<void> {
   if (process.platform === 'win32') return;
   const fh = await fsp.open(dir, 'r');
@@ -33,16 +32,26 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-export async function writeDurable(file: string, bytes: Uint8Array | string): Promise<void> {
-  await fsp.mkdir(path.dirname(file), { recursive: true });
-  await withRenameRetry(() => writeFileAtomic(file, typeof bytes === 'string' ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), { fsync: true }));
-  await fsyncDir(path.dirname(file));
+/**
+ * write(2) may write fewer bytes than asked without an error — on a filling disk it does. Loop
+ * until everything is written; the call that finds no space then fails with ENOSPC.
+ */
+async function writeFully(fh: fsp.FileHandle, chunk: Uint8Array): Promise<number> {
+  let off = 0;
+  while (off < chunk.byteLength) {
+    const { bytesWritten } = await fh.write(chunk, off, chunk.byteLength - off);
+    if (bytesWritten <= 0) throw Object.assign(new Error('no progress writing'), { code: 'ENOSPC' });
+    off += bytesWritten;
+  }
+  return off;
 }
 
 /**
- * Streams chunks into a temp file in `dir`, fsyncs, renames it to `finalPath()` (asked only after the
- * last chunk, so a content hash can name it) and fsyncs the directory. For attachments: a 50 MiB body
- * is never held twice in memory (write-file-atomic takes one buffer).
+ * The one durable write: chunks into a temp file in `dir` (a name readers ignore), every byte written
+ * and the size checked, fsync, rename to `finalPath()` — asked only after the last chunk, so a content
+ * hash can name the file — and fsync of the folder. On any failure the temp file is removed and
+ * nothing is published. (write-file-atomic, which we used first, issues one write and ignores a short
+ * count, so on a full disk it renamed truncated files into place.)
  */
 export async function writeDurableChunks(dir: string, chunks: Iterable<Uint8Array>, finalPath: () => string): Promise<string> {
   await fsp.mkdir(dir, { recursive: true });
@@ -51,8 +60,11 @@ export async function writeDurableChunks(dir: string, chunks: Iterable<Uint8Arra
   try {
     const fh = await fsp.open(tmp, 'wx');
     try {
-      for (const c of chunks) await fh.write(c);
+      let expected = 0;
+      for (const c of chunks) expected += await writeFully(fh, c);
       await fh.sync();
+      const { size } = await fh.stat();
+      if (size !== expected) throw Object.assign(new Error(`wrote ${size} of ${expected} bytes`), { code: 'EIO' });
     } finally {
       await fh.close();
     }
@@ -65,6 +77,11 @@ export async function writeDurableChunks(dir: string, chunks: Iterable<Uint8Arra
   }
   await fsyncDir(path.dirname(target));
   return target;
+}
+
+export async function writeDurable(file: string, bytes: Uint8Array | string): Promise<void> {
+  const buf = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes;
+  await writeDurableChunks(path.dirname(file), [buf], () => file);
 }
 
 export async function exists(p: string): Promise<boolean> {

@@ -70,7 +70,6 @@ export function classifyForeignName(name: string): ForeignNameKind {
     /^[^.]+-[A-Za-z0-9][A-Za-z0-9-]*$/.test(name) && !SEGMENT_NAME.test(name) && !HASH_HEX.test(name)
   )
     return 'conflict-copy';
-  if (/^[0-9a-f-]+\.\d+$/.test(name) || lower.startsWith('.incoming-')) return 'temp-file'; // write-file-atomic's and our own temp names
   if (lower.startsWith('~$') || lower.endsWith('.tmp') || lower.endsWith('.temp') || lower.endsWith('.partial') || lower.endsWith('.crdownload') || lower.startsWith('.~') || lower.startsWith('.') )
     return 'temp-file';
   return 'unknown';

@@ -58,6 +58,11 @@ export interface ReplicaOptions {
   readonly sealDelayMs?: number;
   /** Lock timings of proper-lockfile (stale ≥ 2000 ms). */
   readonly lockStaleMs?: number;
+  /**
+   * How long to wait for a lock left by a crashed process to turn stale before saying "already open"
+   * (proper-lockfile may round the lock's mtime up by a second). Default 3.5 s.
+   */
+  readonly lockWaitMs?: number;
 }
 
 const JOURNAL_DIR = 'journal';
@@ -157,7 +162,7 @@ export class PracticeReplica implements PracticeStore {
         realpath: false,
         lockfilePath: path.join(root, LOCK_FILE),
         stale: Math.max(2000, this.opts.lockStaleMs ?? 10000),
-        retries: 0,
+        retries: { retries: Math.ceil((this.opts.lockWaitMs ?? 3500) / 250), factor: 1, minTimeout: 250, maxTimeout: 250 },
         onCompromised: (err) => this.onLockCompromised(err),
       });
     } catch (e) {
@@ -191,7 +196,21 @@ export class PracticeReplica implements PracticeStore {
 
   // ---- loading ---------------------------------------------------------------------------
 
+  /** Temp files of writes a crash interrupted: never published, so safe to remove here (we hold the lock). */
+  protected async removeLeftoverTemps(): Promise<void> {
+    const root = this.opts.localRoot;
+    const dirs = [
+      JOURNAL_DIR,
+      'objects',
+      ...(await listDir(path.join(root, 'devices'))).map((d) => path.join('devices', d, 'log')),
+      ...(await listDir(path.join(root, 'snapshots'))).map((d) => path.join('snapshots', d)),
+    ];
+    for (const d of dirs)
+      for (const n of await listDir(path.join(root, d))) if (/^\.incoming-[0-9a-f]+\.tmp$/.test(n)) await fsp.rm(path.join(root, d, n), { force: true });
+  }
+
   protected async load(): Promise<void> {
+    await this.removeLeftoverTemps();
     const bad = (b: BadFile) => this.reportBad(b);
     await this.loadBestSnapshot(await this.local.listSnapshots(bad));
     for (const dev of await this.local.listDevices(bad)) {

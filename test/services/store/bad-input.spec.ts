@@ -182,7 +182,8 @@ describe('faults while writing', () => {
       await d.replica.close();
       // reopen on the still-full disk: reading needs no space
       const again = await PracticeReplica.open({ localRoot: path.join(mnt, 'replica'), header: store.header, key: store.key, deviceId: d.id, deviceName: 'PC1', userName: 'x' });
-      for (const id of acked) expect((await again.get('notes', id))?.data?.i).toBe(Number(id.slice(1)));
+      expect(again.badFiles).toEqual([]);
+      for (const id of acked) expect((await again.get("notes", id))?.data?.i).toBe(Number(id.slice(1)));
       await again.close().catch(() => undefined);
     } finally {
       execFileSync('umount', ['-l', mnt]);
