@@ -19,7 +19,7 @@ export const pluginModule = new ContainerModule(({ bind, isBound }) => {
   if (!isBound(CredentialStore)) bind(CredentialStore).toDynamicValue(() => new KeytarCredentialStore()).inSingletonScope();
   if (!isBound(CommandRunner)) bind(CommandRunner).to(ProcessCommandRunner).inSingletonScope();
   if (!isBound(MachineFingerprint)) bind(MachineFingerprint).toConstantValue(defaultMachineFingerprint);
-  if (!isBound(FolderClassifier)) bind(FolderClassifier).toDynamicValue(() => new FolderClassifier()).inSingletonScope();
+  bind(FolderClassifier).toSelf().inSingletonScope(); // reads ClassifierContext when the host binds one
   bind(CloudConfigStore).toSelf().inSingletonScope();
   bind(DeviceIdentity).toSelf().inSingletonScope();
   bind(SharedFolderProbe).toSelf().inSingletonScope();

@@ -17,7 +17,7 @@ import { storageError } from './common/errors';
 import { exists } from './common/durable-fs';
 import { FolderClassifier } from './access/folder-classifier';
 import { SharedFolderProbe, type ProbeResult } from './access/shared-folder-probe';
-import { ShareConnector, parseShare } from './access/share-connector';
+import { ShareConnector } from './access/share-connector';
 import { CloudConfigStore, pluginDataDir, type CloudConfig, type ConfigReading } from './config/cloud-config';
 import { Accounts, CredentialStore } from './credentials/credential-store';
 import { checkStoreKey, unwrapStoreKey, type StoreHeader } from './crypto/store-crypto';
@@ -117,13 +117,13 @@ export class CloudStorageService {
 
   /** Reconnects a share with stored credentials, silently. True when it connected. */
   async reconnectWithStored(folder: string): Promise<boolean> {
-    const share = parseShare(folder);
+    const share = this.classifier.shareOf(folder);
     if (!share) return false;
     const raw = await this.credentials.get(Accounts.share(share.uncRoot)).catch(() => undefined);
     if (!raw) return false;
     try {
       const cred = JSON.parse(raw) as { username: string; password: string };
-      return (await this.connector.connect(folder, cred)).ok;
+      return (await this.connector.connect(share, cred)).ok;
     } catch {
       return false;
     }
@@ -131,7 +131,7 @@ export class CloudStorageService {
 
   /** Asks for credentials until the share connects or the user cancels; stores them once they work. */
   async connectInteractively(folder: string): Promise<{ ok: true } | { ok: false; text?: LocalizedText }> {
-    const share = parseShare(folder);
+    const share = this.classifier.shareOf(folder);
     if (!share) return { ok: false };
     let message: LocalizedText = {
       de: `Für ${share.uncRoot} ist eine Anmeldung nötig. Die Angaben werden im Schlüsselbund des Betriebssystems gespeichert.`,
@@ -142,7 +142,7 @@ export class CloudStorageService {
       const cred = await this.dialogs.promptCredentials({ title: { de: 'Anmeldung an der Netzwerkfreigabe', en: 'Log in to the network share' }, message, username });
       if (!cred) return { ok: false };
       username = cred.username;
-      const r = await this.connector.connect(folder, cred);
+      const r = await this.connector.connect(share, cred);
       if (r.ok) {
         await this.credentials.set(Accounts.share(share.uncRoot), JSON.stringify(cred));
         return { ok: true };
@@ -291,7 +291,7 @@ export class CloudStorageService {
     await this.configStore.remove();
     if (r.kind === 'ok') {
       await this.credentials.delete(Accounts.storeKey(r.config.storeId)).catch(() => false);
-      const share = parseShare(r.config.folder);
+      const share = this.classifier.shareOf(r.config.folder);
       if (share) await this.credentials.delete(Accounts.share(share.uncRoot)).catch(() => false);
     }
     this.setAccess('not-configured');

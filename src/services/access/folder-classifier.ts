@@ -3,8 +3,9 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { injectable } from 'inversify';
+import { inject, injectable, optional } from 'inversify';
 import type { LocalizedText } from '../../host-api';
+import { parseShare, type ShareAddress } from './share-connector';
 
 export type CloudClient = 'dropbox' | 'onedrive' | 'google-drive' | 'nextcloud' | 'icloud';
 export type FolderKind =
@@ -14,6 +15,7 @@ export type FolderKind =
   | { kind: 'local' };
 
 /** Everything the detectors read, so each can be tested on fixture files and environments. */
+export const ClassifierContext = Symbol.for('cloud-storage.ClassifierContext');
 export interface ClassifierContext {
   readonly platform: NodeJS.Platform;
   readonly env: Readonly<Record<string, string | undefined>>;
@@ -94,22 +96,24 @@ export function nextcloudRoots(ctx: ClassifierContext): string[] {
   return roots;
 }
 
-export function networkMount(folder: string, ctx: ClassifierContext): boolean {
+/** The mount a folder lies on (longest mount point containing it): its source and file-system type. */
+export function mountOf(folder: string, ctx: ClassifierContext): { source: string; type: string } | undefined {
   const text = ctx.mounts();
-  if (!text) return false;
-  const netTypes = /^(cifs|smb3|smbfs|nfs|nfs4|fuse\.sshfs|davfs|fuse\.davfs2|9p|afpfs|webdav)$/;
-  let best = '';
-  let bestType = '';
+  if (!text) return undefined;
+  let best: { point: string; source: string; type: string } | undefined;
   for (const line of text.split('\n')) {
-    let mountPoint: string | undefined;
-    let type: string | undefined;
+    let m: [string, string, string] | undefined;
     const linux = /^(\S+) (\S+) (\S+) /.exec(line);
     const mac = /^(.+) on (.+) \((\w+)[,)]/.exec(line);
-    if (ctx.platform === 'darwin' && mac) [mountPoint, type] = [mac[2], mac[3]];
-    else if (linux) [mountPoint, type] = [linux[2]!.replace(/\\040/g, ' '), linux[3]];
-    if (mountPoint && type && isInside(folder, mountPoint, ctx.platform) && mountPoint.length > best.length) [best, bestType] = [mountPoint, type];
+    if (ctx.platform === 'darwin' && mac) m = [mac[1]!, mac[2]!, mac[3]!];
+    else if (linux) m = [linux[1]!.replace(/\\040/g, ' '), linux[2]!.replace(/\\040/g, ' '), linux[3]!];
+    if (m && isInside(folder, m[1], ctx.platform) && (!best || m[1].length > best.point.length)) best = { source: m[0], point: m[1], type: m[2] };
   }
-  return netTypes.test(bestType);
+  return best && { source: best.source, type: best.type };
+}
+
+export function networkMount(folder: string, ctx: ClassifierContext): boolean {
+  return /^(cifs|smb3|smbfs|nfs|nfs4|fuse\.sshfs|davfs|fuse\.davfs2|9p|afpfs|webdav)$/.test(mountOf(folder, ctx)?.type ?? '');
 }
 
 function removableMount(folder: string, ctx: ClassifierContext): boolean {
@@ -128,7 +132,24 @@ export function parseWindowsDriveType(output: string): 'removable' | 'network' |
 
 @injectable()
 export class FolderClassifier {
-  constructor(protected readonly ctx: ClassifierContext = systemClassifierContext()) {}
+  protected readonly ctx: ClassifierContext;
+
+  constructor(@inject(ClassifierContext) @optional() ctx?: ClassifierContext) {
+    this.ctx = ctx ?? systemClassifierContext();
+  }
+
+  /**
+   * The SMB share to log in to for a folder: a UNC path itself, or the source of the SMB mount a
+   * folder lies on (`//nas/praxis` mounted at `/mnt/praxis`, or `//user@nas/praxis` on macOS).
+   */
+  shareOf(folder: string): ShareAddress | undefined {
+    const direct = parseShare(folder);
+    if (direct) return direct;
+    if (this.ctx.platform === 'win32') return undefined;
+    const m = mountOf(folder, this.ctx);
+    if (!m || !/^(cifs|smb3|smbfs)$/.test(m.type)) return undefined;
+    return parseShare(m.source.replace(/^\/\/[^@/]+@/, '//'));
+  }
 
   classify(folder: string, windowsDriveType?: string): FolderKind {
     const ctx = this.ctx;

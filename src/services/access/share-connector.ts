@@ -114,9 +114,7 @@ export class ShareConnector {
     return { cmd: 'gio', args: ['mount', `smb://${share.server}/${share.share}`], stdin: `${user}\n${domain}\n${cred.password}\n` };
   }
 
-  async connect(folder: string, cred: Credentials): Promise<ConnectOutcome> {
-    const share = parseShare(folder);
-    if (!share) return { ok: false, reason: 'failed', text: R.failed('no share path') };
+  async connect(share: ShareAddress, cred: Credentials): Promise<ConnectOutcome> {
     const { cmd, args, stdin } = this.command(share, cred);
     let r: CommandResult;
     try {

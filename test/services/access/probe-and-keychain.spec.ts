@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SharedFolderProbe } from '../../../src/services/access/shared-folder-probe';
-import { ShareConnector, interpretNetUse, type CommandRunner } from '../../../src/services/access/share-connector';
+import { ShareConnector, interpretNetUse, parseShare, type CommandRunner } from '../../../src/services/access/share-connector';
 import { KeytarCredentialStore } from '../../../src/services/credentials/credential-store';
 import { loadCloudPlugin, makeHost } from '../../support/test-host';
 import { tempDir } from '../../support/temp';
@@ -54,7 +54,7 @@ describe('ShareConnector (Windows and macOS cannot run here: command lines and r
   });
   test('net use: command line and errors 1219 / 1326', async () => {
     const c = new ShareConnector(runner({ code: 2, stdout: '', stderr: 'System error 1219 has occurred.\r\n\r\nMultiple connections to a server or shared resource by the same user, using more than one user name, are not allowed.' }), 'win32');
-    const r = await c.connect('\\\\nas\\praxis\\daten', { username: 'PRAXIS\\anna', password: 'geheim' });
+    const r = await c.connect(parseShare('\\\\nas\\praxis\\daten')!, { username: 'PRAXIS\\anna', password: 'geheim' });
     expect(r).toMatchObject({ ok: false, reason: 'other-credentials-in-use' });
     expect(calls.at(-1)).toEqual({ cmd: 'net', args: ['use', '\\\\nas\\praxis', 'geheim', '/user:PRAXIS\\anna', '/persistent:no'], stdin: undefined });
     expect(interpretNetUse({ code: 2, stdout: '', stderr: 'Systemfehler 1326 aufgetreten.\r\n\r\nUnbekannter Benutzername oder falsches Kennwort.' })).toMatchObject({ reason: 'bad-credentials' });
@@ -62,7 +62,7 @@ describe('ShareConnector (Windows and macOS cannot run here: command lines and r
   });
   test('gio mount (Linux) takes the password on stdin, not the command line', async () => {
     const c = new ShareConnector(runner({ code: 2, stdout: '', stderr: 'gio: smb://nas/praxis/: Failed to mount Windows share: Permission denied' }), 'linux');
-    expect(await c.connect('//nas/praxis', { username: 'anna', password: 'geheim' })).toMatchObject({ reason: 'bad-credentials' });
+    expect(await c.connect(parseShare('//nas/praxis')!, { username: 'anna', password: 'geheim' })).toMatchObject({ reason: 'bad-credentials' });
     expect(calls.at(-1)!.args.join(' ')).not.toContain('geheim');
     expect(calls.at(-1)!.stdin).toBe('anna\n\ngeheim\n');
   });
