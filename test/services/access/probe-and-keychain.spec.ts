@@ -4,7 +4,7 @@ import { SharedFolderProbe } from '../../../src/services/access/shared-folder-pr
 import { ShareConnector, interpretNetUse, parseShare, type CommandRunner } from '../../../src/services/access/share-connector';
 import { KeytarCredentialStore } from '../../../src/services/credentials/credential-store';
 import { loadCloudPlugin, makeHost } from '../../support/test-host';
-import { tempDir } from '../../support/temp';
+import { tempDir, walk } from '../../support/temp';
 
 describe('SharedFolderProbe', () => {
   test('a file system whose calls never settle yields a verdict at the bound, and the child is killed', async () => {
@@ -100,5 +100,25 @@ describe('unloading releases everything', () => {
     expect(left.filter((r) => r === 'FSEventWrap' || r === 'ProcessWrap' || r === 'StatWatcher')).toEqual([]);
     const lock = path.join(h.env.appDataDir, 'cloud-storage', 'replicas');
     expect(fs.readdirSync(lock).every((d) => !fs.existsSync(path.join(lock, d, 'replica.lock')))).toBe(true);
+  });
+});
+
+describe('no keychain available', () => {
+  test('the error says so and what to install; nothing falls back to a file', () => {
+    // A process without a D-Bus session has no Secret Service: the real keytar fails there.
+    const { execFileSync } = require('node:child_process') as typeof import('node:child_process');
+    const env = { ...process.env };
+    delete env.DBUS_SESSION_BUS_ADDRESS;
+    const home = tempDir('cs-nokeyring-');
+    env.HOME = home;
+    const script = `const { KeytarCredentialStore } = require(${JSON.stringify(path.join(__dirname, '..', '..', '..', 'dist', 'services', 'credentials', 'credential-store.js'))});
+      new KeytarCredentialStore().set('probe', 'geheim').then(() => console.log('stored'), (e) => console.log(JSON.stringify({ name: e.constructor.name, text: e.text })));`;
+    const out = execFileSync(process.execPath, ['-e', script], { env, encoding: 'utf8', timeout: 20000 });
+    const r = JSON.parse(out.trim().split('\n').pop()!);
+    expect(r.name).toBe('KeychainUnavailableError');
+    expect(r.text.de).toContain('gnome-keyring');
+    expect(r.text.en).toContain('never in a file');
+    expect(walk(home).join('\n')).not.toMatch(/geheim/);
+    for (const f of walk(home)) expect(fs.readFileSync(path.join(home, f), 'utf8')).not.toContain('geheim');
   });
 });
