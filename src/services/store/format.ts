@@ -162,32 +162,55 @@ export const PresenceSchema = z.object({
 export type Presence = z.infer<typeof PresenceSchema>;
 
 const SeqRanges = z.array(z.tuple([z.number().int().min(1), z.number().int().min(1)])).max(1_000_000);
-export const SnapshotSchema = z.object({
+/** The first line of a snapshot; the records follow, a batch of them per line. */
+export const SnapshotHeaderSchema = z.object({
   t: z.literal('snapshot'),
   v: z.literal(1),
   device: z.string().regex(DEVICE_ID),
   seq: z.number().int().min(1),
   createdAt: Iso,
   covers: z.record(z.string().regex(DEVICE_ID), z.object({ ranges: SeqRanges, hashes: z.record(z.string(), z.string().regex(HASH_HEX)) })),
-  records: z.array(
-    z.object({
-      col: z.string().regex(COLLECTION),
-      id: z.string().regex(RECORD_ID),
-      versions: z.array(
-        z.tuple([
-          z.string().regex(VERSION), // ver
-          z.array(z.string().regex(VERSION)).max(256), // parents
-          Iso, // at
-          z.string().max(200), // by
-          z.boolean(), // deleted
-          z.string().max(60), // where its body is: "<device>:<seq>"
-        ]),
-      ),
-      heads: z.record(z.string().regex(VERSION), JsonObjectSchema.nullable()),
-    }),
-  ),
 });
-export type Snapshot = z.infer<typeof SnapshotSchema>;
+export type SnapshotHeader = z.infer<typeof SnapshotHeaderSchema>;
+// Records are checked in place by snapshotRecordsProblem, not by zod: zod copies what it parses, and
+// a snapshot of 100,000 versions copied once more doubled the open's memory (docs/PERFORMANCE.md).
+export type Snapshot = SnapshotHeader & { records: SnapshotRecord[] };
+export const SNAPSHOT_BATCH = 500;
+
+/** One record in a snapshot: every version's [ver, parents, at, by, deleted, where] and the heads' data. */
+export interface SnapshotRecord {
+  col: string;
+  id: string;
+  versions: [string, string[], string, string, boolean, string][];
+  heads: Record<string, JsonObject | null>;
+}
+
+const WHERE = /^(journal|[0-9a-f]{32}:\d{1,10})$/;
+
+/** The first problem of a snapshot's records, or undefined; the same rules as the change schema. */
+export function snapshotRecordsProblem(v: unknown): string | undefined {
+  if (!Array.isArray(v)) return 'records is not a list';
+  const str = (x: unknown, max: number) => typeof x === 'string' && x.length <= max;
+  for (let i = 0; i < v.length; i++) {
+    const r = v[i] as Partial<SnapshotRecord> | null;
+    if (!r || typeof r !== 'object') return `records[${i}] is not an object`;
+    if (typeof r.col !== 'string' || !COLLECTION.test(r.col) || typeof r.id !== 'string' || !RECORD_ID.test(r.id)) return `records[${i}]: collection or id`;
+    if (!Array.isArray(r.versions) || r.versions.length === 0) return `records[${i}].versions`;
+    for (const t of r.versions) {
+      if (!Array.isArray(t) || t.length !== 6) return `records[${i}].versions: not a 6-tuple`;
+      const [ver, parents, at, by, deleted, where] = t as unknown[];
+      if (typeof ver !== 'string' || !VERSION.test(ver)) return `records[${i}].versions: version`;
+      if (!Array.isArray(parents) || parents.length > 256 || !parents.every((p) => typeof p === 'string' && VERSION.test(p))) return `records[${i}].versions: parents`;
+      if (!str(at, 40) || !str(by, 200) || typeof deleted !== 'boolean' || typeof where !== 'string' || !WHERE.test(where)) return `records[${i}].versions: fields`;
+    }
+    if (!isPlainJsonObject(r.heads)) return `records[${i}].heads`;
+    for (const [ver, data] of Object.entries(r.heads)) {
+      if (!VERSION.test(ver)) return `records[${i}].heads: version`;
+      if (data !== null && (!isPlainJsonObject(data) || jsonProblem(data) !== undefined)) return `records[${i}].heads: data`;
+    }
+  }
+  return undefined;
+}
 
 export function jsonBytes(v: JsonValue | object): Buffer {
   return Buffer.from(JSON.stringify(v), 'utf8');

@@ -255,35 +255,51 @@ export class PracticeReplica implements PracticeStore {
     const ordered = [...snaps].sort((a, b) => b.seq - a.seq);
     for (const f of ordered) {
       try {
-        const snap = this.local.decodeSnapshot(f, await this.local.readSnapshotBytes(f));
-        this.applySnapshot(snap);
+        this.applySnapshot(this.local.openSnapshot(f, await this.local.readSnapshotBytes(f)));
         return;
       } catch (e) {
+        this.resetState(); // a snapshot found bad half-way leaves nothing behind
         if (e instanceof BadFileError) this.reportBad(e.bad);
         else throw e;
       }
     }
   }
 
-  protected applySnapshot(snap: Snapshot): void {
-    for (const [dev, cover] of Object.entries(snap.covers)) {
+  /** Back to an empty state; only used while loading, before anything else was applied. */
+  protected resetState(): void {
+    this.state.records.clear();
+    this.state.countByDevice.clear();
+    this.state.countByWhere.clear();
+    this.state.changeCount = 0;
+    this.segments.clear();
+    this.applied.clear();
+  }
+
+  protected applySnapshot(snap: ReturnType<ReplicaFolder['openSnapshot']>): void {
+    for (const [dev, cover] of Object.entries(snap.header.covers)) {
       const m = this.segmentsOf(dev);
       for (const [seqText, hash] of Object.entries(cover.hashes)) {
         m.set(Number(seqText), hash);
         this.applied.add(segmentKey({ device: dev, seq: Number(seqText), hash }));
       }
     }
-    for (const r of snap.records) {
-      const e = new RecordEntry(r.col, r.id);
-      for (const [ver, parents, at, by, deleted, where] of r.versions) {
-        e.versions.set(ver, { ver, parents, at, by, deleted, where });
-        this.state.count(ver, where);
-        for (const p of parents) e.superseded.add(p);
-        this.clock.observe(ver);
+    // JSON.parse makes a string per occurrence; the few device names and places are shared instead.
+    const interned = new Map<string, string>();
+    const intern = (s: string) => interned.get(s) ?? (interned.set(s, s), s);
+    let newest = ''; // versions sort by their clock: observing the greatest is observing all
+    for (const batch of snap.batches()) {
+      for (const r of batch) {
+        const e = new RecordEntry(r.col, r.id);
+        for (const [ver, parents, at, by, deleted, where] of r.versions) {
+          e.addVersion({ ver, parents, at, by: intern(by), deleted, where: intern(where), superseded: false });
+          this.state.count(ver, where);
+          if (ver > newest) newest = ver;
+        }
+        for (const [ver, data] of Object.entries(r.heads)) if (e.versions.get(ver)?.superseded === false) e.heads.set(ver, data);
+        this.state.records.set(`${r.col}\u0000${r.id}`, e);
       }
-      for (const [ver, data] of Object.entries(r.heads)) if (e.versions.has(ver) && !e.superseded.has(ver)) e.heads.set(ver, data);
-      this.state.records.set(`${r.col}\u0000${r.id}`, e);
     }
+    if (newest) this.clock.observe(newest);
   }
 
   hasApplied(f: SegmentFile): boolean {

@@ -6,18 +6,20 @@ import type { Change } from './format';
 
 export interface VersionMeta {
   readonly ver: string;
-  readonly parents: readonly string[];
+  readonly parents: string[];
   readonly at: string;
   readonly by: string;
   readonly deleted: boolean;
+  /** Some other version names this one as its parent: never a head. */
+  superseded: boolean;
   /** Where the body is kept: "<deviceId>:<seq>" for a sealed segment, "journal" before sealing. */
   where: string;
 }
 
 export class RecordEntry {
   readonly versions = new Map<string, VersionMeta>();
-  /** Versions that some other version names as its parent: never a head, even if they arrive later. */
-  readonly superseded = new Set<string>();
+  /** Parents named by a version here that have not arrived yet: superseded the moment they do. */
+  protected orphanParents?: Set<string>;
   /** Data of the current heads only; older bodies stay on disk and are read for history(). */
   readonly heads = new Map<string, JsonObject | null>();
 
@@ -25,6 +27,22 @@ export class RecordEntry {
     readonly col: string,
     readonly id: string,
   ) {}
+
+  /** Adds a version and marks what it supersedes; true when it is (still) a head. */
+  addVersion(meta: VersionMeta): boolean {
+    if (this.orphanParents?.delete(meta.ver)) meta.superseded = true;
+    this.versions.set(meta.ver, meta);
+    for (let i = 0; i < meta.parents.length; i++) {
+      const p = meta.parents[i]!;
+      const parent = this.versions.get(p);
+      if (parent) {
+        parent.superseded = true;
+        meta.parents[i] = parent.ver; // one string per version id in memory, not one per mention
+      } else (this.orphanParents ??= new Set()).add(p);
+      this.heads.delete(p);
+    }
+    return !meta.superseded;
+  }
 
   /** The version shown on every device: the greatest head by version id (HLC order). */
   shownVersion(): string | undefined {
@@ -101,12 +119,8 @@ export class PracticeState {
       this.records.set(key, e);
     }
     if (e.versions.has(change.ver)) return false;
-    e.versions.set(change.ver, { ver: change.ver, parents: change.parents, at: change.at, by: change.by, deleted: change.data === null, where });
-    for (const p of change.parents) {
-      e.superseded.add(p);
-      e.heads.delete(p);
-    }
-    if (!e.superseded.has(change.ver)) e.heads.set(change.ver, change.data);
+    if (e.addVersion({ ver: change.ver, parents: change.parents, at: change.at, by: change.by, deleted: change.data === null, where, superseded: false }))
+      e.heads.set(change.ver, change.data);
     this.count(change.ver, where);
     return true;
   }

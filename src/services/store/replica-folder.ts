@@ -2,6 +2,7 @@
 // verified before it is believed (STORE.md invariant 5); every write is durable and write-once.
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
+import * as zlib from 'node:zlib';
 import { errnoOf } from '../common/errors';
 import { exists, fsyncDir, listDir, writeDurable, writeDurableChunks } from '../common/durable-fs';
 import {
@@ -30,7 +31,9 @@ import {
   Paths,
   PresenceSchema,
   SegmentSchema,
-  SnapshotSchema,
+  SNAPSHOT_BATCH,
+  SnapshotHeaderSchema,
+  snapshotRecordsProblem,
   classifyForeignName,
   jsonBytes,
   parseSegmentName,
@@ -39,6 +42,8 @@ import {
   type Presence,
   type Segment,
   type Snapshot,
+  type SnapshotHeader,
+  type SnapshotRecord,
 } from './format';
 
 export interface BadFile {
@@ -244,8 +249,16 @@ export class ReplicaFolder {
     return out;
   }
 
+  /**
+   * Writes a snapshot: gzip of NDJSON — the header on the first line, then the records in batches of
+   * SNAPSHOT_BATCH per line — encrypted. Read back a line at a time, so a large one is never parsed whole.
+   */
   async writeSnapshot(snap: Snapshot): Promise<SegmentFile> {
-    const bytes = seal(this.key, this.storeId, Contexts.snapshot(snap.device, snap.seq), jsonBytes(snap));
+    const { records, ...header } = snap;
+    const lines = [JSON.stringify(header)];
+    for (let i = 0; i < records.length; i += SNAPSHOT_BATCH) lines.push(JSON.stringify(records.slice(i, i + SNAPSHOT_BATCH)));
+    const plain = zlib.gzipSync(Buffer.from(lines.join('\n') + '\n', 'utf8'), { level: 1 });
+    const bytes = seal(this.key, this.storeId, Contexts.snapshot(snap.device, snap.seq), plain);
     const hash = sha256Hex(bytes);
     await writeDurable(this.abs(Paths.snapshot(snap.device, snap.seq, hash)), bytes);
     return { device: snap.device, seq: snap.seq, hash };
@@ -255,12 +268,30 @@ export class ReplicaFolder {
     return readBounded(this.abs(Paths.snapshot(f.device, f.seq, f.hash)), MAX_SNAPSHOT_BYTES, Paths.snapshot(f.device, f.seq, f.hash));
   }
 
-  decodeSnapshot(f: SegmentFile, bytes: Uint8Array): Snapshot {
+  /**
+   * Checks a snapshot's name hash and authentication, unpacks it and reads its header; its records are
+   * read and checked batch by batch by `batches()` (which throws BadFileError on the first bad one).
+   */
+  openSnapshot(f: SegmentFile, bytes: Uint8Array): { header: SnapshotHeader; batches(): Generator<SnapshotRecord[]> } {
     const rel = Paths.snapshot(f.device, f.seq, f.hash);
     if (sha256Hex(bytes) !== f.hash) throw new BadFileError({ path: rel, reason: 'content does not match its name (truncated, changed or half-synced)' });
-    const snap = this.decode(rel, Contexts.snapshot(f.device, f.seq), bytes, SnapshotSchema);
-    if (snap.device !== f.device || snap.seq !== f.seq) throw new BadFileError({ path: rel, reason: 'names another device or position than where it lies' });
-    return snap;
+    const text = this.unseal(rel, Contexts.snapshot(f.device, f.seq), bytes, true);
+    let nl = text.indexOf(0x0a);
+    if (nl < 0) throw new BadFileError({ path: rel, reason: 'has no header line' });
+    const header = this.check(rel, this.parseJson(rel, text.toString('utf8', 0, nl)), SnapshotHeaderSchema);
+    if (header.device !== f.device || header.seq !== f.seq) throw new BadFileError({ path: rel, reason: 'names another device or position than where it lies' });
+    const parse = (s: string) => this.parseJson(rel, s);
+    function* batches(): Generator<SnapshotRecord[]> {
+      for (let start = nl + 1; start < text.length; start = nl + 1) {
+        nl = text.indexOf(0x0a, start);
+        if (nl < 0) nl = text.length;
+        const batch = parse(text.toString('utf8', start, nl));
+        const problem = snapshotRecordsProblem(batch);
+        if (problem) throw new BadFileError({ path: rel, reason: `does not match the format (${problem})` });
+        yield batch as SnapshotRecord[];
+      }
+    }
+    return { header, batches };
   }
 
   // ---- device info and presence ----------------------------------------------------------
@@ -300,7 +331,8 @@ export class ReplicaFolder {
 
   // ---- helpers ---------------------------------------------------------------------------
 
-  decode<T>(rel: string, context: string, bytes: Uint8Array, schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } } }): T {
+  /** Authenticates and decrypts an envelope (and unpacks it when gzipped); bad files become BadFileError. */
+  protected unseal(rel: string, context: string, bytes: Uint8Array, gzipped: boolean): Buffer {
     let plain: Buffer;
     try {
       plain = open(this.key, this.storeId, context, bytes);
@@ -308,12 +340,23 @@ export class ReplicaFolder {
       if (e instanceof EnvelopeError) throw new BadFileError({ path: rel, reason: e.message });
       throw e;
     }
-    let json: unknown;
+    if (!gzipped) return plain;
     try {
-      json = JSON.parse(plain.toString('utf8'));
+      return zlib.gunzipSync(plain, { maxOutputLength: MAX_SNAPSHOT_BYTES }); // authenticated, and still bounded
+    } catch {
+      throw new BadFileError({ path: rel, reason: 'decrypted content is not gzip, or unpacks larger than allowed' });
+    }
+  }
+
+  protected parseJson(rel: string, text: string): unknown {
+    try {
+      return JSON.parse(text);
     } catch {
       throw new BadFileError({ path: rel, reason: 'decrypted content is not JSON' });
     }
+  }
+
+  protected check<T>(rel: string, json: unknown, schema: Checker<T>): T {
     const r = schema.safeParse(json);
     if (!r.success) {
       const i = r.error.issues[0];
@@ -321,7 +364,13 @@ export class ReplicaFolder {
     }
     return r.data;
   }
+
+  decode<T>(rel: string, context: string, bytes: Uint8Array, schema: Checker<T>): T {
+    return this.check(rel, this.parseJson(rel, this.unseal(rel, context, bytes, false).toString('utf8')), schema);
+  }
 }
+
+type Checker<T> = { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } } };
 
 export function describeForeign(name: string): string {
   switch (classifyForeignName(name)) {

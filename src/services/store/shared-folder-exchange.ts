@@ -257,7 +257,7 @@ export class SharedFolderExchange {
     for (const f of snaps.slice(0, 3)) {
       try {
         const bytes = await this.shared.readSnapshotBytes(f);
-        this.shared.decodeSnapshot(f, bytes);
+        this.shared.openSnapshot(f, bytes); // name, authentication, header; its records are checked as they load
         await writeDurable(this.replica.local.abs(Paths.snapshot(f.device, f.seq, f.hash)), bytes);
         await this.replica.loadBestSnapshot([f]);
         return;

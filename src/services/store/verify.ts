@@ -64,7 +64,7 @@ export async function verifyReplica(root: string, header: StoreHeader, key: Buff
   let snapshots = 0;
   for (const f of await folder.listSnapshots(note)) {
     try {
-      folder.decodeSnapshot(f, await folder.readSnapshotBytes(f));
+      for (const _batch of folder.openSnapshot(f, await folder.readSnapshotBytes(f)).batches());
       snapshots++;
     } catch (e) {
       problems.push(e instanceof BadFileError ? e.bad : { path: Paths.snapshot(f.device, f.seq, f.hash), reason: 'unreadable' });
