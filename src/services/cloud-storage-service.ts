@@ -1,7 +1,7 @@
 // The plugin's state in one place: configuration, access to the shared folder, the store key,
 // and the open store with its exchange. The contributions are thin views onto this service.
 import * as path from 'node:path';
-import { inject, injectable, optional } from 'inversify';
+import { inject, injectable, optional, postConstruct } from 'inversify';
 import { BehaviorSubject, type Observable, type Subscription } from 'rxjs';
 import {
   HostDialogs,
@@ -68,6 +68,14 @@ export class CloudStorageService {
     @inject(CloudStorageTimings) @optional() timings?: CloudStorageTimings,
   ) {
     this.timings = timings ?? DEFAULT_TIMINGS;
+  }
+
+  /** Access starts as `checking`; without a configuration it is `not-configured` at once, guard or not. */
+  @postConstruct()
+  protected init(): void {
+    void this.configStore.read().then((r) => {
+      if (r.kind === 'none' && this.access.value.state === 'checking') this.setAccess('not-configured');
+    });
   }
 
   get accessStatus(): AccessStatus {
@@ -199,12 +207,11 @@ export class CloudStorageService {
   }
 
   /** Opens the local replica and starts exchanging with the shared folder. */
-  async activate(config: CloudConfig, header: StoreHeader, key: Buffer): Promise<PracticeReplica> {
-    if (this.store && !this.store.isClosed && this.activeConfig?.storeId === config.storeId) return this.store;
-    await this.deactivate();
+  /** Opens this device's local replica of a store, without exchanging with any shared folder. */
+  async openLocal(storeId: string, header: StoreHeader, key: Buffer): Promise<PracticeReplica> {
     const id = await this.identity.get();
-    const store = await PracticeReplica.open({
-      localRoot: this.localReplicaRoot(config.storeId),
+    return PracticeReplica.open({
+      localRoot: this.localReplicaRoot(storeId),
       header,
       key,
       deviceId: id.deviceId,
@@ -212,6 +219,13 @@ export class CloudStorageService {
       userName: this.env.userName,
       logger: this.logger,
     });
+  }
+
+  /** Starts working on a store: its local replica (opened here unless given) and the exchange with the folder. */
+  async activate(config: CloudConfig, header: StoreHeader, key: Buffer, opened?: PracticeReplica): Promise<PracticeReplica> {
+    if (this.store && !this.store.isClosed && this.activeConfig?.storeId === config.storeId) return this.store;
+    await this.deactivate();
+    const store = opened ?? (await this.openLocal(config.storeId, header, key));
     const exchange = new SharedFolderExchange(store, {
       sharedRoot: config.folder,
       deviceName: this.env.deviceName,

@@ -5,7 +5,10 @@ import { BehaviorSubject, combineLatest, type Subscription } from 'rxjs';
 import type { ActionOutcome, LocalizedText, SettingsView, ViewItem, HostDialogs, HostLocalData } from '../../host-api';
 import { adviceFor } from '../access/folder-classifier';
 import type { CloudStorageService } from '../cloud-storage-service';
-import { Accounts } from '../credentials/credential-store';
+import { Accounts, KeychainUnavailableError } from '../credentials/credential-store';
+import { StorageError } from '../../host-api/storage';
+import { errnoOf } from '../common/errors';
+import type { PracticeReplica } from '../store/practice-replica';
 import { createHeader } from '../crypto/store-crypto';
 import { ReplicaFolder } from '../store/replica-folder';
 
@@ -40,6 +43,18 @@ export function folderProblem(value: string, env: { appDataDir: string; platform
     }
   }
   return undefined;
+}
+
+class ImportNotVerified extends Error {}
+class HeaderNotWritten extends Error {}
+
+/** What a person reads when an action fails unexpectedly: our own texts, never a raw error. */
+function failureText(e: unknown): LocalizedText {
+  if (StorageError.is(e) || e instanceof KeychainUnavailableError) return e.text;
+  return {
+    de: `Die Aktion ist fehlgeschlagen (${errnoOf(e) ?? 'unerwarteter Fehler'}). Die bisherige Einrichtung und alle Daten sind unverändert.`,
+    en: `The action failed (${errnoOf(e) ?? 'unexpected error'}). The previous setup and all data are unchanged.`,
+  };
 }
 
 export class SettingsController {
@@ -116,6 +131,20 @@ export class SettingsController {
         columns: [{ de: 'Name', en: 'Name' }, { de: 'Benutzer', en: 'User' }, { de: 'Aktiv', en: 'Active' }, { de: 'Zuletzt gesehen', en: 'Last seen' }],
         rows: s.devices.map((d) => ({ id: d.deviceId, cells: [d.thisDevice ? `${d.name} ★` : d.name, d.user, d.active ? '●' : '–', d.lastSeenAt] })),
       },
+      {
+        kind: 'table',
+        id: 'conflicts',
+        label: { de: 'Offene Konflikte – wählen Sie je Datensatz die Fassung, die gelten soll', en: 'Open conflicts — choose for each record the version that shall stand' },
+        columns: [{ de: 'Datensatz', en: 'Record' }, { de: 'Fassung von', en: 'Version by' }, { de: 'Geändert', en: 'Changed' }, { de: 'Inhalt', en: 'Content' }],
+        // One row per concurrent version; its action keeps that version (the others stay in the history).
+        rows: (this.service.openStore?.conflictList ?? []).flatMap((c) =>
+          c.versions.map((v) => ({
+            id: `${c.collection}/${c.id}/${v.version}`,
+            cells: [`${c.collection}/${c.id}`, v.updatedBy, v.updatedAt, v.data === null ? '(gelöscht / deleted)' : JSON.stringify(v.data).slice(0, 120)],
+            actionIds: [`keep:${c.collection}/${c.id}/${v.version}`],
+          })),
+        ),
+      },
     ];
     const configured = this.configuredFolder !== undefined;
     const actions: ViewItem[] = [
@@ -156,7 +185,7 @@ export class SettingsController {
     if (this.busy.value) return { ok: false, message: { de: 'Bitte warten, eine Aktion läuft noch.', en: 'Please wait, an action is still running.' } };
     this.busy.next(true);
     try {
-      const out = await this.run(actionId);
+      const out = await this.run(actionId).catch((e: unknown): ActionOutcome => ({ ok: false, message: failureText(e) }));
       this.note.next(out.ok ? (out.message ? { tone: 'ok', text: out.message } : undefined) : { tone: 'error', text: out.message });
       return out;
     } finally {
@@ -182,6 +211,7 @@ export class SettingsController {
         this.configuredFolder = undefined;
         return { ok: true, message: { de: 'Die Einrichtung wurde entfernt. Die Daten im gemeinsamen Ordner sind unverändert.', en: 'The setup was removed. The data in the shared folder are unchanged.' } };
       default:
+        if (actionId.startsWith('keep:')) return this.keepVersion(actionId.slice(5));
         return { ok: false, message: { de: `Unbekannte Aktion „${actionId}“.`, en: `Unknown action "${actionId}".` } };
     }
   }
@@ -224,7 +254,14 @@ export class SettingsController {
     if (p.state !== 'available') return { ok: false, message: { de: `${p.detail.de} Es wurde nichts geändert.`, en: `${p.detail.en} Nothing was changed.` } };
     if (p.content === 'foreign') return this.fieldError({ de: `${p.detail.de} Es wurde nichts geändert.`, en: `${p.detail.en} Nothing was changed.` });
     if (p.content === 'store') return this.join(folder);
-    if (p.content === 'empty') return this.create(folder);
+    if (p.content === 'empty') {
+      if (current.kind === 'ok')
+        return this.fieldError({
+          de: 'Dieser PC ist für Praxisdaten eingerichtet, die nicht (mehr) in diesem Ordner liegen – ist der USB-Stick eingesteckt, das Laufwerk verbunden, die Synchronisation fertig? Ein neuer Speicher wird hier nur angelegt, wenn Sie zuerst die Einrichtung entfernen.',
+          en: 'This PC is set up for practice data that are not (or no longer) in this folder — is the USB drive plugged in, the drive connected, syncing finished? A new store is only created here after you remove the setup first.',
+        });
+      return this.create(folder);
+    }
     return { ok: false, message: p.detail };
   }
 
@@ -238,11 +275,21 @@ export class SettingsController {
     if (k.kind === 'cancelled') return { ok: false, message: { de: 'Ohne Praxis-Passwort kein Beitritt; es wurde nichts geändert.', en: 'No passphrase, no joining; nothing was changed.' } };
     const config = { version: 1 as const, folder, storeId: hdr.header.storeId, configuredAt: new Date().toISOString() };
     await this.service.activate(config, hdr.header, k.key);
-    await this.service.configStore.write(config);
+    try {
+      await this.service.configStore.write(config);
+    } catch (e) {
+      await this.service.deactivate(); // not configured, so not in use
+      throw e;
+    }
     this.configuredFolder = folder;
     return { ok: true, message: { de: 'Dieser PC arbeitet jetzt mit den gemeinsamen Praxisdaten.', en: 'This PC now works with the shared practice data.' } };
   }
 
+  /**
+   * A new store, in an order that can fail at any step and leave everything as it was: the existing
+   * data are imported into a new local replica and verified first; only then is the store published
+   * in the shared folder (its header, written once), and only then is the configuration written.
+   */
   protected async create(folder: string): Promise<ActionOutcome> {
     const pass = await this.dialogs.promptSecret({
       title: { de: 'Praxis-Passwort festlegen', en: 'Choose the practice passphrase' },
@@ -255,31 +302,69 @@ export class SettingsController {
     if (pass === undefined) return { ok: false, message: { de: 'Abgebrochen; es wurde nichts geändert.', en: 'Cancelled; nothing was changed.' } };
     if (pass.length < 10) return { ok: false, message: { de: 'Das Praxis-Passwort muss mindestens 10 Zeichen lang sein; es wurde nichts geändert.', en: 'The practice passphrase must be at least 10 characters; nothing was changed.' } };
     const { header, storeKey } = await createHeader(pass, this.service.env.deviceName);
+    const account = Accounts.storeKey(header.storeId);
+    const localRoot = this.service.localReplicaRoot(header.storeId);
+    let store: PracticeReplica | undefined;
+    const undo = async () => {
+      await store?.close().catch(() => undefined);
+      await fs.promises.rm(localRoot, { recursive: true, force: true }); // only what this attempt created
+      await this.service.credentials.delete(account).catch(() => false);
+    };
     try {
-      await ReplicaFolder.writeHeader(folder, header);
-    } catch {
-      return { ok: false, message: { de: 'Der Praxis-Speicher konnte im Ordner nicht angelegt werden (liegt dort inzwischen etwas?). Es wurde nichts geändert.', en: 'The practice store could not be created in the folder (did something appear there?). Nothing was changed.' } };
-    }
-    await this.service.credentials.set(Accounts.storeKey(header.storeId), storeKey.toString('base64'));
-    const config = { version: 1 as const, folder, storeId: header.storeId, configuredAt: new Date().toISOString() };
-    const store = await this.service.activate(config, header, storeKey);
-    let imported = '';
-    if (this.localData && (await this.localData.count()) > 0) {
-      const rep = await store.importRecords(this.localData.records());
-      if (!rep.verified) {
-        await this.service.deactivate();
-        return { ok: false, message: { de: 'Die Übernahme der bisherigen Daten ließ sich nicht bestätigen; die Einrichtung wurde nicht gespeichert. Ihre bisherigen Daten sind unverändert.', en: 'Moving the existing data could not be verified; the setup was not saved. Your existing data are unchanged.' } };
+      await this.service.credentials.set(account, storeKey.toString('base64'));
+      store = await this.service.openLocal(header.storeId, header, storeKey);
+      let imported = 0;
+      if (this.localData && (await this.localData.count()) > 0) {
+        const rep = await store.importRecords(this.localData.records());
+        if (!rep.verified) throw new ImportNotVerified();
+        imported = rep.imported;
       }
-      imported = ` ${rep.imported}`;
+      // The configuration before the header: publishing the store is the last step that can fail.
+      const config = { version: 1 as const, folder, storeId: header.storeId, configuredAt: new Date().toISOString() };
+      await this.service.configStore.write(config);
+      try {
+        await ReplicaFolder.writeHeader(folder, header);
+      } catch {
+        await this.service.configStore.remove();
+        throw new HeaderNotWritten();
+      }
+      this.configuredFolder = folder;
+      await this.service.activate(config, header, storeKey, store);
+      await store.flush({ timeoutMs: 10000 });
+      return {
+        ok: true,
+        message: {
+          de: `Der verschlüsselte Praxis-Speicher wurde angelegt${imported ? `, ${imported} bisherige Datensätze wurden übernommen und geprüft` : ''}. Die bisherigen Daten bleiben als Sicherung erhalten.`,
+          en: `The encrypted practice store was created${imported ? `, ${imported} existing records were moved in and verified` : ''}. The existing data stay as a backup.`,
+        },
+      };
+    } catch (e) {
+      if (this.configuredFolder === folder) throw e; // configured: the store is there and in use
+      await undo();
+      if (e instanceof ImportNotVerified)
+        return { ok: false, message: { de: 'Die Übernahme der bisherigen Daten ließ sich nicht bestätigen; es wurde nichts eingerichtet. Ihre bisherigen Daten sind unverändert.', en: 'Moving the existing data could not be verified; nothing was set up. Your existing data are unchanged.' } };
+      if (StorageError.is(e) && e.code === 'invalid-input')
+        return { ok: false, message: { de: `Die bisherigen Daten enthalten einen ungültigen Datensatz; es wurde nichts eingerichtet, Ihre Daten sind unverändert. Einzelheiten: ${e.text.de}`, en: `The existing data contain an invalid record; nothing was set up, your data are unchanged. Details: ${e.text.en}` } };
+      if (e instanceof HeaderNotWritten)
+        return { ok: false, message: { de: 'Der Praxis-Speicher konnte im Ordner nicht angelegt werden (ist dort gerade etwas entstanden, z. B. von einem anderen PC?). Es wurde nichts geändert.', en: 'The practice store could not be created in the folder (did something appear there just now, e.g. from another PC?). Nothing was changed.' } };
+      throw e;
     }
-    await this.service.configStore.write(config);
-    this.configuredFolder = folder;
-    await store.flush({ timeoutMs: 10000 });
+  }
+
+  /** Resolves a conflict with the chosen version's content; nothing is lost, every version stays in the history. */
+  protected async keepVersion(ref: string): Promise<ActionOutcome> {
+    const [collection, id, version] = ref.split('/');
+    const store = this.service.openStore;
+    const conflict = store?.conflictList.find((c) => c.collection === collection && c.id === id);
+    const chosen = conflict?.versions.find((v) => v.version === version);
+    if (!store || !chosen)
+      return { ok: false, message: { de: 'Dieser Konflikt ist bereits gelöst (vielleicht an einem anderen PC).', en: 'This conflict is already resolved (perhaps on another PC).' } };
+    await store.resolveConflict(collection!, id!, chosen.data);
     return {
       ok: true,
       message: {
-        de: `Der verschlüsselte Praxis-Speicher wurde angelegt${imported ? `, ${imported.trim()} bisherige Datensätze wurden übernommen und geprüft` : ''}. Die bisherigen Daten bleiben als Sicherung erhalten.`,
-        en: `The encrypted practice store was created${imported ? `, ${imported.trim()} existing records were moved in and verified` : ''}. The existing data stay as a backup.`,
+        de: `Für ${collection}/${id} gilt jetzt die Fassung von ${chosen.updatedBy}. Die anderen Fassungen bleiben im Verlauf erhalten.`,
+        en: `${collection}/${id} now holds the version by ${chosen.updatedBy}. The other versions stay in the history.`,
       },
     };
   }

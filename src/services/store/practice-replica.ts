@@ -743,6 +743,11 @@ export class PracticeReplica implements PracticeStore {
     return this.conflictsSubject.value.length;
   }
 
+  /** The unresolved conflicts now (what conflicts$ last emitted). */
+  get conflictList(): readonly RecordConflict[] {
+    return this.conflictsSubject.value;
+  }
+
   protected checkOpen(): void {
     if (this.closed)
       throw storageError('closed', { de: 'Der Praxis-Speicher ist bereits geschlossen. Bitte öffnen Sie ihn erneut.', en: 'The practice store is closed. Open it again.' });

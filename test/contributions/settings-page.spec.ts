@@ -1,0 +1,308 @@
+// The settings page through the loader with a scripted HostDialogs: validation, the save flow and
+// its failure points, removing the setup, conflicts, and every string in German and English.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { ActionOutcome, SettingsPageSession, SettingsView } from '../../src/host-api';
+import { folderProblem } from '../../src/services/settings/settings-controller';
+import { CredentialStore, InMemoryCredentialStore } from '../../src/services/credentials/credential-store';
+import { loadCloudPlugin, makeHost, type TestHost } from '../support/test-host';
+import { tempDir, waitFor, walk } from '../support/temp';
+
+const PASS = 'Praxis-Passwort-2026';
+const TIMINGS = { probeTimeoutMs: 5000, monitorMs: 300, pollMs: 100, heartbeatMs: 500 };
+
+/** Every text a person can see has both languages, non-empty (a missing translation fails here). */
+function expectBilingual(x: unknown, where = 'view'): void {
+  if (Array.isArray(x)) return x.forEach((v, i) => expectBilingual(v, `${where}[${i}]`));
+  if (!x || typeof x !== 'object') return;
+  const o = x as Record<string, unknown>;
+  if ('de' in o || 'en' in o) {
+    expect(typeof o.de === 'string' && o.de.trim().length > 0 ? 'ok' : `${where}.de missing`).toBe('ok');
+    expect(typeof o.en === 'string' && o.en.trim().length > 0 ? 'ok' : `${where}.en missing`).toBe('ok');
+    return;
+  }
+  for (const [k, v] of Object.entries(o)) expectBilingual(v, `${where}.${k}`);
+}
+
+interface Page {
+  session: SettingsPageSession;
+  view(): SettingsView;
+  invoke(id: string): Promise<ActionOutcome>;
+  set(v: string): void;
+  item(id: string): any;
+}
+
+function host(keychain = new InMemoryCredentialStore(), appDataDir?: string, deviceName?: string): TestHost & { keychain: InMemoryCredentialStore } {
+  const h = makeHost({
+    appDataDir,
+    deviceName,
+    bind: (c) => {
+      c.bind(Symbol.for('cloud-storage.Timings')).toConstantValue(TIMINGS);
+      c.bind(CredentialStore).toConstantValue(keychain);
+    },
+  });
+  return Object.assign(h, { keychain });
+}
+
+async function open(h: TestHost) {
+  const plugin = await loadCloudPlugin(h);
+  const session = plugin.settingsPages[0]!.open();
+  let last: SettingsView | undefined;
+  session.view$.subscribe((v) => {
+    expectBilingual(v);
+    last = v;
+  });
+  const page: Page = {
+    session,
+    view: () => last!,
+    invoke: async (id) => {
+      const out = await session.invoke(id);
+      expectBilingual(out, `outcome of ${id}`);
+      return out;
+    },
+    set: (v) => session.setValue('folder', v),
+    item: (id) => last!.sections.flatMap((s) => s.items).find((i) => i.id === id),
+  };
+  await waitFor(() => last !== undefined, 2000, 'first view');
+  return { plugin, page };
+}
+
+function state(h: TestHost & { keychain: InMemoryCredentialStore }, shared: string) {
+  const replicas = path.join(h.env.appDataDir, 'cloud-storage', 'replicas');
+  return {
+    config: ((f) => (!fs.existsSync(f) ? null : fs.statSync(f).isDirectory() ? 'a folder' : fs.readFileSync(f, 'utf8')))(path.join(h.env.appDataDir, 'cloud-storage', 'config.json')),
+    shared: walk(shared).map((f) => [f, fs.readFileSync(path.join(shared, f)).toString('base64')]),
+    replicas: fs.existsSync(replicas) ? fs.readdirSync(replicas) : [],
+    keychain: [...h.keychain.items.keys()].sort(),
+  };
+}
+
+describe('settings page: what it shows', () => {
+  test('field folder with browse, the contract actions, live status, the folder kind', async () => {
+    const h = host();
+    const { plugin, page } = await open(h);
+    expect(page.view().title.de).toBe('Gruppenpraxis & Cloudspeicher');
+    expect(page.item('folder')).toMatchObject({ kind: 'text-field', browseActionId: 'browse', value: '' });
+    for (const id of ['save', 'test-connection', 'remove-configuration', 'verify']) expect(page.item(id)).toMatchObject({ kind: 'action' });
+    expect(page.item('remove-configuration').confirm.de).toContain('bleiben unverändert');
+    await waitFor(() => page.item('access').text.de.includes('Nicht eingerichtet'), 5000, 'not-configured shown');
+    const folder = tempDir('cs-pick-');
+    h.dialogs.folders.push(folder);
+    expect(await page.invoke('browse')).toEqual({ ok: true });
+    expect(page.item('folder').value).toBe(folder);
+    expect(page.item('folder-kind').text.de).toContain('Lokaler Ordner');
+    expect(await page.invoke('test-connection')).toMatchObject({ ok: true, message: { de: expect.stringContaining('leer') } });
+    await plugin.unload();
+  });
+
+  test('each validation error, live, in the user’s language', async () => {
+    const h = host();
+    const { plugin, page } = await open(h);
+    const file = path.join(tempDir(), 'datei.txt');
+    fs.writeFileSync(file, 'x');
+    const cases: [string, RegExp][] = [
+      ['Praxisdaten', /full path/],
+      [path.join(tempDir(), 'gibt-es-nicht'), /does not exist/],
+      [file, /file, not a folder/],
+      [path.join(h.env.appDataDir, 'sub'), /application data folder/],
+      ['/etc', /system folder/],
+      ['/', /system folder/],
+    ];
+    for (const [value, re] of cases) {
+      page.set(value);
+      expect(page.item('folder').error?.en).toMatch(re);
+      expect(page.item('save').enabled).toBe(false);
+      const out = await page.invoke('save');
+      expect(out.ok).toBe(false);
+      expect(!out.ok && out.fieldErrors?.folder?.en).toMatch(re);
+    }
+    expect(fs.existsSync(path.join(h.env.appDataDir, 'cloud-storage', 'config.json'))).toBe(false);
+    await plugin.unload();
+  });
+
+  test('Windows forms: drive letters, UNC, forbidden characters, system folders', () => {
+    const env = { appDataDir: 'C:\\Users\\anna\\AppData\\Roaming\\TheraPsy', platform: 'win32' as const };
+    expect(folderProblem('Praxis', env)?.en).toMatch(/full path/);
+    expect(folderProblem('D:', env)?.en).toMatch(/full path/);
+    expect(folderProblem('D:\\', env)?.en).toMatch(/whole drive/);
+    expect(folderProblem('D:\\Pra|xis', env)?.en).toMatch(/does not allow/);
+    expect(folderProblem('C:\\Windows\\Praxis', env)?.en).toMatch(/system folder/);
+    expect(folderProblem('c:\\program files\\x', env)?.en).toMatch(/system folder/);
+    expect(folderProblem('C:\\Users\\anna\\AppData\\Roaming\\TheraPsy\\cloud', env)?.en).toMatch(/application data/);
+    expect(folderProblem('\\\\nas\\praxis\\daten', env)).toBeUndefined(); // shares are checked by the probe, not stat
+    expect(folderProblem('\\\\nas', env)?.en).toMatch(/full path/);
+  });
+});
+
+describe('settings page: the save flow', () => {
+  test('first setup on an empty folder imports the existing records (verified); saving again is harmless', async () => {
+    const h = host();
+    h.localRecords.push(...Array.from({ length: 25 }, (_, i) => ({ collection: 'clients', id: `k${i}`, data: { i } })));
+    const shared = tempDir('cs-shared-');
+    const { plugin, page } = await open(h);
+    page.set(shared);
+    h.dialogs.secrets.push(PASS);
+    const out = await page.invoke('save');
+    expect(out).toMatchObject({ ok: true, message: { de: expect.stringContaining('25 bisherige Datensätze') } });
+    expect(h.dialogs.asked.find((a) => a.kind === 'secret')!.message!.de).toContain('sicheren Ort');
+    const store = await plugin.storageProviders[0]!.open();
+    expect(await store.list('clients')).toHaveLength(25);
+    const before = state(h, shared).config;
+    expect(await page.invoke('save')).toMatchObject({ ok: true });
+    expect(h.dialogs.asked.filter((a) => a.kind === 'secret')).toHaveLength(1);
+    expect(JSON.parse(state(h, shared).config!).storeId).toBe(JSON.parse(before!).storeId);
+    // switching to another store needs removing the setup first
+    page.set(tempDir('cs-other-'));
+    const sw = await page.invoke('save');
+    expect(sw.ok).toBe(false);
+    expect(!sw.ok && sw.message.en).toContain('Remove the setup first');
+    await plugin.unload();
+  });
+
+  test('a failure at each step leaves configuration, shared folder, keychain and replicas as they were', async () => {
+    const failures: [string, (h: ReturnType<typeof host>, shared: string) => void, RegExp][] = [
+      ['folder unreachable', (_h, shared) => fs.rmSync(shared, { recursive: true }), /cannot be reached|does not exist/],
+      ['folder holds something else', (_h, shared) => fs.writeFileSync(path.join(shared, 'Brief.docx'), 'x'), /no practice store/],
+      ['passphrase cancelled', () => undefined, /Cancelled/],
+      ['passphrase too short', (h) => h.dialogs.secrets.push('kurz'), /at least 10/],
+      [
+        'keychain refuses',
+        (h) => {
+          h.dialogs.secrets.push(PASS);
+          h.keychain.set = async () => {
+            throw Object.assign(new Error('no keychain'), { code: 'EKEYCHAIN' });
+          };
+        },
+        /failed/,
+      ],
+      [
+        'an existing record is invalid',
+        (h) => {
+          h.dialogs.secrets.push(PASS);
+          h.localRecords.push({ collection: 'clients', id: 'ok', data: {} }, { collection: 'Clients!', id: 'bad', data: {} });
+        },
+        /invalid record/,
+      ],
+      [
+        'another PC creates a store there at the same moment',
+        (h, shared) => {
+          h.dialogs.secrets.push(PASS);
+          h.localRecords.push({ collection: 'clients', id: 'k', data: {} });
+          const orig = h.localRecords[Symbol.iterator].bind(h.localRecords);
+          (h.localRecords as any)[Symbol.iterator] = function* () {
+            fs.writeFileSync(path.join(shared, 'practice-store.json'), '{"format":"practice-store","version":1}');
+            yield* orig();
+          };
+        },
+        /could not be created/,
+      ],
+      [
+        'the configuration cannot be written',
+        (h) => {
+          h.dialogs.secrets.push(PASS);
+          fs.mkdirSync(path.join(h.env.appDataDir, 'cloud-storage', 'config.json'), { recursive: true });
+        },
+        /failed/,
+      ],
+    ];
+    for (const [name, arrange, re] of failures) {
+      const h = host();
+      const shared = tempDir('cs-shared-');
+      arrange(h, shared);
+      const before = state(h, shared);
+      const { plugin, page } = await open(h);
+      page.set(shared);
+      const out = await page.invoke('save');
+      expect([name, out.ok]).toEqual([name, false]);
+      expect([name, !out.ok && out.message.en]).toEqual([name, expect.stringMatching(re)]);
+      const after = state(h, shared);
+      if (name === 'another PC creates a store there at the same moment') {
+        expect(after.shared.map((f) => f[0])).toEqual(['practice-store.json']); // only the other PC's
+        expect({ ...after, shared: [] }).toEqual({ ...before, shared: [] });
+      } else expect([name, after]).toEqual([name, before]);
+      expect(plugin.storageProviders[0]!.isActive()).toBe(false);
+      await plugin.unload();
+    }
+  }, 120000);
+});
+
+describe('settings page: never guesses', () => {
+  test('saving a configured path that is empty now creates no second store', async () => {
+    const parent = tempDir('cs-usb-');
+    const shared = path.join(parent, 'stick');
+    fs.mkdirSync(shared);
+    const h = host();
+    const { plugin, page } = await open(h);
+    page.set(shared);
+    h.dialogs.secrets.push(PASS);
+    expect(await page.invoke('save')).toMatchObject({ ok: true });
+    fs.renameSync(shared, path.join(parent, 'away'));
+    fs.mkdirSync(shared); // the stick is out; an empty folder at its path
+    h.dialogs.secrets.push(PASS);
+    const out = await page.invoke('save');
+    expect(!out.ok && out.message.en).toContain('remove the setup first');
+    expect(fs.readdirSync(shared)).toEqual([]);
+    await plugin.unload();
+  });
+});
+
+describe('settings page: leaving and conflicts', () => {
+  test('remove-configuration leaves the shared data untouched; unpushed changes are pushed after re-joining', async () => {
+    const parent = tempDir('cs-usb-');
+    const shared = path.join(parent, 'stick');
+    fs.mkdirSync(shared);
+    const h = host();
+    const { plugin, page } = await open(h);
+    page.set(shared);
+    h.dialogs.secrets.push(PASS);
+    expect(await page.invoke('save')).toMatchObject({ ok: true });
+    fs.renameSync(shared, path.join(parent, 'away'));
+    const store = await plugin.storageProviders[0]!.open();
+    await store.put('clients', 'unpushed', { n: 1 });
+    const sharedBefore = walk(path.join(parent, 'away')).map((f) => fs.readFileSync(path.join(parent, 'away', f)).toString('base64'));
+    expect(await page.invoke('remove-configuration')).toMatchObject({ ok: true });
+    expect(walk(path.join(parent, 'away')).map((f) => fs.readFileSync(path.join(parent, 'away', f)).toString('base64'))).toEqual(sharedBefore);
+    expect(h.keychain.items.size).toBe(0);
+    fs.renameSync(path.join(parent, 'away'), shared);
+    page.set(shared);
+    h.dialogs.secrets.push(PASS);
+    expect(await page.invoke('save')).toMatchObject({ ok: true }); // joins the same store again
+    const again = await plugin.storageProviders[0]!.open();
+    expect(await again.get('clients', 'unpushed')).toBeDefined();
+    expect((await again.flush({ timeoutMs: 5000 })).pending).toBe(0);
+    await plugin.unload();
+  });
+
+  test('open conflicts are listed with one action per version; keeping one resolves it everywhere', async () => {
+    const shared = tempDir('cs-shared-');
+    const keychain = new InMemoryCredentialStore();
+    const a = host(keychain, undefined, 'Praxis-PC 1');
+    const { plugin: pa, page: pageA } = await open(a);
+    pageA.set(shared);
+    a.dialogs.secrets.push(PASS);
+    await pageA.invoke('save');
+    const b = host(keychain, undefined, 'Praxis-PC 2');
+    const { plugin: pb, page: pageB } = await open(b);
+    pageB.set(shared);
+    expect(await pageB.invoke('save')).toMatchObject({ ok: true });
+    const sa = await pa.storageProviders[0]!.open();
+    const sb = await pb.storageProviders[0]!.open();
+    await sa.put('clients', 'k', { name: 'Anna' });
+    await sa.flush({ timeoutMs: 5000 });
+    await waitFor(async () => (await sb.get('clients', 'k')) !== undefined, 10000, 'B has k');
+    await sa.put('clients', 'k', { name: 'Anna (PC 1)' });
+    await sb.put('clients', 'k', { name: 'Anna (PC 2)' });
+    await sa.flush({ timeoutMs: 5000 });
+    await sb.flush({ timeoutMs: 5000 });
+    await waitFor(() => (pageA.item('conflicts')?.rows.length ?? 0) === 2, 10000, 'conflict rows on A');
+    const rows = pageA.item('conflicts').rows;
+    const keepB = rows.find((r: any) => r.cells[1] === 'Praxis-PC 2');
+    expect(await pageA.invoke(keepB.actionIds[0])).toMatchObject({ ok: true });
+    await sa.flush({ timeoutMs: 5000 });
+    await waitFor(async () => (await sb.get('clients', 'k'))?.conflict === false, 10000, 'resolved on B');
+    expect((await sb.get('clients', 'k'))!.data).toEqual({ name: 'Anna (PC 2)' });
+    expect(await pageA.invoke(keepB.actionIds[0])).toMatchObject({ ok: false }); // already resolved
+    await pa.unload();
+    await pb.unload();
+  });
+});
