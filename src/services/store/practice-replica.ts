@@ -97,6 +97,8 @@ export class PracticeReplica implements PracticeStore {
   readonly state = new PracticeState();
   protected readonly clock: HybridClock;
   protected readonly writes = new SerialQueue();
+  /** Writes of this device's own segments (sealing, import): one at a time, beside the puts, not before them. */
+  protected readonly seals = new SerialQueue();
   protected readonly journal = new Map<string, Change>();
   /** Segments applied, per device: seq → hash. */
   readonly segments = new Map<string, Map<number, string>>();
@@ -495,11 +497,14 @@ export class PracticeReplica implements PracticeStore {
     if (this.sealTimer || this.closed) return;
     this.sealTimer = setTimeout(() => {
       this.sealTimer = undefined;
-      void this.writes.run(() => this.sealJournal()).catch((e) => this.opts.logger?.warn('cloud-storage: sealing deferred', { code: errnoOf(e) }));
+      void this.seals.run(() => this.sealJournal()).catch((e) => this.opts.logger?.warn('cloud-storage: sealing deferred', { code: errnoOf(e) }));
     }, this.opts.sealDelayMs ?? 50);
   }
 
-  /** Moves journal entries into this device's next immutable segment(s). Runs inside the write queue. */
+  /**
+   * Moves journal entries into this device's next immutable segment(s). Runs in the seal queue, so
+   * puts go on meanwhile (each writes its own journal file); a batch is what the journal held when taken.
+   */
   protected async sealJournal(): Promise<void> {
     while (this.journal.size > 0 && !this.lockLost) {
       const batch = [...this.journal.values()].sort((a, b) => (a.ver < b.ver ? -1 : 1)).slice(0, MAX_CHANGES_PER_SEGMENT);
@@ -525,7 +530,7 @@ export class PracticeReplica implements PracticeStore {
       clearTimeout(this.sealTimer);
       this.sealTimer = undefined;
     }
-    return this.writes.run(() => this.sealJournal());
+    return this.seals.run(() => this.sealJournal());
   }
 
   /** A snapshot of the state of every sealed segment; written when the journal is empty. */
@@ -617,7 +622,7 @@ export class PracticeReplica implements PracticeStore {
 
   async importRecords(records: Iterable<ImportRecord> | AsyncIterable<ImportRecord>): Promise<ImportReport> {
     this.checkOpen();
-    return this.writes.run(async () => {
+    return this.writes.run(() => this.seals.run(async () => {
       await this.sealJournal();
       let imported = 0;
       let skipped = 0;
@@ -673,7 +678,7 @@ export class PracticeReplica implements PracticeStore {
       const verified = readBack === imported && expected.size === imported;
       this.sealed$.next();
       return { imported, skipped, verified };
-    });
+    }));
   }
 
   protected importProblem(r: ImportRecord): { de: string; en: string } | undefined {
@@ -719,6 +724,7 @@ export class PracticeReplica implements PracticeStore {
     this.closed = true;
     if (this.sealTimer) clearTimeout(this.sealTimer);
     await this.writes.idle();
+    await this.seals.idle();
     if (this.sinceSnapshot >= 2000) await this.writeSnapshot().catch(() => undefined);
     this.changesSubject.complete();
     this.conflictsSubject.complete();
