@@ -3,7 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
-for pkg in libsecret-1-dev gnome-keyring dbus-x11 libsecret-tools; do
+# libsecret/gnome-keyring/dbus: the OS keychain (keytar, its tests); chromium: the browser tests.
+for pkg in libsecret-1-dev gnome-keyring dbus-x11 libsecret-tools chromium; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ "${#need[@]}" -gt 0 ]; then

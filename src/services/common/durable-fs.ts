@@ -53,8 +53,8 @@ async function writeFully(fh: fsp.FileHandle, chunk: Uint8Array): Promise<number
  * nothing is published. (write-file-atomic, which we used first, issues one write and ignores a short
  * count, so on a full disk it renamed truncated files into place.)
  */
-export async function writeDurableChunks(dir: string, chunks: Iterable<Uint8Array>, finalPath: () => string): Promise<string> {
-  await fsp.mkdir(dir, { recursive: true });
+export async function writeDurableChunks(dir: string, chunks: Iterable<Uint8Array>, finalPath: () => string, within?: string): Promise<string> {
+  await makeDirs(dir, within);
   const tmp = path.join(dir, `.incoming-${crypto.randomBytes(8).toString('hex')}.tmp`);
   let target: string;
   try {
@@ -69,7 +69,7 @@ export async function writeDurableChunks(dir: string, chunks: Iterable<Uint8Arra
       await fh.close();
     }
     target = finalPath();
-    await fsp.mkdir(path.dirname(target), { recursive: true });
+    await makeDirs(path.dirname(target), within);
     await withRenameRetry(() => fsp.rename(tmp, target));
   } catch (e) {
     await fsp.rm(tmp, { force: true }).catch(() => undefined);
@@ -79,9 +79,33 @@ export async function writeDurableChunks(dir: string, chunks: Iterable<Uint8Arra
   return target;
 }
 
-export async function writeDurable(file: string, bytes: Uint8Array | string): Promise<void> {
+/**
+ * `within`: a folder that must already exist; only folders below it are created, one level at a time.
+ * A USB stick pulled out or a share gone must make the write fail, never recreate its folder on the
+ * local disk (where the next start would take it for the shared folder).
+ */
+export async function writeDurable(file: string, bytes: Uint8Array | string, within?: string): Promise<void> {
   const buf = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes;
-  await writeDurableChunks(path.dirname(file), [buf], () => file);
+  await writeDurableChunks(path.dirname(file), [buf], () => file, within);
+}
+
+async function makeDirs(dir: string, within: string | undefined): Promise<void> {
+  if (within === undefined) {
+    await fsp.mkdir(dir, { recursive: true });
+    return;
+  }
+  const rel = path.relative(within, dir);
+  if (rel.startsWith('..') || path.isAbsolute(rel)) throw Object.assign(new Error('outside the replica'), { code: 'EINVAL' });
+  let cur = within;
+  await fsp.stat(within); // ENOENT when the medium is gone: nothing is created
+  for (const part of rel.split(path.sep).filter(Boolean)) {
+    cur = path.join(cur, part);
+    try {
+      await fsp.mkdir(cur); // not recursive: a vanished root fails here too
+    } catch (e) {
+      if (errnoOf(e) !== 'EEXIST') throw e;
+    }
+  }
 }
 
 export async function exists(p: string): Promise<boolean> {

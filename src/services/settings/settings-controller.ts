@@ -45,6 +45,20 @@ export function folderProblem(value: string, env: { appDataDir: string; platform
   return undefined;
 }
 
+/** A record's content in one short line: "name: Anna Beispiel · note: …". */
+function summary(data: Record<string, unknown>): string {
+  const s = Object.entries(data)
+    .map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`)
+    .join(' · ');
+  return s.length > 140 ? `${s.slice(0, 139)}…` : s;
+}
+
+/** A moment as people of the locale write it, in this PC's time zone. */
+function when(iso: string, locale: 'de' | 'en'): string {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : d.toLocaleString(locale === 'de' ? 'de-DE' : 'en-GB', { dateStyle: 'short', timeStyle: 'short' });
+}
+
 class ImportNotVerified extends Error {}
 class HeaderNotWritten extends Error {}
 
@@ -60,7 +74,6 @@ function failureText(e: unknown): LocalizedText {
 export class SettingsController {
   protected readonly folder = new BehaviorSubject<string>('');
   protected readonly busy = new BehaviorSubject<boolean>(false);
-  protected readonly note = new BehaviorSubject<{ tone: 'ok' | 'info' | 'warning' | 'error'; text: LocalizedText } | undefined>(undefined);
   protected readonly view = new BehaviorSubject<SettingsView>({ title: TITLE, busy: false, sections: [] });
   readonly view$ = this.view.asObservable();
   protected readonly sub: Subscription;
@@ -77,7 +90,7 @@ export class SettingsController {
         if (this.folder.value === '') this.folder.next(r.config.folder);
       }
     });
-    this.sub = combineLatest([this.folder, this.busy, this.note, service.access$, service.sync$]).subscribe(() => this.view.next(this.render()));
+    this.sub = combineLatest([this.folder, this.busy, service.access$, service.sync$]).subscribe(() => this.view.next(this.render()));
   }
 
   protected render(): SettingsView {
@@ -99,7 +112,6 @@ export class SettingsController {
       const adv = adviceFor(this.service.classifier.classify(folder));
       items.push({ kind: 'notice', id: 'folder-kind', tone: 'info', text: { de: `${adv.title.de}: ${adv.advice.de}`, en: `${adv.title.en}: ${adv.advice.en}` } });
     }
-    if (this.note.value) items.push({ kind: 'notice', id: 'result', tone: this.note.value.tone, text: this.note.value.text });
     const a = this.service.accessStatus;
     const s = this.service.syncStatus;
     const accessText: Record<string, LocalizedText> = {
@@ -120,8 +132,8 @@ export class SettingsController {
         label: { de: 'Abgleich', en: 'Sync' },
         tone: s.state === 'in-sync' ? 'ok' : s.state === 'conflicts' ? 'warning' : s.state === 'offline' ? 'error' : 'info',
         text: {
-          de: `${s.pendingUploads} Änderung(en) noch nicht übertragen, ${s.awaited} angekündigt und noch nicht angekommen, ${s.conflicts} Konflikt(e)${s.lastExchangeAt ? `, zuletzt abgeglichen ${s.lastExchangeAt}` : ''}.`,
-          en: `${s.pendingUploads} change(s) not yet sent, ${s.awaited} announced but not arrived, ${s.conflicts} conflict(s)${s.lastExchangeAt ? `, last exchange ${s.lastExchangeAt}` : ''}.`,
+          de: `${s.pendingUploads} Änderung(en) noch nicht übertragen, ${s.awaited} angekündigt und noch nicht angekommen, ${s.conflicts} Konflikt(e)${s.lastExchangeAt ? `, zuletzt abgeglichen ${when(s.lastExchangeAt, 'de')}` : ''}.`,
+          en: `${s.pendingUploads} change(s) not yet sent, ${s.awaited} announced but not arrived, ${s.conflicts} conflict(s)${s.lastExchangeAt ? `, last exchange ${when(s.lastExchangeAt, 'en')}` : ''}.`,
         },
       },
       {
@@ -129,7 +141,7 @@ export class SettingsController {
         id: 'devices',
         label: { de: 'PCs, die diese Daten nutzen', en: 'PCs using these data' },
         columns: [{ de: 'Name', en: 'Name' }, { de: 'Benutzer', en: 'User' }, { de: 'Aktiv', en: 'Active' }, { de: 'Zuletzt gesehen', en: 'Last seen' }],
-        rows: s.devices.map((d) => ({ id: d.deviceId, cells: [d.thisDevice ? `${d.name} ★` : d.name, d.user, d.active ? '●' : '–', d.lastSeenAt] })),
+        rows: s.devices.map((d) => ({ id: d.deviceId, cells: [d.thisDevice ? `${d.name} ★` : d.name, d.user, d.active ? '●' : '–', when(d.lastSeenAt, env.locale)] })),
       },
       {
         kind: 'table',
@@ -140,7 +152,7 @@ export class SettingsController {
         rows: (this.service.openStore?.conflictList ?? []).flatMap((c) =>
           c.versions.map((v) => ({
             id: `${c.collection}/${c.id}/${v.version}`,
-            cells: [`${c.collection}/${c.id}`, v.updatedBy, v.updatedAt, v.data === null ? '(gelöscht / deleted)' : JSON.stringify(v.data).slice(0, 120)],
+            cells: [`${c.collection}/${c.id}`, v.updatedBy, when(v.updatedAt, env.locale), v.data === null ? (env.locale === 'de' ? '(gelöscht)' : '(deleted)') : summary(v.data)],
             actionIds: [`keep:${c.collection}/${c.id}/${v.version}`],
           })),
         ),
@@ -175,19 +187,15 @@ export class SettingsController {
   }
 
   setValue(fieldId: string, value: string): void {
-    if (fieldId === 'folder') {
-      this.note.next(undefined);
-      this.folder.next(String(value));
-    }
+    if (fieldId === 'folder') this.folder.next(String(value));
   }
 
   async invoke(actionId: string): Promise<ActionOutcome> {
     if (this.busy.value) return { ok: false, message: { de: 'Bitte warten, eine Aktion läuft noch.', en: 'Please wait, an action is still running.' } };
     this.busy.next(true);
     try {
-      const out = await this.run(actionId).catch((e: unknown): ActionOutcome => ({ ok: false, message: failureText(e) }));
-      this.note.next(out.ok ? (out.message ? { tone: 'ok', text: out.message } : undefined) : { tone: 'error', text: out.message });
-      return out;
+      // The outcome is the host's to show (HOST-API §3); the view shows state, not messages.
+      return await this.run(actionId).catch((e: unknown): ActionOutcome => ({ ok: false, message: failureText(e) }));
     } finally {
       this.busy.next(false);
     }
@@ -334,8 +342,8 @@ export class SettingsController {
       return {
         ok: true,
         message: {
-          de: `Der verschlüsselte Praxis-Speicher wurde angelegt${imported ? `, ${imported} bisherige Datensätze wurden übernommen und geprüft` : ''}. Die bisherigen Daten bleiben als Sicherung erhalten.`,
-          en: `The encrypted practice store was created${imported ? `, ${imported} existing records were moved in and verified` : ''}. The existing data stay as a backup.`,
+          de: `Der verschlüsselte Praxis-Speicher wurde angelegt${imported === 1 ? ', 1 bisheriger Datensatz wurde übernommen und geprüft' : imported ? `, ${imported} bisherige Datensätze wurden übernommen und geprüft` : ''}. Die bisherigen Daten bleiben als Sicherung erhalten.`,
+          en: `The encrypted practice store was created${imported === 1 ? ', 1 existing record was moved in and verified' : imported ? `, ${imported} existing records were moved in and verified` : ''}. The existing data stay as a backup.`,
         },
       };
     } catch (e) {

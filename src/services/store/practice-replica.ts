@@ -20,7 +20,7 @@ import type {
 import { StorageError } from '../../host-api/storage';
 import { SerialQueue } from '../common/serial-queue';
 import { errnoOf, localWriteError, storageError } from '../common/errors';
-import { listDir, writeDurable } from '../common/durable-fs';
+import { listDir } from '../common/durable-fs';
 import { open as openEnvelope, seal, type StoreHeader } from '../crypto/store-crypto';
 import {
   COLLECTION,
@@ -479,7 +479,7 @@ export class PracticeReplica implements PracticeStore {
     const change: Change = { ...c, ver: this.clock.next(), at: new Date((this.opts.now ?? Date.now)()).toISOString(), by: this.opts.deviceName };
     const bytes = seal(this.opts.key, this.opts.header.storeId, Contexts.journal(this.opts.deviceId, change.ver), jsonBytes({ t: 'journal', v: 1, change }));
     try {
-      await writeDurable(path.join(this.opts.localRoot, JOURNAL_DIR, change.ver), bytes);
+      await this.local.write(path.join(JOURNAL_DIR, change.ver), bytes);
     } catch (e) {
       throw localWriteError(e);
     }
@@ -578,7 +578,7 @@ export class PracticeReplica implements PracticeStore {
     if (this.lockLost) throw this.readOnlyError();
     try {
       const { hash, size } = await this.local.writeObject(bytes);
-      await writeDurable(path.join(this.opts.localRoot, OUTBOX_DIR, hash), '');
+      await this.local.write(path.join(OUTBOX_DIR, hash), '');
       this.scheduleSeal();
       return { id: hash, name: meta.name, mediaType: meta.mediaType, size };
     } catch (e) {

@@ -90,6 +90,11 @@ export class ReplicaFolder {
     return path.join(this.root, rel);
   }
 
+  /** A durable write below this replica's root, which it never creates (a missing medium fails). */
+  write(rel: string, bytes: Uint8Array | string): Promise<void> {
+    return writeDurable(this.abs(rel), bytes, this.root);
+  }
+
   static async readHeader(root: string): Promise<HeaderReading> {
     let raw: string;
     try {
@@ -170,7 +175,7 @@ export class ReplicaFolder {
     const seg: Segment = { t: 'log', v: 1, device: dev, seq, prev, createdAt: new Date().toISOString(), changes };
     const bytes = seal(this.key, this.storeId, Contexts.segment(dev, seq), jsonBytes(seg));
     const hash = sha256Hex(bytes);
-    await writeDurable(this.abs(Paths.segment(dev, seq, hash)), bytes);
+    await this.write(Paths.segment(dev, seq, hash), bytes);
     return { device: dev, seq, hash };
   }
 
@@ -198,7 +203,7 @@ export class ReplicaFolder {
   async writeObject(bytes: Uint8Array): Promise<{ hash: string; size: number }> {
     const sealed = sealChunks(this.key, this.storeId, Contexts.object(), bytes);
     let hash = '';
-    await writeDurableChunks(this.abs(Paths.objectsDir), sealed.chunks, () => this.abs(Paths.object((hash = sealed.hash()))));
+    await writeDurableChunks(this.abs(Paths.objectsDir), sealed.chunks, () => this.abs(Paths.object((hash = sealed.hash()))), this.root);
     return { hash, size: bytes.byteLength };
   }
 
@@ -260,7 +265,7 @@ export class ReplicaFolder {
     const plain = zlib.gzipSync(Buffer.from(lines.join('\n') + '\n', 'utf8'), { level: 1 });
     const bytes = seal(this.key, this.storeId, Contexts.snapshot(snap.device, snap.seq), plain);
     const hash = sha256Hex(bytes);
-    await writeDurable(this.abs(Paths.snapshot(snap.device, snap.seq, hash)), bytes);
+    await this.write(Paths.snapshot(snap.device, snap.seq, hash), bytes);
     return { device: snap.device, seq: snap.seq, hash };
   }
 
@@ -297,7 +302,7 @@ export class ReplicaFolder {
   // ---- device info and presence ----------------------------------------------------------
 
   async writeDeviceInfo(info: DeviceInfo): Promise<void> {
-    await writeDurable(this.abs(Paths.deviceFile(info.deviceId)), seal(this.key, this.storeId, Contexts.device(info.deviceId), jsonBytes(info)));
+    await this.write(Paths.deviceFile(info.deviceId), seal(this.key, this.storeId, Contexts.device(info.deviceId), jsonBytes(info)));
   }
 
   async readDeviceInfo(dev: string): Promise<DeviceInfo | undefined> {
@@ -313,7 +318,7 @@ export class ReplicaFolder {
 
   /** The only file a device rewrites, and only its own (STORE.md layout). */
   async writePresence(p: Presence): Promise<void> {
-    await writeDurable(this.abs(Paths.presence(p.deviceId)), seal(this.key, this.storeId, Contexts.presence(p.deviceId), jsonBytes(p)));
+    await this.write(Paths.presence(p.deviceId), seal(this.key, this.storeId, Contexts.presence(p.deviceId), jsonBytes(p)));
   }
 
   async readPresence(dev: string): Promise<{ presence: Presence; mtimeMs: number } | undefined> {

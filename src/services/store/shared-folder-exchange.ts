@@ -5,7 +5,6 @@ import * as fs from 'node:fs';
 import { BehaviorSubject, type Observable } from 'rxjs';
 import type { HostLogger, SyncStatus } from '../../host-api';
 import { errnoOf } from '../common/errors';
-import { writeDurable } from '../common/durable-fs';
 import { MAX_OBJECT_BYTES, Paths, type Presence } from './format';
 import { BadFileError, ReplicaFolder, type BadFile } from './replica-folder';
 import type { PracticeReplica } from './practice-replica';
@@ -163,7 +162,7 @@ export class SharedFolderExchange {
 
   protected async sharedWrite(rel: string, bytes: Uint8Array): Promise<void> {
     if (this.replica.readOnly) throw new Error('lock lost');
-    await writeDurable(this.shared.abs(rel), bytes);
+    await this.shared.write(rel, bytes);
     this.writesSeen.push(rel);
   }
 
@@ -221,7 +220,7 @@ export class SharedFolderExchange {
         try {
           const bytes = await this.shared.readSegmentBytes(f);
           const seg = this.shared.decodeSegment(f, bytes);
-          await writeDurable(this.replica.local.abs(Paths.segment(f.device, f.seq, f.hash)), bytes);
+          await this.replica.local.write(Paths.segment(f.device, f.seq, f.hash), bytes);
           this.replica.applySegment(f, seg, true);
           applied = true;
         } catch (e) {
@@ -235,7 +234,7 @@ export class SharedFolderExchange {
         try {
           if (await folderExists(this.replica.local.abs(rel))) this.cardsHere.add(dev);
           else if (await this.shared.readDeviceInfo(dev)) {
-            await writeDurable(this.replica.local.abs(rel), await fs.promises.readFile(this.shared.abs(rel)));
+            await this.replica.local.write(rel, await fs.promises.readFile(this.shared.abs(rel)));
             this.cardsHere.add(dev);
           }
         } catch (e) {
@@ -258,7 +257,7 @@ export class SharedFolderExchange {
       try {
         const bytes = await this.shared.readSnapshotBytes(f);
         this.shared.openSnapshot(f, bytes); // name, authentication, header; its records are checked as they load
-        await writeDurable(this.replica.local.abs(Paths.snapshot(f.device, f.seq, f.hash)), bytes);
+        await this.replica.local.write(Paths.snapshot(f.device, f.seq, f.hash), bytes);
         await this.replica.loadBestSnapshot([f]);
         return;
       } catch (e) {
@@ -281,7 +280,7 @@ export class SharedFolderExchange {
       size = st.size;
       if (this.objectsRefused.get(hash) === size) return false; // refused at this size; a half-synced file grows
       if (!st.isFile() || st.size > MAX_OBJECT_BYTES) throw new BadFileError({ path: rel, reason: st.isFile() ? `is too large (${st.size} bytes)` : 'is not a file' });
-      await writeDurable(this.replica.local.abs(rel), await fs.promises.readFile(this.shared.abs(rel)));
+      await this.replica.local.write(rel, await fs.promises.readFile(this.shared.abs(rel)));
       try {
         await this.replica.local.readObject(hash, false);
       } catch (e) {

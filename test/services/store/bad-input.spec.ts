@@ -218,6 +218,7 @@ describe('faults while writing', () => {
     await d.replica.put('clients', 'k2', { n: 2 });
     expect((await d.replica.flush({ timeoutMs: 500 })).pending).toBe(1);
     expect(d.exchange.syncStatus.state).toBe('offline');
+    expect(fs.existsSync(store.shared)).toBe(false); // a write never recreates a vanished shared folder
     fs.renameSync(store.shared + '-away', store.shared);
     expect((await d.replica.flush({ timeoutMs: 3000 })).pending).toBe(0);
     const fresh = await openDevice(store, 'PC2');
