@@ -459,10 +459,16 @@ export class PracticeReplica implements PracticeStore {
     });
   }
 
+  /**
+   * What a write replaces: the version shown (or `base`). Heads with identical contents (the same edit
+   * or delete made on two devices) are one version to the user, so a write replaces all of them; a
+   * real conflict stays open until resolveConflict.
+   */
   protected parentsFor(e: RecordEntry | undefined, base: string | undefined): string[] {
     const shown = e?.shownVersion();
-    if (base === undefined) return shown ? [shown] : [];
-    if (e && e.heads.has(base)) return [base];
+    const all = (v: string) => (e!.inConflict() ? [v] : [...e!.heads.keys()].sort());
+    if (base === undefined) return shown ? all(shown) : [];
+    if (e && e.heads.has(base)) return all(base);
     throw storageError(
       'version-mismatch',
       {

@@ -3,11 +3,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { StorageError } from '../../../src/host-api/storage';
-import { createHeader, seal, unwrapStoreKey, sha256Hex } from '../../../src/services/crypto/store-crypto';
-import { Contexts } from '../../../src/services/store/format';
+import { createHeader, unwrapStoreKey } from '../../../src/services/crypto/store-crypto';
 import { ReplicaFolder } from '../../../src/services/store/replica-folder';
 import { PracticeReplica } from '../../../src/services/store/practice-replica';
-import { TEST_KDF, newSharedStore, openDevice, syncAll } from '../../support/store-fixture';
+import { TEST_KDF, newSharedStore, openDevice } from '../../support/store-fixture';
+import { badFileCorpus } from '../../reliability/faults';
 import { tempDir, walk } from '../../support/temp';
 
 async function rejection(p: Promise<unknown>): Promise<StorageError> {
@@ -102,52 +102,10 @@ describe('invalid input', () => {
 });
 
 describe('files in the shared folder that are not what they should be', () => {
-  test('each is reported and ignored, named by verify, never applied, never deleted', async () => {
-    const store = await newSharedStore();
-    const a = await openDevice(store, 'PC1');
-    const b = await openDevice(store, 'PC2');
-    await a.replica.put('clients', 'k1', { name: 'Anna' });
-    await syncAll([a, b]);
-    const segs = walk(store.shared).filter((f) => f.includes('/log/'));
-    const good = fs.readFileSync(path.join(store.shared, segs[0]!));
-    const foreignStore = await newSharedStore();
-    const evil = path.join(store.shared, 'devices', 'f'.repeat(32), 'log');
-    fs.mkdirSync(evil, { recursive: true });
-    const put = (name: string, bytes: Uint8Array | string) => fs.writeFileSync(path.join(evil, name), bytes);
-    const named = (seq: number, bytes: Buffer) => `${String(seq).padStart(10, '0')}-${sha256Hex(bytes)}`;
-    // truncated (name no longer matches), flipped bit with a matching name, other store's key, zero bytes, a folder
-    put(named(1, good).replace(/.$/, '0'), good.subarray(0, good.length - 5));
-    const flipped = Buffer.from(good);
-    flipped[40]! ^= 1;
-    put(named(2, flipped), flipped);
-    const alien = seal(foreignStore.key, foreignStore.header.storeId, Contexts.segment('f'.repeat(32), 3), Buffer.from('{}'));
-    put(named(3, alien), alien);
-    put(`${String(4).padStart(10, '0')}-${sha256Hex(Buffer.alloc(0))}`, '');
-    fs.mkdirSync(path.join(evil, named(5, Buffer.from('dir'))));
-    // a segment of another device copied into this device's area (authenticated for its place only)
-    put(named(1, good).replace(/^0000000001/, '0000000006'), good);
-    // sync-client debris, a symlink out of the folder, a name with ..
-    put('0000000001-abc (PC2 conflicted copy 2026-11-28).bin', good);
-    put('desktop.ini', '[.ShellClassInfo]');
-    fs.writeFileSync(path.join(store.shared, '.DS_Store'), 'x');
-    fs.symlinkSync('/etc/passwd', path.join(evil, named(7, Buffer.from('link'))));
-    put('..0000000008-' + 'a'.repeat(64), good);
-    const before = walk(store.shared);
-    await b.exchange.exchange();
-    expect(await b.replica.list('clients')).toHaveLength(1);
-    expect(walk(store.shared)).toEqual(expect.arrayContaining(before)); // nothing deleted
-    const report = await b.replica.verify(store.shared);
-    const problemPaths = report.problems.map((p) => p.path).join('\n');
-    for (const seq of [2, 3, 4, 5, 6, 7]) expect(problemPaths).toContain(`/log/${String(seq).padStart(10, '0')}-`);
-    expect(report.problems.find((p) => p.path.includes('/0000000004-'))!.reason).toContain('empty');
-    expect(report.problems.find((p) => p.path.includes('/0000000007-'))!.reason).toContain('symbolic link');
-    const ignored = report.ignored.map((p) => p.path).join('\n');
-    expect(ignored).toContain('conflicted copy');
-    expect(ignored).toContain('desktop.ini');
-    expect(ignored).toContain('..0000000008');
-    expect(b.replica.badFiles.length).toBeGreaterThan(0);
-    await a.replica.close();
-    await b.replica.close();
+  test('each is reported and ignored, named by verify (with its reason), never applied, never deleted', async () => {
+    const r = await badFileCorpus();
+    expect(r.failures).toEqual([]);
+    expect(r.kinds).toEqual(expect.arrayContaining(['truncated', 'flipped bits', 'wrong key', 'other store', 'future version', 'huge', 'zero bytes', 'folder where a file should be', 'symlink out of the folder']));
   });
 
   test('a store of a newer format version is refused, and nothing is changed', async () => {

@@ -80,6 +80,20 @@ describe('convergence (fast-check)', () => {
     );
   });
 
+  test('the same delete on two devices, then an edit: no conflict (identical versions are one)', async () => {
+    const store = await newSharedStore();
+    const [a, b] = [await openDevice(store, 'PC1'), await openDevice(store, 'PC2')];
+    await a.replica.put('clients', 'k', { v: 1 });
+    await syncAll([a, b]);
+    await a.replica.remove('clients', 'k');
+    await b.replica.remove('clients', 'k');
+    await syncAll([a, b]);
+    await a.replica.put('clients', 'k', { v: 2 });
+    await syncAll([a, b]);
+    for (const d of [a, b]) expect(await d.replica.get('clients', 'k')).toMatchObject({ data: { v: 2 }, conflict: false });
+    for (const d of [a, b]) await d.replica.close();
+  });
+
   test('three devices: concurrent edits of one record give one conflict with all versions, the same everywhere; resolving converges', async () => {
     const store = await newSharedStore();
     const ds = [await openDevice(store, 'PC1'), await openDevice(store, 'PC2'), await openDevice(store, 'PC3')];

@@ -1,0 +1,264 @@
+// The reliability campaign: random practice work on 2–4 devices through the real plugin (loaded by
+// the reference loader), random sync-client schedules from the simulator, then quiescence; and the
+// invariants checked after every run. Plain functions (no jest), shared by the test suite and by
+// `npm run reliability`, which writes docs/RELIABILITY.md.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
+import { Container } from 'inversify';
+import {
+  FeatureFlags,
+  HostDialogs,
+  HostEnvironment,
+  HostLocalData,
+  HostLogger,
+  type PracticeStore,
+  type RecordConflict,
+  type StoredRecord,
+} from '../../src/host-api';
+import { loadPlugin, type LoadedPlugin } from '../../dev-host/loader';
+import { CloudSim, seededRng, type Rng, type SimStats } from '../support/cloud-sim';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const PASS = 'Kampagnen-Passwort-1';
+const TIMINGS = { probeTimeoutMs: 5000, monitorMs: 60000, pollMs: 150, heartbeatMs: 400 };
+const IDS = ['c0', 'c1', 'c2', 'c3', 'c4'];
+
+type Op = 'put' | 'remove' | 'resolve' | 'attach' | 'restart' | 'sync';
+
+class SimDevice {
+  plugin?: LoadedPlugin;
+  store?: PracticeStore;
+  readonly keychain = new Map<string, string>();
+  readonly secrets: string[] = [];
+  constructor(
+    readonly index: number,
+    readonly appDataDir: string,
+    readonly folder: string,
+  ) {}
+
+  protected container(): Container {
+    const c = new Container();
+    c.bind(HostEnvironment).toConstantValue({ apiVersion: '1.0.0', appDataDir: this.appDataDir, deviceName: `PC${this.index}`, userName: 'kampagne', locale: 'de', platform: process.platform });
+    c.bind(FeatureFlags).toConstantValue({ isEnabled: () => true });
+    const dialogs: HostDialogs = { pickFolder: async () => this.folder, promptCredentials: async () => undefined, promptSecret: async () => this.secrets.shift(), notify: () => undefined };
+    c.bind(HostDialogs).toConstantValue(dialogs);
+    c.bind(HostLogger).toConstantValue({ debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined });
+    c.bind(HostLocalData).toConstantValue({ count: async () => 0, records: async function* () {} });
+    c.bind(Symbol.for('cloud-storage.Timings')).toConstantValue(TIMINGS);
+    const k = this.keychain;
+    c.bind(Symbol.for('cloud-storage.CredentialStore')).toConstantValue({ get: async (a: string) => k.get(a), set: async (a: string, s: string) => void k.set(a, s), delete: async (a: string) => k.delete(a), accounts: async () => [...k.keys()] });
+    return c;
+  }
+
+  async load(): Promise<void> {
+    const r = await loadPlugin(ROOT, this.container());
+    if (r.kind !== 'loaded') throw new Error('plugin not loaded');
+    this.plugin = r.plugin;
+  }
+
+  /** First start: set up through the settings page (create on the first device, join on the others). */
+  async setUp(): Promise<void> {
+    await this.load();
+    this.secrets.push(PASS);
+    const page = this.plugin!.settingsPages[0]!.open();
+    page.setValue('folder', this.folder);
+    const out = await page.invoke('save');
+    page.dispose();
+    if (!out.ok) throw new Error(`setup of PC${this.index} failed: ${out.message.en}`);
+    this.store = await this.plugin!.storageProviders[0]!.open();
+  }
+
+  /** An app restart: unload, load, startup guard (working offline if the folder is away), open. */
+  async restart(): Promise<void> {
+    await this.plugin?.unload();
+    this.store = undefined;
+    await this.load();
+    const guard = this.plugin!.startupGuards[0]!;
+    let v = await guard.check();
+    if (v.kind === 'blocked') v = await guard.act(v.actions.some((a) => a.id === 'work-offline') ? 'work-offline' : 'retry');
+    if (v.kind === 'blocked') throw new Error(`PC${this.index} blocked at start: ${v.message.en}`);
+    this.store = await this.plugin!.storageProviders[0]!.open();
+  }
+
+  async unload(): Promise<void> {
+    await this.plugin?.unload();
+  }
+}
+
+/** What each write knew, observed through the API only: the oracle for the expected end state. */
+interface Observed {
+  col: string;
+  id: string;
+  version: string;
+  supersedes: string[];
+  data: unknown;
+}
+
+export interface RunResult {
+  devices: number;
+  mode: 'cloud' | 'usb';
+  operations: number;
+  restarts: number;
+  acknowledged: number;
+  lost: string[];
+  divergent: boolean;
+  conflictMismatches: string[];
+  writeViolations: string[];
+  verifyProblems: string[];
+  sim: SimStats;
+}
+
+async function view(store: PracticeStore): Promise<unknown> {
+  const out: unknown[] = [];
+  for (const r of await store.list('clients')) out.push(r);
+  for (const id of IDS) out.push(await store.history('clients', id));
+  let conflicts: readonly RecordConflict[] = [];
+  store.conflicts$.subscribe((c) => (conflicts = c)).unsubscribe();
+  return { out, conflicts };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function runSchedule(seed: number, devices: number, operations: number, mode: 'cloud' | 'usb'): Promise<RunResult> {
+  const rng: Rng = seededRng(seed);
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'cs-campaign-'));
+  const sim = new CloudSim(root, devices, rng, mode);
+  const ds = Array.from({ length: devices }, (_, i) => new SimDevice(i, path.join(root, `app-data-${i}`), sim.folder(i)));
+  const observed: Observed[] = [];
+  const acked: { dev: number; version: string; id: string }[] = [];
+  let restarts = 0;
+  /**
+   * The oracle's model of what a put or remove on this device replaces, from the API and from the
+   * writes observed so far (not from the store's parents): in a conflict, the version shown;
+   * otherwise every version this device knows that no known write replaced (identical heads).
+   */
+  async function replacedBy(store: PracticeStore, id: string): Promise<string[]> {
+    const rec = await store.get('clients', id);
+    if (rec?.conflict) return [rec.version];
+    const known = new Set((await store.history('clients', id)).map((h) => h.version));
+    const replacedKnown = new Set(observed.filter((o) => o.id === id && known.has(o.version)).flatMap((o) => o.supersedes));
+    return [...known].filter((v) => !replacedKnown.has(v));
+  }
+  try {
+    // set up: the first device creates the store, the others join once it reached them
+    for (const d of ds) {
+      if (mode === 'usb') sim.plug(d.index);
+      await d.setUp();
+      if (mode === 'cloud') {
+        await d.store!.flush({ timeoutMs: 3000 });
+        sim.settle();
+      } else await d.store!.flush({ timeoutMs: 3000 });
+    }
+    for (let n = 0; n < operations; n++) {
+      const d = ds[Math.floor(rng() * devices)]!;
+      const store = d.store!;
+      const r = rng();
+      const op: Op = r < 0.45 ? 'put' : r < 0.55 ? 'remove' : r < 0.63 ? 'resolve' : r < 0.68 ? 'attach' : r < 0.72 ? 'restart' : 'sync';
+      const id = IDS[Math.floor(rng() * IDS.length)]!;
+      if (op === 'put') {
+        const replaces = await replacedBy(store, id);
+        const data = { v: Math.floor(rng() * 1000), by: d.index };
+        const rec = await store.put('clients', id, data);
+        acked.push({ dev: d.index, version: rec.version, id });
+        observed.push({ col: 'clients', id, version: rec.version, supersedes: replaces, data });
+      } else if (op === 'remove') {
+        const shown = await store.get('clients', id);
+        if (!shown || shown.data === null) continue;
+        const replaces = await replacedBy(store, id);
+        await store.remove('clients', id);
+        const h = await store.history('clients', id);
+        const mine = h.filter((x) => x.data === null && x.updatedBy === `PC${d.index}`).pop()!;
+        acked.push({ dev: d.index, version: mine.version, id });
+        observed.push({ col: 'clients', id, version: mine.version, supersedes: replaces, data: null });
+      } else if (op === 'resolve') {
+        let conflicts: readonly RecordConflict[] = [];
+        store.conflicts$.subscribe((c) => (conflicts = c)).unsubscribe();
+        const c = conflicts[0];
+        if (!c) continue;
+        const keep = c.versions[Math.floor(rng() * c.versions.length)]!;
+        await store.resolveConflict(c.collection, c.id, keep.data);
+        const h = await store.history(c.collection, c.id);
+        const mine = h[h.length - 1]!;
+        acked.push({ dev: d.index, version: mine.version, id: c.id });
+        observed.push({ col: c.collection, id: c.id, version: mine.version, supersedes: c.versions.map((v) => v.version), data: keep.data });
+      } else if (op === 'attach') {
+        const bytes = Buffer.from(`Befund ${seed}-${n} `.repeat(1 + Math.floor(rng() * 200)));
+        const ref = await store.putAttachment(bytes, { name: `befund-${n}.txt`, mediaType: 'text/plain' });
+        const replaces = await replacedBy(store, id);
+        const data = { attachment: ref as never, by: d.index };
+        const rec = await store.put('clients', id, data);
+        acked.push({ dev: d.index, version: rec.version, id });
+        observed.push({ col: 'clients', id, version: rec.version, supersedes: replaces, data });
+      } else if (op === 'restart') {
+        await d.restart();
+        restarts++;
+      } else {
+        for (let k = 0; k < 1 + Math.floor(rng() * 4); k++) sim.step();
+        await sleep(Math.floor(rng() * 120));
+      }
+    }
+    // quiescence: every client catches up, every device pushes and pulls, until nothing moves
+    let agreed = false;
+    for (let round = 0; round < 40 && !agreed; round++) {
+      for (const d of ds) {
+        if (mode === 'usb') sim.plug(d.index);
+        sim.settle();
+        await d.store!.flush({ timeoutMs: 3000 });
+        sim.settle();
+        await sleep(mode === 'usb' ? 350 : 100);
+      }
+      const views = await Promise.all(ds.map((d) => view(d.store!)));
+      agreed = views.every((v) => isDeepStrictEqual(v, views[0]));
+    }
+    // invariants
+    const lost: string[] = [];
+    for (const d of ds)
+      for (const a of acked) {
+        const h = await d.store!.history('clients', a.id);
+        if (!h.some((x) => x.version === a.version)) lost.push(`PC${d.index} lacks ${a.id}@${a.version} (by PC${a.dev})`);
+      }
+    const conflictMismatches: string[] = [];
+    for (const id of IDS) {
+      const mine = observed.filter((o) => o.id === id);
+      const superseded = new Set(mine.flatMap((o) => o.supersedes));
+      const heads = mine.filter((o) => !superseded.has(o.version));
+      const expectConflict = heads.length > 1 && heads.some((h) => !isDeepStrictEqual(h.data, heads[0]!.data));
+      for (const d of ds) {
+        const rec: StoredRecord | undefined = await d.store!.get('clients', id);
+        const flagged = rec?.conflict ?? false;
+        if (flagged !== expectConflict) conflictMismatches.push(`PC${d.index} ${id}: conflict ${flagged}, expected ${expectConflict} (heads ${heads.map((h) => h.version).join(', ')})`);
+      }
+    }
+    const verifyProblems: string[] = [];
+    // verify every replica: each device's local one, and (cloud mode) the cloud folder itself
+    for (const d of ds) {
+      const page = d.plugin!.settingsPages[0]!.open();
+      const out = await page.invoke('verify');
+      page.dispose();
+      if (!out.ok) verifyProblems.push(`PC${d.index}: ${out.message.en}`);
+    }
+    return {
+      devices,
+      mode,
+      operations,
+      restarts,
+      acknowledged: acked.length,
+      lost,
+      divergent: !agreed,
+      conflictMismatches,
+      writeViolations: [...sim.violations],
+      verifyProblems,
+      sim: sim.stats,
+    };
+  } finally {
+    for (const d of ds) await d.unload().catch(() => undefined);
+    if (mode === 'usb' && sim.pluggedInto() !== undefined) sim.plug(undefined);
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+}
+
+export function failuresOf(r: RunResult): string[] {
+  return [...r.lost, ...(r.divergent ? ['devices did not converge'] : []), ...r.conflictMismatches, ...r.writeViolations, ...r.verifyProblems];
+}

@@ -1,0 +1,285 @@
+// A cloud-sync simulator: N device folders and a "cloud", with a replicator that behaves like real
+// clients do — transfers in any order and at any time, files first visible truncated or under a
+// temporary name, online-only placeholders (empty until hydrated), conflict copies in the styles of
+// Dropbox, OneDrive, Nextcloud and Syncthing, stray desktop.ini/.DS_Store. Also a USB-stick mode:
+// one folder carried between devices, present for one at a time, pulled out whenever the schedule says.
+// It is also the instrument: it records which device folder created or changed each path.
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+export type Rng = () => number;
+export function seededRng(seed: number): Rng {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) / 4294967296;
+  };
+}
+
+function walk(root: string, rel = ''): string[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(path.join(root, rel));
+  } catch {
+    return [];
+  }
+  const out: string[] = [];
+  for (const n of names) {
+    const r = path.join(rel, n);
+    let st: fs.Stats;
+    try {
+      st = fs.lstatSync(path.join(root, r));
+    } catch {
+      continue;
+    }
+    if (st.isDirectory()) out.push(...walk(root, r));
+    else if (st.isFile()) out.push(r);
+  }
+  return out;
+}
+
+const hashOf = (b: Buffer) => crypto.createHash('sha1').update(b).digest('hex');
+// temp files: the store's own (.incoming-…) and the simulated clients' (.~…); never synced
+const isOwnTemp = (rel: string) => path.basename(rel).startsWith('.incoming-') || path.basename(rel).startsWith('.~');
+
+export interface SimStats {
+  transfers: number;
+  truncatedFirst: number;
+  tempNamesFirst: number;
+  placeholders: number;
+  conflictCopies: number;
+  strayFiles: number;
+  unplugs: number;
+}
+
+export class CloudSim {
+  readonly cloud: string;
+  protected readonly known: Map<string, string>[] = []; // per device: path → hash last synced
+  protected readonly pending: { dev: number; rel: string; bytes: Buffer; kind: 'truncated' | 'temp' | 'placeholder' }[] = [];
+  protected readonly debris = new Set<string>(); // names the simulator made up
+  /** path → device folders that created or changed it (the store's own files only). */
+  readonly writers = new Map<string, Set<number>>();
+  readonly violations: string[] = [];
+  readonly stats: SimStats = { transfers: 0, truncatedFirst: 0, tempNamesFirst: 0, placeholders: 0, conflictCopies: 0, strayFiles: 0, unplugs: 0 };
+
+  constructor(
+    readonly root: string,
+    readonly devices: number,
+    protected readonly rng: Rng,
+    readonly mode: 'cloud' | 'usb' = 'cloud',
+  ) {
+    this.cloud = path.join(root, 'cloud');
+    fs.mkdirSync(this.cloud, { recursive: true });
+    for (let i = 0; i < devices; i++) {
+      this.known.push(new Map());
+      if (mode === 'cloud') fs.mkdirSync(this.folder(i), { recursive: true });
+    }
+    if (mode === 'usb') fs.mkdirSync(this.stickAtRest, { recursive: true });
+  }
+
+  /** The path device i uses as its shared folder. */
+  folder(i: number): string {
+    return path.join(this.root, this.mode === 'cloud' ? `pc${i}-cloud-folder` : `pc${i}-usb-mount`);
+  }
+
+  protected pick<T>(xs: readonly T[]): T | undefined {
+    return xs.length ? xs[Math.floor(this.rng() * xs.length)] : undefined;
+  }
+
+  // ---- USB mode ---------------------------------------------------------------------------------
+
+  protected get stickAtRest(): string {
+    return path.join(this.root, 'usb-stick-in-the-drawer');
+  }
+
+  pluggedInto(): number | undefined {
+    for (let i = 0; i < this.devices; i++) if (fs.existsSync(this.folder(i))) return i;
+    return undefined;
+  }
+
+  /** Plugs the stick into device i (pulling it from wherever it was, even mid-write). */
+  plug(i: number | undefined): void {
+    const at = this.pluggedInto();
+    if (at === i) return;
+    if (at !== undefined) {
+      fs.renameSync(this.folder(at), this.stickAtRest);
+      this.stats.unplugs++;
+    }
+    if (i !== undefined) fs.renameSync(this.stickAtRest, this.folder(i));
+  }
+
+  // ---- cloud mode ---------------------------------------------------------------------------------
+
+  /** One random action of the sync clients. */
+  step(): void {
+    if (this.mode === 'usb') {
+      const r = this.rng();
+      if (r < 0.35) this.plug(this.rng() < 0.2 ? undefined : Math.floor(this.rng() * this.devices));
+      return;
+    }
+    const r = this.rng();
+    const dev = Math.floor(this.rng() * this.devices);
+    if (r < 0.4) this.uploadFrom(dev, 1);
+    else if (r < 0.8) this.downloadTo(dev, 1);
+    else if (r < 0.9) this.completePending(1);
+    else this.litter(dev);
+  }
+
+  /** Everything everywhere: the state once every client has caught up. */
+  settle(): void {
+    if (this.mode === 'usb') return;
+    for (let round = 0; round < 4; round++) {
+      this.completePending(Infinity);
+      for (let i = 0; i < this.devices; i++) this.uploadFrom(i, Infinity);
+      for (let i = 0; i < this.devices; i++) this.downloadTo(i, Infinity);
+    }
+    this.completePending(Infinity);
+  }
+
+  protected record(dev: number, rel: string, existedBefore: boolean): void {
+    if (this.debris.has(rel)) return;
+    const w = this.writers.get(rel) ?? new Set<number>();
+    w.add(dev);
+    this.writers.set(rel, w);
+    if (w.size > 1) this.violations.push(`${rel} written by two devices (${[...w].join(', ')})`);
+    if (existedBefore && !rel.endsWith(`${path.sep}presence`)) this.violations.push(`${rel} changed after it was written`);
+  }
+
+  protected uploadFrom(dev: number, max: number): void {
+    const folder = this.folder(dev);
+    const known = this.known[dev]!;
+    const changed = walk(folder).filter((rel) => !isOwnTemp(rel) && !this.pending.some((p) => p.dev === dev && p.rel === rel));
+    const order = changed.sort(() => this.rng() - 0.5);
+    let n = 0;
+    for (const rel of order) {
+      if (n >= max) break;
+      let bytes: Buffer;
+      try {
+        bytes = fs.readFileSync(path.join(folder, rel));
+      } catch {
+        continue;
+      }
+      const h = hashOf(bytes);
+      const before = known.get(rel);
+      if (before === h) continue;
+      n++;
+      this.record(dev, rel, before !== undefined);
+      const cloudFile = path.join(this.cloud, rel);
+      let cloudHash: string | undefined;
+      try {
+        cloudHash = hashOf(fs.readFileSync(cloudFile));
+      } catch {
+        cloudHash = undefined;
+      }
+      if (cloudHash !== undefined && cloudHash !== before && cloudHash !== h) {
+        // changed on two sides: the cloud keeps its version, ours becomes a conflict copy
+        const copy = this.conflictName(rel, dev);
+        this.debris.add(copy);
+        fs.mkdirSync(path.dirname(path.join(this.cloud, copy)), { recursive: true });
+        fs.writeFileSync(path.join(this.cloud, copy), bytes);
+        this.stats.conflictCopies++;
+        continue;
+      }
+      fs.mkdirSync(path.dirname(cloudFile), { recursive: true });
+      fs.writeFileSync(cloudFile, bytes);
+      known.set(rel, h);
+      this.stats.transfers++;
+    }
+  }
+
+  protected downloadTo(dev: number, max: number): void {
+    const folder = this.folder(dev);
+    const known = this.known[dev]!;
+    const order = walk(this.cloud).sort(() => this.rng() - 0.5);
+    let n = 0;
+    for (const rel of order) {
+      if (n >= max) break;
+      if (this.pending.some((p) => p.dev === dev && p.rel === rel)) continue;
+      const bytes = fs.readFileSync(path.join(this.cloud, rel));
+      const h = hashOf(bytes);
+      if (known.get(rel) === h) continue;
+      const local = path.join(folder, rel);
+      let localHash: string | undefined;
+      try {
+        localHash = hashOf(fs.readFileSync(local));
+      } catch {
+        localHash = undefined;
+      }
+      if (localHash === h) {
+        known.set(rel, h);
+        continue;
+      }
+      if (localHash !== undefined && localHash !== known.get(rel)) continue; // changed here too: its upload decides
+      n++;
+      fs.mkdirSync(path.dirname(local), { recursive: true });
+      const r = this.rng();
+      if (bytes.length > 8 && r < 0.15) {
+        fs.writeFileSync(local, bytes.subarray(0, Math.floor(bytes.length / 2))); // visible half-written
+        this.pending.push({ dev, rel, bytes, kind: 'truncated' });
+        this.stats.truncatedFirst++;
+      } else if (r < 0.3) {
+        fs.writeFileSync(path.join(path.dirname(local), `.~${path.basename(rel)}.partial`), bytes.subarray(0, bytes.length >> 1));
+        this.pending.push({ dev, rel, bytes, kind: 'temp' });
+        this.stats.tempNamesFirst++;
+      } else if (r < 0.4 && !fs.existsSync(local)) {
+        fs.writeFileSync(local, ''); // an online-only placeholder: there, but nothing to read until hydrated
+        this.pending.push({ dev, rel, bytes, kind: 'placeholder' });
+        this.stats.placeholders++;
+      } else {
+        this.place(dev, rel, bytes);
+      }
+      known.set(rel, h);
+    }
+  }
+
+  protected place(dev: number, rel: string, bytes: Buffer): void {
+    const local = path.join(this.folder(dev), rel);
+    const tmp = path.join(path.dirname(local), `.~sim-${crypto.randomBytes(4).toString('hex')}.tmp`);
+    fs.writeFileSync(tmp, bytes);
+    fs.renameSync(tmp, local);
+    this.stats.transfers++;
+  }
+
+  protected completePending(max: number): void {
+    let n = 0;
+    while (this.pending.length && n < max) {
+      const i = Math.floor(this.rng() * this.pending.length);
+      const p = this.pending.splice(i, 1)[0]!;
+      if (p.kind === 'temp') fs.rmSync(path.join(this.folder(p.dev), path.dirname(p.rel), `.~${path.basename(p.rel)}.partial`), { force: true });
+      this.place(p.dev, p.rel, p.bytes);
+      n++;
+    }
+  }
+
+  protected conflictName(rel: string, dev: number): string {
+    const dir = path.dirname(rel);
+    const base = path.basename(rel);
+    const styles = [
+      `${base} (PC${dev}'s conflicted copy 2026-11-28)`, // Dropbox
+      `${base}-PC${dev}`, // OneDrive
+      `${base} (conflicted copy 2026-11-28 081500)`, // Nextcloud
+      `${base}.sync-conflict-20261128-081500-ABCDEFG`, // Syncthing
+    ];
+    return path.join(dir, this.pick(styles)!);
+  }
+
+  /** Sync-client and OS debris in a device folder: system files and conflict copies. */
+  protected litter(dev: number): void {
+    const folder = this.folder(dev);
+    const existing = walk(folder).filter((r) => !isOwnTemp(r));
+    const r = this.rng();
+    let rel: string;
+    if (r < 0.5 || existing.length === 0) rel = path.join(this.pick(['', 'devices', 'objects'])!, this.pick(['desktop.ini', '.DS_Store', 'Thumbs.db', '~$Brief.docx'])!);
+    else {
+      const src = this.pick(existing)!;
+      rel = this.conflictName(src, dev);
+    }
+    this.debris.add(rel);
+    fs.mkdirSync(path.dirname(path.join(folder, rel)), { recursive: true });
+    fs.writeFileSync(path.join(folder, rel), crypto.randomBytes(20));
+    this.stats.strayFiles++;
+  }
+}
