@@ -211,6 +211,7 @@ export class CloudStorageService {
   async openLocal(storeId: string, header: StoreHeader, key: Buffer): Promise<PracticeReplica> {
     const id = await this.identity.get();
     return PracticeReplica.open({
+      formerDeviceIds: id.replaces,
       localRoot: this.localReplicaRoot(storeId),
       header,
       key,

@@ -63,6 +63,11 @@ export interface ReplicaOptions {
    * (proper-lockfile may round the lock's mtime up by a second). Default 3.5 s.
    */
   readonly lockWaitMs?: number;
+  /**
+   * Ids this device had before (an app-data folder copied to another machine gets a fresh id). Their
+   * changes that never reached the shared folder are written again under the current id.
+   */
+  readonly formerDeviceIds?: readonly string[];
 }
 
 const JOURNAL_DIR = 'journal';
@@ -184,6 +189,7 @@ export class PracticeReplica implements PracticeStore {
           en: "This PC's local replica belongs to another practice store. Nothing was changed; please contact support.",
         });
       await this.load();
+      if (this.formerJournal.length) await this.reissueFormerJournal();
     } catch (e) {
       await this.releaseLock?.().catch(() => undefined);
       throw e;
@@ -230,9 +236,11 @@ export class PracticeReplica implements PracticeStore {
     for (const name of (await listDir(path.join(this.opts.localRoot, JOURNAL_DIR))).sort()) {
       if (!VERSION.test(name)) continue;
       const file = path.join(this.opts.localRoot, JOURNAL_DIR, name);
+      const owner = name.slice(name.lastIndexOf('.') + 1);
+      const former = owner !== this.opts.deviceId && (this.opts.formerDeviceIds ?? []).includes(owner);
       let change: Change;
       try {
-        const plain = openEnvelope(this.opts.key, this.opts.header.storeId, Contexts.journal(this.opts.deviceId, name), await fsp.readFile(file));
+        const plain = openEnvelope(this.opts.key, this.opts.header.storeId, Contexts.journal(owner === this.opts.deviceId || former ? owner : this.opts.deviceId, name), await fsp.readFile(file));
         change = JournalEntrySchema.parse(JSON.parse(plain.toString('utf8'))).change;
       } catch {
         // A journal file is only renamed into place once complete and fsynced; anything else is not acknowledged.
@@ -243,12 +251,51 @@ export class PracticeReplica implements PracticeStore {
         await fsp.rm(file, { force: true }); // sealed before a crash: the segment has it
         continue;
       }
+      this.clock.observe(change.ver);
+      if (former) {
+        this.formerJournal.push({ change, file }); // acknowledged under the old id: written again below
+        continue;
+      }
       this.state.apply(change, 'journal');
       this.journal.set(change.ver, change);
-      this.clock.observe(change.ver);
     }
     this.publishConflicts();
     if (this.journal.size > 0) this.scheduleSeal();
+  }
+
+  protected readonly formerJournal: { change: Change; file: string }[] = [];
+
+  /**
+   * Changes of a former id of this device that were never sealed (their bodies exist only in those
+   * journal files): written again under the current id with the same parents and content — if the
+   * original ever arrives too, the two are identical and not a conflict — then the old entry goes.
+   */
+  protected async reissueFormerJournal(): Promise<void> {
+    for (const { change, file } of this.formerJournal.splice(0)) {
+      await this.writes.run(() => this.commit({ col: change.col, id: change.id, parents: change.parents, data: change.data, op: change.op }));
+      await fsp.rm(file, { force: true });
+    }
+  }
+
+  /**
+   * Sealed changes of a former id that the shared folder never got: written again under the current
+   * id, replacing the original version (whose body stays readable in the local segment).
+   */
+  reissue(changes: readonly Change[]): Promise<void> {
+    return this.writes.run(async () => {
+      for (const c of changes) await this.commit({ col: c.col, id: c.id, parents: [c.ver], data: c.data, op: c.op });
+    });
+  }
+
+  /** Segments of former ids, for the exchange to re-issue what the shared folder never got. */
+  formerSegments(): { device: string; seq: number; hash: string }[] {
+    const out: { device: string; seq: number; hash: string }[] = [];
+    for (const dev of this.opts.formerDeviceIds ?? []) for (const [seq, hash] of this.segments.get(dev) ?? []) out.push({ device: dev, seq, hash });
+    return out;
+  }
+
+  async readOwnSegment(f: SegmentFile): Promise<Segment> {
+    return this.local.readSegment(f);
   }
 
   /** Loads the newest snapshot that verifies (a new device starts from it instead of replaying). */

@@ -184,6 +184,7 @@ export class SharedFolderExchange {
       await this.sharedWrite(Paths.deviceFile(me), await fs.promises.readFile(this.replica.local.abs(Paths.deviceFile(me))));
       this.cardInShared = true;
     }
+    await this.reissueFormerSegments();
     const inShared = this.knownShared(me);
     if (inShared.size < (this.replica.segments.get(me)?.size ?? 0))
       for (const f of await this.shared.listSegments(me)) inShared.add(f.seq);
@@ -202,6 +203,32 @@ export class SharedFolderExchange {
     }
     this.publish();
   }
+
+  /**
+   * A copied app-data folder runs under a fresh id; the sealed changes of its former id that never
+   * reached the shared folder are written again under the new id (it never writes the old area).
+   */
+  protected async reissueFormerSegments(): Promise<void> {
+    const formers = this.replica.formerSegments();
+    if (formers.length === 0) return;
+    const listed = new Set<string>();
+    for (const f of formers) {
+      const marker = `reissued/${f.device}-${f.seq}`;
+      if (this.reissued.has(marker)) continue;
+      if (!listed.has(f.device)) {
+        for (const s of await this.shared.listSegments(f.device)) this.knownShared(f.device).add(s.seq);
+        listed.add(f.device);
+      }
+      if (!this.knownShared(f.device).has(f.seq) && !(await folderExists(this.replica.local.abs(marker)))) {
+        await this.replica.reissue((await this.replica.readOwnSegment(f)).changes);
+        await this.replica.local.write(marker, '');
+      }
+      this.reissued.add(marker);
+    }
+    await this.replica.sealNow();
+  }
+
+  protected readonly reissued = new Set<string>();
 
   /** Pulls every verified segment and attachment this replica lacks. */
   protected async pull(): Promise<void> {
