@@ -226,16 +226,22 @@ describe('settings page: the save flow', () => {
   }, 120000);
 });
 
+/** A store set up through the page on a folder standing for a USB stick (parent/stick). */
+async function setUpOnStick() {
+  const parent = tempDir('cs-usb-');
+  const shared = path.join(parent, 'stick');
+  fs.mkdirSync(shared);
+  const h = host();
+  const { plugin, page } = await open(h);
+  page.set(shared);
+  h.dialogs.secrets.push(PASS);
+  expect(await page.invoke('save')).toMatchObject({ ok: true });
+  return { parent, shared, h, plugin, page };
+}
+
 describe('settings page: never guesses', () => {
   test('saving a configured path that is empty now creates no second store', async () => {
-    const parent = tempDir('cs-usb-');
-    const shared = path.join(parent, 'stick');
-    fs.mkdirSync(shared);
-    const h = host();
-    const { plugin, page } = await open(h);
-    page.set(shared);
-    h.dialogs.secrets.push(PASS);
-    expect(await page.invoke('save')).toMatchObject({ ok: true });
+    const { parent, shared, h, plugin, page } = await setUpOnStick();
     fs.renameSync(shared, path.join(parent, 'away'));
     fs.mkdirSync(shared); // the stick is out; an empty folder at its path
     h.dialogs.secrets.push(PASS);
@@ -248,14 +254,7 @@ describe('settings page: never guesses', () => {
 
 describe('settings page: leaving and conflicts', () => {
   test('remove-configuration leaves the shared data untouched; unpushed changes are pushed after re-joining', async () => {
-    const parent = tempDir('cs-usb-');
-    const shared = path.join(parent, 'stick');
-    fs.mkdirSync(shared);
-    const h = host();
-    const { plugin, page } = await open(h);
-    page.set(shared);
-    h.dialogs.secrets.push(PASS);
-    expect(await page.invoke('save')).toMatchObject({ ok: true });
+    const { parent, shared, h, plugin, page } = await setUpOnStick();
     fs.renameSync(shared, path.join(parent, 'away'));
     const store = await plugin.storageProviders[0]!.open();
     await store.put('clients', 'unpushed', { n: 1 });

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { CredentialStore, InMemoryCredentialStore } from '../../src/services/credentials/credential-store';
 import { PracticeReplica } from '../../src/services/store/practice-replica';
 import { SharedFolderExchange } from '../../src/services/store/shared-folder-exchange';
-import { loadCloudPlugin, makeHost } from '../support/test-host';
+import { loadCloudPlugin, makeHost, setUpThroughPage } from '../support/test-host';
 import { newSharedStore, openDevice, syncAll } from '../support/store-fixture';
 import { tempDir, walk } from '../support/temp';
 
@@ -20,12 +20,8 @@ describe('a copied app-data folder', () => {
     const host = (appDataDir: string, name: string) =>
       makeHost({ appDataDir, deviceName: name, bind: (c) => (c.bind(Symbol.for('cloud-storage.Timings')).toConstantValue(TIMINGS), c.bind(CredentialStore).toConstantValue(keychain)) });
     const a = host(path.join(root, 'pc-a'), 'Praxis-PC alt');
-    const pa = await loadCloudPlugin(a);
-    const page = pa.settingsPages[0]!.open();
-    page.setValue('folder', shared);
-    a.dialogs.secrets.push('Praxis-Passwort-2026');
-    expect(await page.invoke('save')).toMatchObject({ ok: true });
-    page.dispose();
+    const { plugin: pa, out } = await setUpThroughPage(a, shared, 'Praxis-Passwort-2026');
+    expect(out).toMatchObject({ ok: true });
     const sa = await pa.storageProviders[0]!.open();
     await sa.put('clients', 'k1', { name: 'vor dem Umzug' });
     expect((await sa.flush({ timeoutMs: 5000 })).pending).toBe(0);

@@ -98,6 +98,17 @@ afterEach(async () => {
   for (const p of loaded.splice(0)) await p.unload();
 });
 
+/** First start through the settings page: folder, save, the passphrase when asked. */
+export async function setUpThroughPage(host: TestHost, folder: string, passphrase: string) {
+  const plugin = await loadCloudPlugin(host);
+  const page = plugin.settingsPages[0]!.open();
+  page.setValue('folder', folder);
+  host.dialogs.secrets.push(passphrase);
+  const out = await page.invoke('save');
+  page.dispose();
+  return { plugin, out };
+}
+
 export async function loadCloudPlugin(host: TestHost): Promise<LoadedPlugin> {
   const r = await loadPlugin(PROJECT_ROOT, host.container);
   if (r.kind !== 'loaded') throw new Error('plugin was skipped');

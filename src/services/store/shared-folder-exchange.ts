@@ -53,6 +53,7 @@ export class SharedFolderExchange {
   protected devices: DeviceSeen[] = [];
   protected awaited = 0;
   protected writesSeen: string[] = [];
+  protected lastPresence = { news: '', at: 0 };
   // What is known to be in place already, so a round does not ask the disk again every 2 s.
   protected cardInShared = false;
   protected readonly cardsHere = new Set<string>();
@@ -338,6 +339,10 @@ export class SharedFolderExchange {
     const me = this.replica.deviceId;
     const mine = this.replica.segments.get(me);
     const changeCount = this.replica.state.countByDevice.get(me) ?? 0;
+    // Rewritten when there is news (new changes, going inactive) or a heartbeat is due — not on
+    // every poll, which would keep the cloud client uploading this file every two seconds.
+    const news = `${active}:${mine?.size ?? 0}:${changeCount - this.pendingUploads()}`;
+    if (news === this.lastPresence.news && Date.now() - this.lastPresence.at < (this.opts.heartbeatMs ?? 15000) * 0.9) return;
     const p: Presence = {
       t: 'presence',
       v: 1,
@@ -352,6 +357,7 @@ export class SharedFolderExchange {
     };
     try {
       await this.shared.writePresence(p);
+      this.lastPresence = { news, at: Date.now() };
       this.writesSeen.push(Paths.presence(me));
     } catch (e) {
       this.opts.logger?.debug('cloud-storage: presence not written', { code: errnoOf(e) });

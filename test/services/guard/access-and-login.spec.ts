@@ -7,19 +7,14 @@ import { ClassifierContext } from '../../../src/services/access/folder-classifie
 import { CommandRunner } from '../../../src/services/access/share-connector';
 import { ProbeChildOptions } from '../../../src/services/access/shared-folder-probe';
 import { CredentialStore, InMemoryCredentialStore } from '../../../src/services/credentials/credential-store';
-import { loadCloudPlugin, makeHost, type TestHost } from '../../support/test-host';
+import { loadCloudPlugin, makeHost, setUpThroughPage, type TestHost } from '../../support/test-host';
 import { tempDir, waitFor, walk } from '../../support/temp';
 
 const PASS = 'Praxis-Passwort-2026';
 const TIMINGS = { probeTimeoutMs: 5000, monitorMs: 300, pollMs: 100, heartbeatMs: 500 };
 
 async function setUp(h: TestHost, folder: string) {
-  const plugin = await loadCloudPlugin(h);
-  const page = plugin.settingsPages[0]!.open();
-  page.setValue('folder', folder);
-  h.dialogs.secrets.push(PASS);
-  const out = await page.invoke('save');
-  page.dispose();
+  const { plugin, out } = await setUpThroughPage(h, folder, PASS);
   expect(out).toMatchObject({ ok: true });
   return plugin;
 }

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { firstValueFrom } from 'rxjs';
 import type { StartupVerdict } from '../../../src/host-api';
-import { loadCloudPlugin, makeHost, type TestHost } from '../../support/test-host';
+import { loadCloudPlugin, makeHost, setUpThroughPage, type TestHost } from '../../support/test-host';
 import { tempDir, walk } from '../../support/temp';
 import { CredentialStore, InMemoryCredentialStore } from '../../../src/services/credentials/credential-store';
 
@@ -25,15 +25,7 @@ function actions(v: StartupVerdict): string[] {
   return v.kind === 'blocked' ? v.actions.map((a) => a.id) : [];
 }
 
-async function setUp(h: TestHost, folder: string) {
-  const plugin = await loadCloudPlugin(h);
-  const page = plugin.settingsPages[0]!.open();
-  page.setValue('folder', folder);
-  h.dialogs.secrets.push(PASS);
-  const out = await page.invoke('save');
-  page.dispose();
-  return { plugin, out };
-}
+const setUp = (h: TestHost, folder: string) => setUpThroughPage(h, folder, PASS);
 
 /** A device set up on a removable folder, closed, and then the folder taken away. */
 async function setUpThenPullOut(prefix: string) {
