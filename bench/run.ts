@@ -131,8 +131,9 @@ async function benchOpen(records = QUICK ? 2000 : 10000, rounds = 10, scaling = 
   }
   const changes = devs[0]!.replica.state.changeCount;
   const target = devs[0]!;
-  await target.exchange.stop();
   await target.replica.writeSnapshot();
+  await target.exchange.exchange(); // the snapshot reaches the shared folder, for the cold open
+  await target.exchange.stop();
   for (const d of devs) await d.replica.close();
   const key = store.key.toString('base64');
   const base = { header: store.header, key, deviceId: target.id };

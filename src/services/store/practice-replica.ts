@@ -300,8 +300,7 @@ export class PracticeReplica implements PracticeStore {
 
   /** Loads the newest snapshot that verifies (a new device starts from it instead of replaying). */
   async loadBestSnapshot(snaps: SegmentFile[]): Promise<void> {
-    // The newest first (by sequence, then device): the one covering most is usually the latest.
-    const ordered = [...snaps].sort((a, b) => b.seq - a.seq);
+    const ordered = await this.local.snapshotsToTry(snaps);
     for (const f of ordered) {
       try {
         this.applySnapshot(this.local.openSnapshot(f, await this.local.readSnapshotBytes(f)));

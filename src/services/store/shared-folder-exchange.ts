@@ -280,7 +280,7 @@ export class SharedFolderExchange {
 
   /** A new device starts from the newest verified snapshot instead of replaying every change. */
   protected async pullSnapshot(bad: (b: BadFile) => void): Promise<void> {
-    const snaps = (await this.shared.listSnapshots(bad)).sort((a, b) => b.seq - a.seq);
+    const snaps = await this.shared.snapshotsToTry(await this.shared.listSnapshots(bad));
     for (const f of snaps.slice(0, 3)) {
       try {
         const bytes = await this.shared.readSnapshotBytes(f);
