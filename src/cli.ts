@@ -1,6 +1,6 @@
 // `npx cloud-storage verify <folder>`: the integrity check the vendor's support asks customers for.
 import * as readline from 'node:readline';
-import { unwrapStoreKey } from './services/crypto/store-crypto';
+import { keyringFromPassphrase } from './services/crypto/keyring';
 import { ReplicaFolder } from './services/store/replica-folder';
 import { formatReport, verifyReplica } from './services/store/verify';
 
@@ -51,12 +51,16 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const pass = await readPassphrase('Praxis-Passwort / practice passphrase: ');
-  const key = await unwrapStoreKey(hdr.header, pass);
-  if (!key) {
+  const r = await keyringFromPassphrase(hdr.header, await ReplicaFolder.keyFilesAt(folder, hdr.header.storeId), pass);
+  if (r.kind === 'wrong') {
     process.stderr.write('Das Praxis-Passwort stimmt nicht. / The practice passphrase is wrong.\n');
     return 3;
   }
-  const report = await verifyReplica(folder, hdr.header, key);
+  if (r.kind === 'retired')
+    process.stderr.write(
+      'Dieses Praxis-Passwort wurde durch ein neues ersetzt; nur was davor gespeichert wurde, wird geprüft. / This passphrase was replaced by a newer one; only what was saved before is checked.\n',
+    );
+  const report = await verifyReplica(folder, hdr.header, r.keyring);
   process.stdout.write(formatReport(report) + '\n');
   return report.problems.length === 0 ? 0 : 1;
 }

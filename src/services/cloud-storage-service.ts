@@ -20,7 +20,8 @@ import { SharedFolderProbe, type ProbeResult } from './access/shared-folder-prob
 import { ShareConnector } from './access/share-connector';
 import { CloudConfigStore, pluginDataDir, type CloudConfig, type ConfigReading } from './config/cloud-config';
 import { Accounts, CredentialStore } from './credentials/credential-store';
-import { checkStoreKey, unwrapStoreKey, type StoreHeader } from './crypto/store-crypto';
+import type { StoreHeader } from './crypto/store-crypto';
+import { Keyring, keyringFromPassphrase, type NamedKeyFile } from './crypto/keyring';
 import { DeviceIdentity } from './identity/device-identity';
 import { PracticeReplica } from './store/practice-replica';
 import { ReplicaFolder } from './store/replica-folder';
@@ -38,7 +39,15 @@ export const DEFAULT_TIMINGS: CloudStorageTimings = { probeTimeoutMs: 5000, moni
 
 const LOCAL_ONLY: SyncStatus = { state: 'local-only', pendingUploads: 0, awaited: 0, conflicts: 0, devices: [] };
 
-export type KeyOutcome = { kind: 'ok'; key: Buffer } | { kind: 'cancelled' };
+export type KeyOutcome = { kind: 'ok'; keyring: Keyring } | { kind: 'cancelled' };
+
+/** "on Praxis-PC 2 on 28.11.26, 09:14" — who replaced the passphrase, for the prompts. */
+export function replacedBy(by: { name: string; at: string } | undefined, locale: 'de' | 'en'): string {
+  if (!by) return '';
+  const d = new Date(by.at);
+  const at = Number.isNaN(d.getTime()) ? by.at : d.toLocaleString(locale === 'de' ? 'de-DE' : 'en-GB', { dateStyle: 'short', timeStyle: 'short' });
+  return locale === 'de' ? ` (auf ${by.name} am ${at})` : ` (on ${by.name}, ${at})`;
+}
 
 @injectable()
 export class CloudStorageService {
@@ -161,12 +170,30 @@ export class CloudStorageService {
     return { ok: false };
   }
 
-  /** The store key: from the keychain, or by asking for the passphrase (again after a wrong one). */
-  async storeKey(header: StoreHeader, interactive: boolean): Promise<KeyOutcome> {
+  /** The key files of a store in these folders (the shared folder, the local replica), unreadable ones left out. */
+  async keyFilesIn(storeId: string, roots: readonly string[]): Promise<NamedKeyFile[]> {
+    const byHash = new Map<string, NamedKeyFile>();
+    for (const root of roots) {
+      const files = await ReplicaFolder.keyFilesAt(root, storeId).catch(() => []);
+      for (const f of files) byHash.set(f.hash, f);
+    }
+    return [...byHash.values()];
+  }
+
+  /** Keeps every key of the store in the OS keychain (and nowhere else). */
+  async keepKeys(keyring: Keyring): Promise<void> {
+    await this.credentials.set(Accounts.storeKey(keyring.storeId), keyring.serialize());
+  }
+
+  /**
+   * The store's keys: from the keychain, or by asking for the passphrase (again after a wrong one,
+   * or one that was replaced). `roots` are the folders whose key files a typed passphrase may open.
+   */
+  async storeKey(header: StoreHeader, interactive: boolean, roots: readonly string[] = []): Promise<KeyOutcome> {
     const stored = await this.credentials.get(Accounts.storeKey(header.storeId));
     if (stored) {
-      const key = Buffer.from(stored, 'base64');
-      if (key.length === 32 && checkStoreKey(header, key)) return { kind: 'ok', key };
+      const keyring = Keyring.restore(header, stored);
+      if (keyring) return { kind: 'ok', keyring };
     }
     if (!interactive) return { kind: 'cancelled' };
     let message: LocalizedText = {
@@ -176,15 +203,51 @@ export class CloudStorageService {
     for (;;) {
       const pass = await this.dialogs.promptSecret({ title: { de: 'Praxis-Passwort', en: 'Practice passphrase' }, message, confirm: false });
       if (pass === undefined) return { kind: 'cancelled' };
-      const key = await unwrapStoreKey(header, pass);
-      if (key) {
-        await this.credentials.set(Accounts.storeKey(header.storeId), key.toString('base64'));
-        return { kind: 'ok', key };
+      const r = await keyringFromPassphrase(header, await this.keyFilesIn(header.storeId, roots), pass);
+      if (r.kind === 'ok') {
+        await this.keepKeys(r.keyring);
+        return { kind: 'ok', keyring: r.keyring };
       }
-      message = {
-        de: 'Das Praxis-Passwort stimmt nicht. Bitte erneut eingeben (Groß-/Kleinschreibung beachten).',
-        en: 'The practice passphrase is wrong. Please enter it again (it is case-sensitive).',
-      };
+      message = r.kind === 'retired' ? retiredText(r.by) : wrongText();
+    }
+  }
+
+  /**
+   * A passphrase set on another PC, typed here: asked until it opens a key this device lacks, or the
+   * person cancels. Needed when this device holds an older generation only (it is behind), or when two
+   * PCs changed the passphrase at the same time (some files are under the other one). True when learned.
+   */
+  async enterPassphrase(): Promise<boolean> {
+    const store = this.store;
+    if (!store || store.isClosed) return false;
+    const behind = !store.keyState.upToDate;
+    let message: LocalizedText = behind
+      ? {
+          de: `Das Praxis-Passwort wurde auf einem anderen PC geändert${replacedBy(store.keyState.currentBy, 'de')}. Bitte geben Sie das neue Passwort einmal ein; bis dahin sind Änderungen, die danach gespeichert wurden, hier nicht lesbar. Ihre eigenen Änderungen gehen nicht verloren.`,
+          en: `The practice passphrase was changed on another PC${replacedBy(store.keyState.currentBy, 'en')}. Please enter the new passphrase once; until then, changes saved since are not readable here. Your own changes are not lost.`,
+        }
+      : {
+          de: 'Zwei PCs haben das Praxis-Passwort gleichzeitig geändert. Bitte geben Sie das Passwort ein, das auf dem anderen PC gesetzt wurde; danach gilt auf allen PCs dasselbe.',
+          en: 'Two PCs changed the practice passphrase at the same time. Please enter the passphrase set on the other PC; afterwards all PCs use the same one.',
+        };
+    for (;;) {
+      const pass = await this.dialogs.promptSecret({ title: { de: 'Neues Praxis-Passwort', en: 'New practice passphrase' }, message, confirm: false });
+      if (pass === undefined) return false;
+      const files = await this.keyFilesIn(store.header.storeId, [store.local.root, ...(this.activeConfig ? [this.activeConfig.folder] : [])]);
+      const r = await keyringFromPassphrase(store.header, files, pass, store.keyring);
+      if (r.kind === 'ok' && r.keyring.size > store.keyring.size) {
+        for (const id of r.keyring.ids) store.keyring.add(id, r.keyring.get(id)!);
+        await this.keepKeys(store.keyring);
+        await store.refreshKeys();
+        this.exchange?.keysChanged();
+        return true;
+      }
+      message =
+        r.kind === 'retired'
+          ? retiredText(r.by)
+          : r.kind === 'ok'
+            ? { de: 'Dieses Passwort kennt dieser PC bereits. Bitte geben Sie das auf dem anderen PC gesetzte Passwort ein.', en: 'This PC already knows that passphrase. Please enter the passphrase set on the other PC.' }
+            : wrongText();
     }
   }
 
@@ -208,7 +271,7 @@ export class CloudStorageService {
 
   /** Opens the local replica and starts exchanging with the shared folder. */
   /** Opens this device's local replica of a store, without exchanging with any shared folder. */
-  async openLocal(storeId: string, header: StoreHeader, key: Buffer): Promise<PracticeReplica> {
+  async openLocal(storeId: string, header: StoreHeader, key: Keyring): Promise<PracticeReplica> {
     const id = await this.identity.get();
     return PracticeReplica.open({
       formerDeviceIds: id.replaces,
@@ -223,7 +286,7 @@ export class CloudStorageService {
   }
 
   /** Starts working on a store: its local replica (opened here unless given) and the exchange with the folder. */
-  async activate(config: CloudConfig, header: StoreHeader, key: Buffer, opened?: PracticeReplica): Promise<PracticeReplica> {
+  async activate(config: CloudConfig, header: StoreHeader, key: Keyring, opened?: PracticeReplica): Promise<PracticeReplica> {
     if (this.store && !this.store.isClosed && this.activeConfig?.storeId === config.storeId) return this.store;
     await this.deactivate();
     const store = opened ?? (await this.openLocal(config.storeId, header, key));
@@ -238,6 +301,21 @@ export class CloudStorageService {
     this.store = store;
     this.exchange = exchange;
     this.activeConfig = config;
+    store.onKeysLearned = (kr) => this.keepKeys(kr);
+    let told = '';
+    this.subs.push(
+      store.keyState$.subscribe((k) => {
+        if (k.upToDate || told === k.current) return;
+        told = k.current; // once per new passphrase, not on every exchange
+        this.dialogs.notify({
+          tone: 'warning',
+          text: {
+            de: `Das Praxis-Passwort wurde auf einem anderen PC geändert${replacedBy(k.currentBy, 'de')}. Bitte geben Sie es unter „Gruppenpraxis & Cloudspeicher“ → „Neues Praxis-Passwort eingeben“ ein, damit dieser PC die neuen Änderungen lesen kann.`,
+            en: `The practice passphrase was changed on another PC${replacedBy(k.currentBy, 'en')}. Please enter it under "Group practice & cloud storage" → "Enter new practice passphrase" so this PC can read the new changes.`,
+          },
+        });
+      }),
+    );
     this.subs.push(exchange.sync$.subscribe((s) => this.sync.next(s)));
     this.subs.push(
       exchange.health$.subscribe((h) => {
@@ -318,4 +396,18 @@ export class CloudStorageService {
     this.access.complete();
     this.sync.complete();
   }
+}
+
+function wrongText(): LocalizedText {
+  return {
+    de: 'Das Praxis-Passwort stimmt nicht. Bitte erneut eingeben (Groß-/Kleinschreibung beachten).',
+    en: 'The practice passphrase is wrong. Please enter it again (it is case-sensitive).',
+  };
+}
+
+function retiredText(by: { name: string; at: string } | undefined): LocalizedText {
+  return {
+    de: `Dieses Praxis-Passwort wurde durch ein neues ersetzt${replacedBy(by, 'de')} und öffnet die Daten nicht mehr. Bitte geben Sie das aktuelle Passwort ein.`,
+    en: `This practice passphrase was replaced by a new one${replacedBy(by, 'en')} and no longer opens the data. Please enter the current passphrase.`,
+  };
 }

@@ -6,11 +6,40 @@ import { z } from 'zod';
 export const STORE_FORMAT = 'practice-store';
 export const STORE_FORMAT_VERSION = 1;
 export const HEADER_FILE = 'practice-store.json';
-const MAGIC = Buffer.from('PSE1', 'ascii');
+const MAGIC = Buffer.from('PSE1', 'ascii'); // sealed with the header's store key
+const MAGIC2 = Buffer.from('PSE2', 'ascii'); // followed by the 16-byte id of a later key generation
+const KEY_ID_LEN = 16;
 const NONCE_LEN = 12;
 const TAG_LEN = 16;
 export const ENVELOPE_OVERHEAD = MAGIC.length + NONCE_LEN + TAG_LEN;
 const CHUNK = 1 << 20;
+const HEADER_ID = 'header';
+
+/** A bare key (the header's) or a keyring: `current` seals, `get(id)` opens. */
+export type KeySource = Buffer | { readonly current: { id: string; key: Buffer }; get(id: string): Buffer | undefined };
+
+function sealingKey(k: KeySource): { prefix: Buffer; key: Buffer } {
+  if (Buffer.isBuffer(k)) return { prefix: MAGIC, key: k };
+  const { id, key } = k.current;
+  return id === HEADER_ID ? { prefix: MAGIC, key } : { prefix: Buffer.concat([MAGIC2, Buffer.from(id, 'hex')]), key };
+}
+
+/** The key an envelope names, from its first bytes; the length of its prefix. */
+function openingKey(k: KeySource, head: Buffer): { key: Buffer; prefixLen: number } {
+  const magic = head.subarray(0, MAGIC.length);
+  if (magic.equals(MAGIC)) {
+    const key = Buffer.isBuffer(k) ? k : k.get(HEADER_ID);
+    if (!key) throw new EnvelopeError('unknown-key', 'sealed with the first store key, which this device does not hold');
+    return { key, prefixLen: MAGIC.length };
+  }
+  if (magic.equals(MAGIC2) && head.length >= MAGIC2.length + KEY_ID_LEN) {
+    const id = head.subarray(MAGIC2.length, MAGIC2.length + KEY_ID_LEN).toString('hex');
+    const key = Buffer.isBuffer(k) ? undefined : k.get(id);
+    if (!key) throw new EnvelopeError('unknown-key', 'sealed with a key of a newer practice passphrase, which this device does not hold yet');
+    return { key, prefixLen: MAGIC2.length + KEY_ID_LEN };
+  }
+  throw new EnvelopeError('bad-magic', 'not an encrypted store file');
+}
 
 const b64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/).max(4096);
 
@@ -37,6 +66,15 @@ export const StoreHeaderSchema = z.object({
 export type StoreHeader = z.infer<typeof StoreHeaderSchema>;
 
 export const DEFAULT_SCRYPT = { N: 1 << 15, r: 8, p: 1 } as const;
+
+export function newScryptParams(kdf: { N: number; r: number; p: number } = DEFAULT_SCRYPT): ScryptParams {
+  return { name: 'scrypt', N: kdf.N, r: kdf.r, p: kdf.p, salt: crypto.randomBytes(16).toString('base64') };
+}
+
+/** The key-encryption key a passphrase gives under these parameters. */
+export function deriveKek(passphrase: string, params: ScryptParams): Promise<Buffer> {
+  return scrypt(passphrase, params);
+}
 
 function scrypt(passphrase: string, params: ScryptParams): Promise<Buffer> {
   return new Promise((resolve, reject) =>
@@ -65,7 +103,7 @@ export async function createHeader(
 ): Promise<{ header: StoreHeader; storeKey: Buffer }> {
   const storeId = crypto.randomBytes(16).toString('hex');
   const storeKey = crypto.randomBytes(32);
-  const params: ScryptParams = { name: 'scrypt', ...kdf, salt: crypto.randomBytes(16).toString('base64') };
+  const params = newScryptParams(kdf);
   const kek = await scrypt(passphrase, params);
   const nonce = crypto.randomBytes(NONCE_LEN);
   const c = crypto.createCipheriv('aes-256-gcm', kek, nonce);
@@ -105,7 +143,7 @@ export function checkStoreKey(header: StoreHeader, key: Buffer): boolean {
 }
 
 export class EnvelopeError extends Error {
-  constructor(readonly reason: 'too-short' | 'bad-magic' | 'auth-failed' | 'hash-mismatch', message: string) {
+  constructor(readonly reason: 'too-short' | 'bad-magic' | 'auth-failed' | 'hash-mismatch' | 'unknown-key', message: string) {
     super(message);
   }
 }
@@ -118,39 +156,45 @@ export function sha256Hex(bytes: Uint8Array): string {
   return crypto.createHash('sha256').update(bytes).digest('hex');
 }
 
-/** Seals a small payload: MAGIC | nonce | ciphertext | tag. The context binds the file to its place. */
-export function seal(key: Buffer, storeId: string, context: string, plaintext: Uint8Array): Buffer {
+/**
+ * Seals a small payload: "PSE1" | nonce | ciphertext | tag under the header's key, or
+ * "PSE2" | key id | nonce | ciphertext | tag under a later generation. The context binds the file to its place.
+ */
+export function seal(keys: KeySource, storeId: string, context: string, plaintext: Uint8Array): Buffer {
+  const { prefix, key } = sealingKey(keys);
   const nonce = crypto.randomBytes(NONCE_LEN);
   const c = crypto.createCipheriv('aes-256-gcm', key, nonce);
   c.setAAD(aadFor(storeId, context));
   const body = Buffer.concat([c.update(plaintext), c.final()]);
-  return Buffer.concat([MAGIC, nonce, body, c.getAuthTag()]);
+  return Buffer.concat([prefix, nonce, body, c.getAuthTag()]);
 }
 
-export function open(key: Buffer, storeId: string, context: string, file: Uint8Array): Buffer {
+export function open(keys: KeySource, storeId: string, context: string, file: Uint8Array): Buffer {
   const buf = Buffer.from(file.buffer, file.byteOffset, file.byteLength);
   if (buf.length < ENVELOPE_OVERHEAD) throw new EnvelopeError('too-short', 'file is shorter than an encrypted envelope');
-  if (!buf.subarray(0, MAGIC.length).equals(MAGIC)) throw new EnvelopeError('bad-magic', 'not an encrypted store file');
-  const nonce = buf.subarray(MAGIC.length, MAGIC.length + NONCE_LEN);
+  const { key, prefixLen } = openingKey(keys, buf.subarray(0, MAGIC2.length + KEY_ID_LEN));
+  if (buf.length < prefixLen + NONCE_LEN + TAG_LEN) throw new EnvelopeError('too-short', 'file is shorter than an encrypted envelope');
+  const nonce = buf.subarray(prefixLen, prefixLen + NONCE_LEN);
   const tag = buf.subarray(buf.length - TAG_LEN);
   const d = crypto.createDecipheriv('aes-256-gcm', key, nonce);
   d.setAAD(aadFor(storeId, context));
   d.setAuthTag(tag);
   try {
-    return Buffer.concat([d.update(buf.subarray(MAGIC.length + NONCE_LEN, buf.length - TAG_LEN)), d.final()]);
+    return Buffer.concat([d.update(buf.subarray(prefixLen + NONCE_LEN, buf.length - TAG_LEN)), d.final()]);
   } catch {
     throw new EnvelopeError('auth-failed', 'authentication failed (tampered, truncated, other store or wrong key)');
   }
 }
 
 /** Seals a large payload chunk by chunk and hashes the ciphertext on the way: never two copies in memory. */
-export function sealChunks(key: Buffer, storeId: string, context: string, plaintext: Uint8Array): { chunks: Iterable<Uint8Array>; hash: () => string } {
+export function sealChunks(keys: KeySource, storeId: string, context: string, plaintext: Uint8Array): { chunks: Iterable<Uint8Array>; hash: () => string } {
+  const { prefix, key } = sealingKey(keys);
   const nonce = crypto.randomBytes(NONCE_LEN);
   const c = crypto.createCipheriv('aes-256-gcm', key, nonce);
   c.setAAD(aadFor(storeId, context));
   const h = crypto.createHash('sha256');
   function* gen(): Generator<Uint8Array> {
-    const head = Buffer.concat([MAGIC, nonce]);
+    const head = Buffer.concat([prefix, nonce]);
     h.update(head);
     yield head;
     for (let off = 0; off < plaintext.byteLength; off += CHUNK) {
@@ -170,7 +214,7 @@ export function sealChunks(key: Buffer, storeId: string, context: string, plaint
  * decrypts into one preallocated array (or discards the plaintext when `keep` is false).
  */
 export async function openFileChunked(
-  key: Buffer,
+  keys: KeySource,
   storeId: string,
   context: string,
   file: string,
@@ -181,17 +225,20 @@ export async function openFileChunked(
   try {
     const size = (await fh.stat()).size;
     if (size < ENVELOPE_OVERHEAD) throw new EnvelopeError('too-short', 'file is shorter than an encrypted envelope');
-    const head = Buffer.alloc(MAGIC.length + NONCE_LEN);
+    const first = Buffer.alloc(Math.min(size, MAGIC2.length + KEY_ID_LEN));
+    await fh.read(first, 0, first.length, 0);
+    const { key, prefixLen } = openingKey(keys, first);
+    if (size < prefixLen + NONCE_LEN + TAG_LEN) throw new EnvelopeError('too-short', 'file is shorter than an encrypted envelope');
+    const head = Buffer.alloc(prefixLen + NONCE_LEN);
     await fh.read(head, 0, head.length, 0);
-    if (!head.subarray(0, MAGIC.length).equals(MAGIC)) throw new EnvelopeError('bad-magic', 'not an encrypted store file');
     const tag = Buffer.alloc(TAG_LEN);
     await fh.read(tag, 0, TAG_LEN, size - TAG_LEN);
-    const d = crypto.createDecipheriv('aes-256-gcm', key, head.subarray(MAGIC.length));
+    const d = crypto.createDecipheriv('aes-256-gcm', key, head.subarray(prefixLen));
     d.setAAD(aadFor(storeId, context));
     d.setAuthTag(tag);
     const h = crypto.createHash('sha256').update(head);
-    const out = keep ? new Uint8Array(size - ENVELOPE_OVERHEAD) : undefined;
-    const buf = Buffer.alloc(Math.min(CHUNK, Math.max(1, size - ENVELOPE_OVERHEAD)));
+    const out = keep ? new Uint8Array(size - head.length - TAG_LEN) : undefined;
+    const buf = Buffer.alloc(Math.min(CHUNK, Math.max(1, size - head.length - TAG_LEN)));
     let pos = head.length;
     let outPos = 0;
     const end = size - TAG_LEN;

@@ -106,15 +106,27 @@ export class StartupFlow {
         { de: 'Der Kopf des Praxis-Speichers fehlt oder ist beschädigt.', en: 'The header of the practice store is missing or damaged.' },
         [A.retry, A.reset],
       );
-    const k = await this.service.storeKey(header, true);
+    const local = this.service.localReplicaRoot(config.storeId);
+    const k = await this.service.storeKey(header, true, fromShared ? [config.folder, local] : [local]);
     if (k.kind === 'cancelled')
       return blocked(
         { de: 'Praxis-Passwort nötig', en: 'Practice passphrase needed' },
         { de: 'Ohne das Praxis-Passwort können die verschlüsselten Daten auf diesem PC nicht geöffnet werden.', en: 'Without the practice passphrase the encrypted data cannot be opened on this PC.' },
         [A.passphrase, A.reset],
       );
-    await this.service.activate(config, header, k.key);
-    return { kind: 'proceed', notices: this.notices(fromShared) };
+    const store = await this.service.activate(config, header, k.keyring);
+    // The passphrase was changed on another PC: ask once now; cancelling still opens the data.
+    const behind = !store.keyState.upToDate && !(await this.service.enterPassphrase());
+    const notices = this.notices(fromShared);
+    if (behind)
+      notices.unshift({
+        tone: 'warning',
+        text: {
+          de: 'Das Praxis-Passwort wurde auf einem anderen PC geändert. Solange es hier nicht eingegeben ist, sind die seitdem gespeicherten Änderungen auf diesem PC nicht lesbar; Ihre eigenen Änderungen werden weiter gespeichert und übertragen.',
+          en: 'The practice passphrase was changed on another PC. Until it is entered here, changes saved since are not readable on this PC; your own changes are still saved and sent.',
+        },
+      });
+    return { kind: 'proceed', notices };
   }
 
   protected notices(online: boolean): { tone: Tone; text: LocalizedText }[] {

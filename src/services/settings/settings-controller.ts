@@ -10,6 +10,8 @@ import { StorageError } from '../../host-api/storage';
 import { errnoOf } from '../common/errors';
 import type { PracticeReplica } from '../store/practice-replica';
 import { createHeader } from '../crypto/store-crypto';
+import { Keyring, keyringFromPassphrase } from '../crypto/keyring';
+import { replacedBy } from '../cloud-storage-service';
 import { ReplicaFolder } from '../store/replica-folder';
 
 const TITLE = { de: 'Gruppenpraxis & Cloudspeicher', en: 'Group practice & cloud storage' };
@@ -158,11 +160,48 @@ export class SettingsController {
         ),
       },
     ];
+    const store = this.service.openStore;
+    const keys = store && !store.isClosed ? store.keyState : undefined;
+    if (keys && !keys.upToDate)
+      status.push({
+        kind: 'notice',
+        id: 'passphrase-changed',
+        tone: 'warning',
+        text: {
+          de: `Das Praxis-Passwort wurde auf einem anderen PC geändert${replacedBy(keys.currentBy, 'de')}. Geben Sie das neue Passwort ein („Neues Praxis-Passwort eingeben“), damit dieser PC die seitdem gespeicherten Änderungen lesen kann. Ihre eigenen Änderungen werden weiter gespeichert und übertragen.`,
+          en: `The practice passphrase was changed on another PC${replacedBy(keys.currentBy, 'en')}. Enter the new passphrase ("Enter new practice passphrase") so this PC can read the changes saved since. Your own changes are still saved and sent.`,
+        },
+      });
+    const locked = this.service.openExchange?.lockedCount ?? 0;
+    if (keys?.upToDate && locked > 0)
+      status.push({
+        kind: 'notice',
+        id: 'locked-files',
+        tone: 'warning',
+        text: {
+          de: `${locked} Datei(en) im gemeinsamen Ordner sind mit einem Praxis-Passwort verschlüsselt, das dieser PC nicht kennt (zwei PCs haben das Passwort gleichzeitig geändert). Sie werden lesbar, sobald der andere PC das aktuelle Passwort eingibt – oder geben Sie hier das dort gesetzte Passwort ein.`,
+          en: `${locked} file(s) in the shared folder are encrypted with a practice passphrase this PC does not know (two PCs changed the passphrase at the same time). They become readable once the other PC enters the current passphrase — or enter the passphrase set there here.`,
+        },
+      });
     const configured = this.configuredFolder !== undefined;
     const actions: ViewItem[] = [
       { kind: 'action', id: 'save', label: { de: 'Speichern', en: 'Save' }, style: 'primary', enabled: !this.busy.value && folder !== '' && !problem },
       { kind: 'action', id: 'test-connection', label: { de: 'Verbindung testen', en: 'Test connection' }, style: 'secondary', enabled: !this.busy.value && folder !== '' && !problem },
       { kind: 'action', id: 'verify', label: { de: 'Daten prüfen', en: 'Verify data' }, style: 'secondary', enabled: !this.busy.value && this.service.isActive },
+      ...(keys && (!keys.upToDate || locked > 0)
+        ? [{ kind: 'action' as const, id: 'enter-passphrase', label: { de: 'Neues Praxis-Passwort eingeben', en: 'Enter new practice passphrase' }, style: 'primary' as const, enabled: !this.busy.value }]
+        : []),
+      {
+        kind: 'action',
+        id: 'change-passphrase',
+        label: { de: 'Praxis-Passwort ändern', en: 'Change practice passphrase' },
+        style: 'secondary',
+        enabled: !this.busy.value && keys?.upToDate === true && !store?.readOnly,
+        confirm: {
+          de: 'Sie werden nach dem bisherigen und dem neuen Praxis-Passwort gefragt. Alles, was danach gespeichert wird, ist nur mit dem neuen Passwort lesbar, und neue PCs kommen nur mit dem neuen Passwort hinein; jeder andere PC fragt einmal danach. Was bisher im gemeinsamen Ordner liegt, bleibt mit dem alten Passwort lesbar für jeden, der eine Kopie davon hat. Es gehen keine Daten verloren.',
+          en: 'You are asked for the current and the new practice passphrase. Everything saved afterwards is readable only with the new passphrase, and new PCs get in only with the new one; every other PC asks for it once. What is in the shared folder so far stays readable with the old passphrase to anyone who has a copy of it. No data are lost.',
+        },
+      },
       {
         kind: 'action',
         id: 'remove-configuration',
@@ -214,6 +253,10 @@ export class SettingsController {
         return this.save();
       case 'verify':
         return this.verify();
+      case 'change-passphrase':
+        return this.changePassphrase();
+      case 'enter-passphrase':
+        return this.enterPassphrase();
       case 'remove-configuration':
         await this.service.forget();
         this.configuredFolder = undefined;
@@ -279,10 +322,10 @@ export class SettingsController {
     const current = await this.service.configStore.read();
     if (current.kind === 'ok' && current.config.storeId !== hdr.header.storeId)
       return this.fieldError({ de: 'In diesem Ordner liegt ein anderer Praxis-Speicher. Entfernen Sie zuerst die Einrichtung.', en: 'This folder holds another practice store. Remove the setup first.' });
-    const k = await this.service.storeKey(hdr.header, true);
+    const k = await this.service.storeKey(hdr.header, true, [folder, this.service.localReplicaRoot(hdr.header.storeId)]);
     if (k.kind === 'cancelled') return { ok: false, message: { de: 'Ohne Praxis-Passwort kein Beitritt; es wurde nichts geändert.', en: 'No passphrase, no joining; nothing was changed.' } };
     const config = { version: 1 as const, folder, storeId: hdr.header.storeId, configuredAt: new Date().toISOString() };
-    await this.service.activate(config, hdr.header, k.key);
+    await this.service.activate(config, hdr.header, k.keyring);
     try {
       await this.service.configStore.write(config);
     } catch (e) {
@@ -310,6 +353,7 @@ export class SettingsController {
     if (pass === undefined) return { ok: false, message: { de: 'Abgebrochen; es wurde nichts geändert.', en: 'Cancelled; nothing was changed.' } };
     if (pass.length < 10) return { ok: false, message: { de: 'Das Praxis-Passwort muss mindestens 10 Zeichen lang sein; es wurde nichts geändert.', en: 'The practice passphrase must be at least 10 characters; nothing was changed.' } };
     const { header, storeKey } = await createHeader(pass, this.service.env.deviceName);
+    const keyring = Keyring.ofHeaderKey(header.storeId, storeKey);
     const account = Accounts.storeKey(header.storeId);
     const localRoot = this.service.localReplicaRoot(header.storeId);
     let store: PracticeReplica | undefined;
@@ -319,8 +363,8 @@ export class SettingsController {
       await this.service.credentials.delete(account).catch(() => false);
     };
     try {
-      await this.service.credentials.set(account, storeKey.toString('base64'));
-      store = await this.service.openLocal(header.storeId, header, storeKey);
+      await this.service.keepKeys(keyring);
+      store = await this.service.openLocal(header.storeId, header, keyring);
       let imported = 0;
       if (this.localData && (await this.localData.count()) > 0) {
         const rep = await store.importRecords(this.localData.records());
@@ -337,7 +381,7 @@ export class SettingsController {
         throw new HeaderNotWritten();
       }
       this.configuredFolder = folder;
-      await this.service.activate(config, header, storeKey, store);
+      await this.service.activate(config, header, keyring, store);
       await store.flush({ timeoutMs: 10000 });
       return {
         ok: true,
@@ -357,6 +401,72 @@ export class SettingsController {
         return { ok: false, message: { de: 'Der Praxis-Speicher konnte im Ordner nicht angelegt werden (ist dort gerade etwas entstanden, z. B. von einem anderen PC?). Es wurde nichts geändert.', en: 'The practice store could not be created in the folder (did something appear there just now, e.g. from another PC?). Nothing was changed.' } };
       throw e;
     }
+  }
+
+  /**
+   * A new practice passphrase: asks the current one (someone at an unlocked PC must not change it
+   * unnoticed), then the new one; a new key generation is kept in the keychain, then published.
+   */
+  protected async changePassphrase(): Promise<ActionOutcome> {
+    const store = this.service.openStore;
+    const nothing = { de: 'Es wurde nichts geändert.', en: 'Nothing was changed.' };
+    if (!store || store.isClosed) return { ok: false, message: { de: `Der Cloudspeicher ist nicht geöffnet. ${nothing.de}`, en: `Cloud storage is not open. ${nothing.en}` } };
+    if (store.readOnly) return { ok: false, message: { de: `Die Daten sind gerade schreibgeschützt (das Programm ist noch einmal geöffnet?). ${nothing.de}`, en: `The data are read-only right now (is the application open twice?). ${nothing.en}` } };
+    if (!store.keyState.upToDate)
+      return { ok: false, message: { de: `Das Passwort wurde bereits auf einem anderen PC geändert. Geben Sie zuerst dieses neue Passwort ein („Neues Praxis-Passwort eingeben“). ${nothing.de}`, en: `The passphrase was already changed on another PC. Enter that new passphrase first ("Enter new practice passphrase"). ${nothing.en}` } };
+    const old = await this.dialogs.promptSecret({
+      title: { de: 'Bisheriges Praxis-Passwort', en: 'Current practice passphrase' },
+      message: { de: 'Bitte geben Sie zur Bestätigung das bisherige Praxis-Passwort ein.', en: 'Please enter the current practice passphrase to confirm.' },
+      confirm: false,
+    });
+    if (old === undefined) return { ok: false, message: { de: `Abgebrochen. ${nothing.de}`, en: `Cancelled. ${nothing.en}` } };
+    const files = await this.service.keyFilesIn(store.header.storeId, [store.local.root]);
+    const check = await keyringFromPassphrase(store.header, files, old);
+    if (check.kind !== 'ok' || check.state.current !== store.keyState.current)
+      return {
+        ok: false,
+        message:
+          check.kind === 'retired'
+            ? { de: `Das ist ein früheres, bereits ersetztes Praxis-Passwort. ${nothing.de}`, en: `That is an earlier passphrase that was already replaced. ${nothing.en}` }
+            : { de: `Das bisherige Praxis-Passwort stimmt nicht. ${nothing.de}`, en: `The current practice passphrase is wrong. ${nothing.en}` },
+      };
+    const pass = await this.dialogs.promptSecret({
+      title: { de: 'Neues Praxis-Passwort', en: 'New practice passphrase' },
+      message: {
+        de: 'Das neue Praxis-Passwort braucht jeder PC der Praxis einmal. Bitte notieren Sie es an einem sicheren Ort: Ohne das Passwort kann niemand – auch der Support nicht – die danach gespeicherten Daten öffnen. Mindestens 10 Zeichen.',
+        en: 'Every PC of the practice needs the new passphrase once. Write it down somewhere safe: without it nobody — not even support — can open the data saved afterwards. At least 10 characters.',
+      },
+      confirm: true,
+    });
+    if (pass === undefined) return { ok: false, message: { de: `Abgebrochen. ${nothing.de}`, en: `Cancelled. ${nothing.en}` } };
+    if (pass.length < 10) return { ok: false, message: { de: `Das Praxis-Passwort muss mindestens 10 Zeichen lang sein. ${nothing.de}`, en: `The practice passphrase must be at least 10 characters. ${nothing.en}` } };
+    if (pass.normalize('NFC') === old.normalize('NFC')) return { ok: false, message: { de: `Das neue Passwort ist das bisherige. ${nothing.de}`, en: `The new passphrase is the current one. ${nothing.en}` } };
+    if (!store.keyState.upToDate || store.isClosed) return { ok: false, message: { de: `Während der Eingabe hat sich der Stand geändert; bitte erneut versuchen. ${nothing.de}`, en: `Things changed while you were typing; please try again. ${nothing.en}` } };
+    try {
+      await store.changePassphrase(pass, this.service.env.deviceName, (kr) => this.service.keepKeys(kr));
+    } catch (e) {
+      const why = failureText(e);
+      return { ok: false, message: { de: `Das Praxis-Passwort wurde nicht geändert; das bisherige gilt weiter. ${why.de}`, en: `The practice passphrase was not changed; the current one still applies. ${why.en}` } };
+    }
+    const others = this.service.syncStatus.devices.filter((d) => !d.thisDevice).length;
+    const left = (await store.flush({ timeoutMs: 10000 })).pending;
+    return {
+      ok: true,
+      message: {
+        de: `Das Praxis-Passwort wurde geändert. Was ab jetzt gespeichert wird, ist nur mit dem neuen Passwort lesbar.${others ? ` Die anderen ${others} PC(s) fragen einmal nach dem neuen Passwort.` : ''}${left ? ' Die Änderung wird übertragen, sobald der gemeinsame Ordner erreichbar ist.' : ''}`,
+        en: `The practice passphrase was changed. What is saved from now on is readable only with the new passphrase.${others ? ` The other ${others} PC(s) ask for the new passphrase once.` : ''}${left ? ' The change is sent once the shared folder is reachable.' : ''}`,
+      },
+    };
+  }
+
+  /** The passphrase set on another PC, typed here once. */
+  protected async enterPassphrase(): Promise<ActionOutcome> {
+    const store = this.service.openStore;
+    if (!store || store.isClosed) return { ok: false, message: { de: 'Der Cloudspeicher ist nicht geöffnet.', en: 'Cloud storage is not open.' } };
+    const locked = this.service.openExchange?.lockedCount ?? 0;
+    if (store.keyState.upToDate && locked === 0) return { ok: true, message: { de: 'Dieser PC kennt das aktuelle Praxis-Passwort bereits.', en: 'This PC already knows the current practice passphrase.' } };
+    if (!(await this.service.enterPassphrase())) return { ok: false, message: { de: 'Abgebrochen; es wurde nichts geändert.', en: 'Cancelled; nothing was changed.' } };
+    return { ok: true, message: { de: 'Das Praxis-Passwort ist auf diesem PC hinterlegt; die neuen Änderungen werden jetzt gelesen.', en: 'The practice passphrase is kept on this PC; the new changes are being read now.' } };
   }
 
   /** Resolves a conflict with the chosen version's content; nothing is lost, every version stays in the history. */

@@ -22,6 +22,7 @@ import { SerialQueue } from '../common/serial-queue';
 import { errnoOf, localWriteError, storageError } from '../common/errors';
 import { listDir } from '../common/durable-fs';
 import { open as openEnvelope, seal, type StoreHeader } from '../crypto/store-crypto';
+import { Keyring, createKeyFile, createLinkFile, resolveKeys, type KeyState } from '../crypto/keyring';
 import {
   COLLECTION,
   Contexts,
@@ -46,7 +47,8 @@ import { BadFileError, ReplicaFolder, type BadFile, type SegmentFile } from './r
 export interface ReplicaOptions {
   readonly localRoot: string;
   readonly header: StoreHeader;
-  readonly key: Buffer;
+  /** The header's store key alone, or every key generation this device holds. */
+  readonly key: Buffer | Keyring;
   readonly deviceId: string;
   readonly deviceName: string;
   readonly userName: string;
@@ -126,8 +128,19 @@ export class PracticeReplica implements PracticeStore {
   readonly changes$: Observable<RecordChange> = this.changesSubject.asObservable();
   readonly conflicts$: Observable<readonly RecordConflict[]> = this.conflictsSubject.asObservable();
 
+  /** The keys of this store; shared with every folder of it, so a key learned is used everywhere at once. */
+  readonly keyring: Keyring;
+  protected readonly keyStateSubject: BehaviorSubject<KeyState>;
+  /** Which passphrase generation is current, and whether this device holds it. */
+  readonly keyState$: Observable<KeyState>;
+  /** Called with the keyring whenever it learned a key (the service keeps it in the OS keychain). */
+  onKeysLearned?: (keyring: Keyring) => Promise<void>;
+
   protected constructor(protected readonly opts: ReplicaOptions) {
-    this.local = new ReplicaFolder(opts.localRoot, opts.header.storeId, opts.key);
+    this.keyring = Buffer.isBuffer(opts.key) ? Keyring.ofHeaderKey(opts.header.storeId, opts.key) : opts.key;
+    this.keyStateSubject = new BehaviorSubject<KeyState>({ current: this.keyring.current.id, upToDate: true, locked: [], forged: [], unlinked: [], generations: [] });
+    this.keyState$ = this.keyStateSubject.asObservable();
+    this.local = new ReplicaFolder(opts.localRoot, opts.header.storeId, this.keyring);
     this.clock = new HybridClock(opts.deviceId, opts.now);
   }
 
@@ -145,12 +158,12 @@ export class PracticeReplica implements PracticeStore {
 
   /** The full integrity check of this device's replica (or of another folder of the same store). */
   verify(root = this.opts.localRoot): Promise<VerifyReport> {
-    return verifyReplica(root, this.opts.header, this.opts.key);
+    return verifyReplica(root, this.opts.header, this.keyring);
   }
 
   /** Another replica of the same store (the shared folder), readable and writable with this store's key. */
   folderAt(root: string): ReplicaFolder {
-    return new ReplicaFolder(root, this.opts.header.storeId, this.opts.key);
+    return new ReplicaFolder(root, this.opts.header.storeId, this.keyring);
   }
 
   /** Opens (creating if needed) the local replica; refuses a second process on the same replica. */
@@ -188,6 +201,7 @@ export class PracticeReplica implements PracticeStore {
           de: 'Der lokale Datenbestand dieses PCs gehört zu einem anderen Praxis-Speicher. Es wurde nichts verändert; bitte wenden Sie sich an den Support.',
           en: "This PC's local replica belongs to another practice store. Nothing was changed; please contact support.",
         });
+      await this.refreshKeys();
       await this.load();
       if (this.formerJournal.length) await this.reissueFormerJournal();
     } catch (e) {
@@ -240,7 +254,7 @@ export class PracticeReplica implements PracticeStore {
       const former = owner !== this.opts.deviceId && (this.opts.formerDeviceIds ?? []).includes(owner);
       let change: Change;
       try {
-        const plain = openEnvelope(this.opts.key, this.opts.header.storeId, Contexts.journal(owner === this.opts.deviceId || former ? owner : this.opts.deviceId, name), await fsp.readFile(file));
+        const plain = openEnvelope(this.keyring, this.opts.header.storeId, Contexts.journal(owner === this.opts.deviceId || former ? owner : this.opts.deviceId, name), await fsp.readFile(file));
         change = JournalEntrySchema.parse(JSON.parse(plain.toString('utf8'))).change;
       } catch {
         // A journal file is only renamed into place once complete and fsynced; anything else is not acknowledged.
@@ -388,6 +402,60 @@ export class PracticeReplica implements PracticeStore {
     for (const [seq, hash] of mine) if (seq > this.ownSeq) [this.ownSeq, this.ownTip] = [seq, hash];
   }
 
+  // ---- key generations (docs/PASSPHRASE.md) ------------------------------------------------
+
+  get keyState(): KeyState {
+    return this.keyStateSubject.value;
+  }
+
+  /**
+   * Reads this replica's key files, learns what the held keys open, selects the key to write with,
+   * and writes a link file when this device holds a key the current one cannot reach. True when a
+   * key was learned or the write key changed (locked files may be readable now).
+   */
+  async refreshKeys(): Promise<boolean> {
+    const bad = (b: BadFile) => this.reportBad(b);
+    const size = this.keyring.size;
+    const writing = this.keyring.current.id;
+    let st = resolveKeys(this.keyring, await this.local.readKeyFiles(bad));
+    if (st.upToDate && st.unlinked.length > 0 && !this.lockLost && !this.closed) {
+      await this.local.writeKeyFile(createLinkFile(this.keyring, st.current, st.unlinked, this.opts.deviceId));
+      st = resolveKeys(this.keyring, await this.local.readKeyFiles(bad));
+    }
+    for (const f of st.forged) this.reportBad({ path: `keys/${f.hash}`, reason: 'a key file not endorsed by the key it claims to replace — never believed' });
+    const learned = this.keyring.size > size;
+    if (learned) await this.onKeysLearned?.(this.keyring).catch(() => this.opts.logger?.warn('cloud-storage: a key learned could not be kept in the keychain; it will be asked for again'));
+    const prev = this.keyStateSubject.value;
+    if (!this.closed && (prev.current !== st.current || prev.upToDate !== st.upToDate || prev.locked.length !== st.locked.length || learned)) this.keyStateSubject.next(st);
+    return learned || this.keyring.current.id !== writing;
+  }
+
+  /**
+   * A new passphrase: a new key generation, wrapping every key held, endorsed by the current one.
+   * `persist` keeps the keyring in the OS keychain; it runs before the key file is written, so a
+   * published generation is never one this device could lose. On failure nothing is changed.
+   */
+  async changePassphrase(passphrase: string, deviceName: string, persist: (keyring: Keyring) => Promise<void>): Promise<void> {
+    this.checkOpen();
+    const st = this.keyStateSubject.value;
+    if (!st.upToDate) throw new Error('not up to date');
+    const files = await this.local.readKeyFiles();
+    const latest = files.reduce((m, f) => (f.file.createdAt > m ? f.file.createdAt : m), '');
+    const { N, r, p } = this.opts.header.kdf;
+    const { file, key } = await createKeyFile({ keyring: this.keyring, parent: st.current, passphrase, deviceId: this.opts.deviceId, deviceName, notBefore: latest || undefined, kdf: { N, r, p } });
+    const next = new Keyring(this.keyring.storeId, [...this.keyring.ids.map((id): [string, Buffer] => [id, this.keyring.get(id)!]), [file.keyId, key]]);
+    await persist(next);
+    try {
+      await this.local.writeKeyFile(file);
+    } catch (e) {
+      await persist(this.keyring).catch(() => undefined);
+      throw localWriteError(e);
+    }
+    this.keyring.add(file.keyId, key);
+    await this.refreshKeys();
+    this.sealed$.next(); // the exchange pushes the key file before anything sealed with it
+  }
+
   reportBad(b: BadFile): void {
     if (b.reason.startsWith('a temporary')) return; // a write in progress, by us or a sync client: not a finding
     if (this.badFiles.some((x) => x.path === b.path && x.reason === b.reason)) return;
@@ -529,7 +597,7 @@ export class PracticeReplica implements PracticeStore {
   protected async commit(c: Omit<Change, 'ver' | 'at' | 'by'>): Promise<StoredRecord> {
     if (this.lockLost) throw this.readOnlyError();
     const change: Change = { ...c, ver: this.clock.next(), at: new Date((this.opts.now ?? Date.now)()).toISOString(), by: this.opts.deviceName };
-    const bytes = seal(this.opts.key, this.opts.header.storeId, Contexts.journal(this.opts.deviceId, change.ver), jsonBytes({ t: 'journal', v: 1, change }));
+    const bytes = seal(this.keyring, this.opts.header.storeId, Contexts.journal(this.opts.deviceId, change.ver), jsonBytes({ t: 'journal', v: 1, change }));
     try {
       await this.local.write(path.join(JOURNAL_DIR, change.ver), bytes);
     } catch (e) {

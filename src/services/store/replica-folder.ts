@@ -16,8 +16,10 @@ import {
   seal,
   sealChunks,
   sha256Hex,
+  type KeySource,
   type StoreHeader,
 } from '../crypto/store-crypto';
+import { KEYS_DIR, KeyFileEntrySchema, MAX_KEY_FILE_BYTES, type KeyFileEntry, type NamedKeyFile } from '../crypto/keyring';
 import {
   Contexts,
   DEVICE_ID,
@@ -63,6 +65,9 @@ export class BadFileError extends Error {
   }
 }
 
+/** A file sealed with a key this device does not hold yet (a newer passphrase): not bad, only locked. */
+export class KeyMissingError extends BadFileError {}
+
 export interface SegmentFile {
   readonly device: string;
   readonly seq: number;
@@ -83,7 +88,7 @@ export class ReplicaFolder {
   constructor(
     readonly root: string,
     protected readonly storeId: string,
-    protected readonly key: Buffer,
+    protected readonly key: KeySource,
   ) {}
 
   abs(rel: string): string {
@@ -231,7 +236,7 @@ export class ReplicaFolder {
     try {
       return await openFileChunked(this.key, this.storeId, Contexts.object(), this.abs(rel), hash, keep);
     } catch (e) {
-      if (e instanceof EnvelopeError) throw new BadFileError({ path: rel, reason: e.message });
+      if (e instanceof EnvelopeError) throw envelopeProblem(rel, e);
       throw e;
     }
   }
@@ -348,6 +353,59 @@ export class ReplicaFolder {
     }
   }
 
+  // ---- key files (plaintext JSON; the keys inside are wrapped) ----------------------------
+
+  async listKeyFiles(bad?: (b: BadFile) => void): Promise<string[]> {
+    const out: string[] = [];
+    for (const n of await listDir(this.abs(KEYS_DIR))) {
+      if (HASH_HEX.test(n)) out.push(n);
+      else bad?.({ path: path.join(KEYS_DIR, n), reason: describeForeign(n) });
+    }
+    return out.sort();
+  }
+
+  /** A key file, checked: name hash, size, JSON, format, this store. Whether it is believed is the keyring's call. */
+  async readKeyFile(hash: string): Promise<{ file: NamedKeyFile; bytes: Buffer }> {
+    const rel = path.join(KEYS_DIR, hash);
+    const bytes = await readBounded(this.abs(rel), MAX_KEY_FILE_BYTES, rel);
+    if (sha256Hex(bytes) !== hash) throw new BadFileError({ path: rel, reason: 'content does not match its name (truncated, changed or half-synced)' });
+    const f = this.check(rel, this.parseJson(rel, bytes.toString('utf8')), KeyFileEntrySchema);
+    if (f.storeId !== this.storeId) throw new BadFileError({ path: rel, reason: 'belongs to another store' });
+    return { file: { hash, file: f }, bytes };
+  }
+
+  /** The key files of a folder, read without any key (they need none: the keys inside are wrapped). */
+  static keyFilesAt(root: string, storeId: string, bad?: (b: BadFile) => void): Promise<NamedKeyFile[]> {
+    const none = {
+      get current(): never {
+        throw new Error('no key to seal with');
+      },
+      get: () => undefined,
+    };
+    return new ReplicaFolder(root, storeId, none).readKeyFiles(bad);
+  }
+
+  /** Every readable key file here; bad ones (and foreign names) are reported and left alone. */
+  async readKeyFiles(bad?: (b: BadFile) => void, foreign = bad): Promise<NamedKeyFile[]> {
+    const out: NamedKeyFile[] = [];
+    for (const h of await this.listKeyFiles(foreign)) {
+      try {
+        out.push((await this.readKeyFile(h)).file);
+      } catch (e) {
+        if (e instanceof BadFileError) bad?.(e.bad);
+        else if (errnoOf(e) !== 'ENOENT') throw e;
+      }
+    }
+    return out;
+  }
+
+  async writeKeyFile(f: KeyFileEntry): Promise<NamedKeyFile> {
+    const bytes = Buffer.from(JSON.stringify(f, null, 1) + '\n', 'utf8');
+    const hash = sha256Hex(bytes);
+    await this.write(path.join(KEYS_DIR, hash), bytes);
+    return { hash, file: f };
+  }
+
   // ---- helpers ---------------------------------------------------------------------------
 
   /** Authenticates and decrypts an envelope (and unpacks it when gzipped); bad files become BadFileError. */
@@ -356,7 +414,7 @@ export class ReplicaFolder {
     try {
       plain = open(this.key, this.storeId, context, bytes);
     } catch (e) {
-      if (e instanceof EnvelopeError) throw new BadFileError({ path: rel, reason: e.message });
+      if (e instanceof EnvelopeError) throw envelopeProblem(rel, e);
       throw e;
     }
     if (!gzipped) return plain;
@@ -390,6 +448,10 @@ export class ReplicaFolder {
 }
 
 type Checker<T> = { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } } };
+
+function envelopeProblem(rel: string, e: EnvelopeError): BadFileError {
+  return e.reason === 'unknown-key' ? new KeyMissingError({ path: rel, reason: e.message }) : new BadFileError({ path: rel, reason: e.message });
+}
 
 export function describeForeign(name: string): string {
   switch (classifyForeignName(name)) {

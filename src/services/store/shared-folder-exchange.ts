@@ -6,7 +6,8 @@ import { BehaviorSubject, type Observable } from 'rxjs';
 import type { HostLogger, SyncStatus } from '../../host-api';
 import { errnoOf } from '../common/errors';
 import { MAX_OBJECT_BYTES, Paths, type Presence } from './format';
-import { BadFileError, ReplicaFolder, type BadFile } from './replica-folder';
+import { BadFileError, KeyMissingError, ReplicaFolder, type BadFile } from './replica-folder';
+import { KEYS_DIR } from '../crypto/keyring';
 import type { PracticeReplica } from './practice-replica';
 
 export interface ExchangeOptions {
@@ -60,6 +61,10 @@ export class SharedFolderExchange {
   protected readonly snapshotsInShared = new Set<string>();
   protected objectsHere?: Set<string>;
   protected readonly objectsRefused = new Map<string, number>(); // hash → size at which it failed the check
+  protected readonly keysInShared = new Set<string>();
+  protected keysHere?: Set<string>;
+  /** Files sealed with a key of a newer passphrase this device does not hold yet (path → true). */
+  protected readonly locked = new Set<string>();
 
   constructor(
     protected readonly replica: PracticeReplica,
@@ -177,6 +182,13 @@ export class SharedFolderExchange {
       if (!(await folderExists(this.shared.abs(rel)))) await this.sharedWrite(rel, await fs.promises.readFile(this.replica.local.abs(rel)));
       await this.replica.outboxDone(hash);
     }
+    // Key files before anything sealed with their keys (content-addressed: any device may carry them).
+    for (const hash of await this.replica.local.listKeyFiles()) {
+      if (this.keysInShared.has(hash)) continue;
+      const rel = `${KEYS_DIR}/${hash}`;
+      if (!(await folderExists(this.shared.abs(rel)))) await this.sharedWrite(rel, await fs.promises.readFile(this.replica.local.abs(rel)));
+      this.keysInShared.add(hash);
+    }
     // The device card is written once: whether it is there is asked of the name, never of a
     // successful read (a card still syncing or damaged must not be written a second time).
     if (!this.cardInShared && !(this.cardInShared = await folderExists(this.shared.abs(Paths.deviceFile(me))))) {
@@ -234,6 +246,7 @@ export class SharedFolderExchange {
   /** Pulls every verified segment and attachment this replica lacks. */
   protected async pull(): Promise<void> {
     const bad = (b: BadFile) => this.replica.reportBad(b);
+    if (await this.pullKeys(bad)) this.locked.clear(); // what was locked is tried again below
     if (this.replica.state.changeCount === 0) await this.pullSnapshot(bad);
     let applied = false;
     for (const dev of await this.shared.listDevices(bad)) {
@@ -252,7 +265,8 @@ export class SharedFolderExchange {
           this.replica.applySegment(f, seg, true);
           applied = true;
         } catch (e) {
-          if (e instanceof BadFileError) bad(e.bad);
+          if (e instanceof KeyMissingError) this.locked.add(e.bad.path);
+          else if (e instanceof BadFileError) bad(e.bad);
           else if (errnoOf(e) === 'ENOENT') continue; // vanished between listing and reading: next round
           else throw e;
         }
@@ -266,7 +280,8 @@ export class SharedFolderExchange {
             this.cardsHere.add(dev);
           }
         } catch (e) {
-          if (e instanceof BadFileError) bad(e.bad);
+          if (e instanceof KeyMissingError) this.locked.add(e.bad.path);
+          else if (e instanceof BadFileError) bad(e.bad);
         }
       }
     }
@@ -276,6 +291,43 @@ export class SharedFolderExchange {
       if (await this.copyObject(hash)) this.objectsHere.add(hash);
     }
     if (applied) this.replica.publishConflicts();
+  }
+
+  /**
+   * Copies key files this replica lacks (checked: name hash, format, store) and lets the replica
+   * learn from them. True when it learned a key or now writes with another one.
+   */
+  protected async pullKeys(bad: (b: BadFile) => void): Promise<boolean> {
+    this.keysHere ??= new Set(await this.replica.local.listKeyFiles());
+    let copied = false;
+    for (const hash of await this.shared.listKeyFiles(bad)) {
+      if (this.keysHere.has(hash)) continue;
+      try {
+        const { bytes } = await this.shared.readKeyFile(hash);
+        await this.replica.local.write(`${KEYS_DIR}/${hash}`, bytes);
+        this.keysHere.add(hash);
+        this.keysInShared.add(hash);
+        copied = true;
+      } catch (e) {
+        if (e instanceof BadFileError) bad(e.bad);
+        else if (errnoOf(e) !== 'ENOENT') throw e;
+      }
+    }
+    if (!copied) return false;
+    const changed = await this.replica.refreshKeys();
+    for (const h of await this.replica.local.listKeyFiles()) this.keysHere.add(h); // a link file it wrote
+    return changed;
+  }
+
+  /** Files here that wait for the key of a newer passphrase. */
+  get lockedCount(): number {
+    return this.locked.size;
+  }
+
+  /** After the replica learned keys outside a round (a passphrase typed): try the locked files again now. */
+  keysChanged(): void {
+    this.locked.clear();
+    this.trigger();
   }
 
   /** A new device starts from the newest verified snapshot instead of replaying every change. */
@@ -289,6 +341,7 @@ export class SharedFolderExchange {
         await this.replica.loadBestSnapshot([f]);
         return;
       } catch (e) {
+        if (e instanceof KeyMissingError) continue; // sealed under a newer passphrase: segments will do
         if (e instanceof BadFileError) bad(e.bad);
         else throw e;
       }
@@ -318,7 +371,8 @@ export class SharedFolderExchange {
       this.objectsRefused.delete(hash);
       return true;
     } catch (e) {
-      if (e instanceof BadFileError) {
+      if (e instanceof KeyMissingError) this.locked.add(e.bad.path);
+      else if (e instanceof BadFileError) {
         this.replica.reportBad(e.bad);
         if (size !== undefined) this.objectsRefused.set(hash, size);
       }
@@ -377,7 +431,7 @@ export class SharedFolderExchange {
       try {
         p = await this.shared.readPresence(dev);
       } catch (e) {
-        if (e instanceof BadFileError) this.replica.reportBad(e.bad);
+        if (e instanceof BadFileError && !(e instanceof KeyMissingError)) this.replica.reportBad(e.bad);
         continue;
       }
       if (!p) continue;

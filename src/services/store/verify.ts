@@ -1,8 +1,9 @@
 // A full integrity check of one replica, with a report a support person can read.
 import * as path from 'node:path';
 import type { StoreHeader } from '../crypto/store-crypto';
+import { Keyring, resolveKeys } from '../crypto/keyring';
 import { Paths } from './format';
-import { BadFileError, ReplicaFolder, type BadFile } from './replica-folder';
+import { BadFileError, KeyMissingError, ReplicaFolder, type BadFile } from './replica-folder';
 
 export interface VerifyReport {
   readonly folder: string;
@@ -12,17 +13,27 @@ export interface VerifyReport {
   readonly changes: number;
   readonly objects: number;
   readonly snapshots: number;
+  readonly keyFiles: number;
+  /** Files sealed with a key of a passphrase these keys do not reach (a newer one): not checked, not bad. */
+  readonly locked: BadFile[];
   /** Damaged, tampered, foreign or incomplete files: never applied, never deleted. */
   readonly problems: BadFile[];
   /** Sync-client debris and system files: recognised, ignored, harmless. */
   readonly ignored: BadFile[];
 }
 
-export async function verifyReplica(root: string, header: StoreHeader, key: Buffer): Promise<VerifyReport> {
+export async function verifyReplica(root: string, header: StoreHeader, key: Buffer | Keyring): Promise<VerifyReport> {
   const problems: BadFile[] = [];
   const ignored: BadFile[] = [];
+  const locked: BadFile[] = [];
   const note = (b: BadFile) => ignored.push(b);
-  const folder = new ReplicaFolder(root, header.storeId, key);
+  // A copy: checking a folder never changes which keys the open store holds or writes with.
+  const held = Buffer.isBuffer(key) ? Keyring.ofHeaderKey(header.storeId, key) : key;
+  const keyring = new Keyring(header.storeId, held.ids.map((id): [string, Buffer] => [id, held.get(id)!]));
+  const folder = new ReplicaFolder(root, header.storeId, keyring);
+  const keyFiles = await folder.readKeyFiles((b) => problems.push(b), note);
+  for (const f of resolveKeys(keyring, keyFiles).forged) problems.push({ path: `keys/${f.hash}`, reason: 'a key file not endorsed by the key it claims to replace — never believed' });
+  const problem = (b: BadFile, e: unknown) => (e instanceof KeyMissingError ? locked : problems).push(b);
   const hdr = await ReplicaFolder.readHeader(root);
   if (hdr.kind !== 'ok' || hdr.header.storeId !== header.storeId)
     problems.push({ path: Paths.header, reason: hdr.kind === 'ok' ? 'belongs to another store' : `header ${hdr.kind}` });
@@ -42,14 +53,14 @@ export async function verifyReplica(root: string, header: StoreHeader, key: Buff
         if (f.seq > 1 && seg.prev !== null && !(bySeq.get(f.seq - 1) ?? []).includes(seg.prev))
           problems.push({ path: Paths.segment(dev, f.seq, f.hash), reason: `its predecessor (no. ${f.seq - 1}) is missing — not yet synced, or lost` });
       } catch (e) {
-        if (e instanceof BadFileError) problems.push(e.bad);
+        if (e instanceof BadFileError) problem(e.bad, e);
         else problems.push({ path: Paths.segment(dev, f.seq, f.hash), reason: `unreadable (${(e as NodeJS.ErrnoException).code ?? 'error'})` });
       }
     }
     for (const [seq, hashes] of bySeq) if (hashes.length > 1) problems.push({ path: path.join(Paths.logDir(dev), String(seq)), reason: `${hashes.length} segments at the same position (forked chain; all are kept and applied)` });
     for (const read of [() => folder.readDeviceInfo(dev), () => folder.readPresence(dev)])
       await read().catch((e) => {
-        if (e instanceof BadFileError) problems.push(e.bad);
+        if (e instanceof BadFileError) problem(e.bad, e);
       });
   }
   let objects = 0;
@@ -58,7 +69,7 @@ export async function verifyReplica(root: string, header: StoreHeader, key: Buff
       await folder.readObject(hash, false);
       objects++;
     } catch (e) {
-      problems.push(e instanceof BadFileError ? e.bad : { path: Paths.object(hash), reason: 'unreadable' });
+      problem(e instanceof BadFileError ? e.bad : { path: Paths.object(hash), reason: 'unreadable' }, e);
     }
   }
   let snapshots = 0;
@@ -67,10 +78,10 @@ export async function verifyReplica(root: string, header: StoreHeader, key: Buff
       for (const _batch of folder.openSnapshot(f, await folder.readSnapshotBytes(f)).batches());
       snapshots++;
     } catch (e) {
-      problems.push(e instanceof BadFileError ? e.bad : { path: Paths.snapshot(f.device, f.seq, f.hash), reason: 'unreadable' });
+      problem(e instanceof BadFileError ? e.bad : { path: Paths.snapshot(f.device, f.seq, f.hash), reason: 'unreadable' }, e);
     }
   }
-  return { folder: root, storeId: header.storeId, devices: devices.length, segments, changes, objects, snapshots, problems, ignored };
+  return { folder: root, storeId: header.storeId, devices: devices.length, segments, changes, objects, snapshots, keyFiles: keyFiles.length, locked, problems, ignored };
 }
 
 /** The report as plain text (German and English), for the support. */
@@ -78,8 +89,12 @@ export function formatReport(r: VerifyReport): string {
   const lines = [
     `Prüfbericht / Verification report — ${r.folder}`,
     `Speicher / store ${r.storeId}`,
-    `Geräte / devices: ${r.devices}, Protokolldateien / log segments: ${r.segments}, Änderungen / changes: ${r.changes}, Anhänge / attachments: ${r.objects}, Schnappschüsse / snapshots: ${r.snapshots}`,
+    `Geräte / devices: ${r.devices}, Protokolldateien / log segments: ${r.segments}, Änderungen / changes: ${r.changes}, Anhänge / attachments: ${r.objects}, Schnappschüsse / snapshots: ${r.snapshots}, Schlüsseldateien / key files: ${r.keyFiles}`,
   ];
+  if (r.locked.length > 0)
+    lines.push(
+      `Nicht geprüft: ${r.locked.length} Datei(en) sind mit einem neueren Praxis-Passwort verschlüsselt; mit dem aktuellen Passwort prüfen. / Not checked: ${r.locked.length} file(s) are encrypted under a newer practice passphrase; check with the current one.`,
+    );
   if (r.problems.length === 0) lines.push('Ergebnis: in Ordnung. / Result: OK.');
   else {
     lines.push(`Ergebnis: ${r.problems.length} Problem(e) – nichts davon wurde übernommen oder gelöscht. / Result: ${r.problems.length} problem(s) — none applied, nothing deleted.`);
