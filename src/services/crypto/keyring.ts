@@ -65,17 +65,29 @@ export class Keyring {
   protected readonly keys = new Map<string, Buffer>();
   protected writeId: string;
 
+  /**
+   * @param headerKeyCheck the header's keyCheck: a header key learned later (unwrapped from a key
+   * file) is taken only when it checks out, so a planted file cannot bring its own "first" key.
+   */
   constructor(
     readonly storeId: string,
     initial: Iterable<[string, Buffer]>,
+    readonly headerKeyCheck?: string,
   ) {
     for (const [id, k] of initial) this.keys.set(id, k);
     if (this.keys.size === 0) throw new Error('a keyring needs at least one key');
     this.writeId = this.keys.has(HEADER_KEY_ID) ? HEADER_KEY_ID : [...this.keys.keys()][0]!;
   }
 
-  static ofHeaderKey(storeId: string, key: Buffer): Keyring {
-    return new Keyring(storeId, [[HEADER_KEY_ID, key]]);
+  static ofHeaderKey(storeId: string, key: Buffer, headerKeyCheck?: string): Keyring {
+    return new Keyring(storeId, [[HEADER_KEY_ID, key]], headerKeyCheck);
+  }
+
+  /** An independent copy (checking a folder never changes what the open store holds). */
+  copy(): Keyring {
+    const k = new Keyring(this.storeId, this.ids.map((id): [string, Buffer] => [id, this.keys.get(id)!]), this.headerKeyCheck);
+    k.writeId = this.writeId;
+    return k;
   }
 
   get(id: string): Buffer | undefined {
@@ -101,6 +113,7 @@ export class Keyring {
 
   add(id: string, key: Buffer): boolean {
     if (this.keys.has(id)) return false;
+    if (id === HEADER_KEY_ID && !(this.headerKeyCheck !== undefined && checkStoreKey({ storeId: this.storeId, keyCheck: this.headerKeyCheck }, key))) return false;
     this.keys.set(id, key);
     return true;
   }
@@ -136,7 +149,7 @@ export class Keyring {
     if (entries.length === 0 || entries.some(([, k]) => k.length !== 32)) return undefined;
     const h = entries.find(([id]) => id === HEADER_KEY_ID);
     if (h && !checkStoreKey(header, h[1])) return undefined;
-    return new Keyring(header.storeId, entries);
+    return new Keyring(header.storeId, entries, header.keyCheck);
   }
 }
 
@@ -304,6 +317,8 @@ export function resolveKeys(keyring: Keyring, files: readonly NamedKeyFile[]): K
     }
     return added;
   };
+  // Believed = endorsed by the key it replaces, down a chain that ends at the header's key (which
+  // only enters the keyring checked against the header). Keys are learned from any key held.
   const believed = new Map<string, KeyFile>(); // keyId → endorsed key file
   const forged = new Map<string, NamedKeyFile>();
   for (let progress = true; progress; ) {
@@ -314,14 +329,15 @@ export function resolveKeys(keyring: Keyring, files: readonly NamedKeyFile[]): K
         progress = learnFrom(f.under, f.wraps) || progress;
         continue;
       }
+      progress = learnFrom(f.keyId, f.wraps) || progress;
       const parentKey = keyring.get(f.parent);
-      if (parentKey && !believed.has(f.keyId) && !forged.has(nf.hash)) {
+      const parentBelieved = f.parent === HEADER_KEY_ID || believed.has(f.parent);
+      if (parentKey && parentBelieved && !believed.has(f.keyId) && !forged.has(nf.hash)) {
         if (endorsementHolds(parentKey, f)) {
           believed.set(f.keyId, f);
           progress = true;
         } else forged.set(nf.hash, nf);
       }
-      if (believed.get(f.keyId) === f || (keyring.has(f.keyId) && !parentKey)) progress = learnFrom(f.keyId, f.wraps) || progress;
     }
   }
   // A key the device holds whose file does not check out is not a generation anyone should write with.
@@ -387,7 +403,7 @@ export async function keyringFromPassphrase(header: StoreHeader, files: readonly
     if (k) found.push([f.keyId, k]);
   }
   if (found.length === 0) return { kind: 'wrong' };
-  const keyring = new Keyring(header.storeId, [...(base ? base.ids.map((id): [string, Buffer] => [id, base.get(id)!]) : []), ...found]);
+  const keyring = new Keyring(header.storeId, [...(base ? base.ids.map((id): [string, Buffer] => [id, base.get(id)!]) : []), ...found], header.keyCheck);
   const state = resolveKeys(keyring, files);
   // A key opened by the passphrase must belong to a believed generation (or be the header's).
   if (!found.some(([id]) => id === HEADER_KEY_ID || state.generations.includes(id))) return { kind: 'wrong' };

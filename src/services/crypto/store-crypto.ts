@@ -136,7 +136,7 @@ export async function unwrapStoreKey(header: StoreHeader, passphrase: string): P
   }
 }
 
-export function checkStoreKey(header: StoreHeader, key: Buffer): boolean {
+export function checkStoreKey(header: Pick<StoreHeader, 'storeId' | 'keyCheck'>, key: Buffer): boolean {
   const a = Buffer.from(keyCheckOf(key, header.storeId), 'base64');
   const b = Buffer.from(header.keyCheck, 'base64');
   return a.length === b.length && crypto.timingSafeEqual(a, b);

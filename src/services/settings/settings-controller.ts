@@ -353,7 +353,7 @@ export class SettingsController {
     if (pass === undefined) return { ok: false, message: { de: 'Abgebrochen; es wurde nichts geändert.', en: 'Cancelled; nothing was changed.' } };
     if (pass.length < 10) return { ok: false, message: { de: 'Das Praxis-Passwort muss mindestens 10 Zeichen lang sein; es wurde nichts geändert.', en: 'The practice passphrase must be at least 10 characters; nothing was changed.' } };
     const { header, storeKey } = await createHeader(pass, this.service.env.deviceName);
-    const keyring = Keyring.ofHeaderKey(header.storeId, storeKey);
+    const keyring = Keyring.ofHeaderKey(header.storeId, storeKey, header.keyCheck);
     const account = Accounts.storeKey(header.storeId);
     const localRoot = this.service.localReplicaRoot(header.storeId);
     let store: PracticeReplica | undefined;

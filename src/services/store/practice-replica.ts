@@ -137,7 +137,7 @@ export class PracticeReplica implements PracticeStore {
   onKeysLearned?: (keyring: Keyring) => Promise<void>;
 
   protected constructor(protected readonly opts: ReplicaOptions) {
-    this.keyring = Buffer.isBuffer(opts.key) ? Keyring.ofHeaderKey(opts.header.storeId, opts.key) : opts.key;
+    this.keyring = Buffer.isBuffer(opts.key) ? Keyring.ofHeaderKey(opts.header.storeId, opts.key, opts.header.keyCheck) : opts.key;
     this.keyStateSubject = new BehaviorSubject<KeyState>({ current: this.keyring.current.id, upToDate: true, locked: [], forged: [], unlinked: [], generations: [] });
     this.keyState$ = this.keyStateSubject.asObservable();
     this.local = new ReplicaFolder(opts.localRoot, opts.header.storeId, this.keyring);
@@ -443,7 +443,8 @@ export class PracticeReplica implements PracticeStore {
     const latest = files.reduce((m, f) => (f.file.createdAt > m ? f.file.createdAt : m), '');
     const { N, r, p } = this.opts.header.kdf;
     const { file, key } = await createKeyFile({ keyring: this.keyring, parent: st.current, passphrase, deviceId: this.opts.deviceId, deviceName, notBefore: latest || undefined, kdf: { N, r, p } });
-    const next = new Keyring(this.keyring.storeId, [...this.keyring.ids.map((id): [string, Buffer] => [id, this.keyring.get(id)!]), [file.keyId, key]]);
+    const next = this.keyring.copy();
+    next.add(file.keyId, key);
     await persist(next);
     try {
       await this.local.writeKeyFile(file);

@@ -28,8 +28,7 @@ export async function verifyReplica(root: string, header: StoreHeader, key: Buff
   const locked: BadFile[] = [];
   const note = (b: BadFile) => ignored.push(b);
   // A copy: checking a folder never changes which keys the open store holds or writes with.
-  const held = Buffer.isBuffer(key) ? Keyring.ofHeaderKey(header.storeId, key) : key;
-  const keyring = new Keyring(header.storeId, held.ids.map((id): [string, Buffer] => [id, held.get(id)!]));
+  const keyring = Buffer.isBuffer(key) ? Keyring.ofHeaderKey(header.storeId, key, header.keyCheck) : key.copy();
   const folder = new ReplicaFolder(root, header.storeId, keyring);
   const keyFiles = await folder.readKeyFiles((b) => problems.push(b), note);
   for (const f of resolveKeys(keyring, keyFiles).forged) problems.push({ path: `keys/${f.hash}`, reason: 'a key file not endorsed by the key it claims to replace — never believed' });

@@ -1,0 +1,145 @@
+// Key generations on their own: envelopes naming their key, what the keychain entry holds, and
+// key files nobody should believe (planted without the key they claim to replace).
+import * as crypto from 'node:crypto';
+import * as fc from 'fast-check';
+import { createHeader, open, seal, EnvelopeError } from '../../../src/services/crypto/store-crypto';
+import {
+  HEADER_KEY_ID,
+  Keyring,
+  createKeyFile,
+  createLinkFile,
+  keyringFromPassphrase,
+  resolveKeys,
+  type KeyFile,
+  type NamedKeyFile,
+} from '../../../src/services/crypto/keyring';
+import { TEST_KDF } from '../../support/store-fixture';
+
+const DEV = 'd'.repeat(32);
+const named = (file: KeyFile | NamedKeyFile['file']): NamedKeyFile => ({ hash: crypto.createHash('sha256').update(JSON.stringify(file)).digest('hex'), file });
+const copy = (k: Keyring) => k.copy();
+
+async function storeWithRotation() {
+  const { header, storeKey } = await createHeader('erstes Passwort', 't', TEST_KDF);
+  const k0 = Keyring.ofHeaderKey(header.storeId, storeKey);
+  const { file, key } = await createKeyFile({ keyring: k0, parent: HEADER_KEY_ID, passphrase: 'zweites Passwort', deviceId: DEV, deviceName: 'PC 1', kdf: TEST_KDF });
+  return { header, storeKey, k0, file, key };
+}
+
+describe('envelopes name their key', () => {
+  test('a file sealed under a later generation opens with it and says "unknown key" without it', async () => {
+    const { header, k0, file, key } = await storeWithRotation();
+    const k1 = copy(k0);
+    k1.add(file.keyId, key);
+    k1.use(file.keyId);
+    const sealed = seal(k1, header.storeId, 'log/x/1', Buffer.from('hallo'));
+    expect(sealed.subarray(0, 4).toString()).toBe('PSE2');
+    expect(sealed.subarray(4, 20).toString('hex')).toBe(file.keyId);
+    expect(open(k1, header.storeId, 'log/x/1', sealed).toString()).toBe('hallo');
+    const e = (() => {
+      try {
+        open(k0, header.storeId, 'log/x/1', sealed);
+      } catch (err) {
+        return err as EnvelopeError;
+      }
+    })();
+    expect(e).toBeInstanceOf(EnvelopeError);
+    expect(e!.reason).toBe('unknown-key');
+    // the header's key still seals "PSE1", and an altered key id never opens
+    expect(seal(k0, header.storeId, 'c', Buffer.from('x')).subarray(0, 4).toString()).toBe('PSE1');
+    const altered = Buffer.from(sealed);
+    altered[10] ^= 1;
+    expect(() => open(k1, header.storeId, 'log/x/1', altered)).toThrow(EnvelopeError);
+  });
+
+  test('the keychain entry: every key (format 2), the first format (header key, base64), nothing usable else', async () => {
+    const { header, storeKey, k0, file, key } = await storeWithRotation();
+    const k1 = copy(k0);
+    k1.add(file.keyId, key);
+    const back = Keyring.restore(header, k1.serialize())!;
+    expect(back.ids).toEqual(k1.ids);
+    expect(back.get(file.keyId)!.equals(key)).toBe(true);
+    expect(Keyring.restore(header, storeKey.toString('base64'))!.ids).toEqual([HEADER_KEY_ID]);
+    expect(Keyring.restore(header, crypto.randomBytes(32).toString('base64'))).toBeUndefined(); // not this store's key
+    for (const bad of ['', '{', '{"v":2,"keys":{}}', '{"v":3,"keys":{"header":"AA=="}}', JSON.stringify({ v: 2, keys: { header: 'AAAA' } }), JSON.stringify({ v: 2, keys: { '../x': storeKey.toString('base64') } })])
+      expect(Keyring.restore(header, bad)).toBeUndefined();
+  });
+});
+
+describe('which passphrase opens the store', () => {
+  test('after a change the new passphrase opens everything; the old one is retired; a wrong one is wrong', async () => {
+    const { header, file } = await storeWithRotation();
+    const files = [named(file)];
+    const now = await keyringFromPassphrase(header, files, 'zweites Passwort');
+    expect(now.kind).toBe('ok');
+    if (now.kind === 'ok') {
+      expect(now.keyring.ids.sort()).toEqual([file.keyId, HEADER_KEY_ID].sort()); // older keys come wrapped under the new one
+      expect(now.state).toMatchObject({ current: file.keyId, upToDate: true, locked: [], forged: [], unlinked: [] });
+      expect(now.keyring.current.id).toBe(file.keyId);
+    }
+    const old = await keyringFromPassphrase(header, files, 'erstes Passwort');
+    expect(old).toMatchObject({ kind: 'retired', by: { name: 'PC 1' } });
+    expect((await keyringFromPassphrase(header, files, 'falsch')).kind).toBe('wrong');
+    // without key files (none synced yet) the first passphrase is all there is
+    expect((await keyringFromPassphrase(header, [], 'erstes Passwort')).kind).toBe('ok');
+  });
+
+  test('a key file planted without the key it claims to replace is never believed, whatever passphrase it has', async () => {
+    const { header, k0 } = await storeWithRotation();
+    const attacker = Keyring.ofHeaderKey(header.storeId, crypto.randomBytes(32)); // knows the folder, not the key
+    const planted = (await createKeyFile({ keyring: attacker, parent: HEADER_KEY_ID, passphrase: 'Angreifer-Passwort', deviceId: DEV, deviceName: 'fremd', kdf: TEST_KDF })).file;
+    const orphan = { ...planted, parent: 'a'.repeat(32) }; // names a generation nobody has
+    const files = [named(planted), named(orphan)];
+    const held = copy(k0);
+    const st = resolveKeys(held, files);
+    expect(st).toMatchObject({ current: HEADER_KEY_ID, upToDate: true, locked: [] });
+    expect(st.forged.map((f) => f.file)).toEqual([planted]);
+    expect(held.current.id).toBe(HEADER_KEY_ID);
+    expect((await keyringFromPassphrase(header, files, 'Angreifer-Passwort')).kind).toBe('wrong');
+    // a generation endorsed correctly but with a changed field breaks its endorsement
+    const { file } = await storeWithRotation();
+    const tampered = { ...file, storeId: header.storeId, createdByName: 'jemand anderes' };
+    expect(resolveKeys(copy(k0), [named(tampered)]).forged).toHaveLength(1);
+  });
+});
+
+describe('two changes at the same time', () => {
+  test('a device holding every key names the current generation; one lacking any says so, and the current passphrase brings it there', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.nat(3), { minLength: 1, maxLength: 4 }), async (parents) => {
+        const { header, storeKey } = await createHeader('p0', 't', TEST_KDF);
+        const all = Keyring.ofHeaderKey(header.storeId, storeKey);
+        const files: NamedKeyFile[] = [];
+        const ids = [HEADER_KEY_ID];
+        const passOf = new Map([[HEADER_KEY_ID, 'p0']]);
+        for (const p of parents) {
+          // a change made from any earlier generation: branches are changes that crossed
+          const parent = ids[Math.min(p, ids.length - 1)]!;
+          const { file, key } = await createKeyFile({ keyring: copy(all), parent, passphrase: `p${ids.length}`, deviceId: DEV, deviceName: 'PC', kdf: TEST_KDF });
+          files.push(named(file));
+          all.add(file.keyId, key);
+          passOf.set(file.keyId, `p${ids.length}`);
+          ids.push(file.keyId);
+        }
+        const everything = copy(all);
+        const a = resolveKeys(everything, files);
+        expect(resolveKeys(copy(all), [...files].reverse()).current).toBe(a.current); // order does not matter
+        expect(a.upToDate).toBe(true);
+        expect(a.locked).toEqual([]);
+        // a device with the first key only is told it needs a passphrase (behind, or files it cannot open)
+        const b = resolveKeys(Keyring.ofHeaderKey(header.storeId, storeKey), files);
+        expect(!b.upToDate || b.locked.length > 0).toBe(true);
+        const typed = await keyringFromPassphrase(header, files, passOf.get(a.current)!, Keyring.ofHeaderKey(header.storeId, storeKey));
+        expect(typed.kind === 'ok' && typed.state.current).toBe(a.current);
+        expect(everything.current.id).toBe(a.current);
+        // the device that holds every key links the unreachable ones; then the current passphrase alone opens all
+        const link = a.unlinked.length ? [named(createLinkFile(everything, a.current, a.unlinked, DEV))] : [];
+        const fresh = new Keyring(header.storeId, [[a.current, all.get(a.current)!]], header.keyCheck);
+        const c = resolveKeys(fresh, [...files, ...link]);
+        expect(c.unlinked).toEqual([]);
+        expect(fresh.ids.sort()).toEqual(all.ids.sort());
+      }),
+      { numRuns: 15 },
+    );
+  });
+});
