@@ -19,7 +19,14 @@ export const Accounts = {
 } as const;
 
 export class KeychainUnavailableError extends Error {
+  override readonly name = 'KeychainUnavailableError';
   readonly text: LocalizedText;
+
+  /** Also true for the class of another copy of this module (a host may bind its own credential store). */
+  static is(e: unknown): e is KeychainUnavailableError {
+    return e instanceof Error && e.name === 'KeychainUnavailableError' && typeof (e as KeychainUnavailableError).text?.de === 'string';
+  }
+
   constructor(platform: NodeJS.Platform) {
     const hint =
       platform === 'linux'

@@ -367,7 +367,9 @@ export function resolveKeys(keyring: Keyring, files: readonly NamedKeyFile[]): K
           }
       }
     }
-    unlinked = keyring.ids.filter((id) => !reach.has(id));
+    // Only believed generations: a key held before its file arrived (a device that just joined)
+    // must never be wrapped under an older key, or the old passphrase would open the new one.
+    unlinked = keyring.ids.filter((id) => believed.has(id) && !reach.has(id));
   }
   return {
     current,

@@ -36,7 +36,7 @@ export class StartupFlow {
     try {
       return await this.run();
     } catch (e) {
-      if (e instanceof KeychainUnavailableError)
+      if (KeychainUnavailableError.is(e))
         return blocked({ de: 'Schlüsselbund nicht erreichbar', en: 'Keychain not reachable' }, e.text, [A.retry, A.reset]);
       throw e;
     }

@@ -66,7 +66,7 @@ class HeaderNotWritten extends Error {}
 
 /** What a person reads when an action fails unexpectedly: our own texts, never a raw error. */
 function failureText(e: unknown): LocalizedText {
-  if (StorageError.is(e) || e instanceof KeychainUnavailableError) return e.text;
+  if (StorageError.is(e) || KeychainUnavailableError.is(e)) return e.text;
   return {
     de: `Die Aktion ist fehlgeschlagen (${errnoOf(e) ?? 'unerwarteter Fehler'}). Die bisherige Einrichtung und alle Daten sind unverändert.`,
     en: `The action failed (${errnoOf(e) ?? 'unexpected error'}). The previous setup and all data are unchanged.`,
@@ -449,7 +449,7 @@ export class SettingsController {
       return { ok: false, message: { de: `Das Praxis-Passwort wurde nicht geändert; das bisherige gilt weiter. ${why.de}`, en: `The practice passphrase was not changed; the current one still applies. ${why.en}` } };
     }
     const others = this.service.syncStatus.devices.filter((d) => !d.thisDevice).length;
-    const left = (await store.flush({ timeoutMs: 10000 })).pending;
+    const left = (await store.flush({ timeoutMs: 10000 })).pending > 0 || this.service.openExchange?.health$.value !== 'ok';
     return {
       ok: true,
       message: {

@@ -103,6 +103,16 @@ describe('which passphrase opens the store', () => {
   });
 });
 
+describe('links', () => {
+  test('a key held before its file arrived is never wrapped under an older key', async () => {
+    const { k0, file, key } = await storeWithRotation();
+    const joined = k0.copy();
+    joined.add(file.keyId, key); // joined with the new passphrase; the key file is not here yet
+    expect(resolveKeys(joined, []).unlinked).toEqual([]);
+    expect(resolveKeys(joined, [named(file)])).toMatchObject({ current: file.keyId, unlinked: [] });
+  });
+});
+
 describe('two changes at the same time', () => {
   test('a device holding every key names the current generation; one lacking any says so, and the current passphrase brings it there', async () => {
     await fc.assert(

@@ -1,0 +1,233 @@
+// Changing the practice passphrase through the settings page, on real folders, with three devices:
+// the old passphrase is retired for new devices and for everything written afterwards, every
+// device ends with the same data, and a failure at any step changes nothing.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { InMemoryCredentialStore, KeychainUnavailableError } from '../../src/services/credentials/credential-store';
+import { ReplicaFolder } from '../../src/services/store/replica-folder';
+import { verifyReplica } from '../../src/services/store/verify';
+import { keyringFromPassphrase } from '../../src/services/crypto/keyring';
+import { host, openPage } from '../support/settings-page';
+import { loadCloudPlugin } from '../support/test-host';
+import { tempDir, waitFor, walk } from '../support/temp';
+
+const OLD = 'Altes-Praxis-Passwort';
+const NEW = 'Neues-Praxis-Passwort-2027';
+
+type Host = ReturnType<typeof host>;
+
+async function device(name: string, shared: string, secrets: string[], keychain = new InMemoryCredentialStore()) {
+  const h = host(keychain, undefined, name);
+  const { plugin, page } = await openPage(h);
+  page.set(shared);
+  h.dialogs.secrets.push(...secrets);
+  const joined = await page.invoke('save');
+  const store = () => plugin.storageProviders[0]!.open();
+  return { h, plugin, page, joined, store };
+}
+
+function keychainValue(h: Host): { v: number; keys: Record<string, string> } {
+  const [value] = [...h.keychain.items.entries()].filter(([a]) => a.startsWith('store-key:')).map(([, v]) => v);
+  return JSON.parse(value!);
+}
+
+/** Every byte this test's devices wrote to disk, to look for secrets in. */
+function allFileText(roots: string[]): string {
+  return roots.flatMap((r) => walk(r).map((f) => fs.readFileSync(path.join(r, f)).toString('latin1'))).join('\n');
+}
+
+describe('change-passphrase', () => {
+  test('A changes it; B is told and enters it once; C cannot join with the old one; all end with the same data', async () => {
+    const shared = tempDir('cs-shared-');
+    const a = await device('Praxis-PC 1', shared, [OLD]);
+    expect(a.joined.ok).toBe(true);
+    await (await a.store()).put('clients', 'k1', { name: 'vor der Änderung' });
+    await (await a.store()).flush();
+    const b = await device('Praxis-PC 2', shared, [OLD]);
+    expect(b.joined.ok).toBe(true);
+    await waitFor(async () => (await (await b.store()).get('clients', 'k1')) !== undefined, 10000, 'k1 on B');
+
+    // A: the action says what it does and does not do, asks the current passphrase, then the new one
+    expect(a.page.item('change-passphrase')).toMatchObject({ enabled: true, confirm: { en: expect.stringContaining('stays readable with the old passphrase') } });
+    a.h.dialogs.secrets.push(OLD, NEW);
+    const changed = await a.page.invoke('change-passphrase');
+    expect(changed).toMatchObject({ ok: true, message: { en: expect.stringContaining('readable only with the new passphrase') } });
+    expect(Object.keys(keychainValue(a.h).keys)).toHaveLength(2);
+    const keyFiles = walk(path.join(shared, 'keys'));
+    expect(keyFiles).toHaveLength(1);
+    await (await a.store()).put('clients', 'k2', { name: 'nach der Änderung' });
+    await (await a.store()).flush();
+    const aSegments = walk(path.join(shared, 'devices')).filter((f) => f.includes(`${path.sep}log${path.sep}`));
+    const newest = aSegments.map((f) => fs.readFileSync(path.join(shared, 'devices', f))).filter((bytes) => bytes.subarray(0, 4).toString() === 'PSE2');
+    expect(newest.length).toBeGreaterThan(0); // written under the new key
+
+    // B: told once, by a notice and on the page; cannot read k2 yet; keeps working and A reads what B writes
+    await waitFor(() => b.page.item('passphrase-changed') !== undefined, 10000, 'notice on B');
+    expect(b.h.dialogs.notices.filter((n) => n.text.en.includes('passphrase was changed on another PC (on Praxis-PC 1'))).toHaveLength(1);
+    expect(b.page.item('change-passphrase').enabled).toBe(false);
+    expect(await (await b.store()).get('clients', 'k2')).toBeUndefined();
+    await (await b.store()).put('clients', 'k3', { name: 'von B, noch mit altem Schlüssel' });
+    await waitFor(async () => (await (await a.store()).get('clients', 'k3')) !== undefined, 10000, 'k3 on A');
+    // B enters the old passphrase (refused: replaced), then the new one
+    b.h.dialogs.secrets.push(OLD, NEW);
+    const entered = await b.page.invoke('enter-passphrase');
+    expect(entered.ok).toBe(true);
+    expect(b.h.dialogs.asked.filter((q) => q.kind === 'secret').map((q) => q.message!.en).at(-1)).toContain('was replaced by a new one (on Praxis-PC 1');
+    await waitFor(async () => (await (await b.store()).get('clients', 'k2')) !== undefined, 10000, 'k2 on B');
+    expect(b.page.item('passphrase-changed')).toBeUndefined();
+    expect(Object.keys(keychainValue(b.h).keys)).toHaveLength(2);
+
+    // C, a new PC: the old passphrase no longer gets it in; the new one does, and opens everything
+    const c = await device('Praxis-PC 3', shared, [OLD, NEW]);
+    expect(c.joined.ok).toBe(true);
+    expect(c.h.dialogs.asked.filter((q) => q.kind === 'secret').map((q) => q.message!.en)[1]).toContain('no longer opens the data');
+    await waitFor(async () => (await (await c.store()).list('clients')).length === 3, 10000, 'all on C');
+    for (const d of [a, b]) await waitFor(async () => (await (await d.store()).list('clients')).length === 3, 10000, 'all on A and B');
+    const view = async (d: typeof a) => (await (await d.store()).list('clients')).map((r) => [r.id, r.data, r.version]);
+    expect(await view(b)).toEqual(await view(a));
+    expect(await view(c)).toEqual(await view(a));
+
+    // The folder checked with each passphrase: the new one checks everything; the old one only what came before
+    const hdr = await ReplicaFolder.readHeader(shared);
+    if (hdr.kind !== 'ok') throw new Error('header');
+    const files = await ReplicaFolder.keyFilesAt(shared, hdr.header.storeId);
+    const withNew = await keyringFromPassphrase(hdr.header, files, NEW);
+    const withOld = await keyringFromPassphrase(hdr.header, files, OLD);
+    if (withNew.kind !== 'ok' || withOld.kind !== 'retired') throw new Error(`${withNew.kind} ${withOld.kind}`);
+    const full = await verifyReplica(shared, hdr.header, withNew.keyring);
+    expect(full).toMatchObject({ problems: [], locked: [], keyFiles: 1 });
+    const partial = await verifyReplica(shared, hdr.header, withOld.keyring);
+    expect(partial.problems).toEqual([]);
+    expect(partial.locked.length).toBeGreaterThan(0);
+
+    // No passphrase and no key anywhere but the keychain
+    const secrets = [OLD, NEW, ...Object.values(keychainValue(a.h).keys)];
+    const text = allFileText([shared, a.h.env.appDataDir, b.h.env.appDataDir, c.h.env.appDataDir]);
+    for (const s of secrets) expect(text.includes(s)).toBe(false);
+    for (const d of [a, b, c]) for (const line of d.h.logger.lines) for (const s of secrets) expect(line.includes(s)).toBe(false);
+    for (const d of [a, b, c]) await d.plugin.unload();
+  });
+
+  test('bad input and every failure point leave the passphrase, the keychain and the folder as they were', async () => {
+    const shared = tempDir('cs-shared-');
+    const keychain = new (class extends InMemoryCredentialStore {
+      failSet = false;
+      override async set(a: string, s: string) {
+        if (this.failSet) throw new KeychainUnavailableError('linux');
+        return super.set(a, s);
+      }
+    })();
+    const a = await device('Praxis-PC 1', shared, [OLD], keychain);
+    expect(a.joined.ok).toBe(true);
+    const before = () => ({ keychain: [...keychain.items.entries()], keys: walk(shared).filter((f) => f.startsWith('keys')), local: walk(a.h.env.appDataDir).filter((f) => f.includes(`${path.sep}keys${path.sep}`)) });
+    const start = before();
+    const cases: [string, string[], RegExp, () => void][] = [
+      ['cancelled at the first question', [], /Cancelled/, () => undefined],
+      ['a wrong current passphrase', ['falsches Passwort'], /current practice passphrase is wrong/, () => undefined],
+      ['cancelled at the new one', [OLD], /Cancelled/, () => undefined],
+      ['a new one that is too short', [OLD, 'kurz'], /at least 10 characters/, () => undefined],
+      ['the same one again', [OLD, OLD], /is the current one/, () => undefined],
+      ['the keychain refuses', [OLD, NEW], /was not changed; the current one still applies.*keychain/, () => (keychain.failSet = true)],
+      [
+        'the key file cannot be written',
+        [OLD, NEW],
+        /was not changed; the current one still applies/,
+        () => {
+          keychain.failSet = false;
+          const local = a.h.env.appDataDir;
+          const replica = walk(local).find((f) => f.endsWith('practice-store.json'))!;
+          fs.writeFileSync(path.join(local, path.dirname(replica), 'keys'), 'kein Ordner'); // a file where the folder goes
+        },
+      ],
+    ];
+    for (const [name, secrets, re, arrange] of cases) {
+      arrange();
+      a.h.dialogs.secrets.splice(0, Infinity, ...secrets);
+      const out = await a.page.invoke('change-passphrase');
+      expect([name, out.ok]).toEqual([name, false]);
+      expect([name, !out.ok && `${out.message.en}`]).toEqual([name, expect.stringMatching(re)]);
+      expect([name, !out.ok && out.message.en]).toEqual([name, expect.stringMatching(/Nothing was changed|still applies/)]);
+      expect([name, before()]).toEqual([name, start]);
+    }
+    // nothing half-done: after the cause is gone, the change works and the old passphrase is retired
+    const local = a.h.env.appDataDir;
+    const replica = walk(local).find((f) => f.endsWith('practice-store.json'))!;
+    fs.rmSync(path.join(local, path.dirname(replica), 'keys'));
+    a.h.dialogs.secrets.splice(0, Infinity, OLD, NEW);
+    expect((await a.page.invoke('change-passphrase')).ok).toBe(true);
+    a.h.dialogs.secrets.splice(0, Infinity, OLD);
+    const again = await a.page.invoke('change-passphrase');
+    expect(!again.ok && again.message.en).toMatch(/earlier passphrase that was already replaced/);
+    await a.plugin.unload();
+  });
+
+  test('two PCs change it at the same time while the folder is away: one passphrase wins on both, nothing is lost', async () => {
+    const shared = tempDir('cs-shared-');
+    const a = await device('Praxis-PC 1', shared, [OLD]);
+    const b = await device('Praxis-PC 2', shared, [OLD]);
+    expect([a.joined.ok, b.joined.ok]).toEqual([true, true]);
+    const away = `${shared}-weg`;
+    fs.renameSync(shared, away); // the stick is pulled out
+    a.h.dialogs.secrets.push(OLD, 'Passwort-von-PC-1');
+    b.h.dialogs.secrets.push(OLD, 'Passwort-von-PC-2');
+    const outs = [await a.page.invoke('change-passphrase'), await b.page.invoke('change-passphrase')];
+    expect(outs.map((o) => o.ok && o.message?.en)).toEqual([expect.stringContaining('sent once the shared folder is reachable'), expect.stringContaining('sent once the shared folder is reachable')]);
+    await (await a.store()).put('clients', 'von-a', { by: 'A' });
+    await (await b.store()).put('clients', 'von-b', { by: 'B' });
+    fs.renameSync(away, shared); // back
+    await waitFor(() => walk(path.join(shared, 'keys')).length === 2, 15000, 'both key files in the folder');
+    const stores = [await a.store(), await b.store()] as unknown as { keyState: { current: string; upToDate: boolean } }[];
+    await waitFor(() => stores[0]!.keyState.current === stores[1]!.keyState.current, 10000, 'the same current generation');
+    const behind = stores[0]!.keyState.upToDate ? b : a;
+    const winner = behind === a ? 'Passwort-von-PC-2' : 'Passwort-von-PC-1';
+    await waitFor(() => behind.page.item('enter-passphrase') !== undefined, 10000, 'the action on the PC that lost');
+    behind.h.dialogs.secrets.push(winner);
+    expect((await behind.page.invoke('enter-passphrase')).ok).toBe(true);
+    for (const d of [a, b]) await waitFor(async () => (await (await d.store()).list('clients')).length === 2, 15000, 'both records on both');
+    // a link file now carries the losing key under the winning one: a new PC needs the winning passphrase only
+    const c = await device('Praxis-PC 3', shared, [winner]);
+    expect(c.joined.ok).toBe(true);
+    await waitFor(async () => (await (await c.store()).list('clients')).length === 2, 15000, 'both records on C');
+    for (const d of [a, b, c]) expect(d.page.item('locked-files')).toBeUndefined();
+    for (const d of [a, b, c]) await d.plugin.unload();
+  });
+
+  test('a PC started after the change asks for the new passphrase at startup; cancelling still opens its data', async () => {
+    const shared = tempDir('cs-shared-');
+    const a = await device('Praxis-PC 1', shared, [OLD]);
+    const b = await device('Praxis-PC 2', shared, [OLD]);
+    await (await b.store()).put('clients', 'von-b', { vor: true });
+    await (await b.store()).flush();
+    await b.plugin.unload(); // B is off while A changes the passphrase
+    a.h.dialogs.secrets.push(OLD, NEW);
+    expect((await a.page.invoke('change-passphrase')).ok).toBe(true);
+    await (await a.store()).put('clients', 'von-a', { nach: true });
+    await (await a.store()).flush();
+
+    const start = async (secrets: (string | undefined)[]) => {
+      const h = host(b.h.keychain, b.h.env.appDataDir, 'Praxis-PC 2');
+      h.dialogs.secrets.push(...secrets);
+      const plugin = await loadCloudPlugin(h);
+      return { h, plugin, verdict: await plugin.startupGuards[0]!.check() };
+    };
+    const cancelled = await start([undefined]);
+    expect(cancelled.verdict).toMatchObject({ kind: 'proceed', notices: [{ tone: 'warning', text: { en: expect.stringContaining('changed on another PC') } }] });
+    expect(cancelled.h.dialogs.asked.filter((q) => q.kind === 'secret')[0]!.message!.en).toContain('on Praxis-PC 1');
+    const own = await cancelled.plugin.storageProviders[0]!.open();
+    expect(await own.get('clients', 'von-b')).toBeDefined(); // its own data open as before
+    expect(await own.get('clients', 'von-a')).toBeUndefined(); // A's new change waits for the key
+    await cancelled.plugin.unload();
+
+    const entered = await start([NEW]);
+    expect(entered.verdict).toMatchObject({ kind: 'proceed' });
+    const store = await entered.plugin.storageProviders[0]!.open();
+    await waitFor(async () => (await store.get('clients', 'von-a')) !== undefined, 10000, 'A’s change on B');
+    await entered.plugin.unload();
+    const third = await start([]);
+    expect(third.verdict.kind).toBe('proceed');
+    expect(third.h.dialogs.asked.filter((q) => q.kind === 'secret')).toHaveLength(0); // kept in the keychain
+    await third.plugin.unload();
+    await a.plugin.unload();
+  });
+});
+
