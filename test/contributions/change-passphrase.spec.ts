@@ -181,6 +181,10 @@ describe('change-passphrase', () => {
     const behind = stores[0]!.keyState.upToDate ? b : a;
     const winner = behind === a ? 'Passwort-von-PC-2' : 'Passwort-von-PC-1';
     await waitFor(() => behind.page.item('enter-passphrase') !== undefined, 10000, 'the action on the PC that lost');
+    const ahead = behind === a ? b : a;
+    // the PC that won cannot read what the other wrote under its own new key, and says so
+    await waitFor(() => ahead.page.item('locked-files') !== undefined, 10000, 'locked files shown on the PC that won');
+    expect(ahead.page.item('enter-passphrase')).toBeDefined();
     behind.h.dialogs.secrets.push(winner);
     expect((await behind.page.invoke('enter-passphrase')).ok).toBe(true);
     for (const d of [a, b]) await waitFor(async () => (await (await d.store()).list('clients')).length === 2, 15000, 'both records on both');

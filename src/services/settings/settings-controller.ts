@@ -172,8 +172,10 @@ export class SettingsController {
           en: `The practice passphrase was changed on another PC${replacedBy(keys.currentBy, 'en')}. Enter the new passphrase ("Enter new practice passphrase") so this PC can read the changes saved since. Your own changes are still saved and sent.`,
         },
       });
-    const locked = this.service.openExchange?.lockedCount ?? 0;
-    if (keys?.upToDate && locked > 0)
+    // Files under a key this PC lacks, while a believed generation it lacks exists (two changes crossed);
+    // a file naming a key of no believed generation is never worth a passphrase prompt.
+    const locked = keys?.upToDate && keys.locked.length > 0 ? (this.service.openExchange?.lockedCount ?? 0) : 0;
+    if (locked > 0)
       status.push({
         kind: 'notice',
         id: 'locked-files',
@@ -463,8 +465,7 @@ export class SettingsController {
   protected async enterPassphrase(): Promise<ActionOutcome> {
     const store = this.service.openStore;
     if (!store || store.isClosed) return { ok: false, message: { de: 'Der Cloudspeicher ist nicht geöffnet.', en: 'Cloud storage is not open.' } };
-    const locked = this.service.openExchange?.lockedCount ?? 0;
-    if (store.keyState.upToDate && locked === 0) return { ok: true, message: { de: 'Dieser PC kennt das aktuelle Praxis-Passwort bereits.', en: 'This PC already knows the current practice passphrase.' } };
+    if (store.keyState.upToDate && store.keyState.locked.length === 0) return { ok: true, message: { de: 'Dieser PC kennt das aktuelle Praxis-Passwort bereits.', en: 'This PC already knows the current practice passphrase.' } };
     if (!(await this.service.enterPassphrase())) return { ok: false, message: { de: 'Abgebrochen; es wurde nichts geändert.', en: 'Cancelled; nothing was changed.' } };
     return { ok: true, message: { de: 'Das Praxis-Passwort ist auf diesem PC hinterlegt; die neuen Änderungen werden jetzt gelesen.', en: 'The practice passphrase is kept on this PC; the new changes are being read now.' } };
   }

@@ -224,6 +224,7 @@ export class PracticeReplica implements PracticeStore {
     const dirs = [
       JOURNAL_DIR,
       'objects',
+      'keys',
       ...(await listDir(path.join(root, 'devices'))).map((d) => path.join('devices', d, 'log')),
       ...(await listDir(path.join(root, 'snapshots'))).map((d) => path.join('snapshots', d)),
     ];
