@@ -299,8 +299,9 @@ export interface KeyState {
 const newer = (a: KeyFile, b: KeyFile) => (a.createdAt > b.createdAt ? true : a.createdAt < b.createdAt ? false : a.keyId > b.keyId);
 
 /**
- * Learns every key the known ones open (wraps in key and link files), believes the key files
- * endorsed by a known key, and names the current generation the same way on every device.
+ * Learns every key the held ones open (wraps in key and link files), believes the key files down
+ * an endorsed chain from the header's key, and names the current generation the same way on every
+ * device that holds the keys (one lacking a key learns it is behind, or that files are locked).
  * Mutates `keyring` (adds keys, selects the write key).
  */
 export function resolveKeys(keyring: Keyring, files: readonly NamedKeyFile[]): KeyState {
