@@ -19,13 +19,15 @@ import {
 } from '../../src/host-api';
 import { loadPlugin, type LoadedPlugin } from '../../dev-host/loader';
 import { CloudSim, seededRng, type Rng, type SimStats } from '../support/cloud-sim';
+import { ReplicaFolder } from '../../src/services/store/replica-folder';
+import { keyringFromPassphrase } from '../../src/services/crypto/keyring';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const PASS = 'Kampagnen-Passwort-1';
 const TIMINGS = { probeTimeoutMs: 5000, monitorMs: 60000, pollMs: 150, heartbeatMs: 400 };
 const IDS = ['c0', 'c1', 'c2', 'c3', 'c4'];
 
-type Op = 'put' | 'remove' | 'resolve' | 'attach' | 'restart' | 'sync';
+type Op = 'put' | 'remove' | 'resolve' | 'attach' | 'restart' | 'sync' | 'passphrase';
 
 class SimDevice {
   plugin?: LoadedPlugin;
@@ -70,16 +72,39 @@ class SimDevice {
     this.store = await this.plugin!.storageProviders[0]!.open();
   }
 
-  /** An app restart: unload, load, startup guard (working offline if the folder is away), open. */
-  async restart(): Promise<void> {
+  /**
+   * An app restart: unload, load, startup guard (working offline if the folder is away), open. The
+   * guard may ask for a passphrase changed elsewhere: `secrets` are what the person would try.
+   */
+  async restart(secrets: readonly string[] = []): Promise<void> {
     await this.plugin?.unload();
     this.store = undefined;
     await this.load();
+    this.secrets.splice(0, Infinity, ...secrets);
     const guard = this.plugin!.startupGuards[0]!;
     let v = await guard.check();
     if (v.kind === 'blocked') v = await guard.act(v.actions.some((a) => a.id === 'work-offline') ? 'work-offline' : 'retry');
+    this.secrets.length = 0;
     if (v.kind === 'blocked') throw new Error(`PC${this.index} blocked at start: ${v.message.en}`);
     this.store = await this.plugin!.storageProviders[0]!.open();
+  }
+
+  /** A settings-page action, with the passphrases the person types when asked. */
+  async act(action: string, secrets: readonly string[]): Promise<{ ok: boolean; en: string }> {
+    this.secrets.splice(0, Infinity, ...secrets);
+    const page = this.plugin!.settingsPages[0]!.open();
+    try {
+      const out = await page.invoke(action);
+      return { ok: out.ok, en: out.message?.en ?? '' };
+    } finally {
+      page.dispose();
+      this.secrets.length = 0;
+    }
+  }
+
+  /** Instrumentation only: which generation this device writes with, and whether it is the current one. */
+  get keys(): { current: string; upToDate: boolean } {
+    return (this.store as unknown as { keyState: { current: string; upToDate: boolean } }).keyState;
   }
 
   async unload(): Promise<void> {
@@ -107,6 +132,8 @@ export interface RunResult {
   conflictMismatches: string[];
   writeViolations: string[];
   verifyProblems: string[];
+  /** Passphrase changes made, passphrases typed on a PC that was behind, and violations of "a replaced passphrase opens nothing new". */
+  passphrase: { changes: number; entries: number; violations: string[] };
   sim: SimStats;
 }
 
@@ -121,7 +148,7 @@ async function view(store: PracticeStore): Promise<unknown> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function runSchedule(seed: number, devices: number, operations: number, mode: 'cloud' | 'usb'): Promise<RunResult> {
+export async function runSchedule(seed: number, devices: number, operations: number, mode: 'cloud' | 'usb', opts: { passphraseChanges?: boolean } = {}): Promise<RunResult> {
   const rng: Rng = seededRng(seed);
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'cs-campaign-'));
   const sim = new CloudSim(root, devices, rng, mode);
@@ -129,6 +156,17 @@ export async function runSchedule(seed: number, devices: number, operations: num
   const observed: Observed[] = [];
   const acked: { dev: number; version: string; id: string }[] = [];
   let restarts = 0;
+  const passphrases = [PASS]; // every passphrase ever set, oldest first
+  const newestFirst = () => [...passphrases].reverse();
+  const pp = { changes: 0, entries: 0, violations: [] as string[] };
+  /** A person at this PC enters the passphrase set elsewhere, trying the ones they were told, newest first. */
+  async function catchUp(d: SimDevice): Promise<void> {
+    if (!opts.passphraseChanges) return;
+    const k = d.keys;
+    const out = await d.act('enter-passphrase', newestFirst());
+    if (out.ok && !out.en.includes('already knows')) pp.entries++;
+    else if (!k.upToDate && out.ok) pp.violations.push(`PC${d.index}: enter-passphrase said "${out.en}" while behind`);
+  }
   /**
    * The oracle's model of what a put or remove on this device replaces, from the API and from the
    * writes observed so far (not from the store's parents): in a conflict, the version shown;
@@ -155,7 +193,9 @@ export async function runSchedule(seed: number, devices: number, operations: num
       const d = ds[Math.floor(rng() * devices)]!;
       const store = d.store!;
       const r = rng();
-      const op: Op = r < 0.45 ? 'put' : r < 0.55 ? 'remove' : r < 0.63 ? 'resolve' : r < 0.68 ? 'attach' : r < 0.72 ? 'restart' : 'sync';
+      let op: Op = r < 0.45 ? 'put' : r < 0.55 ? 'remove' : r < 0.63 ? 'resolve' : r < 0.68 ? 'attach' : r < 0.72 ? 'restart' : 'sync';
+      // drawn only when enabled, so the schedules of earlier seeds (and the regression cases) stay the same
+      if (op === 'sync' && opts.passphraseChanges && rng() < 0.12) op = 'passphrase';
       const id = IDS[Math.floor(rng() * IDS.length)]!;
       if (op === 'put') {
         const replaces = await replacedBy(store, id);
@@ -192,8 +232,24 @@ export async function runSchedule(seed: number, devices: number, operations: num
         acked.push({ dev: d.index, version: rec.version, id });
         observed.push({ col: 'clients', id, version: rec.version, supersedes: replaces, data });
       } else if (op === 'restart') {
-        await d.restart();
+        await d.restart(opts.passphraseChanges ? newestFirst() : []);
         restarts++;
+      } else if (op === 'passphrase') {
+        // the person tries the passphrases they know as "the current one", newest first
+        const next = `Kampagnen-Passwort-${passphrases.length + 1}-${seed}`;
+        for (const current of newestFirst()) {
+          const out = await d.act('change-passphrase', [current, next]);
+          if (out.ok) {
+            passphrases.push(next);
+            pp.changes++;
+            break;
+          }
+          if (out.en.includes('already changed on another PC')) {
+            await catchUp(d);
+            break;
+          }
+          if (!/is wrong|already replaced|changed while you were typing/.test(out.en)) throw new Error(`PC${d.index}: change-passphrase failed: ${out.en}`);
+        }
       } else {
         for (let k = 0; k < 1 + Math.floor(rng() * 4); k++) sim.step();
         await sleep(Math.floor(rng() * 120));
@@ -208,9 +264,10 @@ export async function runSchedule(seed: number, devices: number, operations: num
         await d.store!.flush({ timeoutMs: 3000 });
         sim.settle();
         await sleep(mode === 'usb' ? 350 : 100);
+        await catchUp(d);
       }
       const views = await Promise.all(ds.map((d) => view(d.store!)));
-      agreed = views.every((v) => isDeepStrictEqual(v, views[0]));
+      agreed = views.every((v) => isDeepStrictEqual(v, views[0])) && ds.every((d) => d.keys.upToDate && d.keys.current === ds[0]!.keys.current);
     }
     // invariants
     const lost: string[] = [];
@@ -229,6 +286,25 @@ export async function runSchedule(seed: number, devices: number, operations: num
         const rec: StoredRecord | undefined = await d.store!.get('clients', id);
         const flagged = rec?.conflict ?? false;
         if (flagged !== expectConflict) conflictMismatches.push(`PC${d.index} ${id}: conflict ${flagged}, expected ${expectConflict} (heads ${heads.map((h) => h.version).join(', ')})`);
+      }
+    }
+    // a replaced passphrase opens nothing new: of all passphrases ever set, exactly one lets a PC in
+    if (opts.passphraseChanges) {
+      const replicas = path.join(ds[0]!.appDataDir, 'cloud-storage', 'replicas');
+      const local = path.join(replicas, fs.readdirSync(replicas)[0]!);
+      const hdr = await ReplicaFolder.readHeader(local);
+      if (hdr.kind !== 'ok') throw new Error('no header');
+      const files = await ReplicaFolder.keyFilesAt(local, hdr.header.storeId);
+      const opening: string[] = [];
+      for (const p of passphrases) {
+        const r = await keyringFromPassphrase(hdr.header, files, p);
+        if (r.kind === 'wrong') pp.violations.push(`passphrase no. ${passphrases.indexOf(p) + 1} opens nothing`);
+        if (r.kind === 'ok') opening.push(`no. ${passphrases.indexOf(p) + 1}`);
+      }
+      if (opening.length !== 1) {
+        const short = (id: string) => id.slice(0, 6);
+        const desc = files.map(({ file: f }) => (f.t === 'key' ? `key ${short(f.keyId)}<-${short(f.parent)} ${f.createdAt} by ${short(f.createdBy)} wraps ${f.wraps.map((w) => short(w.keyId))}` : `link under ${short(f.under)} wraps ${f.wraps.map((w) => short(w.keyId))} by ${short(f.createdBy)}`));
+        pp.violations.push(`${opening.length} passphrases open the store (${opening.join(', ')}), expected exactly one; key files: ${desc.join(' | ')}`);
       }
     }
     const verifyProblems: string[] = [];
@@ -250,6 +326,7 @@ export async function runSchedule(seed: number, devices: number, operations: num
       conflictMismatches,
       writeViolations: [...sim.violations],
       verifyProblems,
+      passphrase: pp,
       sim: sim.stats,
     };
   } finally {
@@ -260,5 +337,5 @@ export async function runSchedule(seed: number, devices: number, operations: num
 }
 
 export function failuresOf(r: RunResult): string[] {
-  return [...r.lost, ...(r.divergent ? ['devices did not converge'] : []), ...r.conflictMismatches, ...r.writeViolations, ...r.verifyProblems];
+  return [...r.lost, ...(r.divergent ? ['devices did not converge'] : []), ...r.conflictMismatches, ...r.writeViolations, ...r.verifyProblems, ...r.passphrase.violations];
 }

@@ -20,6 +20,17 @@ describe('reliability campaign (CI size)', () => {
     );
   }, 600000);
 
+  test('the same with practice passphrase changes on random PCs (also crossing): nothing lost, all converge on one passphrase, replaced ones open nothing new', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 2 ** 31 - 1 }), fc.integer({ min: 2, max: 4 }), fc.constantFrom<'cloud' | 'usb'>('cloud', 'usb'), async (seed, devices, mode) => {
+        const r = await runSchedule(seed, devices, 60, mode, { passphraseChanges: true });
+        const f = failuresOf(r);
+        if (f.length) throw new Error(`seed ${seed}, ${devices} devices, ${mode}, passphrase changes: ${f.slice(0, 5).join('; ')}`);
+      }),
+      { numRuns: Number(process.env.RELIABILITY_RUNS ?? 3), endOnFailure: true },
+    );
+  }, 600000);
+
   for (const [seed, devices, ops, mode] of REGRESSIONS)
     test(`regression: seed ${seed}, ${devices} devices, ${mode}`, async () => {
       expect(failuresOf(await runSchedule(seed, devices, ops, mode))).toEqual([]);

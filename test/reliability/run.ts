@@ -16,10 +16,12 @@ async function main(): Promise<void> {
     const seed = 1 + Math.floor(Math.random() * 2 ** 31);
     const devices = 2 + (i % 3);
     const mode = i % 3 === 2 ? 'usb' : 'cloud';
-    const r = await runSchedule(seed, devices, long ? 80 : 40, mode);
+    const passphraseChanges = i % 2 === 1; // every other schedule also changes the practice passphrase
+    const r = await runSchedule(seed, devices, long ? 80 : 40, mode, { passphraseChanges });
     results.push({ ...r, seed });
-    for (const f of failuresOf(r)) failures.push(`seed ${seed} (${devices} devices, ${mode}): ${f}`);
-    process.stdout.write(`schedule ${i + 1}/${schedules}: seed ${seed}, ${devices} devices, ${mode}, ${r.acknowledged} acknowledged, ${failuresOf(r).length} failures\n`);
+    const what = `${devices} devices, ${mode}${passphraseChanges ? ', passphrase changes' : ''}`;
+    for (const f of failuresOf(r)) failures.push(`seed ${seed} (${what}): ${f}`);
+    process.stdout.write(`schedule ${i + 1}/${schedules}: seed ${seed}, ${what}, ${r.acknowledged} acknowledged, ${failuresOf(r).length} failures\n`);
   }
   const crash = await crashCampaign(kills);
   failures.push(...crash.failures);
@@ -37,9 +39,11 @@ The same campaign runs CI-sized in \`npm test\` (test/reliability/reliability.sp
 | --- | --- |
 | schedules run (random practice work through the loaded plugin, random sync-client behaviour) | ${results.length} (${results.filter((r) => r.mode === 'cloud').length} cloud folder, ${results.filter((r) => r.mode === 'usb').length} USB stick) |
 | devices per schedule | 2–4 (${sum((r) => r.devices)} device runs) |
-| operations (put, remove, resolve, attachment, app restart, sync-client steps) | ${sum((r) => r.operations)} |
+| operations (put, remove, resolve, attachment, app restart, passphrase change, sync-client steps) | ${sum((r) => r.operations)} |
 | acknowledged changes | ${sum((r) => r.acknowledged) + crash.acknowledged} |
 | app restarts | ${sum((r) => r.restarts)} |
+| practice passphrase changes (schedules with changes: ${results.filter((r) => r.passphrase.changes > 0).length}) / new passphrase typed on a PC that was behind or lacked a crossing one | ${sum((r) => r.passphrase.changes)} / ${sum((r) => r.passphrase.entries)} |
+| **replaced passphrases that still opened the store, or passphrases that opened nothing** | **${sum((r) => r.passphrase.violations.length)}** |
 | sync-client transfers / files first seen half-written / under a temp name / as empty placeholders | ${sum((r) => r.sim.transfers)} / ${sum((r) => r.sim.truncatedFirst)} / ${sum((r) => r.sim.tempNamesFirst)} / ${sum((r) => r.sim.placeholders)} |
 | conflict copies and stray files made by the simulated clients | ${sum((r) => r.sim.conflictCopies + r.sim.strayFiles)} |
 | USB stick pulled out (also mid-write) | ${sum((r) => r.sim.unplugs)} |

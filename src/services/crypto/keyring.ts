@@ -346,7 +346,24 @@ export function resolveKeys(keyring: Keyring, files: readonly NamedKeyFile[]): K
   const heads = [...believed.values()].filter((f) => !parents.has(f.keyId));
   const head = heads.reduce<KeyFile | undefined>((best, f) => (!best || newer(f, best) ? f : best), undefined);
   const current = head?.keyId ?? HEADER_KEY_ID;
-  const upToDate = keyring.has(current);
+  // Generations this device cannot check yet (it lacks the key they name as parent), hanging below a
+  // believed one. A claim newer than the head means the real current generation may lie beyond a key
+  // this device does not hold: it is then behind, and a passphrase that stops here is not current.
+  // (A planted claim can only do this where a key is missing anyway; with the parent key it is checked.)
+  const claims = new Map<string, KeyFile>();
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const nf of ours) {
+      const f = nf.file;
+      if (f.t !== 'key' || believed.has(f.keyId) || forged.has(nf.hash) || claims.has(f.keyId)) continue;
+      if (f.parent === HEADER_KEY_ID || believed.has(f.parent) || claims.has(f.parent)) {
+        claims.set(f.keyId, f);
+        grew = true;
+      }
+    }
+  }
+  const newestClaim = [...claims.values()].reduce<KeyFile | undefined>((b, f) => (!b || newer(f, b) ? f : b), undefined);
+  const upToDate = keyring.has(current) && !(newestClaim && (!head || newer(newestClaim, head)));
   // A device behind writes with the newest generation it holds, until it is given the current one.
   const usable = [...believed.values()].filter((f) => keyring.has(f.keyId));
   const best = usable.reduce<KeyFile | undefined>((b, f) => (!b || newer(f, b) ? f : b), undefined);
@@ -375,7 +392,8 @@ export function resolveKeys(keyring: Keyring, files: readonly NamedKeyFile[]): K
   return {
     current,
     upToDate,
-    ...(head ? { currentBy: { name: head.createdByName, at: head.createdAt } } : {}),
+    // who set the current passphrase — only when it is known here (a claim's name is not checked)
+    ...(head && upToDate === keyring.has(current) ? { currentBy: { name: head.createdByName, at: head.createdAt } } : {}),
     locked: [...believed.values()].filter((f) => !keyring.has(f.keyId)),
     forged: [...forged.values()],
     unlinked,

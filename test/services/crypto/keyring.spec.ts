@@ -103,6 +103,35 @@ describe('which passphrase opens the store', () => {
   });
 });
 
+describe('a crossing loser is retired even where the winner lies beyond a key it does not hold', () => {
+  test('A: header → a1 → a2 → a3; B crossed with b1 (after a1, before a2); a3 carries b1 by a link', async () => {
+    // the shape the reliability campaign found: with b1's passphrase alone, a1's descendants cannot be
+    // checked (b1 does not hold a1), so b1 looked like the newest generation and its passphrase "current"
+    const { header, storeKey } = await createHeader('p0', 't', TEST_KDF);
+    const a = Keyring.ofHeaderKey(header.storeId, storeKey, header.keyCheck);
+    const b = a.copy();
+    const files: NamedKeyFile[] = [];
+    const step = async (holder: Keyring, parent: string, pass: string) => {
+      const { file, key } = await createKeyFile({ keyring: holder, parent, passphrase: pass, deviceId: DEV, deviceName: 'PC', kdf: TEST_KDF });
+      holder.add(file.keyId, key);
+      files.push(named(file));
+      await new Promise((r) => setTimeout(r, 5)); // distinct times
+      return file.keyId;
+    };
+    const a1 = await step(a, HEADER_KEY_ID, 'pa1');
+    const b1 = await step(b, HEADER_KEY_ID, 'pb1');
+    const a2 = await step(a, a1, 'pa2');
+    const a3 = await step(a, a2, 'pa3');
+    a.add(b1, b.get(b1)!);
+    files.push(named(createLinkFile(a, a3, [b1], DEV)));
+    expect(resolveKeys(a.copy(), files)).toMatchObject({ current: a3, upToDate: true, unlinked: [] });
+    expect(await keyringFromPassphrase(header, files, 'pa3')).toMatchObject({ kind: 'ok', state: { current: a3 } });
+    for (const old of ['pb1', 'pa1', 'pa2', 'p0']) expect([old, (await keyringFromPassphrase(header, files, old)).kind]).toEqual([old, 'retired']);
+    // a device holding b1 only is behind, not current
+    expect(resolveKeys(b.copy(), files)).toMatchObject({ upToDate: false });
+  });
+});
+
 describe('links', () => {
   test('a key held before its file arrived is never wrapped under an older key', async () => {
     const { k0, file, key } = await storeWithRotation();
