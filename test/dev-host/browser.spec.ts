@@ -106,6 +106,45 @@ describe('dev host in Chromium', () => {
     expect(await pa.getByTestId(`conflict-${annaId}`).count()).toBe(0);
   }, 180000);
 
+  test('the passphrase changed on A: B shows it on its settings page, the new passphrase is entered there, and A’s later client appears on B', async () => {
+    const root = tempDir('cs-e2e-pass-');
+    const shared = path.join(root, 'shared');
+    fs.mkdirSync(shared);
+    const a = await startDevHost(['--device', 'Praxis-PC 1', '--shared', shared, '--app-data', path.join(root, 'a')]);
+    hosts.push(a);
+    const b = await startDevHost(['--device', 'Praxis-PC 2', '--shared', shared, '--app-data', path.join(root, 'b')]);
+    hosts.push(b);
+    const pa = await open(a);
+    const pb = await open(b);
+    expect(await setUpCloud(pa, shared, PASS)).toContain('verschlüsselte Praxis-Speicher wurde angelegt');
+    expect(await setUpCloud(pb, shared)).toContain('arbeitet jetzt mit den gemeinsamen Praxisdaten');
+
+    // A: the button asks for confirmation (accepted), then the current passphrase, then the new one twice
+    const NEW = 'Neues-Praxis-Passwort-2027';
+    await pa.getByTestId('action-change-passphrase').click();
+    await pa.getByTestId('prompt-secret').fill(PASS);
+    await pa.getByTestId('prompt-ok').click();
+    await pa.getByTestId('prompt-secret-confirm').waitFor();
+    await pa.getByTestId('prompt-secret').fill(NEW);
+    await pa.getByTestId('prompt-secret-confirm').fill(NEW);
+    await pa.getByTestId('prompt-ok').click();
+    await pa.getByTestId('outcome').filter({ hasText: 'Das Praxis-Passwort wurde geändert' }).waitFor();
+    await addClient(pa, 'Nach der Änderung');
+
+    // B: the settings page says what happened and offers the way out
+    await pb.getByTestId('notice-passphrase-changed').waitFor({ timeout: 20000 });
+    expect(await pb.getByTestId('notice-passphrase-changed').textContent()).toContain('Praxis-PC 1');
+    expect(await pb.getByTestId('action-change-passphrase').isDisabled()).toBe(true);
+    if (SHOTS) await pb.screenshot({ path: path.join(SHOTS, 'passphrase-changed.png'), fullPage: true });
+    await pb.getByTestId('action-enter-passphrase').click();
+    await pb.getByTestId('prompt-secret').fill(NEW);
+    await pb.getByTestId('prompt-ok').click();
+    await pb.getByTestId('outcome').filter({ hasText: 'hinterlegt' }).waitFor();
+    await pb.getByTestId('notice-passphrase-changed').waitFor({ state: 'detached' });
+    await pb.getByTestId('nav-clients').click();
+    await pb.getByText('Nach der Änderung', { exact: true }).waitFor({ timeout: 20000 });
+  }, 180000);
+
   test('flag off: the host runs without the plugin and has no cloud page', async () => {
     const root = tempDir('cs-e2e-off-');
     const h = await startDevHost(['--flag-off', '--app-data', path.join(root, 'a'), '--shared', path.join(root, 'shared')]);
