@@ -66,6 +66,13 @@ describe('change-passphrase', () => {
     expect(b.h.dialogs.notices.filter((n) => n.text.en.includes('passphrase was changed on another PC (on Praxis-PC 1'))).toHaveLength(1);
     expect(b.page.item('change-passphrase').enabled).toBe(false);
     expect(await (await b.store()).get('clients', 'k2')).toBeUndefined();
+    // and its sync status does not claim "in sync": what waits for the key counts as announced, not arrived
+    const syncOf = (d: typeof a) => {
+      let v: { state: string; awaited: number } | undefined;
+      d.plugin.storageProviders[0]!.sync$.subscribe((x) => (v = x)).unsubscribe();
+      return v!;
+    };
+    await waitFor(() => syncOf(b).state === 'receiving' && syncOf(b).awaited >= 1, 10000, 'B receiving');
     await (await b.store()).put('clients', 'k3', { name: 'von B, noch mit altem Schlüssel' });
     await waitFor(async () => (await (await a.store()).get('clients', 'k3')) !== undefined, 10000, 'k3 on A');
     // B enters the old passphrase (refused: replaced), then the new one
@@ -75,6 +82,7 @@ describe('change-passphrase', () => {
     expect(b.h.dialogs.asked.filter((q) => q.kind === 'secret').map((q) => q.message!.en).at(-1)).toContain('was replaced by a new one (on Praxis-PC 1');
     await waitFor(async () => (await (await b.store()).get('clients', 'k2')) !== undefined, 10000, 'k2 on B');
     expect(b.page.item('passphrase-changed')).toBeUndefined();
+    await waitFor(() => syncOf(b).state === 'in-sync', 10000, 'B in sync again');
     expect(Object.keys(keychainValue(b.h).keys)).toHaveLength(2);
 
     // C, a new PC: the old passphrase no longer gets it in; the new one does, and opens everything

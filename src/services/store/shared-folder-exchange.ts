@@ -475,9 +475,12 @@ export class SharedFolderExchange {
     const pending = this.pendingUploads();
     const conflicts = this.replica.conflictCount;
     const health = this.health$.value;
+    // Log files here that wait for a newer passphrase's key hold at least one change each: they are
+    // "announced, not arrived" too, even when the presence that announces them is itself unreadable.
+    const awaited = Math.max(this.awaited, [...this.locked].filter((p) => /(^|[\\/])log[\\/]/.test(p)).length);
     const state: SyncStatus['state'] =
-      health !== 'ok' ? 'offline' : conflicts > 0 ? 'conflicts' : pending > 0 ? 'uploading' : this.awaited > 0 ? 'receiving' : 'in-sync';
-    this.status.next({ state, pendingUploads: pending, awaited: this.awaited, conflicts, lastExchangeAt: this.lastExchangeAt, devices: this.devices.map(({ since: _s, ...d }) => d) });
+      health !== 'ok' ? 'offline' : conflicts > 0 ? 'conflicts' : pending > 0 ? 'uploading' : awaited > 0 ? 'receiving' : 'in-sync';
+    this.status.next({ state, pendingUploads: pending, awaited, conflicts, lastExchangeAt: this.lastExchangeAt, devices: this.devices.map(({ since: _s, ...d }) => d) });
   }
 
   /** Seals and pushes until nothing is pending or the time is up; returns what is still pending. */
