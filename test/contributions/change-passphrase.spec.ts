@@ -73,6 +73,8 @@ describe('change-passphrase', () => {
       return v!;
     };
     await waitFor(() => syncOf(b).state === 'receiving' && syncOf(b).awaited >= 1, 10000, 'B receiving');
+    // A still appears among the PCs using these data (named by its card, alive by its presence file's time)
+    expect(b.page.item('devices').rows.map((r: { cells: string[] }) => r.cells[0])).toContain('Praxis-PC 1');
     await (await b.store()).put('clients', 'k3', { name: 'von B, noch mit altem Schlüssel' });
     await waitFor(async () => (await (await a.store()).get('clients', 'k3')) !== undefined, 10000, 'k3 on A');
     // B enters the old passphrase (refused: replaced), then the new one

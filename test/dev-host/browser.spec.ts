@@ -135,6 +135,9 @@ describe('dev host in Chromium', () => {
     await pb.getByTestId('notice-passphrase-changed').waitFor({ timeout: 20000 });
     expect(await pb.getByTestId('notice-passphrase-changed').textContent()).toContain('Praxis-PC 1');
     expect(await pb.getByTestId('action-change-passphrase').isDisabled()).toBe(true);
+    // A's new client is in the folder but under the new key: announced, not arrived — never "in sync"
+    await pb.getByTestId('status-sync').filter({ hasText: /[1-9]\d* angekündigt/ }).waitFor({ timeout: 20000 });
+    await pb.getByTestId('table-devices').filter({ hasText: 'Praxis-PC 1' }).waitFor(); // still listed, by its device card
     if (SHOTS) await pb.screenshot({ path: path.join(SHOTS, 'passphrase-changed.png'), fullPage: true });
     await pb.getByTestId('action-enter-passphrase').click();
     await pb.getByTestId('prompt-secret').fill(NEW);

@@ -431,7 +431,10 @@ export class SharedFolderExchange {
       try {
         p = await this.shared.readPresence(dev);
       } catch (e) {
-        if (e instanceof BadFileError && !(e instanceof KeyMissingError)) this.replica.reportBad(e.bad);
+        if (e instanceof KeyMissingError) {
+          const seen = await this.presenceUnderNewerKey(dev, folderNow, stale);
+          if (seen) devices.push(seen);
+        } else if (e instanceof BadFileError) this.replica.reportBad(e.bad);
         continue;
       }
       if (!p) continue;
@@ -453,6 +456,21 @@ export class SharedFolderExchange {
     this.devices = devices.sort((a, b) => (a.thisDevice ? -1 : b.thisDevice ? 1 : a.name.localeCompare(b.name)));
     this.awaited = awaited;
     this.publish();
+  }
+
+  /**
+   * A PC that already writes under a newer passphrase: its presence is unreadable here, but its device
+   * card (written once, under the key of its day) names it, and the file's time says whether it is alive.
+   */
+  protected async presenceUnderNewerKey(dev: string, folderNow: number, stale: number): Promise<DeviceSeen | undefined> {
+    try {
+      const mtimeMs = (await fs.promises.stat(this.shared.abs(Paths.presence(dev)))).mtimeMs;
+      const card = (await this.replica.local.readDeviceInfo(dev).catch(() => undefined)) ?? (await this.shared.readDeviceInfo(dev).catch(() => undefined));
+      if (!card) return undefined;
+      return { deviceId: dev, name: card.name, user: card.user, since: card.createdAt, active: folderNow - mtimeMs < stale, lastSeenAt: new Date(mtimeMs).toISOString(), thisDevice: false };
+    } catch {
+      return undefined;
+    }
   }
 
   get devicesSeen(): readonly DeviceSeen[] {
