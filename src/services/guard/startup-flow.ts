@@ -117,7 +117,7 @@ export class StartupFlow {
     const store = await this.service.activate(config, header, k.keyring);
     // The passphrase was changed on another PC: ask once now; cancelling still opens the data.
     const behind = !store.keyState.upToDate && !(await this.service.enterPassphrase());
-    const notices = this.notices(fromShared);
+    const notices = this.notices(fromShared, behind);
     if (behind)
       notices.unshift({
         tone: 'warning',
@@ -129,7 +129,8 @@ export class StartupFlow {
     return { kind: 'proceed', notices };
   }
 
-  protected notices(online: boolean): { tone: Tone; text: LocalizedText }[] {
+  /** `behind`: changes wait for a newer passphrase, not for the cloud client (said by its own notice). */
+  protected notices(online: boolean, behind = false): { tone: Tone; text: LocalizedText }[] {
     const out: { tone: Tone; text: LocalizedText }[] = [];
     if (!online)
       out.push({ tone: 'warning', text: { de: 'Ohne Verbindung zum gemeinsamen Ordner: Änderungen werden später übertragen.', en: 'Working offline: changes are sent to the shared folder later.' } });
@@ -148,7 +149,7 @@ export class StartupFlow {
       });
     }
     const awaited = ex.syncStatus.awaited;
-    if (awaited > 0)
+    if (awaited > 0 && !behind)
       out.push({
         tone: 'warning',
         text: {
