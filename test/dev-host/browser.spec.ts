@@ -26,6 +26,20 @@ async function open(h: RunningDevHost): Promise<Page> {
   return page;
 }
 
+/** Two dev hosts, "Praxis-PC 1" and "Praxis-PC 2", on one new (empty) shared folder, each open in a page. */
+async function twoDevices(prefix: string): Promise<{ shared: string; pa: Page; pb: Page }> {
+  const root = tempDir(prefix);
+  const shared = path.join(root, 'shared');
+  fs.mkdirSync(shared);
+  const pages: Page[] = [];
+  for (const [device, dir] of [['Praxis-PC 1', 'a'], ['Praxis-PC 2', 'b']] as const) {
+    const h = await startDevHost(['--device', device, '--shared', shared, '--app-data', path.join(root, dir)]);
+    hosts.push(h);
+    pages.push(await open(h));
+  }
+  return { shared, pa: pages[0]!, pb: pages[1]! };
+}
+
 async function setUpCloud(page: Page, shared: string, passphrase?: string): Promise<string> {
   await page.getByTestId('nav-settings').click();
   await page.getByTestId('page-cloud-storage.settings').click();
@@ -59,15 +73,7 @@ async function editClient(page: Page, id: string, name: string): Promise<void> {
 
 describe('dev host in Chromium', () => {
   test('set up on A, a client added on A appears on B; the same client edited on both: a conflict on both, resolved on one', async () => {
-    const root = tempDir('cs-e2e-');
-    const shared = path.join(root, 'shared');
-    fs.mkdirSync(shared);
-    const a = await startDevHost(['--device', 'Praxis-PC 1', '--shared', shared, '--app-data', path.join(root, 'a')]);
-    hosts.push(a);
-    const b = await startDevHost(['--device', 'Praxis-PC 2', '--shared', shared, '--app-data', path.join(root, 'b')]);
-    hosts.push(b);
-    const pa = await open(a);
-    const pb = await open(b);
+    const { shared, pa, pb } = await twoDevices('cs-e2e-');
 
     await addClient(pa, 'Erika Mustermann'); // in A's own local storage before the cloud
     expect(await setUpCloud(pa, shared, PASS)).toContain('1 bisheriger Datensatz wurde übernommen');
@@ -107,15 +113,7 @@ describe('dev host in Chromium', () => {
   }, 180000);
 
   test('the passphrase changed on A: B shows it on its settings page, the new passphrase is entered there, and A’s later client appears on B', async () => {
-    const root = tempDir('cs-e2e-pass-');
-    const shared = path.join(root, 'shared');
-    fs.mkdirSync(shared);
-    const a = await startDevHost(['--device', 'Praxis-PC 1', '--shared', shared, '--app-data', path.join(root, 'a')]);
-    hosts.push(a);
-    const b = await startDevHost(['--device', 'Praxis-PC 2', '--shared', shared, '--app-data', path.join(root, 'b')]);
-    hosts.push(b);
-    const pa = await open(a);
-    const pb = await open(b);
+    const { shared, pa, pb } = await twoDevices('cs-e2e-pass-');
     expect(await setUpCloud(pa, shared, PASS)).toContain('verschlüsselte Praxis-Speicher wurde angelegt');
     expect(await setUpCloud(pb, shared)).toContain('arbeitet jetzt mit den gemeinsamen Praxisdaten');
 

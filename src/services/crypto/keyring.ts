@@ -5,10 +5,10 @@
 // someone without the key is never believed). Format and reasoning: docs/STORE-FORMAT.md, docs/PASSPHRASE.md.
 import * as crypto from 'node:crypto';
 import { z } from 'zod';
-import { ScryptParamsSchema, checkStoreKey, deriveKek, newScryptParams, unwrapStoreKey, type ScryptParams, type StoreHeader } from './store-crypto';
+import { HEADER_KEY_ID, ScryptParamsSchema, checkStoreKey, deriveKek, newScryptParams, unwrapStoreKey, type ScryptParams, type StoreHeader } from './store-crypto';
 
-/** The id of the store key the header wraps (envelopes "PSE1"); later keys have 32-hex ids ("PSE2"). */
-export const HEADER_KEY_ID = 'header';
+export { HEADER_KEY_ID };
+
 export const KEY_ID_HEX = /^[0-9a-f]{32}$/;
 export const KEYS_DIR = 'keys';
 export const MAX_KEY_FILE_BYTES = 64 * 1024;

@@ -13,7 +13,8 @@ const NONCE_LEN = 12;
 const TAG_LEN = 16;
 export const ENVELOPE_OVERHEAD = MAGIC.length + NONCE_LEN + TAG_LEN;
 const CHUNK = 1 << 20;
-const HEADER_ID = 'header';
+/** The id of the store key the header wraps (envelopes "PSE1"); later keys have 32-hex ids ("PSE2"). */
+export const HEADER_KEY_ID = 'header';
 
 /** A bare key (the header's) or a keyring: `current` seals, `get(id)` opens. */
 export type KeySource = Buffer | { readonly current: { id: string; key: Buffer }; get(id: string): Buffer | undefined };
@@ -21,14 +22,14 @@ export type KeySource = Buffer | { readonly current: { id: string; key: Buffer }
 function sealingKey(k: KeySource): { prefix: Buffer; key: Buffer } {
   if (Buffer.isBuffer(k)) return { prefix: MAGIC, key: k };
   const { id, key } = k.current;
-  return id === HEADER_ID ? { prefix: MAGIC, key } : { prefix: Buffer.concat([MAGIC2, Buffer.from(id, 'hex')]), key };
+  return id === HEADER_KEY_ID ? { prefix: MAGIC, key } : { prefix: Buffer.concat([MAGIC2, Buffer.from(id, 'hex')]), key };
 }
 
 /** The key an envelope names, from its first bytes; the length of its prefix. */
 function openingKey(k: KeySource, head: Buffer): { key: Buffer; prefixLen: number } {
   const magic = head.subarray(0, MAGIC.length);
   if (magic.equals(MAGIC)) {
-    const key = Buffer.isBuffer(k) ? k : k.get(HEADER_ID);
+    const key = Buffer.isBuffer(k) ? k : k.get(HEADER_KEY_ID);
     if (!key) throw new EnvelopeError('unknown-key', 'sealed with the first store key, which this device does not hold');
     return { key, prefixLen: MAGIC.length };
   }

@@ -15,6 +15,8 @@ import { replacedBy } from '../cloud-storage-service';
 import { ReplicaFolder } from '../store/replica-folder';
 
 const TITLE = { de: 'Gruppenpraxis & Cloudspeicher', en: 'Group practice & cloud storage' };
+/** The shortest practice passphrase accepted, when a store is created and when it is changed. */
+const MIN_PASSPHRASE = 10;
 
 /** Live validation of the folder field; undefined when the path is acceptable. */
 export function folderProblem(value: string, env: { appDataDir: string; platform: NodeJS.Platform }): LocalizedText | undefined {
@@ -347,13 +349,13 @@ export class SettingsController {
     const pass = await this.dialogs.promptSecret({
       title: { de: 'Praxis-Passwort festlegen', en: 'Choose the practice passphrase' },
       message: {
-        de: 'Die Daten im gemeinsamen Ordner werden mit diesem Passwort verschlüsselt. Jeder PC der Praxis braucht es einmal. Bitte notieren Sie es an einem sicheren Ort: Ohne das Passwort kann niemand – auch der Support nicht – die Daten öffnen. Mindestens 10 Zeichen.',
-        en: 'The data in the shared folder are encrypted with this passphrase. Each PC of the practice needs it once. Write it down somewhere safe: without it nobody — not even support — can open the data. At least 10 characters.',
+        de: `Die Daten im gemeinsamen Ordner werden mit diesem Passwort verschlüsselt. Jeder PC der Praxis braucht es einmal. Bitte notieren Sie es an einem sicheren Ort: Ohne das Passwort kann niemand – auch der Support nicht – die Daten öffnen. Mindestens ${MIN_PASSPHRASE} Zeichen.`,
+        en: `The data in the shared folder are encrypted with this passphrase. Each PC of the practice needs it once. Write it down somewhere safe: without it nobody — not even support — can open the data. At least ${MIN_PASSPHRASE} characters.`,
       },
       confirm: true,
     });
     if (pass === undefined) return { ok: false, message: { de: 'Abgebrochen; es wurde nichts geändert.', en: 'Cancelled; nothing was changed.' } };
-    if (pass.length < 10) return { ok: false, message: { de: 'Das Praxis-Passwort muss mindestens 10 Zeichen lang sein; es wurde nichts geändert.', en: 'The practice passphrase must be at least 10 characters; nothing was changed.' } };
+    if (pass.length < MIN_PASSPHRASE) return { ok: false, message: { de: `Das Praxis-Passwort muss mindestens ${MIN_PASSPHRASE} Zeichen lang sein; es wurde nichts geändert.`, en: `The practice passphrase must be at least ${MIN_PASSPHRASE} characters; nothing was changed.` } };
     const { header, storeKey } = await createHeader(pass, this.service.env.deviceName);
     const keyring = Keyring.ofHeaderKey(header.storeId, storeKey, header.keyCheck);
     const account = Accounts.storeKey(header.storeId);
@@ -435,13 +437,13 @@ export class SettingsController {
     const pass = await this.dialogs.promptSecret({
       title: { de: 'Neues Praxis-Passwort', en: 'New practice passphrase' },
       message: {
-        de: 'Das neue Praxis-Passwort braucht jeder PC der Praxis einmal. Bitte notieren Sie es an einem sicheren Ort: Ohne das Passwort kann niemand – auch der Support nicht – die danach gespeicherten Daten öffnen. Mindestens 10 Zeichen.',
-        en: 'Every PC of the practice needs the new passphrase once. Write it down somewhere safe: without it nobody — not even support — can open the data saved afterwards. At least 10 characters.',
+        de: `Das neue Praxis-Passwort braucht jeder PC der Praxis einmal. Bitte notieren Sie es an einem sicheren Ort: Ohne das Passwort kann niemand – auch der Support nicht – die danach gespeicherten Daten öffnen. Mindestens ${MIN_PASSPHRASE} Zeichen.`,
+        en: `Every PC of the practice needs the new passphrase once. Write it down somewhere safe: without it nobody — not even support — can open the data saved afterwards. At least ${MIN_PASSPHRASE} characters.`,
       },
       confirm: true,
     });
     if (pass === undefined) return { ok: false, message: { de: `Abgebrochen. ${nothing.de}`, en: `Cancelled. ${nothing.en}` } };
-    if (pass.length < 10) return { ok: false, message: { de: `Das Praxis-Passwort muss mindestens 10 Zeichen lang sein. ${nothing.de}`, en: `The practice passphrase must be at least 10 characters. ${nothing.en}` } };
+    if (pass.length < MIN_PASSPHRASE) return { ok: false, message: { de: `Das Praxis-Passwort muss mindestens ${MIN_PASSPHRASE} Zeichen lang sein. ${nothing.de}`, en: `The practice passphrase must be at least ${MIN_PASSPHRASE} characters. ${nothing.en}` } };
     if (pass.normalize('NFC') === old.normalize('NFC')) return { ok: false, message: { de: `Das neue Passwort ist das bisherige. ${nothing.de}`, en: `The new passphrase is the current one. ${nothing.en}` } };
     if (!store.keyState.upToDate || store.isClosed) return { ok: false, message: { de: `Während der Eingabe hat sich der Stand geändert; bitte erneut versuchen. ${nothing.de}`, en: `Things changed while you were typing; please try again. ${nothing.en}` } };
     try {
