@@ -118,10 +118,6 @@ export class Keyring {
     return true;
   }
 
-  remove(id: string): void {
-    if (id !== this.writeId) this.keys.delete(id);
-  }
-
   use(id: string): void {
     if (!this.keys.has(id)) throw new Error('unknown key');
     this.writeId = id;
