@@ -9,7 +9,7 @@ import { verifyReplica } from '../../src/services/store/verify';
 import { keyringFromPassphrase } from '../../src/services/crypto/keyring';
 import { host, openPage } from '../support/settings-page';
 import { loadCloudPlugin } from '../support/test-host';
-import { tempDir, waitFor, walk } from '../support/temp';
+import { readTree, tempDir, waitFor, walk } from '../support/temp';
 
 const OLD = 'Altes-Praxis-Passwort';
 const NEW = 'Neues-Praxis-Passwort-2027';
@@ -33,7 +33,7 @@ function keychainValue(h: Host): { v: number; keys: Record<string, string> } {
 
 /** Every byte this test's devices wrote to disk, to look for secrets in. */
 function allFileText(roots: string[]): string {
-  return roots.flatMap((r) => walk(r).map((f) => fs.readFileSync(path.join(r, f)).toString('latin1'))).join('\n');
+  return roots.flatMap((r) => [...readTree(r).values()].map((b) => b.toString('latin1'))).join('\n');
 }
 
 describe('change-passphrase', () => {
@@ -110,12 +110,12 @@ describe('change-passphrase', () => {
     expect(partial.problems).toEqual([]);
     expect(partial.locked.length).toBeGreaterThan(0);
 
-    // No passphrase and no key anywhere but the keychain
+    // No passphrase and no key anywhere but the keychain, looked for once every device has stopped writing
+    for (const d of [a, b, c]) await d.plugin.unload();
     const secrets = [OLD, NEW, ...Object.values(keychainValue(a.h).keys)];
     const text = allFileText([shared, a.h.env.appDataDir, b.h.env.appDataDir, c.h.env.appDataDir]);
     for (const s of secrets) expect(text.includes(s)).toBe(false);
     for (const d of [a, b, c]) for (const line of d.h.logger.lines) for (const s of secrets) expect(line.includes(s)).toBe(false);
-    for (const d of [a, b, c]) await d.plugin.unload();
   });
 
   test('bad input and every failure point leave the passphrase, the keychain and the folder as they were', async () => {

@@ -6,7 +6,7 @@ import { folderProblem } from '../../src/services/settings/settings-controller';
 import { InMemoryCredentialStore } from '../../src/services/credentials/credential-store';
 import { type TestHost } from '../support/test-host';
 import { host, openPage } from '../support/settings-page';
-import { tempDir, waitFor, walk } from '../support/temp';
+import { readTree, tempDir, waitFor, walk } from '../support/temp';
 
 const PASS = 'Praxis-Passwort-2026';
 const open = openPage;
@@ -15,7 +15,7 @@ function state(h: TestHost & { keychain: InMemoryCredentialStore }, shared: stri
   const replicas = path.join(h.env.appDataDir, 'cloud-storage', 'replicas');
   return {
     config: ((f) => (!fs.existsSync(f) ? null : fs.statSync(f).isDirectory() ? 'a folder' : fs.readFileSync(f, 'utf8')))(path.join(h.env.appDataDir, 'cloud-storage', 'config.json')),
-    shared: walk(shared).map((f) => [f, fs.readFileSync(path.join(shared, f)).toString('base64')]),
+    shared: [...readTree(shared)].map(([f, b]) => [f, b.toString('base64')]),
     replicas: fs.existsSync(replicas) ? fs.readdirSync(replicas) : [],
     keychain: [...h.keychain.items.keys()].sort(),
   };

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { firstValueFrom } from 'rxjs';
 import type { StartupVerdict } from '../../../src/host-api';
 import { loadCloudPlugin, makeHost, setUpThroughPage, type TestHost } from '../../support/test-host';
-import { tempDir, walk } from '../../support/temp';
+import { readTree, tempDir, walk } from '../../support/temp';
 import { CredentialStore, InMemoryCredentialStore } from '../../../src/services/credentials/credential-store';
 
 const TIMINGS = { probeTimeoutMs: 5000, monitorMs: 300, pollMs: 100, heartbeatMs: 500 };
@@ -43,7 +43,7 @@ async function setUpThenPullOut(prefix: string) {
 
 function snapshotFolder(root: string): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const f of walk(root)) out[f] = fs.readFileSync(path.join(root, f)).toString('base64');
+  for (const [f, b] of readTree(root)) out[f] = b.toString('base64');
   return out;
 }
 
