@@ -621,6 +621,9 @@ export class PracticeReplica implements PracticeStore {
       this.sealTimer = undefined;
       void this.seals.run(() => this.sealJournal()).catch((e) => this.opts.logger?.warn('cloud-storage: sealing deferred', { code: errnoOf(e) }));
     }, this.opts.sealDelayMs ?? 50);
+    // A pending seal never keeps the host's process alive: the change is already durable in the
+    // journal, and the next open seals it.
+    this.sealTimer.unref?.();
   }
 
   /**
