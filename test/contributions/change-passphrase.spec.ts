@@ -116,7 +116,7 @@ describe('change-passphrase', () => {
     const text = allFileText([shared, a.h.env.appDataDir, b.h.env.appDataDir, c.h.env.appDataDir]);
     for (const s of secrets) expect(text.includes(s)).toBe(false);
     for (const d of [a, b, c]) for (const line of d.h.logger.lines) for (const s of secrets) expect(line.includes(s)).toBe(false);
-  });
+  }, 120000); // about a dozen scrypt derivations at the real cost: 10 s alone, 25 s beside other suites
 
   test('bad input and every failure point leave the passphrase, the keychain and the folder as they were', async () => {
     const shared = tempDir('cs-shared-');
