@@ -60,7 +60,11 @@ async function addClient(page: Page, name: string): Promise<void> {
   await page.getByTestId('nav-clients').click();
   await page.getByTestId('client-name').fill(name);
   await page.getByTestId('client-save').click();
-  await page.getByText(name, { exact: true }).waitFor();
+  try {
+    await page.getByText(name, { exact: true }).waitFor();
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\n--- what the page shows:\n${await page.locator('main, body').first().innerText().catch(() => '?')}\n--- dev host output:\n${hosts.map((h) => h.output().slice(-3000)).join('\n---\n')}`);
+  }
 }
 
 async function editClient(page: Page, id: string, name: string): Promise<void> {
