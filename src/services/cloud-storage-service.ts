@@ -21,7 +21,7 @@ import { ShareConnector } from './access/share-connector';
 import { CloudConfigStore, pluginDataDir, type CloudConfig, type ConfigReading } from './config/cloud-config';
 import { Accounts, CredentialStore } from './credentials/credential-store';
 import type { StoreHeader } from './crypto/store-crypto';
-import { Keyring, keyringFromPassphrase, type NamedKeyFile } from './crypto/keyring';
+import { Keyring, keyringFromPassphrase, type KeyState, type NamedKeyFile } from './crypto/keyring';
 import { DeviceIdentity } from './identity/device-identity';
 import { PracticeReplica } from './store/practice-replica';
 import { ReplicaFolder } from './store/replica-folder';
@@ -55,6 +55,9 @@ export class CloudStorageService {
   protected readonly sync = new BehaviorSubject<SyncStatus>(LOCAL_ONLY);
   readonly access$: Observable<AccessStatus> = this.access.asObservable();
   readonly sync$: Observable<SyncStatus> = this.sync.asObservable();
+  /** The open store's key state (undefined while none is open): the settings page re-renders on it. */
+  protected readonly keys = new BehaviorSubject<KeyState | undefined>(undefined);
+  readonly keyState$: Observable<KeyState | undefined> = this.keys.asObservable();
   protected store?: PracticeReplica;
   protected exchange?: SharedFolderExchange;
   protected activeConfig?: CloudConfig;
@@ -305,6 +308,7 @@ export class CloudStorageService {
     let told = '';
     this.subs.push(
       store.keyState$.subscribe((k) => {
+        this.keys.next(k);
         if (k.upToDate || told === k.current) return;
         told = k.current; // once per new passphrase, not on every exchange
         this.dialogs.notify({
@@ -370,6 +374,7 @@ export class CloudStorageService {
     this.store = undefined;
     this.exchange = undefined;
     this.activeConfig = undefined;
+    this.keys.next(undefined);
     if (store) await store.close().catch((e) => this.logger.warn('cloud-storage: closing the store failed', { code: StorageError.is(e) ? e.code : 'unknown' }));
     if (!this.disposed) this.sync.next(LOCAL_ONLY);
   }

@@ -94,7 +94,7 @@ export class SettingsController {
         if (this.folder.value === '') this.folder.next(r.config.folder);
       }
     });
-    this.sub = combineLatest([this.folder, this.busy, service.access$, service.sync$]).subscribe(() => this.view.next(this.render()));
+    this.sub = combineLatest([this.folder, this.busy, service.access$, service.sync$, service.keyState$]).subscribe(() => this.view.next(this.render()));
   }
 
   protected render(): SettingsView {
