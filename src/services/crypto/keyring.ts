@@ -5,6 +5,7 @@
 // someone without the key is never believed). Format and reasoning: docs/STORE-FORMAT.md, docs/PASSPHRASE.md.
 import * as crypto from 'node:crypto';
 import { z } from 'zod';
+import { DEVICE_ID } from '../store/format';
 import { HEADER_KEY_ID, ScryptParamsSchema, checkStoreKey, deriveKek, newScryptParams, unwrapStoreKey, type ScryptParams, type StoreHeader } from './store-crypto';
 
 export { HEADER_KEY_ID };
@@ -19,16 +20,20 @@ const keyIdRef = z.union([z.literal(HEADER_KEY_ID), z.string().regex(KEY_ID_HEX)
 const Sealed = z.object({ nonce: b64, ciphertext: b64, tag: b64 }).strict();
 const WrapSchema = z.object({ keyId: keyIdRef, nonce: b64, ciphertext: b64, tag: b64 }).strict();
 export type Wrap = z.infer<typeof WrapSchema>;
+/** What every key and link file says about where and when it was written, and by which device. */
+const written = {
+  v: z.literal(1),
+  storeId: z.string().regex(/^[0-9a-f]{32}$/),
+  createdAt: z.string().datetime(),
+  createdBy: z.string().regex(DEVICE_ID),
+};
 
 export const KeyFileSchema = z
   .object({
     t: z.literal('key'),
-    v: z.literal(1),
-    storeId: z.string().regex(/^[0-9a-f]{32}$/),
+    ...written,
     keyId: z.string().regex(KEY_ID_HEX),
     parent: keyIdRef,
-    createdAt: z.string().datetime(),
-    createdBy: z.string().regex(/^[0-9a-f]{32}$/),
     createdByName: z.string().max(200),
     kdf: ScryptParamsSchema,
     wrappedKey: Sealed,
@@ -43,11 +48,8 @@ export type KeyFile = z.infer<typeof KeyFileSchema>;
 export const LinkFileSchema = z
   .object({
     t: z.literal('link'),
-    v: z.literal(1),
-    storeId: z.string().regex(/^[0-9a-f]{32}$/),
+    ...written,
     under: keyIdRef,
-    createdAt: z.string().datetime(),
-    createdBy: z.string().regex(/^[0-9a-f]{32}$/),
     wraps: z.array(WrapSchema).min(1).max(MAX_WRAPS),
   })
   .strict();
