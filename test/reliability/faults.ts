@@ -9,6 +9,7 @@ import { Contexts, MAX_SEGMENT_BYTES } from '../../src/services/store/format';
 import { PracticeReplica } from '../../src/services/store/practice-replica';
 import { ReplicaFolder } from '../../src/services/store/replica-folder';
 import { SharedFolderExchange } from '../../src/services/store/shared-folder-exchange';
+import { walk } from '../support/files';
 
 const KDF = { N: 1024, r: 8, p: 1 };
 
@@ -18,17 +19,6 @@ async function newStore(root: string) {
   const { header, storeKey } = await createHeader('fault campaign', 'test', KDF);
   await ReplicaFolder.writeHeader(shared, header);
   return { shared, header, key: storeKey };
-}
-
-function walk(root: string, rel = ''): string[] {
-  const out: string[] = [];
-  for (const n of fs.existsSync(path.join(root, rel)) ? fs.readdirSync(path.join(root, rel)) : []) {
-    const r = path.join(rel, n);
-    const st = fs.lstatSync(path.join(root, r));
-    if (st.isDirectory()) out.push(...walk(root, r));
-    else out.push(r);
-  }
-  return out.sort();
 }
 
 function runAndKill(payload: object, killAfterMs: number): Promise<{ acked: Map<string, string>; removed: Set<string> }> {
