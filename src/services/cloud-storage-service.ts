@@ -15,6 +15,7 @@ import {
 import { StorageError } from '../host-api/storage';
 import { storageError } from './common/errors';
 import { exists } from './common/durable-fs';
+import { localTime } from './common/local-time';
 import { FolderClassifier } from './access/folder-classifier';
 import { SharedFolderProbe, type ProbeResult } from './access/shared-folder-probe';
 import { ShareConnector } from './access/share-connector';
@@ -44,8 +45,7 @@ export type KeyOutcome = { kind: 'ok'; keyring: Keyring } | { kind: 'cancelled' 
 /** "on Praxis-PC 2 on 28.11.26, 09:14" — who replaced the passphrase, for the prompts. */
 export function replacedBy(by: { name: string; at: string } | undefined, locale: 'de' | 'en'): string {
   if (!by) return '';
-  const d = new Date(by.at);
-  const at = Number.isNaN(d.getTime()) ? by.at : d.toLocaleString(locale === 'de' ? 'de-DE' : 'en-GB', { dateStyle: 'short', timeStyle: 'short' });
+  const at = localTime(by.at, locale);
   return locale === 'de' ? ` (auf ${by.name} am ${at})` : ` (on ${by.name}, ${at})`;
 }
 

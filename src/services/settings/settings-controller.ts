@@ -8,6 +8,7 @@ import type { CloudStorageService } from '../cloud-storage-service';
 import { Accounts, KeychainUnavailableError } from '../credentials/credential-store';
 import { StorageError } from '../../host-api/storage';
 import { errnoOf } from '../common/errors';
+import { localTime } from '../common/local-time';
 import type { PracticeReplica } from '../store/practice-replica';
 import { createHeader } from '../crypto/store-crypto';
 import { Keyring, keyringFromPassphrase } from '../crypto/keyring';
@@ -55,12 +56,6 @@ function summary(data: Record<string, unknown>): string {
     .map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`)
     .join(' · ');
   return s.length > 140 ? `${s.slice(0, 139)}…` : s;
-}
-
-/** A moment as people of the locale write it, in this PC's time zone. */
-function when(iso: string, locale: 'de' | 'en'): string {
-  const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? iso : d.toLocaleString(locale === 'de' ? 'de-DE' : 'en-GB', { dateStyle: 'short', timeStyle: 'short' });
 }
 
 class ImportNotVerified extends Error {}
@@ -136,8 +131,8 @@ export class SettingsController {
         label: { de: 'Abgleich', en: 'Sync' },
         tone: s.state === 'in-sync' ? 'ok' : s.state === 'conflicts' ? 'warning' : s.state === 'offline' ? 'error' : 'info',
         text: {
-          de: `${s.pendingUploads} Änderung(en) noch nicht übertragen, ${s.awaited} angekündigt und noch nicht angekommen, ${s.conflicts} Konflikt(e)${s.lastExchangeAt ? `, zuletzt abgeglichen ${when(s.lastExchangeAt, 'de')}` : ''}.`,
-          en: `${s.pendingUploads} change(s) not yet sent, ${s.awaited} announced but not arrived, ${s.conflicts} conflict(s)${s.lastExchangeAt ? `, last exchange ${when(s.lastExchangeAt, 'en')}` : ''}.`,
+          de: `${s.pendingUploads} Änderung(en) noch nicht übertragen, ${s.awaited} angekündigt und noch nicht angekommen, ${s.conflicts} Konflikt(e)${s.lastExchangeAt ? `, zuletzt abgeglichen ${localTime(s.lastExchangeAt, 'de')}` : ''}.`,
+          en: `${s.pendingUploads} change(s) not yet sent, ${s.awaited} announced but not arrived, ${s.conflicts} conflict(s)${s.lastExchangeAt ? `, last exchange ${localTime(s.lastExchangeAt, 'en')}` : ''}.`,
         },
       },
       {
@@ -145,7 +140,7 @@ export class SettingsController {
         id: 'devices',
         label: { de: 'PCs, die diese Daten nutzen', en: 'PCs using these data' },
         columns: [{ de: 'Name', en: 'Name' }, { de: 'Benutzer', en: 'User' }, { de: 'Aktiv', en: 'Active' }, { de: 'Zuletzt gesehen', en: 'Last seen' }],
-        rows: s.devices.map((d) => ({ id: d.deviceId, cells: [d.thisDevice ? `${d.name} ★` : d.name, d.user, d.active ? '●' : '–', when(d.lastSeenAt, env.locale)] })),
+        rows: s.devices.map((d) => ({ id: d.deviceId, cells: [d.thisDevice ? `${d.name} ★` : d.name, d.user, d.active ? '●' : '–', localTime(d.lastSeenAt, env.locale)] })),
       },
       {
         kind: 'table',
@@ -156,7 +151,7 @@ export class SettingsController {
         rows: (this.service.openStore?.conflictList ?? []).flatMap((c) =>
           c.versions.map((v) => ({
             id: `${c.collection}/${c.id}/${v.version}`,
-            cells: [`${c.collection}/${c.id}`, v.updatedBy, when(v.updatedAt, env.locale), v.data === null ? (env.locale === 'de' ? '(gelöscht)' : '(deleted)') : summary(v.data)],
+            cells: [`${c.collection}/${c.id}`, v.updatedBy, localTime(v.updatedAt, env.locale), v.data === null ? (env.locale === 'de' ? '(gelöscht)' : '(deleted)') : summary(v.data)],
             actionIds: [`keep:${c.collection}/${c.id}/${v.version}`],
           })),
         ),
