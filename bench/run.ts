@@ -11,6 +11,7 @@ import { createHeader } from '../src/services/crypto/store-crypto';
 import { PracticeReplica } from '../src/services/store/practice-replica';
 import { ReplicaFolder } from '../src/services/store/replica-folder';
 import { SharedFolderExchange } from '../src/services/store/shared-folder-exchange';
+import { OpenPracticeStore } from '../src/services/store/open-practice-store';
 import type { ImportRecord } from '../src/host-api';
 import { hostFigures } from './host-figures';
 
@@ -48,7 +49,7 @@ async function newStore() {
 async function device(store: Awaited<ReturnType<typeof newStore>>, name: string, localRoot = path.join(fs.mkdtempSync(path.join(work, `${name}-`)), 'replica'), id = crypto.randomBytes(16).toString('hex')) {
   const replica = await PracticeReplica.open({ localRoot, header: store.header, key: store.key, deviceId: id, deviceName: name, userName: 'bench', sealDelayMs: 5 });
   const exchange = new SharedFolderExchange(replica, { sharedRoot: store.shared, deviceName: name, userName: 'bench', watch: false, pollMs: 100000 });
-  return { replica, exchange, localRoot, id };
+  return { replica, exchange, store: new OpenPracticeStore(replica, exchange), localRoot, id };
 }
 
 async function benchPut(): Promise<void> {
@@ -73,7 +74,7 @@ async function benchPut(): Promise<void> {
     await writeDurable(path.join(dir, `d${i}`), bytes);
     durable.push(performance.now() - t);
   }
-  await d.replica.close();
+  await d.store.close();
   const r = median(put) / median(wfa);
   rows.push({ what: 'put of a 2 KiB record (median of ' + n + ')', ours: ms(median(put)), alternative: `write-file-atomic: ${ms(median(wfa))}`, ratio: `${r.toFixed(2)}×`, target: '≤ 1.5×', met: r <= 1.5 ? 'yes' : 'no' });
   rows.push({ what: '… the same against a fully durable write (temp, fsync, rename, fsync of the folder)', ours: ms(median(put)), alternative: `${ms(median(durable))}`, ratio: `${(median(put) / median(durable)).toFixed(2)}×`, target: '–', met: '–' });
@@ -84,15 +85,15 @@ async function benchEditBytes(n = 10000, scaling = false): Promise<void> {
   const d = await device(store, 'edit');
   const records = Array.from({ length: n }, (_, i) => practiceRecord(i, 0));
   await d.replica.importRecords(records);
-  await d.replica.flush({ timeoutMs: 60000 });
+  await d.store.flush({ timeoutMs: 60000 });
   const before = new Set(d.exchange.writtenPaths.map((p, i) => `${i}:${p}`));
   const sizeOf = (rel: string) => fs.statSync(path.join(store.shared, rel)).size;
   await d.replica.put('clients', 'r0', { ...records[0]!.data, name: 'Klient 0 (geändert)' });
-  await d.replica.flush({ timeoutMs: 10000 });
+  await d.store.flush({ timeoutMs: 10000 });
   const written = d.exchange.writtenPaths.filter((p, i) => !before.has(`${i}:${p}`));
   const editBytes = written.reduce((s, p) => s + sizeOf(p), 0);
   const wholeFile = Buffer.byteLength(JSON.stringify(records.map((r) => ({ ...r }))));
-  await d.replica.close();
+  await d.store.close();
   if (scaling) {
     scale.push({ n, editBytes, wholeFile });
     return;
@@ -129,12 +130,12 @@ async function benchOpen(records = QUICK ? 2000 : 10000, rounds = 10, scaling = 
     await d.exchange.exchange();
     for (const o of devs) if (o !== d) await o.exchange.exchange();
   }
-  const changes = devs[0]!.replica.state.changeCount;
+  const changes = devs[0]!.replica.changeCount;
   const target = devs[0]!;
   await target.replica.writeSnapshot();
   await target.exchange.exchange(); // the snapshot reaches the shared folder, for the cold open
   await target.exchange.stop();
-  for (const d of devs) await d.replica.close();
+  for (const d of devs) await d.store.close();
   const key = store.key.toString('base64');
   const base = { header: store.header, key, deviceId: target.id };
   if (process.env.BENCH_KEEP) fs.writeFileSync(process.env.BENCH_KEEP, JSON.stringify({ ...base, localRoot: target.localRoot, mode: 'warm' }));

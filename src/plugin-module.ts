@@ -8,10 +8,13 @@ import { CloudStorageProvider } from './contributions/storage-provider';
 import { FolderClassifier } from './services/access/folder-classifier';
 import { CommandRunner, ProcessCommandRunner, ShareConnector } from './services/access/share-connector';
 import { SharedFolderProbe } from './services/access/shared-folder-probe';
-import { CloudStorageService } from './services/cloud-storage-service';
+import { CloudStorageService, StoreDiagnostics } from './services/cloud-storage-service';
 import { CloudConfigStore } from './services/config/cloud-config';
 import { CredentialStore, KeytarCredentialStore } from './services/credentials/credential-store';
 import { StartupFlow } from './services/guard/startup-flow';
+import { ShareLogin } from './services/access/share-login';
+import { StoreKeys } from './services/crypto/store-keys';
+import { StoreSetup } from './services/setup/store-setup';
 import { DeviceIdentity, MachineFingerprint, defaultMachineFingerprint } from './services/identity/device-identity';
 
 export const pluginModule = new ContainerModule(({ bind, isBound }) => {
@@ -24,10 +27,14 @@ export const pluginModule = new ContainerModule(({ bind, isBound }) => {
   bind(DeviceIdentity).toSelf().inSingletonScope();
   bind(SharedFolderProbe).toSelf().inSingletonScope();
   bind(ShareConnector).toSelf().inSingletonScope();
+  bind(ShareLogin).toSelf().inSingletonScope();
+  bind(StoreKeys).toSelf().inSingletonScope();
   bind(CloudStorageService)
     .toSelf()
     .inSingletonScope()
     .onDeactivation((s) => s.dispose()); // unload closes the store, stops timers, watchers and the lock
+  bind(StoreDiagnostics).toService(CloudStorageService);
+  bind(StoreSetup).toSelf().inSingletonScope();
   bind(StartupFlow).toSelf().inSingletonScope();
 
   // Contributions: bound once, exposed with toService (never a second instance).

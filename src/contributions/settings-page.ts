@@ -3,6 +3,7 @@ import { inject, injectable, optional } from 'inversify';
 import { HostDialogs, HostLocalData, type SettingsPageContribution, type SettingsPageSession } from '../host-api';
 import { CloudStorageService } from '../services/cloud-storage-service';
 import { SettingsController } from '../services/settings/settings-controller';
+import { StoreSetup } from '../services/setup/store-setup';
 
 @injectable()
 export class CloudStorageSettingsPage implements SettingsPageContribution {
@@ -14,12 +15,13 @@ export class CloudStorageSettingsPage implements SettingsPageContribution {
 
   constructor(
     @inject(CloudStorageService) protected readonly service: CloudStorageService,
+    @inject(StoreSetup) protected readonly setup: StoreSetup,
     @inject(HostDialogs) protected readonly dialogs: HostDialogs,
     @inject(HostLocalData) @optional() protected readonly localData?: HostLocalData,
   ) {}
 
   open(): SettingsPageSession {
-    const c = new SettingsController(this.service, this.dialogs, this.localData);
+    const c = new SettingsController(this.service, this.setup, this.dialogs, this.localData);
     this.sessions.add(c);
     return {
       view$: c.view$,

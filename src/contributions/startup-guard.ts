@@ -1,4 +1,5 @@
-// Thin adapter: the startup guard extension point onto StartupFlow, bounded to the host's 10 s.
+// Thin adapter: the startup guard extension point onto StartupFlow (whose checks of the folder are
+// bounded by the probe's 5 s; prompts wait for the person).
 import { inject, injectable } from 'inversify';
 import type { StartupGuardContribution, StartupVerdict } from '../host-api';
 import { StartupFlow } from '../services/guard/startup-flow';

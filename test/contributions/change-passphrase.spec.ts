@@ -7,6 +7,7 @@ import { InMemoryCredentialStore, KeychainUnavailableError } from '../../src/ser
 import { ReplicaFolder } from '../../src/services/store/replica-folder';
 import { verifyReplica } from '../../src/services/store/verify';
 import { keyringFromPassphrase } from '../../src/services/crypto/keyring';
+import { StoreDiagnostics } from '../../src/services/cloud-storage-service';
 import { host, openPage } from '../support/settings-page';
 import { loadCloudPlugin } from '../support/test-host';
 import { readTree, tempDir, waitFor, walk } from '../support/temp';
@@ -23,7 +24,9 @@ async function device(name: string, shared: string, secrets: string[], keychain 
   h.dialogs.secrets.push(...secrets);
   const joined = await page.invoke('save');
   const store = () => plugin.storageProviders[0]!.open();
-  return { h, plugin, page, joined, store };
+  /** Instrumentation: the key state the plugin reports for support (not part of the host's contract). */
+  const keys = () => plugin.container.get<StoreDiagnostics>(StoreDiagnostics).keyState!;
+  return { h, plugin, page, joined, store, keys };
 }
 
 function keychainValue(h: Host): { v: number; keys: Record<string, string> } {
@@ -186,9 +189,8 @@ describe('change-passphrase', () => {
     await (await b.store()).put('clients', 'von-b', { by: 'B' });
     fs.renameSync(away, shared); // back
     await waitFor(() => walk(path.join(shared, 'keys')).length === 2, 15000, 'both key files in the folder');
-    const stores = [await a.store(), await b.store()] as unknown as { keyState: { current: string; upToDate: boolean } }[];
-    await waitFor(() => stores[0]!.keyState.current === stores[1]!.keyState.current, 10000, 'the same current generation');
-    const behind = stores[0]!.keyState.upToDate ? b : a;
+    await waitFor(() => a.keys().current === b.keys().current, 10000, 'the same current generation');
+    const behind = a.keys().upToDate ? b : a;
     const winner = behind === a ? 'Passwort-von-PC-2' : 'Passwort-von-PC-1';
     await waitFor(() => behind.page.item('enter-passphrase') !== undefined, 10000, 'the action on the PC that lost');
     const ahead = behind === a ? b : a;

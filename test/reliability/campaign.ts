@@ -21,6 +21,7 @@ import { loadPlugin, type LoadedPlugin } from '../../dev-host/loader';
 import { CloudSim, seededRng, type Rng, type SimStats } from '../support/cloud-sim';
 import { ReplicaFolder } from '../../src/services/store/replica-folder';
 import { keyringFromPassphrase } from '../../src/services/crypto/keyring';
+import { StoreDiagnostics } from '../../src/services/cloud-storage-service';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const PASS = 'Kampagnen-Passwort-1';
@@ -104,7 +105,7 @@ class SimDevice {
 
   /** Instrumentation only: which generation this device writes with, and whether it is the current one. */
   get keys(): { current: string; upToDate: boolean } {
-    return (this.store as unknown as { keyState: { current: string; upToDate: boolean } }).keyState;
+    return this.plugin!.container.get<StoreDiagnostics>(StoreDiagnostics).keyState!;
   }
 
   async unload(): Promise<void> {

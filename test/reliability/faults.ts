@@ -4,7 +4,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { createHeader, seal, sha256Hex } from '../../src/services/crypto/store-crypto';
+import { createHeader, encrypt, sha256Hex } from '../../src/services/crypto/store-crypto';
 import { Contexts, MAX_SEGMENT_BYTES } from '../../src/services/store/format';
 import { PracticeReplica } from '../../src/services/store/practice-replica';
 import { ReplicaFolder } from '../../src/services/store/replica-folder';
@@ -134,7 +134,7 @@ export async function badFileCorpus(): Promise<BadFileResult> {
     const dir = path.join(store.shared, 'devices', dev, 'log');
     fs.mkdirSync(dir, { recursive: true });
     const name = (seq: number, bytes: Buffer) => `${String(seq).padStart(10, '0')}-${sha256Hex(bytes)}`;
-    const segmentOf = (seq: number, json: object, key = store.key, storeId = store.header.storeId) => seal(key, storeId, Contexts.segment(dev, seq), Buffer.from(JSON.stringify(json)));
+    const segmentOf = (seq: number, json: object, key = store.key, storeId = store.header.storeId) => encrypt(key, storeId, Contexts.segment(dev, seq), Buffer.from(JSON.stringify(json)));
     const change = { ver: `00000000a.0000.${dev}`, col: 'clients', id: 'k1', parents: [], at: '2026-11-28T00:00:00Z', by: 'evil', op: 'put', data: { name: 'Mallory' } };
     const cases: [string, string, () => void][] = [];
     const add = (kind: string, seq: number, make: () => Buffer | 'dir' | 'symlink') =>
@@ -162,7 +162,7 @@ export async function badFileCorpus(): Promise<BadFileResult> {
     add('folder where a file should be', 8, () => 'dir');
     add('symlink out of the folder', 9, () => 'symlink');
     add('another device’s segment moved here', 10, () => good);
-    add('not JSON inside', 11, () => seal(store.key, store.header.storeId, Contexts.segment(dev, 11), Buffer.from('not json {')));
+    add('not JSON inside', 11, () => encrypt(store.key, store.header.storeId, Contexts.segment(dev, 11), Buffer.from('not json {')));
     for (const [, , make] of cases) make();
     const debris = ['..0000000012-' + 'a'.repeat(64), '0000000001-abc (PC2 conflicted copy 2026-11-28).bin', 'desktop.ini'];
     for (const n of debris) fs.writeFileSync(path.join(dir, n), good);

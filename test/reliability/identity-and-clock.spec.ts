@@ -72,7 +72,7 @@ describe('a copied app-data folder', () => {
     const oldId = crypto.randomBytes(16).toString('hex');
     const r = await PracticeReplica.open({ localRoot: path.join(root, 'a'), header: store.header, key: store.key, deviceId: oldId, deviceName: 'alt', userName: 'x', sealDelayMs: 1e9 });
     await r.put('clients', 'j', { name: 'nur im Journal' });
-    await (r as unknown as { releaseLock: () => Promise<void> }).releaseLock(); // the app died here: never sealed
+    await (r as unknown as { lock: { dispose(): Promise<void> } }).lock.dispose(); // the app died here: never sealed
     fs.cpSync(path.join(root, 'a'), path.join(root, 'b'), { recursive: true });
     const newId = crypto.randomBytes(16).toString('hex');
     const c = await PracticeReplica.open({ localRoot: path.join(root, 'b'), header: store.header, key: store.key, deviceId: newId, deviceName: 'neu', userName: 'x', formerDeviceIds: [oldId] });

@@ -1,9 +1,11 @@
 import * as crypto from 'node:crypto';
 import * as path from 'node:path';
-import { createHeader, type StoreHeader } from '../../src/services/crypto/store-crypto';
+import { createHeader } from '../../src/services/crypto/store-crypto';
+import type { StoreHeader } from '../../src/services/store/format';
 import { ReplicaFolder } from '../../src/services/store/replica-folder';
 import { PracticeReplica } from '../../src/services/store/practice-replica';
 import { SharedFolderExchange } from '../../src/services/store/shared-folder-exchange';
+import { OpenPracticeStore } from '../../src/services/store/open-practice-store';
 import { tempDir } from './temp';
 
 export const TEST_KDF = { N: 1024, r: 8, p: 1 } as const;
@@ -21,6 +23,8 @@ export interface Device {
   localRoot: string;
   replica: PracticeReplica;
   exchange: SharedFolderExchange;
+  /** What a host would get: the contract over the replica and its carrier (close ends both in order). */
+  store: OpenPracticeStore;
 }
 
 export async function openDevice(
@@ -33,11 +37,11 @@ export async function openDevice(
   const replica = await PracticeReplica.open({ localRoot, header: store.header, key: store.key, deviceId: id, deviceName: name, userName: 'tester', sealDelayMs: 5 });
   const exchange = new SharedFolderExchange(replica, { sharedRoot: opts.sharedRoot ?? store.shared, deviceName: name, userName: 'tester', pollMs: 100, heartbeatMs: 500, watch: false });
   if (opts.start) exchange.start();
-  return { name, id, localRoot, replica, exchange };
+  return { name, id, localRoot, replica, exchange, store: new OpenPracticeStore(replica, exchange) };
 }
 
 /** Seal, push and pull on every device until nothing moves. */
-export async function syncAll(devices: Device[], rounds = 2): Promise<void> {
+export async function syncAll(devices: Pick<Device, 'replica' | 'exchange'>[], rounds = 2): Promise<void> {
   for (let i = 0; i < rounds; i++)
     for (const d of devices) {
       await d.replica.sealNow();

@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { inject, injectable, optional } from 'inversify';
 import type { AccessStatus, LocalizedText } from '../../host-api';
 import { DISK_FULL_CODES, GONE_CODES } from '../common/errors';
+import { Paths } from '../store/format';
 
 export type ProbeState = Exclude<AccessStatus['state'], 'not-configured' | 'checking'>;
 export type FolderContent = 'store' | 'empty' | 'foreign' | 'newer-store' | 'unknown';
@@ -37,6 +38,7 @@ export interface ProbeChildOptions {
 const CHILD = String.raw`
 const fs = require('fs'); const path = require('path'); const crypto = require('crypto');
 const dir = process.argv[1];
+const HEADER = ${JSON.stringify(Paths.header)};
 const out = (o) => { process.stdout.write(JSON.stringify(o)); process.exit(0); };
 const fail = (step, e) => out({ ok: false, step, code: (e && e.code) || 'UNKNOWN' });
 (async () => {
@@ -46,9 +48,9 @@ const fail = (step, e) => out({ ok: false, step, code: (e && e.code) || 'UNKNOWN
   let names;
   try { names = await fs.promises.readdir(dir); } catch (e) { return fail('list', e); }
   let header = null;
-  if (names.includes('practice-store.json')) {
+  if (names.includes(HEADER)) {
     try {
-      const raw = await fs.promises.readFile(path.join(dir, 'practice-store.json'), 'utf8');
+      const raw = await fs.promises.readFile(path.join(dir, HEADER), 'utf8');
       const h = JSON.parse(raw);
       header = { format: String(h.format), version: Number(h.version), storeId: String(h.storeId) };
     } catch (e) { header = { broken: true }; }

@@ -1,4 +1,4 @@
-// "Durable" as STORE.md defines it: fsynced temp file, rename into place, fsynced directory.
+// "Durable" as docs/STORE-FORMAT.md defines it: fsynced temp file, rename into place, fsynced directory.
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';

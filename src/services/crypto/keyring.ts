@@ -5,58 +5,9 @@
 // someone without the key is never believed). Format and reasoning: docs/STORE-FORMAT.md, docs/PASSPHRASE.md.
 import * as crypto from 'node:crypto';
 import { z } from 'zod';
-import { DEVICE_ID } from '../store/format';
-import { HEADER_KEY_ID, ScryptParamsSchema, checkStoreKey, deriveKek, newScryptParams, unwrapStoreKey, type ScryptParams, type StoreHeader } from './store-crypto';
+import { BASE64, HEADER_KEY_ID, KeyIdRef, type KeyFile, type KeyFileEntry, type LinkFile, type ScryptParams, type StoreHeader, type Wrap } from '../store/format';
+import { checkStoreKey, deriveKek, newScryptParams, unwrapStoreKey } from './store-crypto';
 
-export { HEADER_KEY_ID };
-
-export const KEY_ID_HEX = /^[0-9a-f]{32}$/;
-export const KEYS_DIR = 'keys';
-export const MAX_KEY_FILE_BYTES = 64 * 1024;
-const MAX_WRAPS = 256;
-
-const b64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/).max(4096);
-const keyIdRef = z.union([z.literal(HEADER_KEY_ID), z.string().regex(KEY_ID_HEX)]);
-const Sealed = z.object({ nonce: b64, ciphertext: b64, tag: b64 }).strict();
-const WrapSchema = z.object({ keyId: keyIdRef, nonce: b64, ciphertext: b64, tag: b64 }).strict();
-export type Wrap = z.infer<typeof WrapSchema>;
-/** What every key and link file says about where and when it was written, and by which device. */
-const written = {
-  v: z.literal(1),
-  storeId: z.string().regex(/^[0-9a-f]{32}$/),
-  createdAt: z.string().datetime(),
-  createdBy: z.string().regex(DEVICE_ID),
-};
-
-export const KeyFileSchema = z
-  .object({
-    t: z.literal('key'),
-    ...written,
-    keyId: z.string().regex(KEY_ID_HEX),
-    parent: keyIdRef,
-    createdByName: z.string().max(200),
-    kdf: ScryptParamsSchema,
-    wrappedKey: Sealed,
-    keyCheck: b64,
-    wraps: z.array(WrapSchema).max(MAX_WRAPS),
-    endorsement: b64,
-  })
-  .strict();
-export type KeyFile = z.infer<typeof KeyFileSchema>;
-
-/** Keys that some device knows but the current key cannot reach, wrapped under the current key. */
-export const LinkFileSchema = z
-  .object({
-    t: z.literal('link'),
-    ...written,
-    under: keyIdRef,
-    wraps: z.array(WrapSchema).min(1).max(MAX_WRAPS),
-  })
-  .strict();
-export type LinkFile = z.infer<typeof LinkFileSchema>;
-
-export const KeyFileEntrySchema = z.discriminatedUnion('t', [KeyFileSchema, LinkFileSchema]);
-export type KeyFileEntry = z.infer<typeof KeyFileEntrySchema>;
 export interface NamedKeyFile {
   readonly hash: string;
   readonly file: KeyFileEntry;
@@ -138,7 +89,7 @@ export class Keyring {
     let entries: [string, Buffer][];
     if (stored.startsWith('{')) {
       try {
-        const j = z.object({ v: z.literal(2), keys: z.record(keyIdRef, b64) }).parse(JSON.parse(stored));
+        const j = z.object({ v: z.literal(2), keys: z.record(KeyIdRef, BASE64) }).parse(JSON.parse(stored));
         entries = Object.entries(j.keys).map(([id, k]) => [id, Buffer.from(k, 'base64')]);
       } catch {
         return undefined;

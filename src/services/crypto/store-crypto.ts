@@ -1,11 +1,8 @@
-// Encryption at rest (STORE.md invariant 6): AES-256-GCM under a random store key, wrapped by scrypt.
+// Encryption at rest (invariant 6, docs/STORE-FORMAT.md): AES-256-GCM under a random store key, wrapped by scrypt.
 import * as crypto from 'node:crypto';
 import * as fsp from 'node:fs/promises';
-import { z } from 'zod';
+import { HEADER_KEY_ID, STORE_FORMAT, STORE_FORMAT_VERSION, type ScryptParams, type StoreHeader } from '../store/format';
 
-export const STORE_FORMAT = 'practice-store';
-export const STORE_FORMAT_VERSION = 1;
-export const HEADER_FILE = 'practice-store.json';
 const MAGIC = Buffer.from('PSE1', 'ascii'); // sealed with the header's store key
 const MAGIC2 = Buffer.from('PSE2', 'ascii'); // followed by the 16-byte id of a later key generation
 const KEY_ID_LEN = 16;
@@ -13,8 +10,6 @@ const NONCE_LEN = 12;
 const TAG_LEN = 16;
 export const ENVELOPE_OVERHEAD = MAGIC.length + NONCE_LEN + TAG_LEN;
 const CHUNK = 1 << 20;
-/** The id of the store key the header wraps (envelopes "PSE1"); later keys have 32-hex ids ("PSE2"). */
-export const HEADER_KEY_ID = 'header';
 
 /** A bare key (the header's) or a keyring: `current` seals, `get(id)` opens. */
 export type KeySource = Buffer | { readonly current: { id: string; key: Buffer }; get(id: string): Buffer | undefined };
@@ -42,29 +37,6 @@ function openingKey(k: KeySource, head: Buffer): { key: Buffer; prefixLen: numbe
   throw new EnvelopeError('bad-magic', 'not an encrypted store file');
 }
 
-const b64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/).max(4096);
-
-export const ScryptParamsSchema = z.object({
-  name: z.literal('scrypt'),
-  // Bounds keep a tampered header from making us allocate gigabytes.
-  N: z.number().int().min(1024).max(1 << 20).refine((n) => (n & (n - 1)) === 0, 'N must be a power of two'),
-  r: z.number().int().min(1).max(32),
-  p: z.number().int().min(1).max(16),
-  salt: b64,
-});
-export type ScryptParams = z.infer<typeof ScryptParamsSchema>;
-
-export const StoreHeaderSchema = z.object({
-  format: z.literal(STORE_FORMAT),
-  version: z.number().int().min(1),
-  storeId: z.string().regex(/^[0-9a-f]{32}$/),
-  createdAt: z.string().max(40),
-  createdBy: z.string().max(200),
-  kdf: ScryptParamsSchema,
-  wrappedKey: z.object({ nonce: b64, ciphertext: b64, tag: b64 }),
-  keyCheck: b64,
-});
-export type StoreHeader = z.infer<typeof StoreHeaderSchema>;
 
 export const DEFAULT_SCRYPT = { N: 1 << 15, r: 8, p: 1 } as const;
 
@@ -161,7 +133,7 @@ export function sha256Hex(bytes: Uint8Array): string {
  * Seals a small payload: "PSE1" | nonce | ciphertext | tag under the header's key, or
  * "PSE2" | key id | nonce | ciphertext | tag under a later generation. The context binds the file to its place.
  */
-export function seal(keys: KeySource, storeId: string, context: string, plaintext: Uint8Array): Buffer {
+export function encrypt(keys: KeySource, storeId: string, context: string, plaintext: Uint8Array): Buffer {
   const { prefix, key } = sealingKey(keys);
   const nonce = crypto.randomBytes(NONCE_LEN);
   const c = crypto.createCipheriv('aes-256-gcm', key, nonce);
@@ -170,7 +142,7 @@ export function seal(keys: KeySource, storeId: string, context: string, plaintex
   return Buffer.concat([prefix, nonce, body, c.getAuthTag()]);
 }
 
-export function open(keys: KeySource, storeId: string, context: string, file: Uint8Array): Buffer {
+export function decrypt(keys: KeySource, storeId: string, context: string, file: Uint8Array): Buffer {
   const buf = Buffer.from(file.buffer, file.byteOffset, file.byteLength);
   if (buf.length < ENVELOPE_OVERHEAD) throw new EnvelopeError('too-short', 'file is shorter than an encrypted envelope');
   const { key, prefixLen } = openingKey(keys, buf.subarray(0, MAGIC2.length + KEY_ID_LEN));
@@ -188,7 +160,7 @@ export function open(keys: KeySource, storeId: string, context: string, file: Ui
 }
 
 /** Seals a large payload chunk by chunk and hashes the ciphertext on the way: never two copies in memory. */
-export function sealChunks(keys: KeySource, storeId: string, context: string, plaintext: Uint8Array): { chunks: Iterable<Uint8Array>; hash: () => string } {
+export function encryptChunks(keys: KeySource, storeId: string, context: string, plaintext: Uint8Array): { chunks: Iterable<Uint8Array>; hash: () => string } {
   const { prefix, key } = sealingKey(keys);
   const nonce = crypto.randomBytes(NONCE_LEN);
   const c = crypto.createCipheriv('aes-256-gcm', key, nonce);
@@ -214,7 +186,7 @@ export function sealChunks(keys: KeySource, storeId: string, context: string, pl
  * Reads a large envelope in chunks: checks its SHA-256 against `expectHash`, authenticates, and
  * decrypts into one preallocated array (or discards the plaintext when `keep` is false).
  */
-export async function openFileChunked(
+export async function decryptFileChunked(
   keys: KeySource,
   storeId: string,
   context: string,

@@ -1,4 +1,4 @@
-// One writer per device identity (STORE.md invariant 7): a copied app-data folder gets a fresh identity.
+// One writer per device identity (invariant 7, docs/STORE-FORMAT.md): a copied app-data folder gets a fresh identity.
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';

@@ -1,23 +1,20 @@
-// The page "Gruppenpraxis & Cloudspeicher": a declarative view and the save flow that cannot lose data.
+// The page "Gruppenpraxis & Cloudspeicher": a declarative view, and its actions' outcomes in words.
+// Setting a store up is StoreSetup's; this page turns its outcomes into texts.
 import * as path from 'node:path';
 import * as fs from 'node:fs';
 import { BehaviorSubject, combineLatest, type Subscription } from 'rxjs';
 import type { ActionOutcome, LocalizedText, SettingsView, ViewItem, HostDialogs, HostLocalData } from '../../host-api';
 import { adviceFor } from '../access/folder-classifier';
 import type { CloudStorageService } from '../cloud-storage-service';
-import { Accounts, KeychainUnavailableError } from '../credentials/credential-store';
+import { KeychainUnavailableError } from '../credentials/credential-store';
 import { StorageError } from '../../host-api/storage';
 import { errnoOf } from '../common/errors';
 import { localTime } from '../common/local-time';
-import type { PracticeReplica } from '../store/practice-replica';
-import { createHeader } from '../crypto/store-crypto';
-import { Keyring, keyringFromPassphrase } from '../crypto/keyring';
-import { replacedBy } from '../cloud-storage-service';
-import { ReplicaFolder } from '../store/replica-folder';
+import { keyringFromPassphrase } from '../crypto/keyring';
+import { replacedBy } from '../crypto/store-keys';
+import { MIN_PASSPHRASE, type SetUpOutcome, type StoreSetup } from '../setup/store-setup';
 
 const TITLE = { de: 'Gruppenpraxis & Cloudspeicher', en: 'Group practice & cloud storage' };
-/** The shortest practice passphrase accepted, when a store is created and when it is changed. */
-const MIN_PASSPHRASE = 10;
 
 /** Live validation of the folder field; undefined when the path is acceptable. */
 export function folderProblem(value: string, env: { appDataDir: string; platform: NodeJS.Platform }): LocalizedText | undefined {
@@ -58,8 +55,58 @@ function summary(data: Record<string, unknown>): string {
   return s.length > 140 ? `${s.slice(0, 139)}…` : s;
 }
 
-class ImportNotVerified extends Error {}
-class HeaderNotWritten extends Error {}
+/** What the page says after "Speichern", for each outcome of the set-up. */
+function setUpText(o: SetUpOutcome): ActionOutcome {
+  const unchanged = { de: 'Es wurde nichts geändert.', en: 'Nothing was changed.' };
+  const field = (text: LocalizedText): ActionOutcome => ({ ok: false, message: text, fieldErrors: { folder: text } });
+  switch (o.kind) {
+    case 'other-folder-configured':
+      return field({
+        de: 'Dieser PC ist bereits mit einem anderen Ordner eingerichtet. Entfernen Sie zuerst die Einrichtung; es gehen dabei keine Daten verloren.',
+        en: 'This PC is already set up with another folder. Remove the setup first; no data are lost by that.',
+      });
+    case 'login-cancelled':
+      return { ok: false, message: o.text ?? { de: 'Anmeldung abgebrochen; es wurde nichts geändert.', en: 'Login cancelled; nothing was changed.' } };
+    case 'unreachable':
+    case 'denied':
+    case 'auth-required':
+    case 'wrong-folder':
+      return { ok: false, message: { de: `${o.detail.de} ${unchanged.de}`, en: `${o.detail.en} ${unchanged.en}` } };
+    case 'foreign':
+      return field({ de: `${o.detail.de} ${unchanged.de}`, en: `${o.detail.en} ${unchanged.en}` });
+    case 'configured-store-missing':
+      return field({
+        de: 'Dieser PC ist für Praxisdaten eingerichtet, die nicht (mehr) in diesem Ordner liegen – ist der USB-Stick eingesteckt, das Laufwerk verbunden, die Synchronisation fertig? Ein neuer Speicher wird hier nur angelegt, wenn Sie zuerst die Einrichtung entfernen.',
+        en: 'This PC is set up for practice data that are not (or no longer) in this folder — is the USB drive plugged in, the drive connected, syncing finished? A new store is only created here after you remove the setup first.',
+      });
+    case 'header-unreadable':
+      return { ok: false, message: { de: 'Der Kopf des Praxis-Speichers ist nicht lesbar; es wurde nichts geändert.', en: 'The practice store header is unreadable; nothing was changed.' } };
+    case 'other-store':
+      return field({ de: 'In diesem Ordner liegt ein anderer Praxis-Speicher. Entfernen Sie zuerst die Einrichtung.', en: 'This folder holds another practice store. Remove the setup first.' });
+    case 'passphrase-cancelled':
+      return { ok: false, message: { de: 'Ohne Praxis-Passwort kein Beitritt; es wurde nichts geändert.', en: 'No passphrase, no joining; nothing was changed.' } };
+    case 'joined':
+      return { ok: true, message: { de: 'Dieser PC arbeitet jetzt mit den gemeinsamen Praxisdaten.', en: 'This PC now works with the shared practice data.' } };
+    case 'create-cancelled':
+      return { ok: false, message: { de: 'Abgebrochen; es wurde nichts geändert.', en: 'Cancelled; nothing was changed.' } };
+    case 'passphrase-too-short':
+      return { ok: false, message: { de: `Das Praxis-Passwort muss mindestens ${MIN_PASSPHRASE} Zeichen lang sein; es wurde nichts geändert.`, en: `The practice passphrase must be at least ${MIN_PASSPHRASE} characters; nothing was changed.` } };
+    case 'import-not-verified':
+      return { ok: false, message: { de: 'Die Übernahme der bisherigen Daten ließ sich nicht bestätigen; es wurde nichts eingerichtet. Ihre bisherigen Daten sind unverändert.', en: 'Moving the existing data could not be verified; nothing was set up. Your existing data are unchanged.' } };
+    case 'import-invalid':
+      return { ok: false, message: { de: `Die bisherigen Daten enthalten einen ungültigen Datensatz; es wurde nichts eingerichtet, Ihre Daten sind unverändert. Einzelheiten: ${o.text.de}`, en: `The existing data contain an invalid record; nothing was set up, your data are unchanged. Details: ${o.text.en}` } };
+    case 'header-not-written':
+      return { ok: false, message: { de: 'Der Praxis-Speicher konnte im Ordner nicht angelegt werden (ist dort gerade etwas entstanden, z. B. von einem anderen PC?). Es wurde nichts geändert.', en: 'The practice store could not be created in the folder (did something appear there just now, e.g. from another PC?). Nothing was changed.' } };
+    case 'created':
+      return {
+        ok: true,
+        message: {
+          de: `Der verschlüsselte Praxis-Speicher wurde angelegt${o.imported === 1 ? ', 1 bisheriger Datensatz wurde übernommen und geprüft' : o.imported ? `, ${o.imported} bisherige Datensätze wurden übernommen und geprüft` : ''}. Die bisherigen Daten bleiben als Sicherung erhalten.`,
+          en: `The encrypted practice store was created${o.imported === 1 ? ', 1 existing record was moved in and verified' : o.imported ? `, ${o.imported} existing records were moved in and verified` : ''}. The existing data stay as a backup.`,
+        },
+      };
+  }
+}
 
 /** What a person reads when an action fails unexpectedly: our own texts, never a raw error. */
 function failureText(e: unknown): LocalizedText {
@@ -80,6 +127,7 @@ export class SettingsController {
 
   constructor(
     protected readonly service: CloudStorageService,
+    protected readonly setup: StoreSetup,
     protected readonly dialogs: HostDialogs,
     protected readonly localData: HostLocalData | undefined,
   ) {
@@ -148,7 +196,7 @@ export class SettingsController {
         label: { de: 'Offene Konflikte – wählen Sie je Datensatz die Fassung, die gelten soll', en: 'Open conflicts — choose for each record the version that shall stand' },
         columns: [{ de: 'Datensatz', en: 'Record' }, { de: 'Fassung von', en: 'Version by' }, { de: 'Geändert', en: 'Changed' }, { de: 'Inhalt', en: 'Content' }],
         // One row per concurrent version; its action keeps that version (the others stay in the history).
-        rows: (this.service.openStore?.conflictList ?? []).flatMap((c) =>
+        rows: (this.service.active?.replica.conflictList ?? []).flatMap((c) =>
           c.versions.map((v) => ({
             id: `${c.collection}/${c.id}/${v.version}`,
             cells: [`${c.collection}/${c.id}`, v.updatedBy, localTime(v.updatedAt, env.locale), v.data === null ? (env.locale === 'de' ? '(gelöscht)' : '(deleted)') : summary(v.data)],
@@ -157,8 +205,8 @@ export class SettingsController {
         ),
       },
     ];
-    const store = this.service.openStore;
-    const keys = store && !store.isClosed ? store.keyState : undefined;
+    const store = this.service.active?.replica;
+    const keys = store?.keyState;
     if (keys && !keys.upToDate)
       status.push({
         kind: 'notice',
@@ -171,7 +219,7 @@ export class SettingsController {
       });
     // Files under a key this PC lacks, while a believed generation it lacks exists (two changes crossed);
     // a file naming a key of no believed generation is never worth a passphrase prompt.
-    const locked = keys?.upToDate && keys.locked.length > 0 ? (this.service.openExchange?.lockedCount ?? 0) : 0;
+    const locked = keys?.upToDate && keys.locked.length > 0 ? (this.service.active?.carrier.lockedCount ?? 0) : 0;
     if (locked > 0)
       status.push({
         kind: 'notice',
@@ -204,7 +252,7 @@ export class SettingsController {
       {
         kind: 'action',
         id: 'remove-configuration',
-        label: { de: 'Einrichtung entfernen', en: 'Remove setup' },
+        label: { de: 'Cloud-Einrichtung dieses PCs entfernen', en: "Remove this PC's cloud setup" },
         style: 'danger',
         enabled: !this.busy.value && configured,
         confirm: {
@@ -257,7 +305,7 @@ export class SettingsController {
       case 'enter-passphrase':
         return this.enterPassphrase();
       case 'remove-configuration':
-        await this.service.forget();
+        await this.setup.remove();
         this.configuredFolder = undefined;
         return { ok: true, message: { de: 'Die Einrichtung wurde entfernt. Die Daten im gemeinsamen Ordner sind unverändert.', en: 'The setup was removed. The data in the shared folder are unchanged.' } };
       default:
@@ -274,132 +322,23 @@ export class SettingsController {
     const folder = this.folder.value.trim();
     const problem = folderProblem(folder, this.service.env);
     if (problem) return this.fieldError(problem);
-    const p = await this.service.probe(folder);
+    const t = await this.setup.test(folder);
     // A foreign folder's detail already says what is wrong; the other answers add what saving would do.
-    if (p.state !== 'available' || p.content === 'foreign') return { ok: false, message: p.detail };
+    if (t.kind !== 'store' && t.kind !== 'empty') return { ok: false, message: t.detail };
     const what =
-      p.content === 'store'
+      t.kind === 'store'
         ? { de: 'Im Ordner liegen Praxisdaten; dieser PC kann ihnen beitreten.', en: 'The folder holds practice data; this PC can join them.' }
         : { de: 'Der Ordner ist leer; beim Speichern wird dort ein neuer, verschlüsselter Praxis-Speicher angelegt.', en: 'The folder is empty; saving creates a new, encrypted practice store there.' };
-    return { ok: true, message: { de: `${p.detail.de} ${what.de}`, en: `${p.detail.en} ${what.en}` } };
+    return { ok: true, message: { de: `${t.detail.de} ${what.de}`, en: `${t.detail.en} ${what.en}` } };
   }
 
-  /** validate → probe → credentials → join or create (+ import) → only then write the configuration. */
   protected async save(): Promise<ActionOutcome> {
     const folder = this.folder.value.trim();
     const problem = folderProblem(folder, this.service.env);
     if (problem) return this.fieldError(problem);
-    const current = await this.service.configStore.read();
-    if (current.kind === 'ok' && current.config.folder !== folder)
-      return this.fieldError({
-        de: 'Dieser PC ist bereits mit einem anderen Ordner eingerichtet. Entfernen Sie zuerst die Einrichtung; es gehen dabei keine Daten verloren.',
-        en: 'This PC is already set up with another folder. Remove the setup first; no data are lost by that.',
-      });
-    let p = await this.service.probe(folder);
-    if (p.state === 'auth-required') {
-      const c = await this.service.connectInteractively(folder);
-      if (!c.ok) return { ok: false, message: c.text ?? { de: 'Anmeldung abgebrochen; es wurde nichts geändert.', en: 'Login cancelled; nothing was changed.' } };
-      p = await this.service.probe(folder);
-    }
-    if (p.state !== 'available') return { ok: false, message: { de: `${p.detail.de} Es wurde nichts geändert.`, en: `${p.detail.en} Nothing was changed.` } };
-    if (p.content === 'foreign') return this.fieldError({ de: `${p.detail.de} Es wurde nichts geändert.`, en: `${p.detail.en} Nothing was changed.` });
-    if (p.content === 'store') return this.join(folder);
-    if (p.content === 'empty') {
-      if (current.kind === 'ok')
-        return this.fieldError({
-          de: 'Dieser PC ist für Praxisdaten eingerichtet, die nicht (mehr) in diesem Ordner liegen – ist der USB-Stick eingesteckt, das Laufwerk verbunden, die Synchronisation fertig? Ein neuer Speicher wird hier nur angelegt, wenn Sie zuerst die Einrichtung entfernen.',
-          en: 'This PC is set up for practice data that are not (or no longer) in this folder — is the USB drive plugged in, the drive connected, syncing finished? A new store is only created here after you remove the setup first.',
-        });
-      return this.create(folder);
-    }
-    return { ok: false, message: p.detail };
-  }
-
-  protected async join(folder: string): Promise<ActionOutcome> {
-    const hdr = await ReplicaFolder.readHeader(folder);
-    if (hdr.kind !== 'ok') return { ok: false, message: { de: 'Der Kopf des Praxis-Speichers ist nicht lesbar; es wurde nichts geändert.', en: 'The practice store header is unreadable; nothing was changed.' } };
-    const current = await this.service.configStore.read();
-    if (current.kind === 'ok' && current.config.storeId !== hdr.header.storeId)
-      return this.fieldError({ de: 'In diesem Ordner liegt ein anderer Praxis-Speicher. Entfernen Sie zuerst die Einrichtung.', en: 'This folder holds another practice store. Remove the setup first.' });
-    const k = await this.service.storeKey(hdr.header, true, [folder, this.service.localReplicaRoot(hdr.header.storeId)]);
-    if (k.kind === 'cancelled') return { ok: false, message: { de: 'Ohne Praxis-Passwort kein Beitritt; es wurde nichts geändert.', en: 'No passphrase, no joining; nothing was changed.' } };
-    const config = { version: 1 as const, folder, storeId: hdr.header.storeId, configuredAt: new Date().toISOString() };
-    await this.service.activate(config, hdr.header, k.keyring);
-    try {
-      await this.service.configStore.write(config);
-    } catch (e) {
-      await this.service.deactivate(); // not configured, so not in use
-      throw e;
-    }
-    this.configuredFolder = folder;
-    return { ok: true, message: { de: 'Dieser PC arbeitet jetzt mit den gemeinsamen Praxisdaten.', en: 'This PC now works with the shared practice data.' } };
-  }
-
-  /**
-   * A new store, in an order that can fail at any step and leave everything as it was: the existing
-   * data are imported into a new local replica and verified first; only then is the store published
-   * in the shared folder (its header, written once), and only then is the configuration written.
-   */
-  protected async create(folder: string): Promise<ActionOutcome> {
-    const pass = await this.dialogs.promptSecret({
-      title: { de: 'Praxis-Passwort festlegen', en: 'Choose the practice passphrase' },
-      message: {
-        de: `Die Daten im gemeinsamen Ordner werden mit diesem Passwort verschlüsselt. Jeder PC der Praxis braucht es einmal. Bitte notieren Sie es an einem sicheren Ort: Ohne das Passwort kann niemand – auch der Support nicht – die Daten öffnen. Mindestens ${MIN_PASSPHRASE} Zeichen.`,
-        en: `The data in the shared folder are encrypted with this passphrase. Each PC of the practice needs it once. Write it down somewhere safe: without it nobody — not even support — can open the data. At least ${MIN_PASSPHRASE} characters.`,
-      },
-      confirm: true,
-    });
-    if (pass === undefined) return { ok: false, message: { de: 'Abgebrochen; es wurde nichts geändert.', en: 'Cancelled; nothing was changed.' } };
-    if (pass.length < MIN_PASSPHRASE) return { ok: false, message: { de: `Das Praxis-Passwort muss mindestens ${MIN_PASSPHRASE} Zeichen lang sein; es wurde nichts geändert.`, en: `The practice passphrase must be at least ${MIN_PASSPHRASE} characters; nothing was changed.` } };
-    const { header, storeKey } = await createHeader(pass, this.service.env.deviceName);
-    const keyring = Keyring.ofHeaderKey(header.storeId, storeKey, header.keyCheck);
-    const account = Accounts.storeKey(header.storeId);
-    const localRoot = this.service.localReplicaRoot(header.storeId);
-    let store: PracticeReplica | undefined;
-    const undo = async () => {
-      await store?.close().catch(() => undefined);
-      await fs.promises.rm(localRoot, { recursive: true, force: true }); // only what this attempt created
-      await this.service.credentials.delete(account).catch(() => false);
-    };
-    try {
-      await this.service.keepKeys(keyring);
-      store = await this.service.openLocal(header.storeId, header, keyring);
-      let imported = 0;
-      if (this.localData && (await this.localData.count()) > 0) {
-        const rep = await store.importRecords(this.localData.records());
-        if (!rep.verified) throw new ImportNotVerified();
-        imported = rep.imported;
-      }
-      // The configuration before the header: publishing the store is the last step that can fail.
-      const config = { version: 1 as const, folder, storeId: header.storeId, configuredAt: new Date().toISOString() };
-      await this.service.configStore.write(config);
-      try {
-        await ReplicaFolder.writeHeader(folder, header);
-      } catch {
-        await this.service.configStore.remove();
-        throw new HeaderNotWritten();
-      }
-      this.configuredFolder = folder;
-      await this.service.activate(config, header, keyring, store);
-      await store.flush({ timeoutMs: 10000 });
-      return {
-        ok: true,
-        message: {
-          de: `Der verschlüsselte Praxis-Speicher wurde angelegt${imported === 1 ? ', 1 bisheriger Datensatz wurde übernommen und geprüft' : imported ? `, ${imported} bisherige Datensätze wurden übernommen und geprüft` : ''}. Die bisherigen Daten bleiben als Sicherung erhalten.`,
-          en: `The encrypted practice store was created${imported === 1 ? ', 1 existing record was moved in and verified' : imported ? `, ${imported} existing records were moved in and verified` : ''}. The existing data stay as a backup.`,
-        },
-      };
-    } catch (e) {
-      if (this.configuredFolder === folder) throw e; // configured: the store is there and in use
-      await undo();
-      if (e instanceof ImportNotVerified)
-        return { ok: false, message: { de: 'Die Übernahme der bisherigen Daten ließ sich nicht bestätigen; es wurde nichts eingerichtet. Ihre bisherigen Daten sind unverändert.', en: 'Moving the existing data could not be verified; nothing was set up. Your existing data are unchanged.' } };
-      if (StorageError.is(e) && e.code === 'invalid-input')
-        return { ok: false, message: { de: `Die bisherigen Daten enthalten einen ungültigen Datensatz; es wurde nichts eingerichtet, Ihre Daten sind unverändert. Einzelheiten: ${e.text.de}`, en: `The existing data contain an invalid record; nothing was set up, your data are unchanged. Details: ${e.text.en}` } };
-      if (e instanceof HeaderNotWritten)
-        return { ok: false, message: { de: 'Der Praxis-Speicher konnte im Ordner nicht angelegt werden (ist dort gerade etwas entstanden, z. B. von einem anderen PC?). Es wurde nichts geändert.', en: 'The practice store could not be created in the folder (did something appear there just now, e.g. from another PC?). Nothing was changed.' } };
-      throw e;
-    }
+    const o = await this.setup.setUp(folder, this.localData);
+    if (o.kind === 'joined' || o.kind === 'created') this.configuredFolder = folder;
+    return setUpText(o);
   }
 
   /**
@@ -407,9 +346,10 @@ export class SettingsController {
    * unnoticed), then the new one; a new key generation is kept in the keychain, then published.
    */
   protected async changePassphrase(): Promise<ActionOutcome> {
-    const store = this.service.openStore;
+    const active = this.service.active;
+    const store = active?.replica;
     const nothing = { de: 'Es wurde nichts geändert.', en: 'Nothing was changed.' };
-    if (!store || store.isClosed) return { ok: false, message: { de: `Der Cloudspeicher ist nicht geöffnet. ${nothing.de}`, en: `Cloud storage is not open. ${nothing.en}` } };
+    if (!active || !store || store.isClosed) return { ok: false, message: { de: `Der Cloudspeicher ist nicht geöffnet. ${nothing.de}`, en: `Cloud storage is not open. ${nothing.en}` } };
     if (store.readOnly) return { ok: false, message: { de: `Die Daten sind gerade schreibgeschützt (das Programm ist noch einmal geöffnet?). ${nothing.de}`, en: `The data are read-only right now (is the application open twice?). ${nothing.en}` } };
     if (!store.keyState.upToDate)
       return { ok: false, message: { de: `Das Passwort wurde bereits auf einem anderen PC geändert. Geben Sie zuerst dieses neue Passwort ein („Neues Praxis-Passwort eingeben“). ${nothing.de}`, en: `The passphrase was already changed on another PC. Enter that new passphrase first ("Enter new practice passphrase"). ${nothing.en}` } };
@@ -419,8 +359,7 @@ export class SettingsController {
       confirm: false,
     });
     if (old === undefined) return { ok: false, message: { de: `Abgebrochen. ${nothing.de}`, en: `Cancelled. ${nothing.en}` } };
-    const files = await this.service.keyFilesIn(store.header.storeId, [store.local.root]);
-    const check = await keyringFromPassphrase(store.header, files, old);
+    const check = await keyringFromPassphrase(store.header, await store.local.readKeyFiles(), old);
     if (check.kind !== 'ok' || check.state.current !== store.keyState.current)
       return {
         ok: false,
@@ -442,13 +381,13 @@ export class SettingsController {
     if (pass.normalize('NFC') === old.normalize('NFC')) return { ok: false, message: { de: `Das neue Passwort ist das bisherige. ${nothing.de}`, en: `The new passphrase is the current one. ${nothing.en}` } };
     if (!store.keyState.upToDate || store.isClosed) return { ok: false, message: { de: `Während der Eingabe hat sich der Stand geändert; bitte erneut versuchen. ${nothing.de}`, en: `Things changed while you were typing; please try again. ${nothing.en}` } };
     try {
-      await store.changePassphrase(pass, this.service.env.deviceName, (kr) => this.service.keepKeys(kr));
+      await store.changePassphrase(pass, this.service.env.deviceName);
     } catch (e) {
       const why = failureText(e);
       return { ok: false, message: { de: `Das Praxis-Passwort wurde nicht geändert; das bisherige gilt weiter. ${why.de}`, en: `The practice passphrase was not changed; the current one still applies. ${why.en}` } };
     }
     const others = this.service.syncStatus.devices.filter((d) => !d.thisDevice).length;
-    const left = (await store.flush({ timeoutMs: 10000 })).pending > 0 || this.service.openExchange?.health$.value !== 'ok';
+    const left = (await active.store.flush({ timeoutMs: 10000 })).pending > 0 || active.carrier.health !== 'ok';
     return {
       ok: true,
       message: {
@@ -460,17 +399,17 @@ export class SettingsController {
 
   /** The passphrase set on another PC, typed here once. */
   protected async enterPassphrase(): Promise<ActionOutcome> {
-    const store = this.service.openStore;
-    if (!store || store.isClosed) return { ok: false, message: { de: 'Der Cloudspeicher ist nicht geöffnet.', en: 'Cloud storage is not open.' } };
+    const store = this.service.active?.replica;
+    if (!store) return { ok: false, message: { de: 'Der Cloudspeicher ist nicht geöffnet.', en: 'Cloud storage is not open.' } };
     if (store.keyState.upToDate && store.keyState.locked.length === 0) return { ok: true, message: { de: 'Dieser PC kennt das aktuelle Praxis-Passwort bereits.', en: 'This PC already knows the current practice passphrase.' } };
-    if (!(await this.service.enterPassphrase())) return { ok: false, message: { de: 'Abgebrochen; es wurde nichts geändert.', en: 'Cancelled; nothing was changed.' } };
+    if (!(await this.service.catchUp())) return { ok: false, message: { de: 'Abgebrochen; es wurde nichts geändert.', en: 'Cancelled; nothing was changed.' } };
     return { ok: true, message: { de: 'Das Praxis-Passwort ist auf diesem PC hinterlegt; die neuen Änderungen werden jetzt gelesen.', en: 'The practice passphrase is kept on this PC; the new changes are being read now.' } };
   }
 
   /** Resolves a conflict with the chosen version's content; nothing is lost, every version stays in the history. */
   protected async keepVersion(ref: string): Promise<ActionOutcome> {
     const [collection, id, version] = ref.split('/');
-    const store = this.service.openStore;
+    const store = this.service.active?.replica;
     const conflict = store?.conflictList.find((c) => c.collection === collection && c.id === id);
     const chosen = conflict?.versions.find((v) => v.version === version);
     if (!store || !chosen)
@@ -486,7 +425,7 @@ export class SettingsController {
   }
 
   protected async verify(): Promise<ActionOutcome> {
-    const store = this.service.openStore;
+    const store = this.service.active?.replica;
     if (!store) return { ok: false, message: { de: 'Der Cloudspeicher ist nicht geöffnet.', en: 'Cloud storage is not open.' } };
     const report = await store.verify();
     return report.problems.length === 0

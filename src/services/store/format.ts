@@ -20,8 +20,20 @@ export const MAX_SMALL_FILE_BYTES = 64 << 10;
 export const MAX_CHANGES_PER_SEGMENT = 5000;
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
+export const STORE_FORMAT = 'practice-store';
+export const STORE_FORMAT_VERSION = 1;
+export const STORE_ID = /^[0-9a-f]{32}$/;
+/** The id of the store key the header wraps (envelopes "PSE1"); later keys have 32-hex ids ("PSE2"). */
+export const HEADER_KEY_ID = 'header';
+export const KEY_ID_HEX = /^[0-9a-f]{32}$/;
+export const MAX_KEY_FILE_BYTES = 64 * 1024;
+const MAX_WRAPS = 256;
+
+/** Where every file of a store lies, relative to a replica's root (the shared folder or a local replica). */
 export const Paths = {
   header: 'practice-store.json',
+  keysDir: 'keys',
+  keyFile: (hash: string) => path.join('keys', hash),
   devicesDir: 'devices',
   deviceDir: (dev: string) => path.join('devices', dev),
   deviceFile: (dev: string) => path.join('devices', dev, 'device'),
@@ -33,6 +45,19 @@ export const Paths = {
   snapshotsDir: 'snapshots',
   snapshot: (dev: string, seq: number, hash: string) => path.join('snapshots', dev, segmentName(seq, hash)),
 } as const;
+
+/** Files only a local replica has (never in the shared folder). */
+export const LocalPaths = {
+  journalDir: 'journal',
+  journal: (ver: string) => path.join('journal', ver),
+  outboxDir: 'outbox',
+  outbox: (hash: string) => path.join('outbox', hash),
+  lock: 'replica.lock',
+  reissued: (formerDev: string, seq: number) => path.join('reissued', `${formerDev}-${seq}`),
+} as const;
+
+/** Temp files of durable writes (durable-fs): never data, removed when left over by a crash. */
+export const INCOMING_TEMP = /^\.incoming-[0-9a-f]+\.tmp$/;
 
 /** Authenticated-data contexts: a file moved to another place fails authentication. */
 export const Contexts = {
@@ -107,6 +132,75 @@ export function jsonProblem(v: unknown, where = 'data', depth = 0, seen = new Se
     seen.delete(v);
   }
 }
+
+export const BASE64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/).max(4096);
+const b64 = BASE64;
+
+export const ScryptParamsSchema = z.object({
+  name: z.literal('scrypt'),
+  // Bounds keep a tampered header from making us allocate gigabytes.
+  N: z.number().int().min(1024).max(1 << 20).refine((n) => (n & (n - 1)) === 0, 'N must be a power of two'),
+  r: z.number().int().min(1).max(32),
+  p: z.number().int().min(1).max(16),
+  salt: b64,
+});
+export type ScryptParams = z.infer<typeof ScryptParamsSchema>;
+
+/** The plaintext header `practice-store.json`: written once, never changed. */
+export const StoreHeaderSchema = z.object({
+  format: z.literal(STORE_FORMAT),
+  version: z.number().int().min(1),
+  storeId: z.string().regex(STORE_ID),
+  createdAt: z.string().max(40),
+  createdBy: z.string().max(200),
+  kdf: ScryptParamsSchema,
+  wrappedKey: z.object({ nonce: b64, ciphertext: b64, tag: b64 }),
+  keyCheck: b64,
+});
+export type StoreHeader = z.infer<typeof StoreHeaderSchema>;
+
+export const KeyIdRef = z.union([z.literal(HEADER_KEY_ID), z.string().regex(KEY_ID_HEX)]);
+const Wrapped = z.object({ nonce: b64, ciphertext: b64, tag: b64 }).strict();
+const WrapSchema = z.object({ keyId: KeyIdRef, nonce: b64, ciphertext: b64, tag: b64 }).strict();
+export type Wrap = z.infer<typeof WrapSchema>;
+/** What every key and link file says about where and when it was written, and by which device. */
+const written = {
+  v: z.literal(1),
+  storeId: z.string().regex(STORE_ID),
+  createdAt: z.string().datetime(),
+  createdBy: z.string().regex(DEVICE_ID),
+};
+
+/** A key file `keys/<sha256>` (plaintext; the keys inside are wrapped): one passphrase change. */
+export const KeyFileSchema = z
+  .object({
+    t: z.literal('key'),
+    ...written,
+    keyId: z.string().regex(KEY_ID_HEX),
+    parent: KeyIdRef,
+    createdByName: z.string().max(200),
+    kdf: ScryptParamsSchema,
+    wrappedKey: Wrapped,
+    keyCheck: b64,
+    wraps: z.array(WrapSchema).max(MAX_WRAPS),
+    endorsement: b64,
+  })
+  .strict();
+export type KeyFile = z.infer<typeof KeyFileSchema>;
+
+/** A link file: keys some device knows but the current key cannot reach, wrapped under the current key. */
+export const LinkFileSchema = z
+  .object({
+    t: z.literal('link'),
+    ...written,
+    under: KeyIdRef,
+    wraps: z.array(WrapSchema).min(1).max(MAX_WRAPS),
+  })
+  .strict();
+export type LinkFile = z.infer<typeof LinkFileSchema>;
+
+export const KeyFileEntrySchema = z.discriminatedUnion('t', [KeyFileSchema, LinkFileSchema]);
+export type KeyFileEntry = z.infer<typeof KeyFileEntrySchema>;
 
 const JsonObjectSchema = z.custom<JsonObject>((v) => isPlainJsonObject(v) && jsonProblem(v) === undefined, 'not a plain JSON object');
 const Iso = z.string().max(40);

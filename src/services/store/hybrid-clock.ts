@@ -1,5 +1,5 @@
 // A hybrid logical clock: versions sort by time, stay monotonic when the wall clock jumps back,
-// and a change always sorts after every version it has seen (STORE.md "Clocks").
+// and a change always sorts after every version it has seen (docs/STORE-FORMAT.md, "Segment plaintext").
 const WALL_DIGITS = 9; // base 36: enough for milliseconds until the year 5188
 const COUNT_DIGITS = 4;
 const MAX_COUNT = 36 ** COUNT_DIGITS - 1;

@@ -1,4 +1,4 @@
-// Record-level merge (STORE.md invariant 3): a version DAG per record. The state depends only on
+// Record-level merge (invariant 3, docs/STORE-FORMAT.md): a version DAG per record. The state depends only on
 // the set of changes applied, never on their order, so every device converges (invariant 4).
 import { isDeepStrictEqual } from 'node:util';
 import type { JsonObject, StoredRecord } from '../../host-api';
@@ -89,6 +89,14 @@ export class PracticeState {
   /** How many versions each device wrote, and how many bodies lie in each place ("<device>:<seq>", "journal"). */
   readonly countByDevice = new Map<string, number>();
   readonly countByWhere = new Map<string, number>();
+
+  /** Back to empty (a snapshot found bad half-way leaves nothing behind). */
+  clear(): void {
+    this.records.clear();
+    this.countByDevice.clear();
+    this.countByWhere.clear();
+    this.changeCount = 0;
+  }
 
   /** Records one version in the counters (also used when a snapshot is loaded). */
   count(ver: string, where: string): void {

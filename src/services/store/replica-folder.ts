@@ -1,5 +1,5 @@
 // Reading and writing one replica folder (local or shared) in the store format. Every read is
-// verified before it is believed (STORE.md invariant 5); every write is durable and write-once.
+// verified before it is believed (invariant 5, docs/STORE-FORMAT.md); every write is durable and write-once.
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
@@ -7,22 +7,24 @@ import { errnoOf } from '../common/errors';
 import { exists, fsyncDir, listDir, writeDurable, writeDurableChunks } from '../common/durable-fs';
 import {
   EnvelopeError,
-  HEADER_FILE,
-  STORE_FORMAT,
-  STORE_FORMAT_VERSION,
-  StoreHeaderSchema,
-  open,
-  openFileChunked,
-  seal,
-  sealChunks,
+  decrypt,
+  decryptFileChunked,
+  encrypt,
+  encryptChunks,
   sha256Hex,
   type KeySource,
-  type StoreHeader,
 } from '../crypto/store-crypto';
-import { KEYS_DIR, KeyFileEntrySchema, MAX_KEY_FILE_BYTES, type KeyFileEntry, type NamedKeyFile } from '../crypto/keyring';
+import type { NamedKeyFile } from '../crypto/keyring';
 import {
   Contexts,
   DEVICE_ID,
+  KeyFileEntrySchema,
+  MAX_KEY_FILE_BYTES,
+  STORE_FORMAT,
+  STORE_FORMAT_VERSION,
+  StoreHeaderSchema,
+  type KeyFileEntry,
+  type StoreHeader,
   DeviceInfoSchema,
   HASH_HEX,
   MAX_OBJECT_BYTES,
@@ -95,6 +97,11 @@ export class ReplicaFolder {
     return path.join(this.root, rel);
   }
 
+  /** Whether a path of this replica exists (a folder or a file). */
+  exists(rel: string): Promise<boolean> {
+    return exists(this.abs(rel));
+  }
+
   /** A durable write below this replica's root, which it never creates (a missing medium fails). */
   write(rel: string, bytes: Uint8Array | string): Promise<void> {
     return writeDurable(this.abs(rel), bytes, this.root);
@@ -103,10 +110,10 @@ export class ReplicaFolder {
   static async readHeader(root: string): Promise<HeaderReading> {
     let raw: string;
     try {
-      const st = await fsp.lstat(path.join(root, HEADER_FILE));
-      if (!st.isFile()) return { kind: 'foreign', reason: `${HEADER_FILE} is not a file` };
-      if (st.size > MAX_SMALL_FILE_BYTES) return { kind: 'foreign', reason: `${HEADER_FILE} is too large` };
-      raw = await fsp.readFile(path.join(root, HEADER_FILE), 'utf8');
+      const st = await fsp.lstat(path.join(root, Paths.header));
+      if (!st.isFile()) return { kind: 'foreign', reason: `${Paths.header} is not a file` };
+      if (st.size > MAX_SMALL_FILE_BYTES) return { kind: 'foreign', reason: `${Paths.header} is too large` };
+      raw = await fsp.readFile(path.join(root, Paths.header), 'utf8');
     } catch (e) {
       if (errnoOf(e) !== 'ENOENT') throw e;
       const names = (await listDir(root)).filter((n) => classifyForeignName(n) !== 'system-file');
@@ -116,22 +123,22 @@ export class ReplicaFolder {
     try {
       json = JSON.parse(raw);
     } catch {
-      return { kind: 'foreign', reason: `${HEADER_FILE} is not JSON (truncated or not ours)` };
+      return { kind: 'foreign', reason: `${Paths.header} is not JSON (truncated or not ours)` };
     }
     if (typeof json === 'object' && json && (json as { format?: unknown }).format === STORE_FORMAT) {
       const v = (json as { version?: unknown }).version;
       if (typeof v === 'number' && v > STORE_FORMAT_VERSION) return { kind: 'newer', version: v };
     }
     const parsed = StoreHeaderSchema.safeParse(json);
-    if (!parsed.success) return { kind: 'foreign', reason: `${HEADER_FILE} is not a practice-store header (${parsed.error.issues[0]?.path.join('.')})` };
+    if (!parsed.success) return { kind: 'foreign', reason: `${Paths.header} is not a practice-store header (${parsed.error.issues[0]?.path.join('.')})` };
     return { kind: 'ok', header: parsed.data };
   }
 
   static async writeHeader(root: string, header: StoreHeader): Promise<void> {
     // Written once, never over an existing store, and never visible half-written: a fsynced temp
     // file is hard-linked to the final name (which fails if it exists), then the folder is fsynced.
-    const file = path.join(root, HEADER_FILE);
-    const tmp = path.join(root, `.${HEADER_FILE}.${process.pid}.${Date.now()}.tmp`);
+    const file = path.join(root, Paths.header);
+    const tmp = path.join(root, `.${Paths.header}.${process.pid}.${Date.now()}.tmp`);
     const fh = await fsp.open(tmp, 'wx');
     try {
       await fh.writeFile(JSON.stringify(header, null, 2) + '\n');
@@ -145,7 +152,7 @@ export class ReplicaFolder {
       } catch (e) {
         // FAT/exFAT sticks and some shares have no hard links: check, then rename (a narrow race, documented).
         if (!['EPERM', 'ENOTSUP', 'ENOSYS', 'EOPNOTSUPP'].includes(errnoOf(e) ?? '')) throw e;
-        if (await exists(file)) throw Object.assign(new Error(`${HEADER_FILE} exists`), { code: 'EEXIST' });
+        if (await exists(file)) throw Object.assign(new Error(`${Paths.header} exists`), { code: 'EEXIST' });
         await fsp.rename(tmp, file);
       }
     } finally {
@@ -178,7 +185,7 @@ export class ReplicaFolder {
   /** Seals and writes a new segment; returns its name parts. */
   async writeSegment(dev: string, seq: number, prev: string | null, changes: Change[]): Promise<SegmentFile> {
     const seg: Segment = { t: 'log', v: 1, device: dev, seq, prev, createdAt: new Date().toISOString(), changes };
-    const bytes = seal(this.key, this.storeId, Contexts.segment(dev, seq), jsonBytes(seg));
+    const bytes = encrypt(this.key, this.storeId, Contexts.segment(dev, seq), jsonBytes(seg));
     const hash = sha256Hex(bytes);
     await this.write(Paths.segment(dev, seq, hash), bytes);
     return { device: dev, seq, hash };
@@ -206,7 +213,7 @@ export class ReplicaFolder {
   // ---- objects (attachments) -----------------------------------------------------------
 
   async writeObject(bytes: Uint8Array): Promise<{ hash: string; size: number }> {
-    const sealed = sealChunks(this.key, this.storeId, Contexts.object(), bytes);
+    const sealed = encryptChunks(this.key, this.storeId, Contexts.object(), bytes);
     let hash = '';
     await writeDurableChunks(this.abs(Paths.objectsDir), sealed.chunks, () => this.abs(Paths.object((hash = sealed.hash()))), this.root);
     return { hash, size: bytes.byteLength };
@@ -234,7 +241,7 @@ export class ReplicaFolder {
     if (!st.isFile()) throw new BadFileError({ path: rel, reason: 'is not a file' });
     if (st.size > MAX_OBJECT_BYTES) throw new BadFileError({ path: rel, reason: `is too large (${st.size} bytes)` });
     try {
-      return await openFileChunked(this.key, this.storeId, Contexts.object(), this.abs(rel), hash, keep);
+      return await decryptFileChunked(this.key, this.storeId, Contexts.object(), this.abs(rel), hash, keep);
     } catch (e) {
       if (e instanceof EnvelopeError) throw envelopeProblem(rel, e);
       throw e;
@@ -282,7 +289,7 @@ export class ReplicaFolder {
     const lines = [JSON.stringify(header)];
     for (let i = 0; i < records.length; i += SNAPSHOT_BATCH) lines.push(JSON.stringify(records.slice(i, i + SNAPSHOT_BATCH)));
     const plain = zlib.gzipSync(Buffer.from(lines.join('\n') + '\n', 'utf8'), { level: 1 });
-    const bytes = seal(this.key, this.storeId, Contexts.snapshot(snap.device, snap.seq), plain);
+    const bytes = encrypt(this.key, this.storeId, Contexts.snapshot(snap.device, snap.seq), plain);
     const hash = sha256Hex(bytes);
     await this.write(Paths.snapshot(snap.device, snap.seq, hash), bytes);
     return { device: snap.device, seq: snap.seq, hash };
@@ -299,7 +306,7 @@ export class ReplicaFolder {
   openSnapshot(f: SegmentFile, bytes: Uint8Array): { header: SnapshotHeader; batches(): Generator<SnapshotRecord[]> } {
     const rel = Paths.snapshot(f.device, f.seq, f.hash);
     if (sha256Hex(bytes) !== f.hash) throw new BadFileError({ path: rel, reason: 'content does not match its name (truncated, changed or half-synced)' });
-    const text = this.unseal(rel, Contexts.snapshot(f.device, f.seq), bytes, true);
+    const text = this.decryptFile(rel, Contexts.snapshot(f.device, f.seq), bytes, true);
     let nl = text.indexOf(0x0a);
     if (nl < 0) throw new BadFileError({ path: rel, reason: 'has no header line' });
     const header = this.check(rel, this.parseJson(rel, text.toString('utf8', 0, nl)), SnapshotHeaderSchema);
@@ -321,7 +328,7 @@ export class ReplicaFolder {
   // ---- device info and presence ----------------------------------------------------------
 
   async writeDeviceInfo(info: DeviceInfo): Promise<void> {
-    await this.write(Paths.deviceFile(info.deviceId), seal(this.key, this.storeId, Contexts.device(info.deviceId), jsonBytes(info)));
+    await this.write(Paths.deviceFile(info.deviceId), encrypt(this.key, this.storeId, Contexts.device(info.deviceId), jsonBytes(info)));
   }
 
   async readDeviceInfo(dev: string): Promise<DeviceInfo | undefined> {
@@ -335,9 +342,9 @@ export class ReplicaFolder {
     }
   }
 
-  /** The only file a device rewrites, and only its own (STORE.md layout). */
+  /** The only file a device rewrites, and only its own (docs/STORE-FORMAT.md). */
   async writePresence(p: Presence): Promise<void> {
-    await this.write(Paths.presence(p.deviceId), seal(this.key, this.storeId, Contexts.presence(p.deviceId), jsonBytes(p)));
+    await this.write(Paths.presence(p.deviceId), encrypt(this.key, this.storeId, Contexts.presence(p.deviceId), jsonBytes(p)));
   }
 
   async readPresence(dev: string): Promise<{ presence: Presence; mtimeMs: number } | undefined> {
@@ -357,16 +364,16 @@ export class ReplicaFolder {
 
   async listKeyFiles(bad?: (b: BadFile) => void): Promise<string[]> {
     const out: string[] = [];
-    for (const n of await listDir(this.abs(KEYS_DIR))) {
+    for (const n of await listDir(this.abs(Paths.keysDir))) {
       if (HASH_HEX.test(n)) out.push(n);
-      else bad?.({ path: path.join(KEYS_DIR, n), reason: describeForeign(n) });
+      else bad?.({ path: path.join(Paths.keysDir, n), reason: describeForeign(n) });
     }
     return out.sort();
   }
 
   /** A key file, checked: name hash, size, JSON, format, this store. Whether it is believed is the keyring's call. */
   async readKeyFile(hash: string): Promise<{ file: NamedKeyFile; bytes: Buffer }> {
-    const rel = path.join(KEYS_DIR, hash);
+    const rel = path.join(Paths.keysDir, hash);
     const bytes = await readBounded(this.abs(rel), MAX_KEY_FILE_BYTES, rel);
     if (sha256Hex(bytes) !== hash) throw new BadFileError({ path: rel, reason: 'content does not match its name (truncated, changed or half-synced)' });
     const f = this.check(rel, this.parseJson(rel, bytes.toString('utf8')), KeyFileEntrySchema);
@@ -402,17 +409,17 @@ export class ReplicaFolder {
   async writeKeyFile(f: KeyFileEntry): Promise<NamedKeyFile> {
     const bytes = Buffer.from(JSON.stringify(f, null, 1) + '\n', 'utf8');
     const hash = sha256Hex(bytes);
-    await this.write(path.join(KEYS_DIR, hash), bytes);
+    await this.write(path.join(Paths.keysDir, hash), bytes);
     return { hash, file: f };
   }
 
   // ---- helpers ---------------------------------------------------------------------------
 
   /** Authenticates and decrypts an envelope (and unpacks it when gzipped); bad files become BadFileError. */
-  protected unseal(rel: string, context: string, bytes: Uint8Array, gzipped: boolean): Buffer {
+  protected decryptFile(rel: string, context: string, bytes: Uint8Array, gzipped: boolean): Buffer {
     let plain: Buffer;
     try {
-      plain = open(this.key, this.storeId, context, bytes);
+      plain = decrypt(this.key, this.storeId, context, bytes);
     } catch (e) {
       if (e instanceof EnvelopeError) throw envelopeProblem(rel, e);
       throw e;
@@ -443,7 +450,7 @@ export class ReplicaFolder {
   }
 
   decode<T>(rel: string, context: string, bytes: Uint8Array, schema: Checker<T>): T {
-    return this.check(rel, this.parseJson(rel, this.unseal(rel, context, bytes, false).toString('utf8')), schema);
+    return this.check(rel, this.parseJson(rel, this.decryptFile(rel, context, bytes, false).toString('utf8')), schema);
   }
 }
 

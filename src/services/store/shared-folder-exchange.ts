@@ -1,14 +1,14 @@
-// Live exchange between the local replica and the shared folder: push this device's immutable
-// files, pull and verify everyone else's, watch for changes with a polling fallback, back off
-// while the folder is away. Nothing here ever deletes or rewrites a file in the shared folder.
+// The shared-folder carrier: sends this device's immutable files, receives and verifies everyone
+// else's, watches for changes with a polling fallback, backs off while the folder is away. It sees
+// the replica only through its port. Nothing here deletes or rewrites a file in the shared folder.
 import * as fs from 'node:fs';
 import { BehaviorSubject, type Observable } from 'rxjs';
 import type { HostLogger, SyncStatus } from '../../host-api';
+import { DisposableCollection, clearing } from '../common/disposable';
 import { errnoOf } from '../common/errors';
 import { MAX_OBJECT_BYTES, Paths, type Presence } from './format';
 import { BadFileError, KeyMissingError, ReplicaFolder, type BadFile } from './replica-folder';
-import { KEYS_DIR } from '../crypto/keyring';
-import type { PracticeReplica } from './practice-replica';
+import type { Carrier, CarrierHealth, DeviceSeen, ReplicaPort } from './replica-port';
 
 export interface ExchangeOptions {
   readonly sharedRoot: string;
@@ -23,25 +23,14 @@ export interface ExchangeOptions {
   readonly watch?: boolean;
 }
 
-export type ExchangeHealth = 'ok' | 'unreachable' | 'wrong-folder';
-
-export interface DeviceSeen {
-  deviceId: string;
-  name: string;
-  user: string;
-  active: boolean;
-  lastSeenAt: string;
-  thisDevice: boolean;
-  since: string;
-}
-
-export class SharedFolderExchange {
-  readonly shared: ReplicaFolder;
+export class SharedFolderExchange implements Carrier {
+  protected readonly shared: ReplicaFolder;
   protected readonly status = new BehaviorSubject<SyncStatus>({ state: 'offline', pendingUploads: 0, awaited: 0, conflicts: 0, devices: [] });
   readonly sync$: Observable<SyncStatus> = this.status.asObservable();
-  readonly health$ = new BehaviorSubject<ExchangeHealth>('ok');
+  protected readonly healthSubject = new BehaviorSubject<CarrierHealth>('ok');
+  readonly health$: Observable<CarrierHealth> = this.healthSubject.asObservable();
+  protected readonly toDispose = new DisposableCollection();
   protected timer?: NodeJS.Timeout;
-  protected heartbeat?: NodeJS.Timeout;
   protected watcher?: fs.FSWatcher;
   protected running?: Promise<void>;
   protected again = false;
@@ -63,17 +52,19 @@ export class SharedFolderExchange {
   protected readonly objectsRefused = new Map<string, number>(); // hash → size at which it failed the check
   protected readonly keysInShared = new Set<string>();
   protected keysHere?: Set<string>;
-  /** Files sealed with a key of a newer passphrase this device does not hold yet (path → true). */
+  /** Files encrypted with a key of a newer passphrase this device does not hold yet (path → true). */
   protected readonly locked = new Set<string>();
+  protected conflicts = 0;
 
   constructor(
-    protected readonly replica: PracticeReplica,
+    protected readonly replica: ReplicaPort,
     protected readonly opts: ExchangeOptions,
   ) {
-    this.shared = replica.folderAt(opts.sharedRoot);
-    replica.pushNow = (t) => this.pushWithin(t);
-    replica.fetchObject = (h) => this.fetchObject(h);
-    replica.beforeClose = () => this.stop();
+    this.shared = new ReplicaFolder(opts.sharedRoot, replica.storeId, replica.keyring);
+  }
+
+  get health(): CarrierHealth {
+    return this.healthSubject.value;
   }
 
   /** Every path this device wrote in the shared folder (tests assert write-once and disjointness). */
@@ -82,33 +73,34 @@ export class SharedFolderExchange {
   }
 
   start(): void {
-    const sub = this.replica.sealed$.subscribe(() => this.trigger());
-    const changesSub = this.replica.conflicts$.subscribe(() => this.publish());
-    this.stopHooks.push(() => sub.unsubscribe(), () => changesSub.unsubscribe());
+    this.toDispose.push(
+      this.replica.outgoing$.subscribe(() => this.trigger()),
+      this.replica.conflictCount$.subscribe((n) => {
+        this.conflicts = n;
+        this.publish();
+      }),
+    );
     if (this.opts.watch !== false) this.startWatching();
     this.trigger();
-    this.heartbeat = setInterval(() => void this.writePresence(true), this.opts.heartbeatMs ?? 15000);
-    this.heartbeat.unref?.();
+    const heartbeat = setInterval(() => void this.writePresence(true), this.opts.heartbeatMs ?? 15000);
+    heartbeat.unref?.();
+    this.toDispose.push(clearing(heartbeat));
   }
-
-  protected readonly stopHooks: (() => void)[] = [];
 
   protected startWatching(): void {
     try {
-      this.watcher = fs.watch(this.opts.sharedRoot, { recursive: true, persistent: false }, (_ev, name) => {
+      const watcher = fs.watch(this.opts.sharedRoot, { recursive: true, persistent: false }, (_ev, name) => {
         if (name && String(name).includes(this.replica.deviceId)) return; // our own writes
         this.trigger(50);
       });
-      this.watcher.on('error', () => {
-        this.watcher?.close();
-        this.watcher = undefined; // polling goes on
-      });
+      watcher.on('error', () => watcher.close()); // polling goes on
+      this.toDispose.push(() => watcher.close());
     } catch {
-      this.watcher = undefined;
+      // no events on this file system: polling alone
     }
   }
 
-  /** Schedules an exchange soon (coalesced). */
+  /** Schedules a round soon (coalesced). */
   trigger(delayMs = 0): void {
     if (this.stopping) return;
     if (this.running) {
@@ -132,7 +124,7 @@ export class SharedFolderExchange {
   async exchange(): Promise<void> {
     try {
       const hdr = await ReplicaFolder.readHeader(this.opts.sharedRoot);
-      if (hdr.kind !== 'ok' || hdr.header.storeId !== this.replica.header.storeId) {
+      if (hdr.kind !== 'ok' || hdr.header.storeId !== this.replica.storeId) {
         this.setHealth(hdr.kind === 'missing' && !(await folderExists(this.opts.sharedRoot)) ? 'unreachable' : 'wrong-folder');
         return;
       }
@@ -154,9 +146,9 @@ export class SharedFolderExchange {
     }
   }
 
-  protected setHealth(h: ExchangeHealth): void {
+  protected setHealth(h: CarrierHealth): void {
     if (h !== 'ok') this.backoffMs = Math.min(Math.max(this.backoffMs * 2, this.opts.pollMs ?? 2000), this.opts.maxBackoffMs ?? 30000);
-    if (this.health$.value !== h) this.health$.next(h);
+    if (this.healthSubject.value !== h && !this.stopped) this.healthSubject.next(h);
     this.publish();
   }
 
@@ -167,103 +159,88 @@ export class SharedFolderExchange {
   }
 
   protected async sharedWrite(rel: string, bytes: Uint8Array): Promise<void> {
-    if (this.replica.readOnly) throw new Error('lock lost');
+    if (!this.replica.writable) throw new Error('lock lost');
     await this.shared.write(rel, bytes);
     this.writesSeen.push(rel);
   }
 
-  /** Pushes this device's own files only: segments, device card, snapshots and new attachments. */
+  /** Copies a file of the replica to the same path in the shared folder, unless it is there already. */
+  protected async sendIfMissing(rel: string): Promise<void> {
+    if (!(await folderExists(this.shared.abs(rel)))) await this.sharedWrite(rel, await this.replica.readFile(rel));
+  }
+
+  /** Sends this device's own files only: log files, device card, snapshots and new attachments. */
   protected async push(): Promise<void> {
-    if (this.replica.readOnly) return;
+    if (!this.replica.writable) return;
     const me = this.replica.deviceId;
     // Attachments first, so a record never arrives before the attachment it names.
-    for (const hash of await this.replica.outbox()) {
-      const rel = Paths.object(hash);
-      if (!(await folderExists(this.shared.abs(rel)))) await this.sharedWrite(rel, await fs.promises.readFile(this.replica.local.abs(rel)));
-      await this.replica.outboxDone(hash);
+    for (const hash of await this.replica.unsentAttachments()) {
+      await this.sendIfMissing(Paths.object(hash));
+      await this.replica.attachmentSent(hash);
     }
-    // Key files before anything sealed with their keys (content-addressed: any device may carry them).
-    for (const hash of await this.replica.local.listKeyFiles()) {
+    // Key files before anything encrypted with their keys (content-addressed: any device may carry them).
+    for (const hash of await this.replica.keyFileHashes()) {
       if (this.keysInShared.has(hash)) continue;
-      const rel = `${KEYS_DIR}/${hash}`;
-      if (!(await folderExists(this.shared.abs(rel)))) await this.sharedWrite(rel, await fs.promises.readFile(this.replica.local.abs(rel)));
+      await this.sendIfMissing(Paths.keyFile(hash));
       this.keysInShared.add(hash);
     }
     // The device card is written once: whether it is there is asked of the name, never of a
     // successful read (a card still syncing or damaged must not be written a second time).
     if (!this.cardInShared && !(this.cardInShared = await folderExists(this.shared.abs(Paths.deviceFile(me))))) {
-      if (!(await folderExists(this.replica.local.abs(Paths.deviceFile(me)))))
-        await this.replica.local.writeDeviceInfo({ t: 'device', v: 1, deviceId: me, name: this.opts.deviceName, user: this.opts.userName, createdAt: new Date().toISOString() });
-      await this.sharedWrite(Paths.deviceFile(me), await fs.promises.readFile(this.replica.local.abs(Paths.deviceFile(me))));
+      const rel = await this.replica.ownDeviceCard();
+      await this.sharedWrite(rel, await this.replica.readFile(rel));
       this.cardInShared = true;
     }
-    await this.reissueFormerSegments();
+    await this.reissueFormerLogFiles();
     const inShared = this.knownShared(me);
-    if (inShared.size < (this.replica.segments.get(me)?.size ?? 0))
-      for (const f of await this.shared.listSegments(me)) inShared.add(f.seq);
-    const mine = [...(this.replica.segments.get(me) ?? new Map<number, string>())].sort((a, b) => a[0] - b[0]);
-    for (const [seq, hash] of mine) {
-      if (inShared.has(seq)) continue;
-      const rel = Paths.segment(me, seq, hash);
-      await this.sharedWrite(rel, await fs.promises.readFile(this.replica.local.abs(rel)));
-      inShared.add(seq);
+    const mine = this.replica.ownLogFiles();
+    if (inShared.size < mine.length) for (const f of await this.shared.listSegments(me)) inShared.add(f.seq);
+    for (const f of mine) {
+      if (inShared.has(f.seq)) continue;
+      const rel = Paths.segment(me, f.seq, f.hash);
+      await this.sharedWrite(rel, await this.replica.readFile(rel));
+      inShared.add(f.seq);
     }
-    for (const s of await this.replica.local.listSnapshots()) {
+    for (const s of await this.replica.ownSnapshots()) {
       const rel = Paths.snapshot(s.device, s.seq, s.hash);
-      if (s.device !== me || this.snapshotsInShared.has(rel)) continue;
-      if (!(await folderExists(this.shared.abs(rel)))) await this.sharedWrite(rel, await fs.promises.readFile(this.replica.local.abs(rel)));
+      if (this.snapshotsInShared.has(rel)) continue;
+      await this.sendIfMissing(rel);
       this.snapshotsInShared.add(rel);
     }
     this.publish();
   }
 
   /**
-   * A copied app-data folder runs under a fresh id; the sealed changes of its former id that never
+   * A copied app-data folder runs under a fresh id; the log files of its former id that never
    * reached the shared folder are written again under the new id (it never writes the old area).
    */
-  protected async reissueFormerSegments(): Promise<void> {
-    const formers = this.replica.formerSegments();
-    if (formers.length === 0) return;
+  protected async reissueFormerLogFiles(): Promise<void> {
+    const formers = this.replica.formerLogFiles();
     const listed = new Set<string>();
     for (const f of formers) {
-      const marker = `reissued/${f.device}-${f.seq}`;
-      if (this.reissued.has(marker)) continue;
       if (!listed.has(f.device)) {
         for (const s of await this.shared.listSegments(f.device)) this.knownShared(f.device).add(s.seq);
         listed.add(f.device);
       }
-      if (!this.knownShared(f.device).has(f.seq) && !(await folderExists(this.replica.local.abs(marker)))) {
-        await this.replica.reissue((await this.replica.readOwnSegment(f)).changes);
-        await this.replica.local.write(marker, '');
-      }
-      this.reissued.add(marker);
+      if (!this.knownShared(f.device).has(f.seq)) await this.replica.reissueFormer(f);
     }
-    await this.replica.sealNow();
   }
 
-  protected readonly reissued = new Set<string>();
-
-  /** Pulls every verified segment and attachment this replica lacks. */
+  /** Receives every verified log file, key file, device card and attachment this replica lacks. */
   protected async pull(): Promise<void> {
     const bad = (b: BadFile) => this.replica.reportBad(b);
     if (await this.pullKeys(bad)) this.locked.clear(); // what was locked is tried again below
-    if (this.replica.state.changeCount === 0) await this.pullSnapshot(bad);
-    let applied = false;
+    if (this.replica.isEmpty()) await this.pullSnapshot(bad);
     for (const dev of await this.shared.listDevices(bad)) {
-      const have = this.replica.segments.get(dev);
       const inShared = this.knownShared(dev);
       for (const f of await this.shared.listSegments(dev, bad)) {
         inShared.add(f.seq);
-        if (this.replica.hasApplied(f)) continue;
-        if (have?.has(f.seq) && dev !== this.replica.deviceId) {
+        if (this.replica.hasLogFile(f)) continue;
+        if (dev !== this.replica.deviceId && this.replica.hasLogPosition(dev, f.seq))
           bad({ path: Paths.segment(dev, f.seq, f.hash), reason: 'a second segment at the same position (forked chain) — applied, both kept' });
-        }
         try {
           const bytes = await this.shared.readSegmentBytes(f);
-          const seg = this.shared.decodeSegment(f, bytes);
-          await this.replica.local.write(Paths.segment(f.device, f.seq, f.hash), bytes);
-          this.replica.applySegment(f, seg, true);
-          applied = true;
+          await this.replica.acceptLogFile(f, bytes, this.shared.decodeSegment(f, bytes));
         } catch (e) {
           if (e instanceof KeyMissingError) this.locked.add(e.bad.path);
           else if (e instanceof BadFileError) bad(e.bad);
@@ -271,26 +248,27 @@ export class SharedFolderExchange {
           else throw e;
         }
       }
-      if (dev !== this.replica.deviceId && !this.cardsHere.has(dev)) {
-        const rel = Paths.deviceFile(dev);
-        try {
-          if (await folderExists(this.replica.local.abs(rel))) this.cardsHere.add(dev);
-          else if (await this.shared.readDeviceInfo(dev)) {
-            await this.replica.local.write(rel, await fs.promises.readFile(this.shared.abs(rel)));
-            this.cardsHere.add(dev);
-          }
-        } catch (e) {
-          if (e instanceof KeyMissingError) this.locked.add(e.bad.path);
-          else if (e instanceof BadFileError) bad(e.bad);
-        }
-      }
+      if (dev !== this.replica.deviceId && !this.cardsHere.has(dev)) await this.pullDeviceCard(dev, bad);
     }
-    this.objectsHere ??= new Set(await this.replica.local.listObjects());
+    this.objectsHere ??= new Set(await this.replica.attachmentHashes());
     for (const hash of await this.shared.listObjects(bad)) {
       if (this.objectsHere.has(hash)) continue;
       if (await this.copyObject(hash)) this.objectsHere.add(hash);
     }
-    if (applied) this.replica.publishConflicts();
+  }
+
+  protected async pullDeviceCard(dev: string, bad: (b: BadFile) => void): Promise<void> {
+    const rel = Paths.deviceFile(dev);
+    try {
+      if (await this.replica.hasDeviceCard(dev)) this.cardsHere.add(dev);
+      else if (await this.shared.readDeviceInfo(dev)) {
+        await this.replica.acceptDeviceCard(dev, await fs.promises.readFile(this.shared.abs(rel)));
+        this.cardsHere.add(dev);
+      }
+    } catch (e) {
+      if (e instanceof KeyMissingError) this.locked.add(e.bad.path);
+      else if (e instanceof BadFileError) bad(e.bad);
+    }
   }
 
   /**
@@ -298,50 +276,44 @@ export class SharedFolderExchange {
    * learn from them. True when it learned a key or now writes with another one.
    */
   protected async pullKeys(bad: (b: BadFile) => void): Promise<boolean> {
-    this.keysHere ??= new Set(await this.replica.local.listKeyFiles());
-    let copied = false;
+    this.keysHere ??= new Set(await this.replica.keyFileHashes());
+    const arrived: { hash: string; bytes: Uint8Array }[] = [];
     for (const hash of await this.shared.listKeyFiles(bad)) {
       if (this.keysHere.has(hash)) continue;
       try {
-        const { bytes } = await this.shared.readKeyFile(hash);
-        await this.replica.local.write(`${KEYS_DIR}/${hash}`, bytes);
-        this.keysHere.add(hash);
+        arrived.push({ hash, bytes: (await this.shared.readKeyFile(hash)).bytes });
         this.keysInShared.add(hash);
-        copied = true;
       } catch (e) {
         if (e instanceof BadFileError) bad(e.bad);
         else if (errnoOf(e) !== 'ENOENT') throw e;
       }
     }
-    if (!copied) return false;
-    const changed = await this.replica.refreshKeys();
-    for (const h of await this.replica.local.listKeyFiles()) this.keysHere.add(h); // a link file it wrote
+    if (arrived.length === 0) return false;
+    const changed = await this.replica.acceptKeyFiles(arrived);
+    for (const h of await this.replica.keyFileHashes()) this.keysHere.add(h); // with a link file it wrote
     return changed;
   }
 
-  /** Files here that wait for the key of a newer passphrase. */
   get lockedCount(): number {
     return this.locked.size;
   }
 
-  /** After the replica learned keys outside a round (a passphrase typed): try the locked files again now. */
   keysChanged(): void {
     this.locked.clear();
     this.trigger();
   }
 
-  /** A new device starts from the newest verified snapshot instead of replaying every change. */
+  /** A new device starts from the largest verified snapshot instead of replaying every change. */
   protected async pullSnapshot(bad: (b: BadFile) => void): Promise<void> {
     const snaps = await this.shared.snapshotsToTry(await this.shared.listSnapshots(bad));
     for (const f of snaps.slice(0, 3)) {
       try {
         const bytes = await this.shared.readSnapshotBytes(f);
         this.shared.openSnapshot(f, bytes); // name, authentication, header; its records are checked as they load
-        await this.replica.local.write(Paths.snapshot(f.device, f.seq, f.hash), bytes);
-        await this.replica.loadBestSnapshot([f]);
+        await this.replica.acceptSnapshot(f, bytes);
         return;
       } catch (e) {
-        if (e instanceof KeyMissingError) continue; // sealed under a newer passphrase: segments will do
+        if (e instanceof KeyMissingError) continue; // under a newer passphrase: log files will do
         if (e instanceof BadFileError) bad(e.bad);
         else throw e;
       }
@@ -349,9 +321,8 @@ export class SharedFolderExchange {
   }
 
   /**
-   * Copies one attachment here and checks the copy (hash and authentication, chunk by chunk) — the
-   * bytes we keep are the bytes checked, and the plaintext is never in memory beside the ciphertext.
-   * A copy that fails the check is removed again (it is only ever in this device's private replica).
+   * Copies one attachment into the replica, which keeps it only if it checks out (hash and
+   * authentication). A size that failed once is not read again until the file changes.
    */
   protected async copyObject(hash: string): Promise<boolean> {
     const rel = Paths.object(hash);
@@ -361,13 +332,7 @@ export class SharedFolderExchange {
       size = st.size;
       if (this.objectsRefused.get(hash) === size) return false; // refused at this size; a half-synced file grows
       if (!st.isFile() || st.size > MAX_OBJECT_BYTES) throw new BadFileError({ path: rel, reason: st.isFile() ? `is too large (${st.size} bytes)` : 'is not a file' });
-      await this.replica.local.write(rel, await fs.promises.readFile(this.shared.abs(rel)));
-      try {
-        await this.replica.local.readObject(hash, false);
-      } catch (e) {
-        await fs.promises.rm(this.replica.local.abs(rel), { force: true });
-        throw e;
-      }
+      await this.replica.acceptAttachment(hash, await fs.promises.readFile(this.shared.abs(rel)));
       this.objectsRefused.delete(hash);
       return true;
     } catch (e) {
@@ -375,27 +340,25 @@ export class SharedFolderExchange {
       else if (e instanceof BadFileError) {
         this.replica.reportBad(e.bad);
         if (size !== undefined) this.objectsRefused.set(hash, size);
-      }
-      else if (errnoOf(e) !== 'ENOENT') throw e;
+      } else if (errnoOf(e) !== 'ENOENT') throw e;
       return false;
     }
   }
 
-  /** An attachment asked for before the exchange brought it: copy it now, then read it from here. */
-  protected async fetchObject(hash: string): Promise<Uint8Array | undefined> {
-    return (await this.copyObject(hash)) ? this.replica.local.readObject(hash, true) : undefined;
+  fetchAttachment(hash: string): Promise<boolean> {
+    return this.copyObject(hash);
   }
 
   // ---- presence -------------------------------------------------------------------------
 
   protected async writePresence(active: boolean): Promise<void> {
-    if (this.replica.readOnly || this.health$.value !== 'ok') return;
+    if (!this.replica.writable || this.health !== 'ok') return;
     const me = this.replica.deviceId;
-    const mine = this.replica.segments.get(me);
-    const changeCount = this.replica.state.countByDevice.get(me) ?? 0;
+    const mine = this.replica.ownLogFiles();
+    const changeCount = this.replica.changeCountOf(me);
     // Rewritten when there is news (new changes, going inactive) or a heartbeat is due — not on
     // every poll, which would keep the cloud client uploading this file every two seconds.
-    const news = `${active}:${mine?.size ?? 0}:${changeCount - this.pendingUploads()}`;
+    const news = `${active}:${mine.length}:${changeCount - this.pendingUploads()}`;
     if (news === this.lastPresence.news && Date.now() - this.lastPresence.at < (this.opts.heartbeatMs ?? 15000) * 0.9) return;
     const p: Presence = {
       t: 'presence',
@@ -406,7 +369,7 @@ export class SharedFolderExchange {
       since: this.sinceIso,
       heartbeatAt: new Date().toISOString(),
       active,
-      lastSeq: mine ? Math.max(0, ...mine.keys()) : 0,
+      lastSeq: mine.length ? mine[mine.length - 1]!.seq : 0,
       changeCount: Math.max(0, changeCount - this.pendingUploads()),
     };
     try {
@@ -449,7 +412,7 @@ export class SharedFolderExchange {
         thisDevice,
       });
       if (!thisDevice) {
-        const have = this.replica.state.countByDevice.get(dev) ?? 0;
+        const have = this.replica.changeCountOf(dev);
         awaited += Math.max(0, p.presence.changeCount - have);
       }
     }
@@ -465,7 +428,7 @@ export class SharedFolderExchange {
   protected async presenceUnderNewerKey(dev: string, folderNow: number, stale: number): Promise<DeviceSeen | undefined> {
     try {
       const mtimeMs = (await fs.promises.stat(this.shared.abs(Paths.presence(dev)))).mtimeMs;
-      const card = (await this.replica.local.readDeviceInfo(dev).catch(() => undefined)) ?? (await this.shared.readDeviceInfo(dev).catch(() => undefined));
+      const card = (await this.replica.deviceCard(dev).catch(() => undefined)) ?? (await this.shared.readDeviceInfo(dev).catch(() => undefined));
       if (!card) return undefined;
       return { deviceId: dev, name: card.name, user: card.user, since: card.createdAt, active: folderNow - mtimeMs < stale, lastSeenAt: new Date(mtimeMs).toISOString(), thisDevice: false };
     } catch {
@@ -481,18 +444,17 @@ export class SharedFolderExchange {
 
   /** This device's changes that are not yet in the shared folder. */
   pendingUploads(): number {
-    const me = this.replica.deviceId;
-    const inShared = this.knownShared(me);
-    let n = this.replica.pendingLocal();
-    for (const seq of this.replica.segments.get(me)?.keys() ?? []) if (!inShared.has(seq)) n += this.replica.state.countByWhere.get(`${me}:${seq}`) ?? 0;
+    const inShared = this.knownShared(this.replica.deviceId);
+    let n = this.replica.unsealedCount();
+    for (const f of this.replica.ownLogFiles()) if (!inShared.has(f.seq)) n += f.changes;
     return n;
   }
 
   protected publish(): void {
     if (this.stopped) return;
     const pending = this.pendingUploads();
-    const conflicts = this.replica.conflictCount;
-    const health = this.health$.value;
+    const conflicts = this.conflicts;
+    const health = this.health;
     // Log files here that wait for a newer passphrase's key hold at least one change each: they are
     // "announced, not arrived" too, even when the presence that announces them is itself unreadable.
     const awaited = Math.max(this.awaited, [...this.locked].filter((p) => /(^|[\\/])log[\\/]/.test(p)).length);
@@ -501,8 +463,7 @@ export class SharedFolderExchange {
     this.status.next({ state, pendingUploads: pending, awaited, conflicts, lastExchangeAt: this.lastExchangeAt, devices: this.devices.map(({ since: _s, ...d }) => d) });
   }
 
-  /** Seals and pushes until nothing is pending or the time is up; returns what is still pending. */
-  async pushWithin(timeoutMs: number): Promise<number> {
+  async sendWithin(timeoutMs: number): Promise<number> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       if (this.running) await withTimeout(this.running, Math.max(0, deadline - Date.now()));
@@ -512,7 +473,7 @@ export class SharedFolderExchange {
         await withTimeout(run.finally(() => (this.running = this.running === run ? undefined : this.running)), Math.max(0, deadline - Date.now()));
       }
       const pending = this.pendingUploads();
-      if (pending === 0 || Date.now() >= deadline || this.health$.value !== 'ok' || this.stopping) return pending;
+      if (pending === 0 || Date.now() >= deadline || this.health !== 'ok' || this.stopping) return pending;
       await sleep(Math.min(100, Math.max(0, deadline - Date.now())));
     }
   }
@@ -522,15 +483,13 @@ export class SharedFolderExchange {
     this.stopping = true; // from here on nothing schedules another round
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.heartbeat) clearInterval(this.heartbeat);
-    this.watcher?.close();
-    for (const h of this.stopHooks.splice(0)) h();
+    this.toDispose.dispose();
     if (this.running) await this.running.catch(() => undefined);
     if (this.timer) clearTimeout(this.timer);
-    if (this.health$.value === 'ok') await withTimeout(this.push().then(() => this.writePresence(false)), 3000).catch(() => undefined);
+    if (this.health === 'ok') await withTimeout(this.push().then(() => this.writePresence(false)), 3000).catch(() => undefined);
     this.stopped = true;
     this.status.complete();
-    this.health$.complete();
+    this.healthSubject.complete();
   }
 
   get syncStatus(): SyncStatus {

@@ -1,6 +1,6 @@
 // A full integrity check of one replica, with a report a support person can read.
 import * as path from 'node:path';
-import type { StoreHeader } from '../crypto/store-crypto';
+import type { StoreHeader } from './format';
 import { Keyring, resolveKeys } from '../crypto/keyring';
 import { Paths } from './format';
 import { BadFileError, KeyMissingError, ReplicaFolder, type BadFile } from './replica-folder';

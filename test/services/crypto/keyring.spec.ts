@@ -2,15 +2,14 @@
 // key files nobody should believe (planted without the key they claim to replace).
 import * as crypto from 'node:crypto';
 import * as fc from 'fast-check';
-import { createHeader, open, seal, EnvelopeError } from '../../../src/services/crypto/store-crypto';
+import { createHeader, decrypt, encrypt, EnvelopeError } from '../../../src/services/crypto/store-crypto';
+import { HEADER_KEY_ID, type KeyFile } from '../../../src/services/store/format';
 import {
-  HEADER_KEY_ID,
   Keyring,
   createKeyFile,
   createLinkFile,
   keyringFromPassphrase,
   resolveKeys,
-  type KeyFile,
   type NamedKeyFile,
 } from '../../../src/services/crypto/keyring';
 import { TEST_KDF } from '../../support/store-fixture';
@@ -32,13 +31,13 @@ describe('envelopes name their key', () => {
     const k1 = copy(k0);
     k1.add(file.keyId, key);
     k1.use(file.keyId);
-    const sealed = seal(k1, header.storeId, 'log/x/1', Buffer.from('hallo'));
+    const sealed = encrypt(k1, header.storeId, 'log/x/1', Buffer.from('hallo'));
     expect(sealed.subarray(0, 4).toString()).toBe('PSE2');
     expect(sealed.subarray(4, 20).toString('hex')).toBe(file.keyId);
-    expect(open(k1, header.storeId, 'log/x/1', sealed).toString()).toBe('hallo');
+    expect(decrypt(k1, header.storeId, 'log/x/1', sealed).toString()).toBe('hallo');
     const e = (() => {
       try {
-        open(k0, header.storeId, 'log/x/1', sealed);
+        decrypt(k0, header.storeId, 'log/x/1', sealed);
       } catch (err) {
         return err as EnvelopeError;
       }
@@ -46,10 +45,10 @@ describe('envelopes name their key', () => {
     expect(e).toBeInstanceOf(EnvelopeError);
     expect(e!.reason).toBe('unknown-key');
     // the header's key still seals "PSE1", and an altered key id never opens
-    expect(seal(k0, header.storeId, 'c', Buffer.from('x')).subarray(0, 4).toString()).toBe('PSE1');
+    expect(encrypt(k0, header.storeId, 'c', Buffer.from('x')).subarray(0, 4).toString()).toBe('PSE1');
     const altered = Buffer.from(sealed);
     altered[10] ^= 1;
-    expect(() => open(k1, header.storeId, 'log/x/1', altered)).toThrow(EnvelopeError);
+    expect(() => decrypt(k1, header.storeId, 'log/x/1', altered)).toThrow(EnvelopeError);
   });
 
   test('the keychain entry: every key (format 2), the first format (header key, base64), nothing usable else', async () => {

@@ -58,7 +58,7 @@ describe('invalid input', () => {
     }
     expect(journal()).toBe(before);
     expect((await d.replica.get('clients', 'k1'))!.data).toEqual({ name: 'Anna' });
-    await d.replica.close();
+    await d.store.close();
     await expect(d.replica.get('clients', 'k1')).rejects.toMatchObject({ code: 'closed' });
   });
 
@@ -73,7 +73,7 @@ describe('invalid input', () => {
     expect(e.text.de).toContain(v2.version);
     await expect(d.replica.remove('clients', 'k1', { baseVersion: v1.version })).rejects.toMatchObject({ code: 'version-mismatch' });
     expect((await d.replica.get('clients', 'k1'))!.data).toEqual({ n: 2 });
-    await d.replica.close();
+    await d.store.close();
   });
 
   test('a second process on the same replica gets a clear "already open"', async () => {
@@ -81,7 +81,7 @@ describe('invalid input', () => {
     const d = await openDevice(store, 'PC1');
     const e = await rejection(PracticeReplica.open({ localRoot: d.localRoot, header: store.header, key: store.key, deviceId: d.id, deviceName: 'PC1', userName: 'x' }));
     expect(e.text.en).toContain('already open');
-    await d.replica.close();
+    await d.store.close();
   });
 
   test('a wrong passphrase unwraps nothing; the right one does', async () => {
@@ -122,7 +122,7 @@ describe('snapshots', () => {
     const d = await openDevice(store, 'PC1');
     await d.replica.importRecords(Array.from({ length: 1200 }, (_, i) => ({ collection: 'clients', id: `k${i}`, data: { i } })));
     await d.replica.writeSnapshot();
-    await d.replica.close();
+    await d.store.close();
     const snap = walk(d.localRoot).find((f) => f.startsWith('snapshots'))!;
     const bytes = fs.readFileSync(path.join(d.localRoot, snap));
     bytes[bytes.length - 20]! ^= 0x40;
@@ -156,7 +156,7 @@ describe('faults while writing', () => {
       expect(error!.code).toBe('unavailable');
       expect(error!.text.de).toContain('voll');
       expect(error!.text.en).toContain('full');
-      await d.replica.close();
+      await d.store.close();
       // reopen on the still-full disk: reading needs no space
       const again = await PracticeReplica.open({ localRoot: path.join(mnt, 'replica'), header: store.header, key: store.key, deviceId: d.id, deviceName: 'PC1', userName: 'x' });
       expect(again.badFiles).toEqual([]);
@@ -171,19 +171,19 @@ describe('faults while writing', () => {
     const store = await newSharedStore();
     const d = await openDevice(store, 'PC1');
     await d.replica.put('clients', 'k1', { n: 1 });
-    expect((await d.replica.flush({ timeoutMs: 3000 })).pending).toBe(0);
+    expect((await d.store.flush({ timeoutMs: 3000 })).pending).toBe(0);
     fs.renameSync(store.shared, store.shared + '-away');
     await d.replica.put('clients', 'k2', { n: 2 });
-    expect((await d.replica.flush({ timeoutMs: 500 })).pending).toBe(1);
+    expect((await d.store.flush({ timeoutMs: 500 })).pending).toBe(1);
     expect(d.exchange.syncStatus.state).toBe('offline');
     expect(fs.existsSync(store.shared)).toBe(false); // a write never recreates a vanished shared folder
     fs.renameSync(store.shared + '-away', store.shared);
-    expect((await d.replica.flush({ timeoutMs: 3000 })).pending).toBe(0);
+    expect((await d.store.flush({ timeoutMs: 3000 })).pending).toBe(0);
     const fresh = await openDevice(store, 'PC2');
     await fresh.exchange.exchange();
     expect((await fresh.replica.list('clients')).map((r) => r.data)).toEqual([{ n: 1 }, { n: 2 }]);
-    await d.replica.close();
-    await fresh.replica.close();
+    await d.store.close();
+    await fresh.store.close();
   });
 });
 

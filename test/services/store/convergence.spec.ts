@@ -1,4 +1,4 @@
-// Convergence whatever the order of work and exchange (STORE.md invariants 1, 3, 4), as a property.
+// Convergence whatever the order of work and exchange (invariants 1, 3, 4 in docs/STORE-FORMAT.md), as a property.
 import fc from 'fast-check';
 import { isDeepStrictEqual } from 'node:util';
 import { Paths } from '../../../src/services/store/format';
@@ -73,7 +73,7 @@ describe('convergence (fast-check)', () => {
             }
           }
         } finally {
-          for (const d of devices) await d.replica.close();
+          for (const d of devices) await d.store.close();
         }
       }),
       { numRuns: 25, endOnFailure: true },
@@ -91,7 +91,7 @@ describe('convergence (fast-check)', () => {
     await a.replica.put('clients', 'k', { v: 2 });
     await syncAll([a, b]);
     for (const d of [a, b]) expect(await d.replica.get('clients', 'k')).toMatchObject({ data: { v: 2 }, conflict: false });
-    for (const d of [a, b]) await d.replica.close();
+    for (const d of [a, b]) await d.store.close();
   });
 
   test('three devices: concurrent edits of one record give one conflict with all versions, the same everywhere; resolving converges', async () => {
@@ -112,6 +112,6 @@ describe('convergence (fast-check)', () => {
     await ds[2]!.replica.resolveConflict('clients', 'k', { v: 'agreed' });
     await syncAll(ds);
     for (const d of ds) expect(await d.replica.get('clients', 'k')).toMatchObject({ data: { v: 'agreed' }, conflict: false });
-    for (const d of ds) await d.replica.close();
+    for (const d of ds) await d.store.close();
   });
 });

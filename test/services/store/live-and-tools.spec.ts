@@ -27,8 +27,8 @@ describe('attachments', () => {
     const obj = walk(store.shared).find((f) => f.startsWith('objects'))!;
     expect(fs.readFileSync(path.join(store.shared, obj)).includes(scan.subarray(1000, 1064))).toBe(false);
     await expect(b.replica.putAttachment(new Uint8Array(50 * 1024 * 1024 + 1), { name: 'x.pdf', mediaType: 'application/pdf' })).rejects.toMatchObject({ code: 'invalid-input' });
-    await a.replica.close();
-    await b.replica.close();
+    await a.store.close();
+    await b.store.close();
   }, 120000);
 });
 
@@ -46,7 +46,7 @@ describe('importRecords', () => {
     await expect(d.replica.importRecords(withBad())).rejects.toMatchObject({ code: 'invalid-input' });
     expect(await d.replica.get('clients', 'new1')).toBeDefined();
     expect(await d.replica.list('clients')).toHaveLength(2501);
-    await d.replica.close();
+    await d.store.close();
   });
 });
 
@@ -63,8 +63,8 @@ describe('live exchange', () => {
       b.replica.changes$.subscribe((c) => seen.push(c));
       await a.replica.put('clients', 'live', { n: 1 });
       await waitFor(() => seen.some((c) => c.origin === 'remote' && c.record.id === 'live'), 10000, 'remote change');
-      await a.replica.close();
-      await b.replica.close();
+      await a.store.close();
+      await b.store.close();
     });
   }
 });
@@ -78,7 +78,7 @@ describe('single writer', () => {
     await waitFor(() => d.replica.readOnly, 15000, 'lock loss noticed');
     await expect(d.replica.put('clients', 'after', {})).rejects.toMatchObject({ code: 'read-only' });
     expect((await d.replica.get('clients', 'before'))!.data).toEqual({ ok: true });
-    await d.replica.close();
+    await d.store.close();
   }, 30000);
 });
 
@@ -87,8 +87,8 @@ describe('npx cloud-storage verify', () => {
     const store = await newSharedStore('Support-Passwort-1');
     const d = await openDevice(store, 'PC1');
     await d.replica.put('clients', 'k', { a: 1 });
-    await d.replica.flush({ timeoutMs: 3000 });
-    await d.replica.close();
+    await d.store.flush({ timeoutMs: 3000 });
+    await d.store.close();
     const bin = path.join(ROOT, 'bin', 'cloud-storage.js');
     const ok = spawnSync(process.execPath, [bin, 'verify', store.shared], { input: 'Support-Passwort-1\n', encoding: 'utf8' });
     expect(ok.status).toBe(0);

@@ -30,7 +30,7 @@ describe('two devices on one shared folder', () => {
     const names = hist.map((h) => h.data!.name);
     expect([names[0], [names[1], names[2]].sort(), names[3]]).toEqual(['Anna', ['Anna A', 'Anna B'], 'Anna AB']);
     expect(await b.replica.history('clients', 'c1')).toEqual(hist);
-    await a.replica.close();
-    await b.replica.close();
+    await a.store.close();
+    await b.store.close();
   });
 });

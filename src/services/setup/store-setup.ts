@@ -1,0 +1,271 @@
+// Setting a store up on this device, in one place: reopen it at start-up, join one in a folder,
+// create one, move the setup to another folder, remove the setup. Each answers with a typed
+// outcome; the startup guard and the settings page only turn outcomes into verdicts and texts.
+// Every step that can fail leaves the configuration, the keychain, the replicas and the shared
+// folder as they were (docs/ARCHITECTURE.md, "Decisions").
+import * as fs from 'node:fs';
+import { inject, injectable } from 'inversify';
+import { HostDialogs, type HostLocalData, type LocalizedText } from '../../host-api';
+import { StorageError } from '../../host-api/storage';
+import { ShareLogin } from '../access/share-login';
+import type { DeviceSeen } from '../store/replica-port';
+import { CloudStorageService, type ActiveStore } from '../cloud-storage-service';
+import type { CloudConfig } from '../config/cloud-config';
+import { KeychainUnavailableError } from '../credentials/credential-store';
+import { Keyring } from '../crypto/keyring';
+import { createHeader } from '../crypto/store-crypto';
+import { StoreKeys } from '../crypto/store-keys';
+import type { StoreHeader } from '../store/format';
+import type { PracticeReplica } from '../store/practice-replica';
+import { ReplicaFolder } from '../store/replica-folder';
+
+/** The shortest practice passphrase accepted, when a store is created and when it is changed. */
+export const MIN_PASSPHRASE = 10;
+
+/** Why a folder cannot be used now (from the bounded probe), with the probe's own words. */
+export type Unusable = { kind: 'unreachable' | 'denied' | 'auth-required' | 'wrong-folder'; detail: LocalizedText };
+
+export type ReopenOutcome =
+  | { kind: 'not-configured' }
+  | { kind: 'config-unreadable'; reason: string }
+  | { kind: 'keychain-unavailable'; text: LocalizedText }
+  | (Unusable & { folder: string; localReplica: boolean; timedOut?: boolean })
+  | { kind: 'login-cancelled'; text?: LocalizedText; localReplica: boolean }
+  | { kind: 'header-unreadable' }
+  | { kind: 'passphrase-cancelled' }
+  /** `behind`: the passphrase was changed elsewhere and not entered here (own data open, newer changes wait). */
+  | { kind: 'opened'; online: boolean; behind: boolean; others: readonly DeviceSeen[]; awaited: number };
+
+export type TestOutcome = Unusable | { kind: 'foreign'; detail: LocalizedText } | { kind: 'store' | 'empty'; detail: LocalizedText };
+
+export type SetUpOutcome =
+  | { kind: 'other-folder-configured' }
+  | { kind: 'login-cancelled'; text?: LocalizedText }
+  | Unusable
+  | { kind: 'foreign'; detail: LocalizedText }
+  /** This PC is set up for a store that is not in this (empty) folder: never a second store beside it. */
+  | { kind: 'configured-store-missing' }
+  | { kind: 'header-unreadable' }
+  | { kind: 'other-store' }
+  | { kind: 'passphrase-cancelled' }
+  | { kind: 'joined' }
+  | { kind: 'create-cancelled' }
+  | { kind: 'passphrase-too-short' }
+  | { kind: 'import-not-verified' }
+  | { kind: 'import-invalid'; text: LocalizedText }
+  | { kind: 'header-not-written' }
+  | { kind: 'created'; imported: number };
+
+export type MoveOutcome = { kind: 'moved' } | { kind: 'not-this-store' } | { kind: 'cancelled' } | { kind: 'not-configured' };
+
+@injectable()
+export class StoreSetup {
+  constructor(
+    @inject(CloudStorageService) protected readonly service: CloudStorageService,
+    @inject(StoreKeys) protected readonly keys: StoreKeys,
+    @inject(ShareLogin) protected readonly login: ShareLogin,
+    @inject(HostDialogs) protected readonly dialogs: HostDialogs,
+  ) {}
+
+  // ---- reopen (the startup guard) ------------------------------------------------------------
+
+  /**
+   * Opens the configured store: probe → share login → header → keys → open. `online: false` opens
+   * this PC's copy without the shared folder (work offline). Never rejects for a keychain problem.
+   */
+  async reopen(online = true): Promise<ReopenOutcome> {
+    try {
+      const r = await this.service.readConfig();
+      if (r.kind === 'none') return { kind: 'not-configured' };
+      if (r.kind === 'unreadable') return { kind: 'config-unreadable', reason: r.reason };
+      if (!online) return (await this.service.hasLocalReplica(r.config.storeId)) ? this.unlockAndOpen(r.config, false) : this.reopen(true);
+      return await this.reopenConfigured(r.config);
+    } catch (e) {
+      if (KeychainUnavailableError.is(e)) return { kind: 'keychain-unavailable', text: e.text };
+      throw e;
+    }
+  }
+
+  protected async reopenConfigured(config: CloudConfig): Promise<ReopenOutcome> {
+    const { service } = this;
+    service.setAccess('checking', config.folder);
+    let p = await service.probe(config.folder, config.storeId);
+    if (p.state === 'auth-required' || (p.state === 'unavailable' && !p.timedOut && service.isNetworkShare(config.folder))) {
+      // After a Windows restart the share's login is gone: reconnect silently with the stored one.
+      if (await this.login.reconnect(config.folder)) p = await service.probe(config.folder, config.storeId);
+    }
+    service.setAccess(p.state, config.folder, p.state === 'available' ? undefined : p.detail);
+    if (p.state === 'available') return this.unlockAndOpen(config, true);
+    const localReplica = await service.hasLocalReplica(config.storeId);
+    if (p.state === 'auth-required') {
+      const c = await this.login.logIn(config.folder);
+      return c.ok ? this.reopenConfigured(config) : { kind: 'login-cancelled', text: c.text, localReplica };
+    }
+    const kind = p.state === 'unavailable' ? 'unreachable' : p.state;
+    return { kind, detail: p.detail, folder: config.folder, localReplica, timedOut: p.state === 'unavailable' ? p.timedOut : undefined };
+  }
+
+  protected async unlockAndOpen(config: CloudConfig, online: boolean): Promise<ReopenOutcome> {
+    const header = await this.headerFor(config, online);
+    if (!header) return { kind: 'header-unreadable' };
+    const local = this.service.localReplicaRoot(config.storeId);
+    const k = await this.keys.unlock(header, online ? [config.folder, local] : [local]);
+    if (k.kind === 'cancelled') return { kind: 'passphrase-cancelled' };
+    const active = await this.service.activate(config, header, k.keyring);
+    // The passphrase was changed on another PC: asked once now; cancelling still opens the data.
+    const behind = !active.replica.keyState.upToDate && !(await this.service.catchUp());
+    return { kind: 'opened', online, behind, others: active.carrier.devicesSeen.filter((d) => !d.thisDevice && d.active), awaited: active.carrier.syncStatus.awaited };
+  }
+
+  /** The header from the shared folder, or from the local replica when the folder is away. */
+  protected async headerFor(config: CloudConfig, fromShared: boolean): Promise<StoreHeader | undefined> {
+    const local = this.service.localReplicaRoot(config.storeId);
+    for (const root of fromShared ? [config.folder, local] : [local]) {
+      const r = await ReplicaFolder.readHeader(root).catch(() => undefined);
+      if (r?.kind === 'ok' && r.header.storeId === config.storeId) return r.header;
+    }
+    return undefined;
+  }
+
+  /** The folder this PC is set up for (undefined when none, or the configuration is unreadable). */
+  async configuredFolder(): Promise<string | undefined> {
+    const r = await this.service.configStore.read();
+    return r.kind === 'ok' ? r.config.folder : undefined;
+  }
+
+  /** The setup points at another folder (a drive letter changed): only one that holds this very store. */
+  async moveTo(folder: string): Promise<MoveOutcome> {
+    const r = await this.service.readConfig();
+    if (r.kind !== 'ok') return { kind: 'not-configured' };
+    const hdr = await ReplicaFolder.readHeader(folder).catch(() => undefined);
+    if (hdr?.kind !== 'ok' || hdr.header.storeId !== r.config.storeId) return { kind: 'not-this-store' };
+    await this.service.configStore.write({ ...r.config, folder });
+    return { kind: 'moved' };
+  }
+
+  // ---- set up (the settings page) ---------------------------------------------------------------
+
+  /** What saving would do with a folder, without changing anything. */
+  async test(folder: string): Promise<TestOutcome> {
+    const p = await this.service.probe(folder);
+    if (p.state !== 'available') return { kind: p.state === 'unavailable' ? 'unreachable' : p.state, detail: p.detail };
+    // An available folder holds a store, nothing, or something else (a newer store is `wrong-folder`).
+    return { kind: p.content === 'store' || p.content === 'empty' ? p.content : 'foreign', detail: p.detail };
+  }
+
+  /** probe → credentials → join or create (+ import) → only then the configuration is written. */
+  async setUp(folder: string, localData?: HostLocalData): Promise<SetUpOutcome> {
+    const current = await this.service.configStore.read();
+    if (current.kind === 'ok' && current.config.folder !== folder) return { kind: 'other-folder-configured' };
+    let p = await this.service.probe(folder);
+    if (p.state === 'auth-required') {
+      const c = await this.login.logIn(folder);
+      if (!c.ok) return { kind: 'login-cancelled', text: c.text };
+      p = await this.service.probe(folder);
+    }
+    if (p.state !== 'available') return { kind: p.state === 'unavailable' ? 'unreachable' : p.state, detail: p.detail };
+    if (p.content === 'foreign') return { kind: 'foreign', detail: p.detail };
+    if (p.content === 'store') return this.join(folder);
+    if (current.kind === 'ok') return { kind: 'configured-store-missing' };
+    return this.create(folder, localData);
+  }
+
+  protected async join(folder: string): Promise<SetUpOutcome> {
+    const hdr = await ReplicaFolder.readHeader(folder);
+    if (hdr.kind !== 'ok') return { kind: 'header-unreadable' };
+    const current = await this.service.configStore.read();
+    if (current.kind === 'ok' && current.config.storeId !== hdr.header.storeId) return { kind: 'other-store' };
+    const k = await this.keys.unlock(hdr.header, [folder, this.service.localReplicaRoot(hdr.header.storeId)]);
+    if (k.kind === 'cancelled') return { kind: 'passphrase-cancelled' };
+    const config = { version: 1 as const, folder, storeId: hdr.header.storeId, configuredAt: new Date().toISOString() };
+    await this.service.activate(config, hdr.header, k.keyring);
+    try {
+      await this.service.configStore.write(config);
+    } catch (e) {
+      await this.service.deactivate(); // not configured, so not in use
+      throw e;
+    }
+    return { kind: 'joined' };
+  }
+
+  /**
+   * A new store, in an order that can fail at any step and leave everything as it was: the existing
+   * data are imported into a new local replica and verified first; then the configuration is
+   * written; publishing the store in the shared folder (its header, written once) comes last.
+   */
+  protected async create(folder: string, localData?: HostLocalData): Promise<SetUpOutcome> {
+    const pass = await this.dialogs.promptSecret({
+      title: { de: 'Praxis-Passwort festlegen', en: 'Choose the practice passphrase' },
+      message: {
+        de: `Die Daten im gemeinsamen Ordner werden mit diesem Passwort verschlüsselt. Jeder PC der Praxis braucht es einmal. Bitte notieren Sie es an einem sicheren Ort: Ohne das Passwort kann niemand – auch der Support nicht – die Daten öffnen. Mindestens ${MIN_PASSPHRASE} Zeichen.`,
+        en: `The data in the shared folder are encrypted with this passphrase. Each PC of the practice needs it once. Write it down somewhere safe: without it nobody — not even support — can open the data. At least ${MIN_PASSPHRASE} characters.`,
+      },
+      confirm: true,
+    });
+    if (pass === undefined) return { kind: 'create-cancelled' };
+    if (pass.length < MIN_PASSPHRASE) return { kind: 'passphrase-too-short' };
+    const { header, storeKey } = await createHeader(pass, this.service.env.deviceName);
+    const keyring = Keyring.ofHeaderKey(header.storeId, storeKey, header.keyCheck);
+    const localRoot = this.service.localReplicaRoot(header.storeId);
+    let replica: PracticeReplica | undefined;
+    let configured = false;
+    try {
+      await this.keys.keep(keyring);
+      replica = await this.service.openLocal(header, keyring);
+      let imported = 0;
+      if (localData && (await localData.count()) > 0) {
+        const rep = await replica.importRecords(localData.records());
+        if (!rep.verified) return await this.undoCreate(replica, localRoot, header.storeId, { kind: 'import-not-verified' });
+        imported = rep.imported;
+      }
+      const config = { version: 1 as const, folder, storeId: header.storeId, configuredAt: new Date().toISOString() };
+      await this.service.configStore.write(config);
+      try {
+        await ReplicaFolder.writeHeader(folder, header);
+      } catch {
+        await this.service.configStore.remove();
+        return await this.undoCreate(replica, localRoot, header.storeId, { kind: 'header-not-written' });
+      }
+      configured = true;
+      const active = await this.service.activate(config, header, keyring, replica);
+      await active.store.flush({ timeoutMs: 10000 });
+      return { kind: 'created', imported };
+    } catch (e) {
+      if (configured) throw e; // the store is there and in use
+      if (StorageError.is(e) && e.code === 'invalid-input') return this.undoCreate(replica, localRoot, header.storeId, { kind: 'import-invalid', text: e.text });
+      await this.undoCreate(replica, localRoot, header.storeId, undefined);
+      throw e;
+    }
+  }
+
+  /** Removes exactly what a failed create made: its replica, its keychain entry. */
+  protected async undoCreate<T>(replica: PracticeReplica | undefined, localRoot: string, storeId: string, outcome: T): Promise<T> {
+    await replica?.close().catch(() => undefined);
+    await fs.promises.rm(localRoot, { recursive: true, force: true });
+    await this.keys.forget(storeId);
+    return outcome;
+  }
+
+  // ---- remove ---------------------------------------------------------------------------------
+
+  /**
+   * Removes this PC's cloud setup: closes the store, deletes the configuration and this setup's
+   * keychain entries. Never touches the shared folder; the local replica (with any unsent changes)
+   * stays on disk, and joining the same store again sends them.
+   */
+  async remove(): Promise<void> {
+    const r = await this.service.configStore.read();
+    await this.service.deactivate();
+    await this.service.configStore.remove();
+    if (r.kind === 'ok') {
+      await this.keys.forget(r.config.storeId);
+      await this.login.forget(r.config.folder);
+    }
+    this.service.setAccess('not-configured');
+  }
+
+  /** The store open now (for the page's own actions), undefined while none is. */
+  get active(): ActiveStore | undefined {
+    return this.service.active;
+  }
+}

@@ -1,0 +1,102 @@
+// The port between a local replica and a carrier — whatever carries files between the replica and
+// the shared location (today the shared folder; a WebDAV or S3 server next). The replica offers
+// what it holds that the shared location may lack, and accepts files the carrier has verified; the
+// carrier never reaches into the replica's state or folder, and the replica knows no carrier.
+import type { Observable } from 'rxjs';
+import type { SyncStatus } from '../../host-api';
+import type { Keyring } from '../crypto/keyring';
+import type { DeviceInfo, Segment } from './format';
+import type { BadFile, SegmentFile } from './replica-folder';
+
+/** One of this device's log files, with the number of changes it holds. */
+export interface OwnLogFile extends SegmentFile {
+  readonly changes: number;
+}
+
+/** The replica's side: what a carrier may ask and hand over. */
+export interface ReplicaPort {
+  readonly deviceId: string;
+  readonly storeId: string;
+  /** The store's keys; shared by reference, so a key learned is used for every location at once. */
+  readonly keyring: Keyring;
+  /** False once the replica's lock was lost or it was closed: a carrier then writes nothing. */
+  readonly writable: boolean;
+  /** Emits when there is something new to send (a log file sealed, a key file, an attachment). */
+  readonly outgoing$: Observable<void>;
+  /** The unresolved conflicts' count, current value first. */
+  readonly conflictCount$: Observable<number>;
+
+  // ---- what this device offers ----------------------------------------------------------
+  /** This device's log files, oldest first. */
+  ownLogFiles(): readonly OwnLogFile[];
+  /** Acknowledged changes not sealed into a log file yet. */
+  unsealedCount(): number;
+  /** The bytes of a file of this replica, by its store path (format.ts `Paths`). */
+  readFile(rel: string): Promise<Buffer>;
+  /** Attachments saved here and not yet confirmed sent. */
+  unsentAttachments(): Promise<string[]>;
+  attachmentSent(hash: string): Promise<void>;
+  keyFileHashes(): Promise<string[]>;
+  ownSnapshots(): Promise<SegmentFile[]>;
+  /** This device's card, written in the replica first if it is not there yet; returns its path. */
+  ownDeviceCard(): Promise<string>;
+  /** Log files of a former id of this device (a copied app-data folder) not written again yet. */
+  formerLogFiles(): readonly SegmentFile[];
+  /** Writes a former id's log file again under this device's id (the shared location never got it). */
+  reissueFormer(f: SegmentFile): Promise<void>;
+
+  // ---- what a carrier brings (verified by it: name, hash, authentication, schema) --------
+  isEmpty(): boolean;
+  hasLogFile(f: SegmentFile): boolean;
+  /** Whether a log file at this device's position was applied already (a second one is a fork). */
+  hasLogPosition(device: string, seq: number): boolean;
+  acceptLogFile(f: SegmentFile, bytes: Uint8Array, seg: Segment): Promise<void>;
+  /** Keeps key files and learns from them; true when a key was learned or the write key changed. */
+  acceptKeyFiles(files: readonly { hash: string; bytes: Uint8Array }[]): Promise<boolean>;
+  acceptSnapshot(f: SegmentFile, bytes: Uint8Array): Promise<void>;
+  hasDeviceCard(device: string): Promise<boolean>;
+  acceptDeviceCard(device: string, bytes: Uint8Array): Promise<void>;
+  deviceCard(device: string): Promise<DeviceInfo | undefined>;
+  attachmentHashes(): Promise<string[]>;
+  /** Keeps an attachment's bytes only if they check out here (hash, authentication); else throws BadFileError. */
+  acceptAttachment(hash: string, bytes: Uint8Array): Promise<void>;
+  /** Changes of a device this replica holds (for "announced, not arrived"). */
+  changeCountOf(device: string): number;
+  reportBad(b: BadFile): void;
+}
+
+export type CarrierHealth = 'ok' | 'unreachable' | 'wrong-folder';
+
+export interface DeviceSeen {
+  readonly deviceId: string;
+  readonly name: string;
+  readonly user: string;
+  readonly active: boolean;
+  readonly lastSeenAt: string;
+  readonly thisDevice: boolean;
+  readonly since: string;
+}
+
+/** The carrier's side, as its owner (the open store, the service) uses it. */
+export interface Carrier {
+  readonly sync$: Observable<SyncStatus>;
+  readonly health$: Observable<CarrierHealth>;
+  readonly health: CarrierHealth;
+  readonly syncStatus: SyncStatus;
+  readonly devicesSeen: readonly DeviceSeen[];
+  /** Files here that wait for the key of a newer passphrase. */
+  readonly lockedCount: number;
+  /** One round now (check, send, receive, presence); never throws. */
+  exchange(): Promise<void>;
+  start(): void;
+  /** Schedules a round soon. */
+  trigger(): void;
+  /** After keys were learned outside a round: locked files are tried again. */
+  keysChanged(): void;
+  /** Sends until nothing is pending or the time is up; returns what is still pending. */
+  sendWithin(timeoutMs: number): Promise<number>;
+  /** Brings one attachment into the replica now; true when it arrived and checked out. */
+  fetchAttachment(hash: string): Promise<boolean>;
+  /** Last send and presence, then every timer, watcher and stream ends. */
+  stop(): Promise<void>;
+}
