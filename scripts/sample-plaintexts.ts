@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
-import { createHeader, open } from '../src/services/crypto/store-crypto';
+import { createHeader, decrypt } from '../src/services/crypto/store-crypto';
 import { keyringFromPassphrase } from '../src/services/crypto/keyring';
 import { Contexts, Paths } from '../src/services/store/format';
 import { PracticeReplica } from '../src/services/store/practice-replica';
@@ -70,7 +70,7 @@ async function main(): Promise<void> {
     const first = await a.replica.put('patients', 'p-0001', { name: 'Muster, Erika', born: '1970-01-01' });
     await a.replica.put('patients', 'p-0002', { name: 'Beispiel, Max', born: '1985-06-15' });
     const jname = fs.readdirSync(path.join(a.replica.local.root, 'journal')).sort()[0]!;
-    const journal = open(a.replica.keyring, sid, Contexts.journal(a.id, jname), fs.readFileSync(path.join(a.replica.local.root, 'journal', jname)));
+    const journal = decrypt(a.replica.keyring, sid, Contexts.journal(a.id, jname), fs.readFileSync(path.join(a.replica.local.root, 'journal', jname)));
     await a.replica.sealNow();
     await a.replica.put('patients', 'p-0001', { name: 'Muster, Erika', born: '1970-01-01', phone: '030 1234567' }, { baseVersion: first.version });
     await a.replica.sealNow();
@@ -80,8 +80,8 @@ async function main(): Promise<void> {
     const snap = await a.replica.writeSnapshot();
 
     // A crossing: both change the passphrase before either has seen the other's key file.
-    await a.replica.changePassphrase(NEW_A, 'Praxis-PC 1', async () => undefined);
-    await b.replica.changePassphrase(NEW_B, 'Praxis-PC 2', async () => undefined);
+    await a.replica.changePassphrase(NEW_A, 'Praxis-PC 1');
+    await b.replica.changePassphrase(NEW_B, 'Praxis-PC 2');
     for (const d of [a, b, a, b]) await d.exchange.exchange();
     // The loser (older by createdAt) is told and enters the winner's passphrase; it then links its own key.
     const [loser, winPass] = a.replica.keyState.upToDate ? [b, NEW_A] : [a, NEW_B];
@@ -97,17 +97,17 @@ async function main(): Promise<void> {
 
     show(`Header (${Paths.header})`, JSON.parse(fs.readFileSync(path.join(shared, Paths.header), 'utf8')));
     for (const f of await ReplicaFolder.keyFilesAt(shared, sid)) show(`${f.file.t === 'key' ? 'Key' : 'Link'} file (keys/<sha256>)`, f.file);
-    show('Device card (devices/<deviceId>/device)', JSON.parse(open(keys, sid, Contexts.device(a.id), fs.readFileSync(path.join(shared, Paths.deviceFile(a.id)))).toString('utf8')));
-    show('Presence (devices/<deviceId>/presence)', JSON.parse(open(keys, sid, Contexts.presence(a.id), fs.readFileSync(path.join(shared, Paths.presence(a.id)))).toString('utf8')));
+    show('Device card (devices/<deviceId>/device)', JSON.parse(decrypt(keys, sid, Contexts.device(a.id), fs.readFileSync(path.join(shared, Paths.deviceFile(a.id)))).toString('utf8')));
+    show('Presence (devices/<deviceId>/presence)', JSON.parse(decrypt(keys, sid, Contexts.presence(a.id), fs.readFileSync(path.join(shared, Paths.presence(a.id)))).toString('utf8')));
     for (const n of fs.readdirSync(path.join(shared, Paths.logDir(a.id))).sort()) {
       const bytes = fs.readFileSync(path.join(shared, Paths.logDir(a.id), n));
       const seq = Number(n.slice(0, 10));
       console.log(`(log file ${seq}: envelope ${bytes.subarray(0, 4).toString('ascii')}${bytes[3] === 0x32 ? ` + key id ${bytes.subarray(4, 20).toString('hex')}` : ''}, ${bytes.length} bytes)`);
-      show(`Log file (devices/<deviceId>/log/${n.slice(0, 10)}-<sha256>)`, JSON.parse(open(keys, sid, Contexts.segment(a.id, seq), bytes).toString('utf8')));
+      show(`Log file (devices/<deviceId>/log/${n.slice(0, 10)}-<sha256>)`, JSON.parse(decrypt(keys, sid, Contexts.segment(a.id, seq), bytes).toString('utf8')));
     }
     if (snap) {
       const bytes = fs.readFileSync(path.join(shared, Paths.snapshot(snap.device, snap.seq, snap.hash)));
-      const lines = zlib.gunzipSync(open(keys, sid, Contexts.snapshot(snap.device, snap.seq), bytes)).toString('utf8').split('\n');
+      const lines = zlib.gunzipSync(decrypt(keys, sid, Contexts.snapshot(snap.device, snap.seq), bytes)).toString('utf8').split('\n');
       show('Snapshot, line 1 (header)', JSON.parse(lines[0]!));
       show('Snapshot, line 2 (a batch of records)', JSON.parse(lines[1]!));
       console.log(`(snapshot: ${lines.length - 1} lines, each ending in \\n)`);
