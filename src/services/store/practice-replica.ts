@@ -3,24 +3,25 @@
 // through its port (replica-port.ts); the host sees it only through OpenPracticeStore.
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import * as crypto from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { BehaviorSubject, Subject, distinctUntilChanged, map, type Observable } from 'rxjs';
 import type { AttachmentRef, HostLogger, ImportRecord, ImportReport, JsonObject, RecordChange, RecordConflict, StoredRecord } from '../../host-api';
 import { SerialQueue } from '../common/serial-queue';
 import { errnoOf, localWriteError, storageError } from '../common/errors';
 import { listDir } from '../common/durable-fs';
-import { decrypt, encrypt } from '../crypto/store-crypto';
-import { Keyring, createKeyFile, createLinkFile, resolveKeys, type KeyState } from '../crypto/keyring';
-import { Contexts, INCOMING_TEMP, JournalEntrySchema, LocalPaths, MAX_CHANGES_PER_SEGMENT, Paths, VERSION, jsonBytes, type Change, type DeviceInfo, type Segment, type StoreHeader } from './format';
+import { Keyring, type KeyState } from '../crypto/keyring';
+import { LocalPaths, Paths, type Change, type DeviceInfo, type Segment, type StoreHeader } from './format';
+import { Journal } from './journal';
+import { ReplicaKeys } from './replica-keys';
 import { HybridClock } from './hybrid-clock';
 import { verifyReplica, type VerifyReport } from './verify';
-import { PracticeState, type RecordEntry } from './record-state';
+import type { RecordEntry } from './record-state';
+import { AppliedLogs } from './applied-logs';
 import { BadFileError, ReplicaFolder, type BadFile, type SegmentFile } from './replica-folder';
 import { ReplicaLock } from './replica-lock';
 import type { OwnLogFile, ReplicaPort } from './replica-port';
-import { loadSnapshot, snapshotOf, type LogIndex } from './snapshot-state';
 import * as input from './record-input';
+import { importInto } from './record-import';
 
 export interface ReplicaOptions {
   readonly localRoot: string;
@@ -49,48 +50,20 @@ export interface ReplicaOptions {
   readonly formerDeviceIds?: readonly string[];
 }
 
-function logKey(f: SegmentFile): string {
-  return `${f.device}/${f.seq}-${f.hash}`;
-}
-
-/** Where a body lies: "<device>:<seq>" or "journal". */
-function whereOf(f: { device: string; seq: number }): string {
-  return `${f.device}:${f.seq}`;
-}
-
-export function recordDigest(col: string, id: string, data: JsonObject | null): string {
-  return crypto.createHash('sha256').update(JSON.stringify([col, id, canonical(data)])).digest('hex');
-}
-
-function canonical(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(canonical);
-  if (v && typeof v === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const k of Object.keys(v).sort()) out[k] = canonical((v as Record<string, unknown>)[k]);
-    return out;
-  }
-  return v;
-}
-
 export class PracticeReplica implements ReplicaPort {
   readonly local: ReplicaFolder;
-  protected readonly state = new PracticeState();
   protected readonly clock: HybridClock;
+  protected readonly logs: AppliedLogs;
   protected readonly writes = new SerialQueue();
   /** Writes of this device's own log files (sealing, import): one at a time, beside the puts, not before them. */
   protected readonly seals = new SerialQueue();
-  protected readonly journal = new Map<string, Change>();
-  /** Log files applied, per device: seq → hash. */
-  protected readonly logs: LogIndex = new Map();
-  /** Every log file applied, by name: also the second file of a forked position, so none is applied twice. */
-  protected readonly applied = new Set<string>();
+  protected readonly journal: Journal;
   protected ownSeq = 0;
   protected ownTip: string | null = null;
   protected sealTimer?: NodeJS.Timeout;
   protected sinceSnapshot = 0;
   protected lock?: ReplicaLock;
   protected closed = false;
-  protected readonly logCache = new Map<string, Segment>();
   protected readonly formerJournal: { change: Change; file: string }[] = [];
   protected readonly reissued = new Set<string>();
   readonly badFiles: BadFile[] = [];
@@ -105,16 +78,22 @@ export class PracticeReplica implements ReplicaPort {
 
   /** The keys of this store; shared with every folder of it, so a key learned is used everywhere at once. */
   readonly keyring: Keyring;
-  protected readonly keyStateSubject: BehaviorSubject<KeyState>;
+  protected readonly keys: ReplicaKeys;
   /** Which passphrase generation is current, and whether this device holds it. */
   readonly keyState$: Observable<KeyState>;
 
   protected constructor(protected readonly opts: ReplicaOptions) {
     this.keyring = Buffer.isBuffer(opts.key) ? Keyring.ofHeaderKey(opts.header.storeId, opts.key, opts.header.keyCheck) : opts.key;
-    this.keyStateSubject = new BehaviorSubject<KeyState>({ current: this.keyring.current.id, upToDate: true, locked: [], forged: [], unlinked: [], generations: [] });
-    this.keyState$ = this.keyStateSubject.asObservable();
     this.local = new ReplicaFolder(opts.localRoot, opts.header.storeId, this.keyring);
+    this.keys = new ReplicaKeys(this.keyring, this.local, { header: opts.header, deviceId: opts.deviceId, logger: opts.logger, keepKeys: opts.keepKeys, writable: () => this.writable, reportBad: (b) => this.reportBad(b) });
+    this.keyState$ = this.keys.keyState$;
+    this.journal = new Journal(this.local, this.keyring, opts.header.storeId, opts.deviceId);
     this.clock = new HybridClock(opts.deviceId, opts.now);
+    this.logs = new AppliedLogs(this.local, this.clock);
+  }
+
+  protected get state() {
+    return this.logs.state;
   }
 
   get readOnly(): boolean {
@@ -177,28 +156,15 @@ export class PracticeReplica implements ReplicaPort {
 
   // ---- loading ---------------------------------------------------------------------------
 
-  /** Temp files of writes a crash interrupted: never published, so safe to remove here (we hold the lock). */
-  protected async removeLeftoverTemps(): Promise<void> {
-    const root = this.opts.localRoot;
-    const dirs = [
-      LocalPaths.journalDir,
-      Paths.objectsDir,
-      Paths.keysDir,
-      ...(await listDir(path.join(root, Paths.devicesDir))).map((d) => Paths.logDir(d)),
-      ...(await listDir(path.join(root, Paths.snapshotsDir))).map((d) => path.join(Paths.snapshotsDir, d)),
-    ];
-    for (const d of dirs) for (const n of await listDir(path.join(root, d))) if (INCOMING_TEMP.test(n)) await fsp.rm(path.join(root, d, n), { force: true });
-  }
-
   protected async load(): Promise<void> {
-    await this.removeLeftoverTemps();
+    await this.local.removeIncomingTemps(); // we hold the lock: nobody else writes here
     const bad = (b: BadFile) => this.reportBad(b);
-    await this.loadBestSnapshot(await this.local.listSnapshots(bad));
+    await this.logs.loadBestSnapshot(await this.local.listSnapshots(bad), bad);
     for (const dev of await this.local.listDevices(bad)) {
       for (const f of await this.local.listSegments(dev, bad)) {
-        if (this.hasLogFile(f)) continue;
+        if (this.logs.has(f)) continue;
         try {
-          this.applyLogFile(f, await this.local.readSegment(f), false);
+          this.logs.apply(f, await this.local.readSegment(f), this.opts.deviceId);
         } catch (e) {
           if (e instanceof BadFileError) this.reportBad(e.bad);
           else throw e;
@@ -213,31 +179,19 @@ export class PracticeReplica implements ReplicaPort {
 
   /** Journal entries: acknowledged changes not sealed before the last close (or crash). */
   protected async loadJournal(): Promise<void> {
-    for (const name of (await listDir(path.join(this.opts.localRoot, LocalPaths.journalDir))).sort()) {
-      if (!VERSION.test(name)) continue;
-      const file = path.join(this.opts.localRoot, LocalPaths.journal(name));
-      const owner = name.slice(name.lastIndexOf('.') + 1);
-      const former = owner !== this.opts.deviceId && (this.opts.formerDeviceIds ?? []).includes(owner);
-      let change: Change;
-      try {
-        const plain = decrypt(this.keyring, this.storeId, Contexts.journal(owner === this.opts.deviceId || former ? owner : this.opts.deviceId, name), await fsp.readFile(file));
-        change = JournalEntrySchema.parse(JSON.parse(plain.toString('utf8'))).change;
-      } catch {
-        // A journal file is only renamed into place once complete and fsynced; anything else is not acknowledged.
-        this.reportBad({ path: LocalPaths.journal(name), reason: 'unreadable journal entry (ignored, kept on disk)' });
-        continue;
-      }
+    const formerIds = this.opts.formerDeviceIds ?? [];
+    for (const { change, owner, file } of await this.journal.read(formerIds, (b) => this.reportBad(b))) {
       if (this.state.entry(change.col, change.id)?.versions.has(change.ver)) {
         await fsp.rm(file, { force: true }); // sealed before a crash: the log file has it
         continue;
       }
       this.clock.observe(change.ver);
-      if (former) {
+      if (owner !== this.opts.deviceId && formerIds.includes(owner)) {
         this.formerJournal.push({ change, file }); // acknowledged under the old id: written again after loading
         continue;
       }
       this.state.apply(change, 'journal');
-      this.journal.set(change.ver, change);
+      this.journal.adopt(change);
     }
   }
 
@@ -256,7 +210,7 @@ export class PracticeReplica implements ReplicaPort {
   formerLogFiles(): readonly SegmentFile[] {
     const out: SegmentFile[] = [];
     for (const dev of this.opts.formerDeviceIds ?? [])
-      for (const [seq, hash] of this.logs.get(dev) ?? []) if (!this.reissued.has(LocalPaths.reissued(dev, seq))) out.push({ device: dev, seq, hash });
+      for (const f of this.logs.filesOf(dev)) if (!this.reissued.has(LocalPaths.reissued(dev, f.seq))) out.push({ device: dev, seq: f.seq, hash: f.hash });
     return out;
   }
 
@@ -277,66 +231,23 @@ export class PracticeReplica implements ReplicaPort {
     this.reissued.add(marker);
   }
 
-  /** Loads the largest snapshot that verifies (a new device starts from it instead of replaying). */
-  protected async loadBestSnapshot(snaps: SegmentFile[]): Promise<void> {
-    for (const f of await this.local.snapshotsToTry(snaps)) {
-      try {
-        const newest = loadSnapshot(this.local.openSnapshot(f, await this.local.readSnapshotBytes(f)), this.state, (c) => {
-          this.logsOf(c.device).set(c.seq, c.hash);
-          this.applied.add(logKey(c));
-        });
-        if (newest) this.clock.observe(newest);
-        return;
-      } catch (e) {
-        // a snapshot found bad half-way leaves nothing behind
-        this.state.clear();
-        this.logs.clear();
-        this.applied.clear();
-        if (e instanceof BadFileError) this.reportBad(e.bad);
-        else throw e;
-      }
-    }
-  }
-
-  protected logsOf(dev: string): Map<number, string> {
-    let m = this.logs.get(dev);
-    if (!m) this.logs.set(dev, (m = new Map()));
-    return m;
-  }
-
-  /** Applies a verified log file; `emit` announces the records it changed on changes$. */
-  protected applyLogFile(f: SegmentFile, seg: Segment, emit: boolean): void {
-    if (!this.logsOf(f.device).has(f.seq)) this.logsOf(f.device).set(f.seq, f.hash); // a fork's first file stays the body's home
-    this.applied.add(logKey(f));
-    this.cacheLog(f, seg);
+  /** Applies a verified log file and announces the records it changed. */
+  protected applyLogFile(f: SegmentFile, seg: Segment): void {
     const origin = f.device === this.opts.deviceId ? 'local' : 'remote';
-    for (const c of seg.changes) {
-      this.clock.observe(c.ver);
-      if (this.state.apply(c, whereOf(f))) {
-        if (emit) {
-          const rec = this.state.entry(c.col, c.id)?.toStored();
-          if (rec) this.changesSubject.next({ origin, record: rec });
-        }
-      } else {
-        const meta = this.state.entry(c.col, c.id)?.versions.get(c.ver);
-        if (meta && meta.where === 'journal' && f.device === this.opts.deviceId) this.state.move(meta, whereOf(f));
-      }
-    }
+    for (const record of this.logs.apply(f, seg, this.opts.deviceId)) this.changesSubject.next({ origin, record });
     if (f.device === this.opts.deviceId) this.updateOwnTip();
-    if (emit) this.publishConflicts();
+    this.publishConflicts();
   }
 
   protected updateOwnTip(): void {
-    const mine = this.logs.get(this.opts.deviceId);
-    if (!mine) return;
-    for (const [seq, hash] of mine) if (seq > this.ownSeq) [this.ownSeq, this.ownTip] = [seq, hash];
+    const tip = this.logs.tipOf(this.opts.deviceId);
+    if (tip.seq > this.ownSeq) [this.ownSeq, this.ownTip] = [tip.seq, tip.hash];
   }
 
   // ---- the port: what this device offers a carrier ------------------------------------------
 
   ownLogFiles(): readonly OwnLogFile[] {
-    const me = this.opts.deviceId;
-    return [...(this.logs.get(me) ?? [])].sort((a, b) => a[0] - b[0]).map(([seq, hash]) => ({ device: me, seq, hash, changes: this.state.countByWhere.get(`${me}:${seq}`) ?? 0 }));
+    return this.logs.filesOf(this.opts.deviceId);
   }
 
   unsealedCount(): number {
@@ -382,16 +293,16 @@ export class PracticeReplica implements ReplicaPort {
   }
 
   hasLogFile(f: SegmentFile): boolean {
-    return this.applied.has(logKey(f));
+    return this.logs.has(f);
   }
 
   hasLogPosition(device: string, seq: number): boolean {
-    return this.logs.get(device)?.has(seq) ?? false;
+    return this.logs.hasPosition(device, seq);
   }
 
   async acceptLogFile(f: SegmentFile, bytes: Uint8Array, seg: Segment): Promise<void> {
     await this.local.write(Paths.segment(f.device, f.seq, f.hash), bytes);
-    this.applyLogFile(f, seg, true);
+    this.applyLogFile(f, seg);
   }
 
   async acceptKeyFiles(files: readonly { hash: string; bytes: Uint8Array }[]): Promise<boolean> {
@@ -401,7 +312,7 @@ export class PracticeReplica implements ReplicaPort {
 
   async acceptSnapshot(f: SegmentFile, bytes: Uint8Array): Promise<void> {
     await this.local.write(Paths.snapshot(f.device, f.seq, f.hash), bytes);
-    await this.loadBestSnapshot([f]);
+    await this.logs.loadBestSnapshot([f], (b) => this.reportBad(b));
   }
 
   hasDeviceCard(device: string): Promise<boolean> {
@@ -449,57 +360,20 @@ export class PracticeReplica implements ReplicaPort {
   // ---- key generations (docs/PASSPHRASE.md) ------------------------------------------------
 
   get keyState(): KeyState {
-    return this.keyStateSubject.value;
+    return this.keys.state;
   }
 
-  /**
-   * Reads this replica's key files, learns what the held keys open, selects the key to write with,
-   * and writes a link file when this device holds a key the current one cannot reach. True when a
-   * key was learned or the write key changed (locked files may be readable now).
-   */
-  async refreshKeys(): Promise<boolean> {
-    const bad = (b: BadFile) => this.reportBad(b);
-    const size = this.keyring.size;
-    const writing = this.keyring.current.id;
-    let st = resolveKeys(this.keyring, await this.local.readKeyFiles(bad));
-    if (st.upToDate && st.unlinked.length > 0 && this.writable) {
-      await this.local.writeKeyFile(createLinkFile(this.keyring, st.current, st.unlinked, this.opts.deviceId));
-      st = resolveKeys(this.keyring, await this.local.readKeyFiles(bad));
-    }
-    for (const f of st.forged) this.reportBad({ path: Paths.keyFile(f.hash), reason: 'a key file not endorsed by the key it claims to replace — never believed' });
-    const learned = this.keyring.size > size;
-    if (learned) await this.opts.keepKeys?.(this.keyring).catch(() => this.opts.logger?.warn('cloud-storage: a key learned could not be kept in the keychain; it will be asked for again'));
-    const prev = this.keyStateSubject.value;
-    if (!this.closed && (prev.current !== st.current || prev.upToDate !== st.upToDate || prev.locked.length !== st.locked.length || learned)) this.keyStateSubject.next(st);
-    return learned || this.keyring.current.id !== writing;
+  /** Reads the key files and learns what the held keys open (see ReplicaKeys.refresh). */
+  refreshKeys(): Promise<boolean> {
+    return this.keys.refresh();
   }
 
-  /**
-   * A new passphrase: a new key generation, wrapping every key held, endorsed by the current one.
-   * The keyring is kept (options' `keepKeys`: the OS keychain) before the key file is written, so a
-   * published generation is never one this device could lose. On failure nothing is changed.
-   */
+  /** A new passphrase: a new key generation (see ReplicaKeys.changePassphrase), sent before anything encrypted with it. */
   async changePassphrase(passphrase: string, deviceName: string): Promise<void> {
-    const persist = this.opts.keepKeys ?? (async () => undefined);
     this.assertOpen();
-    const st = this.keyStateSubject.value;
-    if (!st.upToDate) throw new Error('not up to date');
-    const files = await this.local.readKeyFiles();
-    const latest = files.reduce((m, f) => (f.file.createdAt > m ? f.file.createdAt : m), '');
-    const { N, r, p } = this.opts.header.kdf;
-    const { file, key } = await createKeyFile({ keyring: this.keyring, parent: st.current, passphrase, deviceId: this.opts.deviceId, deviceName, notBefore: latest || undefined, kdf: { N, r, p } });
-    const next = this.keyring.copy();
-    next.add(file.keyId, key);
-    await persist(next);
-    try {
-      await this.local.writeKeyFile(file);
-    } catch (e) {
-      await persist(this.keyring).catch(() => undefined);
-      throw localWriteError(e);
-    }
-    this.keyring.add(file.keyId, key);
-    await this.refreshKeys();
-    this.outgoingSubject.next(); // the carrier sends the key file before anything encrypted with it
+    if (this.readOnly) throw input.readOnlyError();
+    await this.keys.changePassphrase(passphrase, deviceName);
+    this.outgoingSubject.next();
   }
 
   // ---- reading ---------------------------------------------------------------------------
@@ -533,33 +407,8 @@ export class PracticeReplica implements ReplicaPort {
   }
 
   protected async bodyOf(col: string, id: string, ver: string, where: string): Promise<JsonObject | null> {
-    if (where === 'journal') {
-      const c = this.journal.get(ver);
-      if (c) return c.data;
-    }
-    const [dev, seqText] = where.split(':');
-    const seq = Number(seqText);
-    const hash = this.logs.get(dev!)?.get(seq);
-    if (!hash) throw input.corruptReplica(`the body of version ${ver} is missing`);
-    const f = { device: dev!, seq, hash };
-    let seg = this.logCache.get(whereOf(f));
-    if (!seg) {
-      try {
-        seg = await this.local.readSegment(f);
-      } catch (e) {
-        if (e instanceof BadFileError) throw input.corruptReplica(e.message);
-        throw e;
-      }
-      this.cacheLog(f, seg);
-    }
-    const c = seg.changes.find((x) => x.ver === ver && x.col === col && x.id === id);
-    if (!c) throw input.corruptReplica(`version ${ver} is not in the log file that should hold it`);
-    return c.data;
-  }
-
-  protected cacheLog(f: SegmentFile, seg: Segment): void {
-    this.logCache.set(whereOf(f), seg);
-    if (this.logCache.size > 64) this.logCache.delete(this.logCache.keys().next().value!);
+    const journaled = where === 'journal' ? this.journal.get(ver) : undefined;
+    return journaled ? journaled.data : this.logs.body(col, id, ver, where);
   }
 
   // ---- writing ---------------------------------------------------------------------------
@@ -620,18 +469,16 @@ export class PracticeReplica implements ReplicaPort {
     );
   }
 
+  protected newChange(c: Omit<Change, 'ver' | 'at' | 'by'>): Change {
+    return { ...c, ver: this.clock.next(), at: new Date((this.opts.now ?? Date.now)()).toISOString(), by: this.opts.deviceName };
+  }
+
   /** The acknowledgement point: the change is durable in the journal before the promise resolves. */
   protected async commit(c: Omit<Change, 'ver' | 'at' | 'by'>): Promise<StoredRecord> {
     if (this.readOnly) throw input.readOnlyError();
-    const change: Change = { ...c, ver: this.clock.next(), at: new Date((this.opts.now ?? Date.now)()).toISOString(), by: this.opts.deviceName };
-    const bytes = encrypt(this.keyring, this.storeId, Contexts.journal(this.opts.deviceId, change.ver), jsonBytes({ t: 'journal', v: 1, change }));
-    try {
-      await this.local.write(LocalPaths.journal(change.ver), bytes);
-    } catch (e) {
-      throw localWriteError(e);
-    }
+    const change = this.newChange(c);
+    await this.journal.write(change);
     this.state.apply(change, 'journal');
-    this.journal.set(change.ver, change);
     const entry = this.state.entry(change.col, change.id)!;
     const rec: StoredRecord = { collection: change.col, id: change.id, version: change.ver, data: change.data, updatedAt: change.at, updatedBy: change.by, conflict: entry.inConflict() };
     this.changesSubject.next({ origin: 'local', record: entry.toStored() ?? rec });
@@ -656,17 +503,11 @@ export class PracticeReplica implements ReplicaPort {
   /** Runs in the seal queue, so puts go on meanwhile; a batch is what the journal held when taken. */
   protected async sealJournal(): Promise<void> {
     while (this.journal.size > 0 && !this.readOnly) {
-      const batch = [...this.journal.values()].sort((a, b) => (a.ver < b.ver ? -1 : 1)).slice(0, MAX_CHANGES_PER_SEGMENT);
+      const batch = this.journal.nextBatch();
       const f = await this.local.writeSegment(this.opts.deviceId, this.ownSeq + 1, this.ownTip, batch);
-      this.logsOf(f.device).set(f.seq, f.hash);
-      this.applied.add(logKey(f));
+      this.logs.sealed(f, batch);
       [this.ownSeq, this.ownTip] = [f.seq, f.hash];
-      for (const c of batch) {
-        const meta = this.state.entry(c.col, c.id)?.versions.get(c.ver);
-        if (meta) this.state.move(meta, whereOf(f));
-        this.journal.delete(c.ver);
-      }
-      await Promise.all(batch.map((c) => fsp.rm(this.local.abs(LocalPaths.journal(c.ver)), { force: true })));
+      await this.journal.sealed(batch);
       this.sinceSnapshot += batch.length;
     }
     if (this.sinceSnapshot >= (this.opts.snapshotEvery ?? 20000)) await this.writeSnapshot();
@@ -686,7 +527,7 @@ export class PracticeReplica implements ReplicaPort {
   async writeSnapshot(): Promise<SegmentFile | undefined> {
     if (this.journal.size > 0 || this.readOnly) return undefined;
     const seq = Math.max(0, ...(await this.ownSnapshots()).map((s) => s.seq)) + 1;
-    const f = await this.local.writeSnapshot({ t: 'snapshot', v: 1, device: this.opts.deviceId, seq, createdAt: new Date().toISOString(), ...snapshotOf(this.logs, this.state) });
+    const f = await this.local.writeSnapshot({ t: 'snapshot', v: 1, device: this.opts.deviceId, seq, createdAt: new Date().toISOString(), ...this.logs.snapshot() });
     this.sinceSnapshot = 0;
     return f;
   }
@@ -727,58 +568,25 @@ export class PracticeReplica implements ReplicaPort {
     return this.writes.run(() =>
       this.seals.run(async () => {
         await this.sealJournal();
-        let imported = 0;
-        let skipped = 0;
-        let index = 0;
-        const expected = new Map<string, string>(); // written version → digest of what was asked
-        const written: SegmentFile[] = [];
-        let batch: Change[] = [];
-        const flushBatch = async () => {
-          if (batch.length === 0) return;
-          const f = await this.local.writeSegment(this.opts.deviceId, this.ownSeq + 1, this.ownTip, batch).catch((e) => {
-            throw localWriteError(e);
-          });
-          [this.ownSeq, this.ownTip] = [f.seq, f.hash];
-          this.applyLogFile(f, { t: 'log', v: 1, device: f.device, seq: f.seq, prev: null, createdAt: '', changes: batch }, true);
-          written.push(f);
-          this.sinceSnapshot += batch.length;
-          batch = [];
-        };
-        const seen = new Set<string>();
-        for await (const r of records as AsyncIterable<ImportRecord>) {
-          index++;
-          const problem = input.importProblem(r);
-          if (problem) {
-            await flushBatch();
-            throw input.invalid(
-              `Import angehalten bei Datensatz Nr. ${index}: ${problem.de}. Die ${imported} Datensätze davor sind gespeichert; ein erneuter Import überspringt sie.`,
-              `Import stopped at record no. ${index}: ${problem.en}. The ${imported} records before it are saved; importing again skips them.`,
-            );
-          }
-          const key = `${r.collection}\u0000${r.id}`;
-          const shown = this.state.entry(r.collection, r.id)?.toStored();
-          if (seen.has(key) || (shown && isDeepStrictEqual(shown.data, r.data))) {
-            skipped++;
-            continue;
-          }
-          seen.add(key);
-          const data = JSON.parse(JSON.stringify(r.data)) as JsonObject;
-          const change: Change = { ver: this.clock.next(), col: r.collection, id: r.id, parents: shown ? [shown.version] : [], at: new Date((this.opts.now ?? Date.now)()).toISOString(), by: this.opts.deviceName, op: 'import', data };
-          expected.set(change.ver, recordDigest(r.collection, r.id, data));
-          batch.push(change);
-          imported++;
-          if (batch.length >= 1000) await flushBatch();
-        }
-        await flushBatch();
-        // Verified means: every written change read back from disk, authenticated, and equal to what was asked.
-        let readBack = 0;
-        for (const f of written) {
-          this.logCache.delete(whereOf(f));
-          const seg = await this.local.readSegment(f);
-          for (const c of seg.changes) if (expected.get(c.ver) === recordDigest(c.col, c.id, c.data)) readBack++;
-        }
+        const report = await importInto(
+          {
+            shown: (col, id) => this.state.entry(col, id)?.toStored(),
+            change: (c) => this.newChange(c),
+            writeLogFile: async (changes) => {
+              const f = await this.local.writeSegment(this.opts.deviceId, this.ownSeq + 1, this.ownTip, changes).catch((e) => {
+                throw localWriteError(e);
+              });
+              [this.ownSeq, this.ownTip] = [f.seq, f.hash];
+              this.applyLogFile(f, { t: 'log', v: 1, device: f.device, seq: f.seq, prev: null, createdAt: '', changes });
+              this.sinceSnapshot += changes.length;
+              return f;
+            },
+            readBack: (f) => this.logs.reread(f),
+          },
+          records,
+        );
         this.outgoingSubject.next();
-        return { imported, skipped, verified: readBack === imported && expected.size === imported };
+        return report;
       }),
     );
   }
@@ -797,7 +605,7 @@ export class PracticeReplica implements ReplicaPort {
     this.changesSubject.complete();
     this.conflictsSubject.complete();
     this.outgoingSubject.complete();
-    this.keyStateSubject.complete();
+    this.keys.dispose();
     await this.lock?.dispose();
   }
 

@@ -18,7 +18,9 @@ import type { NamedKeyFile } from '../crypto/keyring';
 import {
   Contexts,
   DEVICE_ID,
+  INCOMING_TEMP,
   KeyFileEntrySchema,
+  LocalPaths,
   MAX_KEY_FILE_BYTES,
   STORE_FORMAT,
   STORE_FORMAT_VERSION,
@@ -100,6 +102,18 @@ export class ReplicaFolder {
   /** Whether a path of this replica exists (a folder or a file). */
   exists(rel: string): Promise<boolean> {
     return exists(this.abs(rel));
+  }
+
+  /** Temp files of durable writes a crash interrupted (never published), in every folder that gets them. */
+  async removeIncomingTemps(): Promise<void> {
+    const dirs = [
+      LocalPaths.journalDir,
+      Paths.objectsDir,
+      Paths.keysDir,
+      ...(await listDir(this.abs(Paths.devicesDir))).map((d) => Paths.logDir(d)),
+      ...(await listDir(this.abs(Paths.snapshotsDir))).map((d) => path.join(Paths.snapshotsDir, d)),
+    ];
+    for (const d of dirs) for (const n of await listDir(this.abs(d))) if (INCOMING_TEMP.test(n)) await fsp.rm(this.abs(path.join(d, n)), { force: true });
   }
 
   /** A durable write below this replica's root, which it never creates (a missing medium fails). */

@@ -1,0 +1,150 @@
+// The log files a replica has applied, and the merge state they make: which file of which device
+// is in, where each version's body lies, and the records. Applying the same file twice changes
+// nothing; the state does not depend on the order files arrive in (record-state.ts).
+import type { JsonObject, StoredRecord } from '../../host-api';
+import type { Change, Segment } from './format';
+import type { HybridClock } from './hybrid-clock';
+import { corruptReplica } from './record-input';
+import { PracticeState } from './record-state';
+import { BadFileError, type BadFile, type ReplicaFolder, type SegmentFile } from './replica-folder';
+import type { OwnLogFile } from './replica-port';
+import { loadSnapshot, snapshotOf, type LogIndex } from './snapshot-state';
+
+function logKey(f: SegmentFile): string {
+  return `${f.device}/${f.seq}-${f.hash}`;
+}
+
+/** Where a body lies: "<device>:<seq>" or "journal". */
+export function whereOf(f: { device: string; seq: number }): string {
+  return `${f.device}:${f.seq}`;
+}
+
+export class AppliedLogs {
+  readonly state = new PracticeState();
+  /** Per device: seq → hash of the log file applied at that position (a fork's first file). */
+  protected readonly logs: LogIndex = new Map();
+  /** Every log file applied, by name: also the second file of a forked position, so none is applied twice. */
+  protected readonly applied = new Set<string>();
+  protected readonly cache = new Map<string, Segment>();
+
+  constructor(
+    protected readonly local: ReplicaFolder,
+    protected readonly clock: HybridClock,
+  ) {}
+
+  has(f: SegmentFile): boolean {
+    return this.applied.has(logKey(f));
+  }
+
+  hasPosition(device: string, seq: number): boolean {
+    return this.logs.get(device)?.has(seq) ?? false;
+  }
+
+  /** The last log file of a device: its seq (0 for none) and hash (null for none). */
+  tipOf(device: string): { seq: number; hash: string | null } {
+    let tip = { seq: 0, hash: null as string | null };
+    for (const [seq, hash] of this.logs.get(device) ?? []) if (seq > tip.seq) tip = { seq, hash };
+    return tip;
+  }
+
+  /** A device's log files, oldest first, with the number of changes whose bodies they hold. */
+  filesOf(device: string): OwnLogFile[] {
+    return [...(this.logs.get(device) ?? [])].sort((a, b) => a[0] - b[0]).map(([seq, hash]) => ({ device, seq, hash, changes: this.state.countByWhere.get(`${device}:${seq}`) ?? 0 }));
+  }
+
+  /**
+   * Applies a verified log file. Returns the records it changed, for changes$ (a change known
+   * already changes nothing; the journal body of one of this device's own is moved to the file).
+   */
+  apply(f: SegmentFile, seg: Segment, ownDevice: string): StoredRecord[] {
+    if (!this.positions(f.device).has(f.seq)) this.positions(f.device).set(f.seq, f.hash);
+    this.applied.add(logKey(f));
+    this.remember(f, seg);
+    const changed: StoredRecord[] = [];
+    for (const c of seg.changes) {
+      this.clock.observe(c.ver);
+      if (this.state.apply(c, whereOf(f))) {
+        const rec = this.state.entry(c.col, c.id)?.toStored();
+        if (rec) changed.push(rec);
+      } else if (f.device === ownDevice) this.moveBody(c, f);
+    }
+    return changed;
+  }
+
+  /** One of this device's journal batches was sealed into `f`: the bodies now lie there. */
+  sealed(f: SegmentFile, batch: readonly Change[]): void {
+    this.positions(f.device).set(f.seq, f.hash);
+    this.applied.add(logKey(f));
+    for (const c of batch) this.moveBody(c, f);
+  }
+
+  protected moveBody(c: Change, f: SegmentFile): void {
+    const meta = this.state.entry(c.col, c.id)?.versions.get(c.ver);
+    if (meta && meta.where === 'journal') this.state.move(meta, whereOf(f));
+  }
+
+  protected positions(dev: string): Map<number, string> {
+    let m = this.logs.get(dev);
+    if (!m) this.logs.set(dev, (m = new Map()));
+    return m;
+  }
+
+  /** Loads the largest snapshot that verifies into an empty state (a device starts from it instead of replaying). */
+  async loadBestSnapshot(snaps: readonly SegmentFile[], bad: (b: BadFile) => void): Promise<void> {
+    for (const f of await this.local.snapshotsToTry(snaps)) {
+      try {
+        const newest = loadSnapshot(this.local.openSnapshot(f, await this.local.readSnapshotBytes(f)), this.state, (c) => {
+          this.positions(c.device).set(c.seq, c.hash);
+          this.applied.add(logKey(c));
+        });
+        if (newest) this.clock.observe(newest);
+        return;
+      } catch (e) {
+        // a snapshot found bad half-way leaves nothing behind
+        this.state.clear();
+        this.logs.clear();
+        this.applied.clear();
+        if (e instanceof BadFileError) bad(e.bad);
+        else throw e;
+      }
+    }
+  }
+
+  /** What a snapshot of this state says. */
+  snapshot(): ReturnType<typeof snapshotOf> {
+    return snapshotOf(this.logs, this.state);
+  }
+
+  /** The body of a version that is not a head, read from the log file that holds it. */
+  async body(col: string, id: string, ver: string, where: string): Promise<JsonObject | null> {
+    const [dev, seqText] = where.split(':');
+    const seq = Number(seqText);
+    const hash = this.logs.get(dev!)?.get(seq);
+    if (!hash) throw corruptReplica(`the body of version ${ver} is missing`);
+    const f = { device: dev!, seq, hash };
+    let seg = this.cache.get(whereOf(f));
+    if (!seg) {
+      try {
+        seg = await this.local.readSegment(f);
+      } catch (e) {
+        if (e instanceof BadFileError) throw corruptReplica(e.message);
+        throw e;
+      }
+      this.remember(f, seg);
+    }
+    const c = seg.changes.find((x) => x.ver === ver && x.col === col && x.id === id);
+    if (!c) throw corruptReplica(`version ${ver} is not in the log file that should hold it`);
+    return c.data;
+  }
+
+  /** Reads a log file back from disk (not from the cache). */
+  reread(f: SegmentFile): Promise<Segment> {
+    this.cache.delete(whereOf(f));
+    return this.local.readSegment(f);
+  }
+
+  protected remember(f: SegmentFile, seg: Segment): void {
+    this.cache.set(whereOf(f), seg);
+    if (this.cache.size > 64) this.cache.delete(this.cache.keys().next().value!);
+  }
+}

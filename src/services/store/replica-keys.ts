@@ -1,0 +1,90 @@
+// The key generations a replica holds (docs/PASSPHRASE.md): which is current, whether this device
+// holds it, what the held keys open, and a new generation when the passphrase is changed.
+import { BehaviorSubject, type Observable } from 'rxjs';
+import type { HostLogger } from '../../host-api';
+import { localWriteError } from '../common/errors';
+import { createKeyFile, createLinkFile, resolveKeys, type Keyring, type KeyState } from '../crypto/keyring';
+import { Paths, type StoreHeader } from './format';
+import type { BadFile, ReplicaFolder } from './replica-folder';
+
+export interface ReplicaKeysOptions {
+  readonly header: StoreHeader;
+  readonly deviceId: string;
+  readonly logger?: HostLogger;
+  /** Keeps the keyring wherever keys are kept (the OS keychain). */
+  readonly keepKeys?: (keyring: Keyring) => Promise<void>;
+  /** Whether the replica may write (its lock held, not closed): a link file is written only then. */
+  readonly writable: () => boolean;
+  readonly reportBad: (b: BadFile) => void;
+}
+
+export class ReplicaKeys {
+  protected readonly subject: BehaviorSubject<KeyState>;
+  readonly keyState$: Observable<KeyState>;
+
+  constructor(
+    /** Shared by reference with every folder of the store, so a key learned is used everywhere at once. */
+    readonly keyring: Keyring,
+    protected readonly local: ReplicaFolder,
+    protected readonly opts: ReplicaKeysOptions,
+  ) {
+    this.subject = new BehaviorSubject<KeyState>({ current: keyring.current.id, upToDate: true, locked: [], forged: [], unlinked: [], generations: [] });
+    this.keyState$ = this.subject.asObservable();
+  }
+
+  get state(): KeyState {
+    return this.subject.value;
+  }
+
+  /**
+   * Reads the replica's key files, learns what the held keys open, selects the key to write with,
+   * and writes a link file when this device holds a key the current one cannot reach. True when a
+   * key was learned or the write key changed (locked files may be readable now).
+   */
+  async refresh(): Promise<boolean> {
+    const bad = this.opts.reportBad;
+    const size = this.keyring.size;
+    const writing = this.keyring.current.id;
+    let st = resolveKeys(this.keyring, await this.local.readKeyFiles(bad));
+    if (st.upToDate && st.unlinked.length > 0 && this.opts.writable()) {
+      await this.local.writeKeyFile(createLinkFile(this.keyring, st.current, st.unlinked, this.opts.deviceId));
+      st = resolveKeys(this.keyring, await this.local.readKeyFiles(bad));
+    }
+    for (const f of st.forged) bad({ path: Paths.keyFile(f.hash), reason: 'a key file not endorsed by the key it claims to replace — never believed' });
+    const learned = this.keyring.size > size;
+    if (learned) await this.opts.keepKeys?.(this.keyring).catch(() => this.opts.logger?.warn('cloud-storage: a key learned could not be kept in the keychain; it will be asked for again'));
+    const prev = this.subject.value;
+    if (!this.subject.closed && (prev.current !== st.current || prev.upToDate !== st.upToDate || prev.locked.length !== st.locked.length || learned)) this.subject.next(st);
+    return learned || this.keyring.current.id !== writing;
+  }
+
+  /**
+   * A new passphrase: a new key generation, wrapping every key held, endorsed by the current one.
+   * The keyring is kept (`keepKeys`: the OS keychain) before the key file is written, so a
+   * published generation is never one this device could lose. On failure nothing is changed.
+   */
+  async changePassphrase(passphrase: string, deviceName: string): Promise<void> {
+    const persist = this.opts.keepKeys ?? (async () => undefined);
+    const st = this.subject.value;
+    if (!st.upToDate) throw new Error('not up to date');
+    const files = await this.local.readKeyFiles();
+    const latest = files.reduce((m, f) => (f.file.createdAt > m ? f.file.createdAt : m), '');
+    const { N, r, p } = this.opts.header.kdf;
+    const { file, key } = await createKeyFile({ keyring: this.keyring, parent: st.current, passphrase, deviceId: this.opts.deviceId, deviceName, notBefore: latest || undefined, kdf: { N, r, p } });
+    const next = this.keyring.copy();
+    next.add(file.keyId, key);
+    await persist(next);
+    try {
+      await this.local.writeKeyFile(file);
+    } catch (e) {
+      await persist(this.keyring).catch(() => undefined);
+      throw localWriteError(e);
+    }
+    this.keyring.add(file.keyId, key);
+    await this.refresh();
+  }
+
+  dispose(): void {
+    this.subject.complete();
+  }
+}
