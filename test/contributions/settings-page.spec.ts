@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { folderProblem } from '../../src/services/settings/settings-controller';
-import { InMemoryCredentialStore } from '../../src/services/credentials/credential-store';
+import { InMemoryCredentialStore } from '../support/memory-credential-store';
 import { type TestHost } from '../support/test-host';
 import { host, openPage } from '../support/settings-page';
 import { readTree, tempDir, waitFor, walk } from '../support/temp';

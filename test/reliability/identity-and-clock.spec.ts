@@ -2,7 +2,8 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CredentialStore, InMemoryCredentialStore } from '../../src/services/credentials/credential-store';
+import { CredentialStore } from '../../src/services/credentials/credential-store';
+import { InMemoryCredentialStore } from '../support/memory-credential-store';
 import { PracticeReplica } from '../../src/services/store/practice-replica';
 import { SharedFolderExchange } from '../../src/services/store/shared-folder-exchange';
 import { loadCloudPlugin, makeHost, setUpThroughPage } from '../support/test-host';

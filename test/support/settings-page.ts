@@ -1,6 +1,7 @@
 // The settings page driven through the loader, as a host would, with every text checked for both languages.
 import type { ActionOutcome, SettingsPageSession, SettingsView } from '../../src/host-api';
-import { CredentialStore, InMemoryCredentialStore } from '../../src/services/credentials/credential-store';
+import { CredentialStore } from '../../src/services/credentials/credential-store';
+import { InMemoryCredentialStore } from './memory-credential-store';
 import { loadCloudPlugin, makeHost, type TestHost } from './test-host';
 import { waitFor } from './temp';
 

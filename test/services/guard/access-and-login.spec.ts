@@ -6,7 +6,8 @@ import { AccessStatus, StorageProviderContribution } from '../../../src/host-api
 import { ClassifierContext } from '../../../src/services/access/folder-classifier';
 import { CommandRunner } from '../../../src/services/access/share-connector';
 import { ProbeChildOptions } from '../../../src/services/access/shared-folder-probe';
-import { CredentialStore, InMemoryCredentialStore } from '../../../src/services/credentials/credential-store';
+import { CredentialStore } from '../../../src/services/credentials/credential-store';
+import { InMemoryCredentialStore } from '../../support/memory-credential-store';
 import { loadCloudPlugin, makeHost, setUpThroughPage, type TestHost } from '../../support/test-host';
 import { tempDir, waitFor, walk } from '../../support/temp';
 

@@ -5,7 +5,8 @@ import { firstValueFrom } from 'rxjs';
 import type { StartupVerdict } from '../../../src/host-api';
 import { loadCloudPlugin, makeHost, setUpThroughPage, type TestHost } from '../../support/test-host';
 import { readTree, tempDir, walk } from '../../support/temp';
-import { CredentialStore, InMemoryCredentialStore } from '../../../src/services/credentials/credential-store';
+import { CredentialStore } from '../../../src/services/credentials/credential-store';
+import { InMemoryCredentialStore } from '../../support/memory-credential-store';
 
 const TIMINGS = { probeTimeoutMs: 5000, monitorMs: 300, pollMs: 100, heartbeatMs: 500 };
 const PASS = 'Praxis-Passwort-2026';
