@@ -21,10 +21,11 @@ import { loadPlugin, type LoadedPlugin } from '../../dev-host/loader';
 import { CloudSim, seededRng, type Rng, type SimStats } from '../support/cloud-sim';
 import { ReplicaFolder } from '../../src/services/store/replica-folder';
 import { keyringFromPassphrase } from '../../src/services/crypto/keyring';
+import { CloudStorageTimings } from '../../src/services/cloud-storage-service';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const PASS = 'Kampagnen-Passwort-1';
-const TIMINGS = { probeTimeoutMs: 5000, monitorMs: 60000, pollMs: 150, heartbeatMs: 400 };
+const TIMINGS: CloudStorageTimings = { probeTimeoutMs: 5000, monitorMs: 60000, pollMs: 150, heartbeatMs: 400 };
 const IDS = ['c0', 'c1', 'c2', 'c3', 'c4'];
 
 type Op = 'put' | 'remove' | 'resolve' | 'attach' | 'restart' | 'sync' | 'passphrase';
@@ -48,7 +49,7 @@ class SimDevice {
     c.bind(HostDialogs).toConstantValue(dialogs);
     c.bind(HostLogger).toConstantValue({ debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined });
     c.bind(HostLocalData).toConstantValue({ count: async () => 0, records: async function* () {} });
-    c.bind(Symbol.for('cloud-storage.Timings')).toConstantValue(TIMINGS);
+    c.bind(CloudStorageTimings).toConstantValue(TIMINGS);
     const k = this.keychain;
     c.bind(Symbol.for('cloud-storage.CredentialStore')).toConstantValue({ get: async (a: string) => k.get(a), set: async (a: string, s: string) => void k.set(a, s), delete: async (a: string) => k.delete(a), accounts: async () => [...k.keys()] });
     return c;

@@ -9,8 +9,9 @@ import { SharedFolderExchange } from '../../src/services/store/shared-folder-exc
 import { loadCloudPlugin, makeHost, setUpThroughPage } from '../support/test-host';
 import { newSharedStore, openDevice, syncAll } from '../support/store-fixture';
 import { tempDir, walk } from '../support/temp';
+import { CloudStorageTimings } from '../../src/services/cloud-storage-service';
 
-const TIMINGS = { probeTimeoutMs: 5000, monitorMs: 60000, pollMs: 100, heartbeatMs: 400 };
+const TIMINGS: CloudStorageTimings = { probeTimeoutMs: 5000, monitorMs: 60000, pollMs: 100, heartbeatMs: 400 };
 
 describe('a copied app-data folder', () => {
   test('the copy gets a fresh identity, brings the changes the shared folder never got, and never writes the original’s area', async () => {
@@ -19,7 +20,7 @@ describe('a copied app-data folder', () => {
     fs.mkdirSync(shared);
     const keychain = new InMemoryCredentialStore(); // the same practice passphrase typed on both machines
     const host = (appDataDir: string, name: string) =>
-      makeHost({ appDataDir, deviceName: name, bind: (c) => (c.bind(Symbol.for('cloud-storage.Timings')).toConstantValue(TIMINGS), c.bind(CredentialStore).toConstantValue(keychain)) });
+      makeHost({ appDataDir, deviceName: name, bind: (c) => (c.bind(CloudStorageTimings).toConstantValue(TIMINGS), c.bind(CredentialStore).toConstantValue(keychain)) });
     const a = host(path.join(root, 'pc-a'), 'Praxis-PC alt');
     const { plugin: pa, out } = await setUpThroughPage(a, shared, 'Praxis-Passwort-2026');
     expect(out).toMatchObject({ ok: true });

@@ -5,6 +5,7 @@ import { ShareConnector, interpretNetUse, parseShare, type CommandRunner } from 
 import { KeytarCredentialStore } from '../../../src/services/credentials/credential-store';
 import { loadCloudPlugin, makeHost } from '../../support/test-host';
 import { tempDir, walk } from '../../support/temp';
+import { CloudStorageTimings } from '../../../src/services/cloud-storage-service';
 
 describe('SharedFolderProbe', () => {
   test('a file system whose calls never settle yields a verdict at the bound, and the child is killed', async () => {
@@ -83,7 +84,7 @@ describe('CredentialStore on the real OS keychain (gnome-keyring)', () => {
 describe('unloading releases everything', () => {
   test('no timer, watcher, child or lock of the plugin is left after unload', async () => {
     const before = process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap').length;
-    const h = makeHost({ bind: (c) => c.bind(Symbol.for('cloud-storage.Timings')).toConstantValue({ probeTimeoutMs: 5000, monitorMs: 200, pollMs: 100, heartbeatMs: 300 }) });
+    const h = makeHost({ bind: (c) => c.bind<CloudStorageTimings>(CloudStorageTimings).toConstantValue({ probeTimeoutMs: 5000, monitorMs: 200, pollMs: 100, heartbeatMs: 300 }) });
     const plugin = await loadCloudPlugin(h);
     const page = plugin.settingsPages[0]!.open();
     page.setValue('folder', tempDir('cs-shared-'));

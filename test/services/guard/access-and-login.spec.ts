@@ -10,9 +10,10 @@ import { CredentialStore } from '../../../src/services/credentials/credential-st
 import { InMemoryCredentialStore } from '../../support/memory-credential-store';
 import { loadCloudPlugin, makeHost, setUpThroughPage, type TestHost } from '../../support/test-host';
 import { tempDir, waitFor, walk } from '../../support/temp';
+import { CloudStorageTimings } from '../../../src/services/cloud-storage-service';
 
 const PASS = 'Praxis-Passwort-2026';
-const TIMINGS = { probeTimeoutMs: 5000, monitorMs: 300, pollMs: 100, heartbeatMs: 500 };
+const TIMINGS: CloudStorageTimings = { probeTimeoutMs: 5000, monitorMs: 300, pollMs: 100, heartbeatMs: 500 };
 
 async function setUp(h: TestHost, folder: string) {
   const { plugin, out } = await setUpThroughPage(h, folder, PASS);
@@ -58,7 +59,7 @@ describe('network share login', () => {
       makeHost({
         appDataDir,
         bind: (c) => {
-          c.bind(Symbol.for('cloud-storage.Timings')).toConstantValue(TIMINGS);
+          c.bind(CloudStorageTimings).toConstantValue(TIMINGS);
           c.bind(ProbeChildOptions).toConstantValue({ execArgv: ['--require', s.hook] });
           c.bind(CommandRunner).toConstantValue(s.runner);
           c.bind(ClassifierContext).toConstantValue(s.classifierContext);
@@ -100,7 +101,7 @@ describe('network share login', () => {
     const s = shareWithLostLogin();
     fs.writeFileSync(s.marker, '');
     const bind = (c: import('inversify').Container) => {
-      c.bind(Symbol.for('cloud-storage.Timings')).toConstantValue(TIMINGS);
+      c.bind(CloudStorageTimings).toConstantValue(TIMINGS);
       c.bind(ProbeChildOptions).toConstantValue({ execArgv: ['--require', s.hook] });
       c.bind(CommandRunner).toConstantValue(s.runner);
       c.bind(ClassifierContext).toConstantValue(s.classifierContext);
@@ -146,13 +147,13 @@ describe('changes announced but not arrived', () => {
   test('the guard says how many changes of another PC the cloud client has not brought yet', async () => {
     const cloudA = tempDir('cs-cloudA-'); // what PC 1 sees of the cloud folder
     const cloudB = tempDir('cs-cloudB-'); // what PC 2 sees: the cloud client lags behind
-    const a = makeHost({ deviceName: 'Praxis-PC 1', bind: (c) => c.bind(Symbol.for('cloud-storage.Timings')).toConstantValue(TIMINGS) });
+    const a = makeHost({ deviceName: 'Praxis-PC 1', bind: (c) => c.bind(CloudStorageTimings).toConstantValue(TIMINGS) });
     const pa = await setUp(a, cloudA);
     const sa = await pa.storageProviders[0]!.open();
     await sa.put('clients', 'k0', { n: 0 });
     await sa.flush({ timeoutMs: 5000 });
     fs.cpSync(cloudA, cloudB, { recursive: true }); // synced once
-    const b = makeHost({ deviceName: 'Praxis-PC 2', bind: (c) => c.bind(Symbol.for('cloud-storage.Timings')).toConstantValue(TIMINGS) });
+    const b = makeHost({ deviceName: 'Praxis-PC 2', bind: (c) => c.bind(CloudStorageTimings).toConstantValue(TIMINGS) });
     await (await setUp(b, cloudB)).unload();
     for (let i = 1; i <= 3; i++) await sa.put('clients', `k${i}`, { n: i });
     await sa.flush({ timeoutMs: 5000 });
@@ -161,7 +162,7 @@ describe('changes announced but not arrived', () => {
     const pcOne = walk(cloudA).find((f) => f.includes(`${path.sep}log${path.sep}`))!.split(path.sep)[1]!;
     const presence = path.join('devices', pcOne, 'presence');
     fs.copyFileSync(path.join(cloudA, presence), path.join(cloudB, presence));
-    const b2 = makeHost({ deviceName: 'Praxis-PC 2', appDataDir: b.env.appDataDir, bind: (c) => c.bind(Symbol.for('cloud-storage.Timings')).toConstantValue(TIMINGS) });
+    const b2 = makeHost({ deviceName: 'Praxis-PC 2', appDataDir: b.env.appDataDir, bind: (c) => c.bind(CloudStorageTimings).toConstantValue(TIMINGS) });
     const pb2 = await loadCloudPlugin(b2);
     const v = await pb2.startupGuards[0]!.check();
     expect(v.kind).toBe('proceed');

@@ -7,15 +7,16 @@ import { loadCloudPlugin, makeHost, setUpThroughPage, type TestHost } from '../.
 import { readTree, tempDir, walk } from '../../support/temp';
 import { CredentialStore } from '../../../src/services/credentials/credential-store';
 import { InMemoryCredentialStore } from '../../support/memory-credential-store';
+import { CloudStorageTimings } from '../../../src/services/cloud-storage-service';
 
-const TIMINGS = { probeTimeoutMs: 5000, monitorMs: 300, pollMs: 100, heartbeatMs: 500 };
+const TIMINGS: CloudStorageTimings = { probeTimeoutMs: 5000, monitorMs: 300, pollMs: 100, heartbeatMs: 500 };
 const PASS = 'Praxis-Passwort-2026';
 
 function host(opts: { deviceName?: string; appDataDir?: string; otherPc?: boolean } = {}): TestHost {
   return makeHost({
     ...opts,
     bind: (c) => {
-      c.bind(Symbol.for('cloud-storage.Timings')).toConstantValue(TIMINGS);
+      c.bind(CloudStorageTimings).toConstantValue(TIMINGS);
       // another PC has its own keychain; this one shares the session's real keychain otherwise
       if (opts.otherPc) c.bind(CredentialStore).toConstantValue(new InMemoryCredentialStore());
     },
