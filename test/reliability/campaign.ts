@@ -253,7 +253,7 @@ export async function runSchedule(seed: number, devices: number, operations: num
         }
       } else {
         for (let k = 0; k < 1 + Math.floor(rng() * 4); k++) sim.step();
-        await sleep(Math.floor(rng() * 120));
+        await sleep(Math.floor(rng() * 120)); // deliberate: random idle time between operations is part of the schedule
       }
     }
     // quiescence: every client catches up, every device pushes and pulls, until nothing moves
@@ -264,7 +264,7 @@ export async function runSchedule(seed: number, devices: number, operations: num
         sim.settle();
         await d.store!.flush({ timeoutMs: 3000 });
         sim.settle();
-        await sleep(mode === 'usb' ? 350 : 100);
+        await sleep(mode === 'usb' ? 350 : 100); // deliberate: lets polls (and the USB monitor) run between rounds; the rounds' agreement check is the condition
         await catchUp(d);
       }
       const views = await Promise.all(ds.map((d) => view(d.store!)));

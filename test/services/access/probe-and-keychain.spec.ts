@@ -4,7 +4,7 @@ import { SharedFolderProbe } from '../../../src/services/access/shared-folder-pr
 import { ShareConnector, interpretNetUse, parseShare, type CommandRunner } from '../../../src/services/access/share-connector';
 import { KeytarCredentialStore } from '../../../src/services/credentials/credential-store';
 import { loadCloudPlugin, makeHost } from '../../support/test-host';
-import { tempDir, walk } from '../../support/temp';
+import { tempDir, waitFor, walk } from '../../support/temp';
 import { CloudStorageTimings } from '../../../src/services/cloud-storage-service';
 
 describe('SharedFolderProbe', () => {
@@ -92,11 +92,12 @@ describe('unloading releases everything', () => {
     expect(await page.invoke('save')).toMatchObject({ ok: true });
     const store = await plugin.storageProviders[0]!.open();
     await store.put('clients', 'x', { a: 1 });
-    await new Promise((r) => setTimeout(r, 500));
+    await new Promise((r) => setTimeout(r, 500)); // deliberate: a few monitor, poll and heartbeat rounds run, so unload has them to stop
     expect(plugin.storageProviders[0]!.isActive()).toBe(true);
     await plugin.unload();
-    await new Promise((r) => setTimeout(r, 300));
-    const left = process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap');
+    const leftNow = () => process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap');
+    await waitFor(() => leftNow().length <= before && !leftNow().some((r) => r === 'FSEventWrap' || r === 'ProcessWrap' || r === 'StatWatcher'), 5000, 'handles closed after unload');
+    const left = leftNow();
     expect(left.length).toBeLessThanOrEqual(before);
     expect(left.filter((r) => r === 'FSEventWrap' || r === 'ProcessWrap' || r === 'StatWatcher')).toEqual([]);
     const lock = path.join(h.env.appDataDir, 'cloud-storage', 'replicas');

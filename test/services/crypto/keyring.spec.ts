@@ -115,7 +115,7 @@ describe('a crossing loser is retired even where the winner lies beyond a key it
       const { file, key } = await createKeyFile({ keyring: holder, parent, passphrase: pass, deviceId: DEV, deviceName: 'PC', kdf: TEST_KDF });
       holder.add(file.keyId, key);
       files.push(named(file));
-      await new Promise((r) => setTimeout(r, 5)); // distinct times
+      await new Promise((r) => setTimeout(r, 5)); // deliberate: the clock must advance, so each key file gets a distinct creation time
       return file.keyId;
     };
     const a1 = await step(a, HEADER_KEY_ID, 'pa1');

@@ -157,7 +157,8 @@ describe('changes announced but not arrived', () => {
     await (await setUp(b, cloudB)).unload();
     for (let i = 1; i <= 3; i++) await sa.put('clients', `k${i}`, { n: i });
     await sa.flush({ timeoutMs: 5000 });
-    await new Promise((r) => setTimeout(r, 700)); // a heartbeat announces them
+    // deliberate: a heartbeat (500 ms) must pass to announce them; the count is sealed in the presence file, nothing to poll
+    await new Promise((r) => setTimeout(r, 700));
     // the cloud client brings PC 1's small presence file first, its log files later
     const pcOne = walk(cloudA).find((f) => f.includes(`${path.sep}log${path.sep}`))!.split(path.sep)[1]!;
     const presence = path.join('devices', pcOne, 'presence');

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { firstValueFrom } from 'rxjs';
 import type { StartupVerdict } from '../../../src/host-api';
 import { loadCloudPlugin, makeHost, setUpThroughPage, type TestHost } from '../../support/test-host';
-import { readTree, tempDir, walk } from '../../support/temp';
+import { readTree, tempDir, waitFor, walk } from '../../support/temp';
 import { CredentialStore } from '../../../src/services/credentials/credential-store';
 import { InMemoryCredentialStore } from '../../support/memory-credential-store';
 import { CloudStorageTimings } from '../../../src/services/cloud-storage-service';
@@ -148,7 +148,7 @@ describe('startup guard', () => {
     expect((await store.flush({ timeoutMs: 300 })).pending).toBe(1);
 
     fs.renameSync(away, shared); // plugged in again
-    await new Promise((r) => setTimeout(r, 500));
+    await waitFor(async () => (await firstValueFrom(p2.storageProviders[0]!.access$)).state === 'available', 5000, 'the monitor noticing the folder is back');
     expect((await store.flush({ timeoutMs: 5000 })).pending).toBe(0);
     expect((await firstValueFrom(p2.storageProviders[0]!.access$)).state).toBe('available');
     await p2.unload();
