@@ -61,8 +61,18 @@ describe('envelopes name their key', () => {
     expect(back.get(file.keyId)!.equals(key)).toBe(true);
     expect(Keyring.restore(header, storeKey.toString('base64'))!.ids).toEqual([HEADER_KEY_ID]);
     expect(Keyring.restore(header, crypto.randomBytes(32).toString('base64'))).toBeUndefined(); // not this store's key
-    for (const bad of ['', '{', '{"v":2,"keys":{}}', '{"v":3,"keys":{"header":"AA=="}}', JSON.stringify({ v: 2, keys: { header: 'AAAA' } }), JSON.stringify({ v: 2, keys: { '../x': storeKey.toString('base64') } })])
-      expect(Keyring.restore(header, bad)).toBeUndefined();
+  });
+
+  test.each([
+    ['empty', () => ''],
+    ['not JSON', () => '{'],
+    ['no keys', () => '{"v":2,"keys":{}}'],
+    ['an unknown format', () => '{"v":3,"keys":{"header":"AA=="}}'],
+    ['a key of the wrong length', () => JSON.stringify({ v: 2, keys: { header: 'AAAA' } })],
+    ['a key id that is a path', (storeKey: Buffer) => JSON.stringify({ v: 2, keys: { '../x': storeKey.toString('base64') } })],
+  ])('a keychain entry that is not usable (%s) restores nothing', async (_what, entry) => {
+    const { header, storeKey } = await storeWithRotation();
+    expect(Keyring.restore(header, entry(storeKey))).toBeUndefined();
   });
 });
 

@@ -51,22 +51,23 @@ describe('importRecords', () => {
 });
 
 describe('live exchange', () => {
-  for (const watch of [true, false]) {
-    test(`another device's change reaches changes$ by itself (${watch ? 'file-system events' : 'polling only'})`, async () => {
-      const store = await newSharedStore();
-      const a = await openDevice(store, 'PC1', { start: true });
-      const b = await openDevice(store, 'PC2');
-      await b.exchange.stop();
-      const ex = new SharedFolderExchange(b.replica, { sharedRoot: store.shared, deviceName: 'PC2', userName: 't', pollMs: watch ? 60000 : 300, heartbeatMs: 500, watch });
-      ex.start();
-      const seen: RecordChange[] = [];
-      b.replica.changes$.subscribe((c) => seen.push(c));
-      await a.replica.put('clients', 'live', { n: 1 });
-      await waitFor(() => seen.some((c) => c.origin === 'remote' && c.record.id === 'live'), 10000, 'remote change');
-      await a.replica.close();
-      await b.replica.close();
-    });
-  }
+  test.each([
+    ['file-system events', true],
+    ['polling only', false],
+  ] as const)("another device's change reaches changes$ by itself (%s)", async (_how, watch) => {
+    const store = await newSharedStore();
+    const a = await openDevice(store, 'PC1', { start: true });
+    const b = await openDevice(store, 'PC2');
+    await b.exchange.stop();
+    const ex = new SharedFolderExchange(b.replica, { sharedRoot: store.shared, deviceName: 'PC2', userName: 't', pollMs: watch ? 60000 : 300, heartbeatMs: 500, watch });
+    ex.start();
+    const seen: RecordChange[] = [];
+    b.replica.changes$.subscribe((c) => seen.push(c));
+    await a.replica.put('clients', 'live', { n: 1 });
+    await waitFor(() => seen.some((c) => c.origin === 'remote' && c.record.id === 'live'), 10000, 'remote change');
+    await a.replica.close();
+    await b.replica.close();
+  });
 });
 
 describe('single writer', () => {
