@@ -3,7 +3,8 @@
 // device ends with the same data, and a failure at any step changes nothing.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { InMemoryCredentialStore, KeychainUnavailableError } from '../../src/services/credentials/credential-store';
+import { KeychainUnavailableError } from '../../src/services/credentials/credential-store';
+import { InMemoryCredentialStore } from '../support/memory-credential-store';
 import { ReplicaFolder } from '../../src/services/store/replica-folder';
 import { verifyReplica } from '../../src/services/store/verify';
 import { keyringFromPassphrase } from '../../src/services/crypto/keyring';

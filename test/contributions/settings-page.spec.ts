@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { folderProblem } from '../../src/services/settings/settings-controller';
-import { InMemoryCredentialStore } from '../../src/services/credentials/credential-store';
+import { InMemoryCredentialStore } from '../support/memory-credential-store';
 import { type TestHost } from '../support/test-host';
 import { host, openPage } from '../support/settings-page';
 import { readTree, tempDir, waitFor, walk } from '../support/temp';
@@ -39,27 +39,32 @@ describe('settings page: what it shows', () => {
     await plugin.unload();
   });
 
-  test('each validation error, live, in the user’s language', async () => {
+  const invalidFolders: [string, (h: TestHost) => string, RegExp][] = [
+    ['no full path', () => 'Praxisdaten', /full path/],
+    ['a folder that does not exist', () => path.join(tempDir(), 'gibt-es-nicht'), /does not exist/],
+    [
+      'a file',
+      () => {
+        const file = path.join(tempDir(), 'datei.txt');
+        fs.writeFileSync(file, 'x');
+        return file;
+      },
+      /file, not a folder/,
+    ],
+    ['inside the application data folder', (h) => path.join(h.env.appDataDir, 'sub'), /application data folder/],
+    ['/etc', () => '/etc', /system folder/],
+    ['/', () => '/', /system folder/],
+  ];
+
+  test.each(invalidFolders)('each validation error, live, in the user’s language: %s', async (_what, value, re) => {
     const h = host();
     const { plugin, page } = await open(h);
-    const file = path.join(tempDir(), 'datei.txt');
-    fs.writeFileSync(file, 'x');
-    const cases: [string, RegExp][] = [
-      ['Praxisdaten', /full path/],
-      [path.join(tempDir(), 'gibt-es-nicht'), /does not exist/],
-      [file, /file, not a folder/],
-      [path.join(h.env.appDataDir, 'sub'), /application data folder/],
-      ['/etc', /system folder/],
-      ['/', /system folder/],
-    ];
-    for (const [value, re] of cases) {
-      page.set(value);
-      expect(page.item('folder').error?.en).toMatch(re);
-      expect(page.item('save').enabled).toBe(false);
-      const out = await page.invoke('save');
-      expect(out.ok).toBe(false);
-      expect(!out.ok && out.fieldErrors?.folder?.en).toMatch(re);
-    }
+    page.set(value(h));
+    expect(page.item('folder').error?.en).toMatch(re);
+    expect(page.item('save').enabled).toBe(false);
+    const out = await page.invoke('save');
+    expect(out.ok).toBe(false);
+    expect(!out.ok && out.fieldErrors?.folder?.en).toMatch(re);
     expect(fs.existsSync(path.join(h.env.appDataDir, 'cloud-storage', 'config.json'))).toBe(false);
     await plugin.unload();
   });
@@ -103,71 +108,70 @@ describe('settings page: the save flow', () => {
     await plugin.unload();
   });
 
-  test('a failure at each step leaves configuration, shared folder, keychain and replicas as they were', async () => {
-    const failures: [string, (h: ReturnType<typeof host>, shared: string) => void, RegExp][] = [
-      ['folder unreachable', (_h, shared) => fs.rmSync(shared, { recursive: true }), /cannot be reached|does not exist/],
-      ['folder holds something else', (_h, shared) => fs.writeFileSync(path.join(shared, 'Brief.docx'), 'x'), /no practice store/],
-      ['passphrase cancelled', () => undefined, /Cancelled/],
-      ['passphrase too short', (h) => h.dialogs.secrets.push('kurz'), /at least 10/],
-      [
-        'keychain refuses',
-        (h) => {
-          h.dialogs.secrets.push(PASS);
-          h.keychain.set = async () => {
-            throw Object.assign(new Error('no keychain'), { code: 'EKEYCHAIN' });
-          };
-        },
-        /failed/,
-      ],
-      [
-        'an existing record is invalid',
-        (h) => {
-          h.dialogs.secrets.push(PASS);
-          h.localRecords.push({ collection: 'clients', id: 'ok', data: {} }, { collection: 'Clients!', id: 'bad', data: {} });
-        },
-        /invalid record/,
-      ],
-      [
-        'another PC creates a store there at the same moment',
-        (h, shared) => {
-          h.dialogs.secrets.push(PASS);
-          h.localRecords.push({ collection: 'clients', id: 'k', data: {} });
-          const orig = h.localRecords[Symbol.iterator].bind(h.localRecords);
-          (h.localRecords as any)[Symbol.iterator] = function* () {
-            fs.writeFileSync(path.join(shared, 'practice-store.json'), '{"format":"practice-store","version":1}');
-            yield* orig();
-          };
-        },
-        /could not be created/,
-      ],
-      [
-        'the configuration cannot be written',
-        (h) => {
-          h.dialogs.secrets.push(PASS);
-          fs.mkdirSync(path.join(h.env.appDataDir, 'cloud-storage', 'config.json'), { recursive: true });
-        },
-        /failed/,
-      ],
-    ];
-    for (const [name, arrange, re] of failures) {
-      const h = host();
-      const shared = tempDir('cs-shared-');
-      arrange(h, shared);
-      const before = state(h, shared);
-      const { plugin, page } = await open(h);
-      page.set(shared);
-      const out = await page.invoke('save');
-      expect([name, out.ok]).toEqual([name, false]);
-      expect([name, !out.ok && out.message.en]).toEqual([name, expect.stringMatching(re)]);
-      const after = state(h, shared);
-      if (name === 'another PC creates a store there at the same moment') {
-        expect(after.shared.map((f) => f[0])).toEqual(['practice-store.json']); // only the other PC's
-        expect({ ...after, shared: [] }).toEqual({ ...before, shared: [] });
-      } else expect([name, after]).toEqual([name, before]);
-      expect(plugin.storageProviders[0]!.isActive()).toBe(false);
-      await plugin.unload();
-    }
-  }, 120000);
+  const failures: [string, (h: ReturnType<typeof host>, shared: string) => void, RegExp][] = [
+    ['folder unreachable', (_h, shared) => fs.rmSync(shared, { recursive: true }), /cannot be reached|does not exist/],
+    ['folder holds something else', (_h, shared) => fs.writeFileSync(path.join(shared, 'Brief.docx'), 'x'), /no practice store/],
+    ['passphrase cancelled', () => undefined, /Cancelled/],
+    ['passphrase too short', (h) => h.dialogs.secrets.push('kurz'), /at least 10/],
+    [
+      'keychain refuses',
+      (h) => {
+        h.dialogs.secrets.push(PASS);
+        h.keychain.set = async () => {
+          throw Object.assign(new Error('no keychain'), { code: 'EKEYCHAIN' });
+        };
+      },
+      /failed/,
+    ],
+    [
+      'an existing record is invalid',
+      (h) => {
+        h.dialogs.secrets.push(PASS);
+        h.localRecords.push({ collection: 'clients', id: 'ok', data: {} }, { collection: 'Clients!', id: 'bad', data: {} });
+      },
+      /invalid record/,
+    ],
+    [
+      'another PC creates a store there at the same moment',
+      (h, shared) => {
+        h.dialogs.secrets.push(PASS);
+        h.localRecords.push({ collection: 'clients', id: 'k', data: {} });
+        const orig = h.localRecords[Symbol.iterator].bind(h.localRecords);
+        (h.localRecords as any)[Symbol.iterator] = function* () {
+          fs.writeFileSync(path.join(shared, 'practice-store.json'), '{"format":"practice-store","version":1}');
+          yield* orig();
+        };
+      },
+      /could not be created/,
+    ],
+    [
+      'the configuration cannot be written',
+      (h) => {
+        h.dialogs.secrets.push(PASS);
+        fs.mkdirSync(path.join(h.env.appDataDir, 'cloud-storage', 'config.json'), { recursive: true });
+      },
+      /failed/,
+    ],
+  ];
+
+  test.each(failures)('a failure at each step leaves configuration, shared folder, keychain and replicas as they were: %s', async (name, arrange, re) => {
+    const h = host();
+    const shared = tempDir('cs-shared-');
+    arrange(h, shared);
+    const before = state(h, shared);
+    const { plugin, page } = await open(h);
+    page.set(shared);
+    const out = await page.invoke('save');
+    expect([name, out.ok]).toEqual([name, false]);
+    expect([name, !out.ok && out.message.en]).toEqual([name, expect.stringMatching(re)]);
+    const after = state(h, shared);
+    if (name === 'another PC creates a store there at the same moment') {
+      expect(after.shared.map((f) => f[0])).toEqual(['practice-store.json']); // only the other PC's
+      expect({ ...after, shared: [] }).toEqual({ ...before, shared: [] });
+    } else expect([name, after]).toEqual([name, before]);
+    expect(plugin.storageProviders[0]!.isActive()).toBe(false);
+    await plugin.unload();
+  });
 });
 
 /** A store set up through the page on a folder standing for a USB stick (parent/stick). */

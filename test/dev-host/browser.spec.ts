@@ -44,8 +44,7 @@ async function setUpCloud(page: Page, shared: string, passphrase?: string): Prom
   await page.getByTestId('nav-settings').click();
   await page.getByTestId('page-cloud-storage.settings').click();
   await page.getByTestId('field-folder').fill(shared);
-  await page.getByTestId('action-save').waitFor();
-  await page.waitForTimeout(200);
+  await page.locator('[data-testid="action-save"]:not([disabled])').waitFor(); // the plugin has the folder: save is enabled
   await page.getByTestId('action-save').click();
   if (passphrase) {
     await page.getByTestId('prompt-secret').fill(passphrase);

@@ -56,25 +56,27 @@ describe('the loader follows HOST-API §1', () => {
     expect(r).toMatchObject({ kind: 'skipped', reason: 'feature-flag-off' });
   });
 
-  test('manifest missing, not JSON, or a field wrong: refused with a message naming the field', async () => {
+  test('manifest missing or not JSON: refused', async () => {
     const host = makeHost();
     await expect(loadPlugin(tempDir('cs-empty-'), host.container)).rejects.toMatchObject({ reason: 'manifest-missing' });
     const notJson = tempDir('cs-nojson-');
     fs.writeFileSync(path.join(notJson, 'plugin.manifest.json'), '{ "id": ');
     await expect(loadPlugin(notJson, host.container)).rejects.toMatchObject({ reason: 'manifest-invalid' });
-    for (const [field, mutate] of [
-      ['id', (m: any) => (m.id = 'Cloud Storage!')],
-      ['version', (m: any) => (m.version = 'one')],
-      ['engines.host', (m: any) => (m.engines.host = 'not a range')],
-      ['activation', (m: any) => delete m.activation],
-      ['displayName.en', (m: any) => delete m.displayName.en],
-      ['contributes.startupGuards.0.order', (m: any) => (m.contributes.startupGuards[0].order = 'first')],
-    ] as const) {
-      const err = await loadPlugin(pluginWith(mutate), host.container).catch((e) => e);
-      expect(err).toBeInstanceOf(PluginLoadError);
-      expect(err.reason).toBe('manifest-invalid');
-      expect(err.message).toContain(`"${field}`);
-    }
+  });
+
+  test.each<[string, (m: any) => unknown]>([
+    ['id', (m: any) => (m.id = 'Cloud Storage!')],
+    ['version', (m: any) => (m.version = 'one')],
+    ['engines.host', (m: any) => (m.engines.host = 'not a range')],
+    ['activation', (m: any) => delete m.activation],
+    ['displayName.en', (m: any) => delete m.displayName.en],
+    ['contributes.startupGuards.0.order', (m: any) => (m.contributes.startupGuards[0].order = 'first')],
+  ])('manifest field %s wrong: refused with a message naming the field', async (field, mutate) => {
+    const host = makeHost();
+    const err = await loadPlugin(pluginWith(mutate), host.container).catch((e) => e);
+    expect(err).toBeInstanceOf(PluginLoadError);
+    expect(err.reason).toBe('manifest-invalid');
+    expect(err.message).toContain(`"${field}`);
   });
 
   test('host API version outside engines.host: refused', async () => {

@@ -21,11 +21,11 @@ import { loadPlugin, type LoadedPlugin } from '../../dev-host/loader';
 import { CloudSim, seededRng, type Rng, type SimStats } from '../support/cloud-sim';
 import { ReplicaFolder } from '../../src/services/store/replica-folder';
 import { keyringFromPassphrase } from '../../src/services/crypto/keyring';
-import { StoreDiagnostics } from '../../src/services/cloud-storage-service';
+import { CloudStorageTimings, StoreDiagnostics } from '../../src/services/cloud-storage-service';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const PASS = 'Kampagnen-Passwort-1';
-const TIMINGS = { probeTimeoutMs: 5000, monitorMs: 60000, pollMs: 150, heartbeatMs: 400 };
+const TIMINGS: CloudStorageTimings = { probeTimeoutMs: 5000, monitorMs: 60000, pollMs: 150, heartbeatMs: 400 };
 const IDS = ['c0', 'c1', 'c2', 'c3', 'c4'];
 
 type Op = 'put' | 'remove' | 'resolve' | 'attach' | 'restart' | 'sync' | 'passphrase';
@@ -49,7 +49,7 @@ class SimDevice {
     c.bind(HostDialogs).toConstantValue(dialogs);
     c.bind(HostLogger).toConstantValue({ debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined });
     c.bind(HostLocalData).toConstantValue({ count: async () => 0, records: async function* () {} });
-    c.bind(Symbol.for('cloud-storage.Timings')).toConstantValue(TIMINGS);
+    c.bind(CloudStorageTimings).toConstantValue(TIMINGS);
     const k = this.keychain;
     c.bind(Symbol.for('cloud-storage.CredentialStore')).toConstantValue({ get: async (a: string) => k.get(a), set: async (a: string, s: string) => void k.set(a, s), delete: async (a: string) => k.delete(a), accounts: async () => [...k.keys()] });
     return c;
@@ -253,7 +253,7 @@ export async function runSchedule(seed: number, devices: number, operations: num
         }
       } else {
         for (let k = 0; k < 1 + Math.floor(rng() * 4); k++) sim.step();
-        await sleep(Math.floor(rng() * 120));
+        await sleep(Math.floor(rng() * 120)); // deliberate: random idle time between operations is part of the schedule
       }
     }
     // quiescence: every client catches up, every device pushes and pulls, until nothing moves
@@ -264,7 +264,7 @@ export async function runSchedule(seed: number, devices: number, operations: num
         sim.settle();
         await d.store!.flush({ timeoutMs: 3000 });
         sim.settle();
-        await sleep(mode === 'usb' ? 350 : 100);
+        await sleep(mode === 'usb' ? 350 : 100); // deliberate: lets polls (and the USB monitor) run between rounds; the rounds' agreement check is the condition
         await catchUp(d);
       }
       const views = await Promise.all(ds.map((d) => view(d.store!)));

@@ -2,14 +2,17 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CredentialStore, InMemoryCredentialStore } from '../../src/services/credentials/credential-store';
+import { isDeepStrictEqual } from 'node:util';
+import { CredentialStore } from '../../src/services/credentials/credential-store';
+import { InMemoryCredentialStore } from '../support/memory-credential-store';
 import { PracticeReplica } from '../../src/services/store/practice-replica';
 import { SharedFolderExchange } from '../../src/services/store/shared-folder-exchange';
 import { loadCloudPlugin, makeHost, setUpThroughPage } from '../support/test-host';
 import { newSharedStore, openDevice, syncAll } from '../support/store-fixture';
-import { tempDir, walk } from '../support/temp';
+import { tempDir, waitFor, walk } from '../support/temp';
+import { CloudStorageTimings } from '../../src/services/cloud-storage-service';
 
-const TIMINGS = { probeTimeoutMs: 5000, monitorMs: 60000, pollMs: 100, heartbeatMs: 400 };
+const TIMINGS: CloudStorageTimings = { probeTimeoutMs: 5000, monitorMs: 60000, pollMs: 100, heartbeatMs: 400 };
 
 describe('a copied app-data folder', () => {
   test('the copy gets a fresh identity, brings the changes the shared folder never got, and never writes the original’s area', async () => {
@@ -18,7 +21,7 @@ describe('a copied app-data folder', () => {
     fs.mkdirSync(shared);
     const keychain = new InMemoryCredentialStore(); // the same practice passphrase typed on both machines
     const host = (appDataDir: string, name: string) =>
-      makeHost({ appDataDir, deviceName: name, bind: (c) => (c.bind(Symbol.for('cloud-storage.Timings')).toConstantValue(TIMINGS), c.bind(CredentialStore).toConstantValue(keychain)) });
+      makeHost({ appDataDir, deviceName: name, bind: (c) => (c.bind(CloudStorageTimings).toConstantValue(TIMINGS), c.bind(CredentialStore).toConstantValue(keychain)) });
     const a = host(path.join(root, 'pc-a'), 'Praxis-PC alt');
     const { plugin: pa, out } = await setUpThroughPage(a, shared, 'Praxis-Passwort-2026');
     expect(out).toMatchObject({ ok: true });
@@ -54,13 +57,14 @@ describe('a copied app-data folder', () => {
     const sa2 = await pa2.storageProviders[0]!.open();
     await sa2.flush({ timeoutMs: 5000 });
     await sb.flush({ timeoutMs: 5000 });
-    await new Promise((r) => setTimeout(r, 600));
+    const both = [
+      ['k1', { name: 'vor dem Umzug' }, false],
+      ['k2', { name: 'nie hochgeladen' }, false],
+    ];
+    const listed = async (s: typeof sb) => (await s.list('clients')).map((r) => [r.id, r.data, r.conflict]);
+    await waitFor(async () => isDeepStrictEqual(await listed(sa2), both) && isDeepStrictEqual(await listed(sb), both), 10000, 'both PCs pulled each other’s changes');
     for (const s of [sa2, sb]) {
-      const list = await s.list('clients');
-      expect(list.map((r) => [r.id, r.data, r.conflict])).toEqual([
-        ['k1', { name: 'vor dem Umzug' }, false],
-        ['k2', { name: 'nie hochgeladen' }, false],
-      ]);
+      expect(await listed(s)).toEqual(both);
     }
     await pb.unload();
     await pa2.unload();

@@ -31,8 +31,7 @@ describe('reliability campaign (CI size)', () => {
     );
   }, 600000);
 
-  for (const [seed, devices, ops, mode] of REGRESSIONS)
-    test(`regression: seed ${seed}, ${devices} devices, ${mode}`, async () => {
-      expect(failuresOf(await runSchedule(seed, devices, ops, mode))).toEqual([]);
-    }, 300000);
+  test.each(REGRESSIONS.map(([seed, devices, ops, mode]) => ({ seed, devices, ops, mode })))('regression: seed $seed, $devices devices, $mode', async ({ seed, devices, ops, mode }) => {
+    expect(failuresOf(await runSchedule(seed, devices, ops, mode))).toEqual([]);
+  }, 300000);
 });

@@ -1,10 +1,12 @@
 // The settings page driven through the loader, as a host would, with every text checked for both languages.
 import type { ActionOutcome, SettingsPageSession, SettingsView } from '../../src/host-api';
-import { CredentialStore, InMemoryCredentialStore } from '../../src/services/credentials/credential-store';
+import { CredentialStore } from '../../src/services/credentials/credential-store';
+import { InMemoryCredentialStore } from './memory-credential-store';
 import { loadCloudPlugin, makeHost, type TestHost } from './test-host';
 import { waitFor } from './temp';
+import { CloudStorageTimings } from '../../src/services/cloud-storage-service';
 
-export const TIMINGS = { probeTimeoutMs: 5000, monitorMs: 300, pollMs: 100, heartbeatMs: 500 };
+export const TIMINGS: CloudStorageTimings = { probeTimeoutMs: 5000, monitorMs: 300, pollMs: 100, heartbeatMs: 500 };
 
 /** Every text a person can see has both languages, non-empty (a missing translation fails here). */
 export function expectBilingual(x: unknown, where = 'view'): void {
@@ -32,7 +34,7 @@ export function host(keychain = new InMemoryCredentialStore(), appDataDir?: stri
     appDataDir,
     deviceName,
     bind: (c) => {
-      c.bind(Symbol.for('cloud-storage.Timings')).toConstantValue(TIMINGS);
+      c.bind(CloudStorageTimings).toConstantValue(TIMINGS);
       c.bind(CredentialStore).toConstantValue(keychain);
     },
   });

@@ -96,20 +96,3 @@ export class KeytarCredentialStore implements CredentialStore {
     return (await this.call((k) => k.findCredentials(this.service))).map((c) => c.account);
   }
 }
-
-/** For unit tests only (the real keychain is tested against gnome-keyring). */
-export class InMemoryCredentialStore implements CredentialStore {
-  readonly items = new Map<string, string>();
-  async get(a: string) {
-    return this.items.get(a);
-  }
-  async set(a: string, s: string) {
-    this.items.set(a, s);
-  }
-  async delete(a: string) {
-    return this.items.delete(a);
-  }
-  async accounts() {
-    return [...this.items.keys()];
-  }
-}

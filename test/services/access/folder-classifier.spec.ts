@@ -18,11 +18,12 @@ describe('FolderClassifier', () => {
     expect(new FolderClassifier(ctx('linux', { '/home/anna/.dropbox/info.json': '{broken' })).classify('/home/anna/Dropbox/x')).toEqual({ kind: 'local' });
   });
 
-  test('OneDrive via OneDrive / OneDriveCommercial / OneDriveConsumer', () => {
-    for (const v of ['OneDrive', 'OneDriveCommercial', 'OneDriveConsumer']) {
-      const c = new FolderClassifier(ctx('win32', {}, { [v]: 'C:\\Users\\anna\\OneDrive - Praxis' }));
-      expect(c.classify('C:\\Users\\anna\\OneDrive - Praxis\\Daten')).toEqual({ kind: 'cloud', client: 'onedrive' });
-    }
+  test.each(['OneDrive', 'OneDriveCommercial', 'OneDriveConsumer'])('OneDrive via %s', (v) => {
+    const c = new FolderClassifier(ctx('win32', {}, { [v]: 'C:\\Users\\anna\\OneDrive - Praxis' }));
+    expect(c.classify('C:\\Users\\anna\\OneDrive - Praxis\\Daten')).toEqual({ kind: 'cloud', client: 'onedrive' });
+  });
+
+  test('without a OneDrive variable a Windows folder is local', () => {
     expect(new FolderClassifier(ctx('win32')).classify('C:\\Daten')).toEqual({ kind: 'local' });
   });
 
@@ -72,14 +73,12 @@ describe('FolderClassifier', () => {
     expect(new FolderClassifier(ctx('linux', {}, {}, '/dev/sda1 / ext4 rw 0 0\n')).classify('/home/anna/Praxis')).toEqual({ kind: 'local' });
   });
 
-  test('every kind has advice in German and English', () => {
-    for (const k of [{ kind: 'cloud', client: 'dropbox' }, { kind: 'removable' }, { kind: 'network' }, { kind: 'local' }] as const) {
-      const a = adviceFor(k);
-      for (const t of [a.title, a.advice]) {
-        expect(t.de.length).toBeGreaterThan(5);
-        expect(t.en.length).toBeGreaterThan(5);
-        expect(t.de).not.toEqual(t.en);
-      }
+  test.each([{ kind: 'cloud', client: 'dropbox' }, { kind: 'removable' }, { kind: 'network' }, { kind: 'local' }] as const)('every kind has advice in German and English: $kind', (k) => {
+    const a = adviceFor(k);
+    for (const t of [a.title, a.advice]) {
+      expect(t.de.length).toBeGreaterThan(5);
+      expect(t.en.length).toBeGreaterThan(5);
+      expect(t.de).not.toEqual(t.en);
     }
   });
 });

@@ -60,8 +60,18 @@ describe('envelopes name their key', () => {
     expect(back.get(file.keyId)!.equals(key)).toBe(true);
     expect(Keyring.restore(header, storeKey.toString('base64'))!.ids).toEqual([HEADER_KEY_ID]);
     expect(Keyring.restore(header, crypto.randomBytes(32).toString('base64'))).toBeUndefined(); // not this store's key
-    for (const bad of ['', '{', '{"v":2,"keys":{}}', '{"v":3,"keys":{"header":"AA=="}}', JSON.stringify({ v: 2, keys: { header: 'AAAA' } }), JSON.stringify({ v: 2, keys: { '../x': storeKey.toString('base64') } })])
-      expect(Keyring.restore(header, bad)).toBeUndefined();
+  });
+
+  test.each([
+    ['empty', () => ''],
+    ['not JSON', () => '{'],
+    ['no keys', () => '{"v":2,"keys":{}}'],
+    ['an unknown format', () => '{"v":3,"keys":{"header":"AA=="}}'],
+    ['a key of the wrong length', () => JSON.stringify({ v: 2, keys: { header: 'AAAA' } })],
+    ['a key id that is a path', (storeKey: Buffer) => JSON.stringify({ v: 2, keys: { '../x': storeKey.toString('base64') } })],
+  ])('a keychain entry that is not usable (%s) restores nothing', async (_what, entry) => {
+    const { header, storeKey } = await storeWithRotation();
+    expect(Keyring.restore(header, entry(storeKey))).toBeUndefined();
   });
 });
 
@@ -114,7 +124,7 @@ describe('a crossing loser is retired even where the winner lies beyond a key it
       const { file, key } = await createKeyFile({ keyring: holder, parent, passphrase: pass, deviceId: DEV, deviceName: 'PC', kdf: TEST_KDF });
       holder.add(file.keyId, key);
       files.push(named(file));
-      await new Promise((r) => setTimeout(r, 5)); // distinct times
+      await new Promise((r) => setTimeout(r, 5)); // deliberate: the clock must advance, so each key file gets a distinct creation time
       return file.keyId;
     };
     const a1 = await step(a, HEADER_KEY_ID, 'pa1');

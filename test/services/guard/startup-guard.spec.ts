@@ -4,17 +4,19 @@ import * as path from 'node:path';
 import { firstValueFrom } from 'rxjs';
 import type { StartupVerdict } from '../../../src/host-api';
 import { loadCloudPlugin, makeHost, setUpThroughPage, type TestHost } from '../../support/test-host';
-import { readTree, tempDir, walk } from '../../support/temp';
-import { CredentialStore, InMemoryCredentialStore } from '../../../src/services/credentials/credential-store';
+import { readTree, tempDir, waitFor, walk } from '../../support/temp';
+import { CredentialStore } from '../../../src/services/credentials/credential-store';
+import { InMemoryCredentialStore } from '../../support/memory-credential-store';
+import { CloudStorageTimings } from '../../../src/services/cloud-storage-service';
 
-const TIMINGS = { probeTimeoutMs: 5000, monitorMs: 300, pollMs: 100, heartbeatMs: 500 };
+const TIMINGS: CloudStorageTimings = { probeTimeoutMs: 5000, monitorMs: 300, pollMs: 100, heartbeatMs: 500 };
 const PASS = 'Praxis-Passwort-2026';
 
 function host(opts: { deviceName?: string; appDataDir?: string; otherPc?: boolean } = {}): TestHost {
   return makeHost({
     ...opts,
     bind: (c) => {
-      c.bind(Symbol.for('cloud-storage.Timings')).toConstantValue(TIMINGS);
+      c.bind(CloudStorageTimings).toConstantValue(TIMINGS);
       // another PC has its own keychain; this one shares the session's real keychain otherwise
       if (opts.otherPc) c.bind(CredentialStore).toConstantValue(new InMemoryCredentialStore());
     },
@@ -146,7 +148,7 @@ describe('startup guard', () => {
     expect((await store.flush({ timeoutMs: 300 })).pending).toBe(1);
 
     fs.renameSync(away, shared); // plugged in again
-    await new Promise((r) => setTimeout(r, 500));
+    await waitFor(async () => (await firstValueFrom(p2.storageProviders[0]!.access$)).state === 'available', 5000, 'the monitor noticing the folder is back');
     expect((await store.flush({ timeoutMs: 5000 })).pending).toBe(0);
     expect((await firstValueFrom(p2.storageProviders[0]!.access$)).state).toBe('available');
     await p2.unload();
