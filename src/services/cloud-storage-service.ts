@@ -28,8 +28,18 @@ export interface CloudStorageTimings {
   readonly monitorMs: number;
   readonly pollMs: number;
   readonly heartbeatMs: number;
+  /** The full check of the shared folder (default 60 s). */
+  readonly auditMs?: number;
+  /** How long a file may be missing or damaged in the shared folder before this PC writes it again (default 2 min). */
+  readonly repairGraceMs?: number;
 }
 export const DEFAULT_TIMINGS: CloudStorageTimings = { probeTimeoutMs: 5000, monitorMs: 4000, pollMs: 2000, heartbeatMs: 15000 };
+
+/** What a person reads when the store was taken out of the shared folder. */
+export const EMPTIED: LocalizedText = {
+  de: 'Die Praxisdaten sind aus dem gemeinsamen Ordner verschwunden (der Ordner ist leer). Dieser PC hat sie noch und kann sie dorthin zurückschreiben; ist nur der falsche Ordner oder USB-Stick verbunden, wählen Sie den richtigen.',
+  en: 'The practice data have disappeared from the shared folder (it is empty). This PC still has them and can write them back there; if only the wrong folder or USB drive is connected, choose the right one.',
+};
 
 const LOCAL_ONLY: SyncStatus = { state: 'local-only', pendingUploads: 0, awaited: 0, conflicts: 0, devices: [] };
 
@@ -169,6 +179,8 @@ export class CloudStorageService implements StoreDiagnostics {
       logger: this.logger,
       pollMs: this.timings.pollMs,
       heartbeatMs: this.timings.heartbeatMs,
+      auditMs: this.timings.auditMs,
+      repairGraceMs: this.timings.repairGraceMs,
     });
     const active: ActiveStore = { config, replica, carrier, store: new OpenPracticeStore(replica, carrier) };
     this.current = active;
@@ -191,6 +203,7 @@ export class CloudStorageService implements StoreDiagnostics {
       carrier.health$.subscribe((h) => {
         if (h === 'ok') this.setAccess('available', config.folder);
         else if (h === 'unreachable') this.setAccess('unavailable', config.folder, { de: 'Der gemeinsame Ordner ist nicht erreichbar; Änderungen warten auf diesem PC.', en: 'The shared folder is unreachable; changes wait on this PC.' });
+        else if (h === 'emptied') this.setAccess('wrong-folder', config.folder, EMPTIED);
         else this.setAccess('wrong-folder', config.folder);
       }),
     );
@@ -206,7 +219,7 @@ export class CloudStorageService implements StoreDiagnostics {
     const tick = async () => {
       const r = await this.probe(config.folder, config.storeId);
       if (d.disposed) return;
-      this.setAccess(r.state, config.folder, r.state === 'available' ? undefined : r.detail);
+      this.setAccess(r.state, config.folder, r.state === 'available' ? undefined : active.carrier.health === 'emptied' ? EMPTIED : r.detail);
       if (r.state === 'available') active.carrier.trigger();
     };
     // One probe at a time: a slow folder never piles up child processes.

@@ -8,7 +8,8 @@ import { DISK_FULL_CODES, GONE_CODES } from '../common/errors';
 import { Paths } from '../store/format';
 
 export type ProbeState = Exclude<AccessStatus['state'], 'not-configured' | 'checking'>;
-export type FolderContent = 'store' | 'empty' | 'foreign' | 'newer-store' | 'unknown';
+/** `remnants`: no header, only the store's own folders left (a store deleted or not yet fully synced). */
+export type FolderContent = 'store' | 'empty' | 'remnants' | 'foreign' | 'newer-store' | 'unknown';
 
 export interface ProbeResult {
   readonly state: ProbeState;
@@ -65,7 +66,8 @@ const fail = (step, e) => out({ ok: false, step, code: (e && e.code) || 'UNKNOWN
     if (back !== token) return out({ ok: false, step: 'readback', code: 'EMISMATCH', header, count: others.length });
   } catch (e) { return fail('readback', e); }
   finally { try { await fs.promises.unlink(probe); } catch {} }
-  out({ ok: true, header, count: others.length });
+  const layout = new Set(['devices', 'keys', 'objects', 'snapshots']);
+  out({ ok: true, header, count: others.length, remnants: others.length > 0 && others.every((n) => layout.has(n)) });
 })().catch((e) => fail('unexpected', e));
 `;
 
@@ -75,6 +77,8 @@ interface ChildAnswer {
   code?: string;
   header?: { format?: string; version?: number; storeId?: string; broken?: boolean } | null;
   count?: number;
+  /** Nothing but store folders (devices, keys, objects, snapshots) and no header: a store was taken out. */
+  remnants?: boolean;
 }
 
 const T = {
@@ -108,6 +112,10 @@ const T = {
     de: 'Dieser Praxis-Speicher wurde mit einer neueren Programmversion angelegt. Bitte aktualisieren Sie das Programm; es wurde nichts verändert.',
     en: 'This practice store was made by a newer version of the application. Please update; nothing was changed.',
   },
+  remnants: {
+    de: 'Im Ordner liegen nur noch leere Ordner eines Praxis-Speichers, aber keine Praxisdaten mehr. Hier wird kein neuer Speicher angelegt; ein PC, der diese Praxisdaten kennt, kann sie wiederherstellen.',
+    en: 'The folder holds only the empty folders of a practice store, no practice data any more. No new store is created here; a PC that knows these practice data can restore them.',
+  },
   foreign: {
     de: 'Der Ordner enthält andere Dateien, aber keinen Praxis-Speicher. Bitte wählen Sie einen leeren Ordner oder den Ordner mit den Praxisdaten.',
     en: 'The folder holds other files but no practice store. Choose an empty folder or the folder with the practice data.',
@@ -131,7 +139,9 @@ export class SharedFolderProbe {
     const content: FolderContent = !a.header
       ? a.count === 0
         ? 'empty'
-        : 'foreign'
+        : a.remnants
+          ? 'remnants'
+          : 'foreign'
       : a.header.broken || a.header.format !== 'practice-store'
         ? 'foreign'
         : (a.header.version ?? 0) > 1
@@ -156,6 +166,7 @@ export class SharedFolderProbe {
     }
     if (content === 'newer-store') return { state: 'wrong-folder', content, detail: T.newer };
     if (content === 'foreign') return { state: 'available', content, detail: T.foreign };
+    if (content === 'remnants') return { state: 'available', content, detail: T.remnants };
     return { state: 'available', content, storeId, detail: T.ok };
   }
 

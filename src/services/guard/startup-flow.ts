@@ -2,6 +2,7 @@
 import { inject, injectable } from 'inversify';
 import { HostDialogs, type LocalizedText, type StartupVerdict, type Tone } from '../../host-api';
 import { StoreSetup, type ReopenOutcome } from '../setup/store-setup';
+import { EMPTIED } from '../cloud-storage-service';
 
 type Action = { id: string; label: LocalizedText; style: 'primary' | 'secondary' | 'danger' };
 const A = {
@@ -11,6 +12,7 @@ const A = {
   choose: { id: 'choose-folder', label: { de: 'Ordner wählen …', en: 'Choose folder …' }, style: 'secondary' } as Action,
   passphrase: { id: 'enter-passphrase', label: { de: 'Praxis-Passwort eingeben', en: 'Enter practice passphrase' }, style: 'primary' } as Action,
   login: { id: 'log-in', label: { de: 'Anmelden …', en: 'Log in …' }, style: 'primary' } as Action,
+  restore: { id: 'restore-shared-folder', label: { de: 'Praxisdaten von diesem PC in den gemeinsamen Ordner zurückschreiben', en: 'Write the practice data back into the shared folder from this PC' }, style: 'primary' } as Action,
 };
 
 const NOTHING_LOST = {
@@ -77,6 +79,12 @@ export class StartupFlow {
           },
           [A.retry, ...offline, A.reset],
         );
+      case 'emptied':
+        return blocked(
+          { de: 'Praxisdaten aus dem gemeinsamen Ordner verschwunden', en: 'Practice data gone from the shared folder' },
+          { de: `${EMPTIED.de}\n\nOrdner: ${o.folder}`, en: `${EMPTIED.en}\n\nFolder: ${o.folder}` },
+          [A.restore, A.choose, A.offline, A.reset],
+        );
       case 'header-unreadable':
         return blocked(
           { de: 'Praxisdaten nicht lesbar', en: 'Practice data unreadable' },
@@ -138,9 +146,19 @@ export class StartupFlow {
         return this.reopen(false);
       case 'choose-folder':
         return this.chooseFolder();
+      case 'restore-shared-folder':
+        return this.restoreShared();
       default: // retry, enter-passphrase, log-in: the whole check again
         return this.check();
     }
+  }
+
+  protected async restoreShared(): Promise<StartupVerdict> {
+    const r = await this.setup.restoreShared();
+    const v = await this.check();
+    if (v.kind === 'proceed' && r.kind === 'restored')
+      return { ...v, notices: [{ tone: 'ok', text: { de: `Die Praxisdaten wurden von diesem PC in den gemeinsamen Ordner zurückgeschrieben (${r.files.toLocaleString('de-DE')} Dateien). Die anderen PCs arbeiten damit weiter.`, en: `The practice data were written back into the shared folder from this PC (${r.files.toLocaleString('en')} files). The other PCs carry on with them.` } }, ...v.notices] };
+    return v;
   }
 
   protected async chooseFolder(): Promise<StartupVerdict> {

@@ -33,6 +33,8 @@ export type ReopenOutcome =
   | { kind: 'login-cancelled'; text?: LocalizedText; localReplica: boolean }
   | { kind: 'header-unreadable' }
   | { kind: 'passphrase-cancelled' }
+  /** The store was taken out of the folder; this PC holds a copy and can write it back. */
+  | { kind: 'emptied'; folder: string }
   /** `behind`: the passphrase was changed elsewhere and not entered here (own data open, newer changes wait). */
   | { kind: 'opened'; online: boolean; behind: boolean; others: readonly DeviceSeen[]; awaited: number };
 
@@ -55,6 +57,16 @@ export type SetUpOutcome =
   | { kind: 'import-invalid'; text: LocalizedText }
   | { kind: 'header-not-written' }
   | { kind: 'created'; imported: number };
+
+export type RestoreOutcome =
+  | { kind: 'restored'; files: number }
+  | { kind: 'not-configured' }
+  | { kind: 'no-local-copy' }
+  /** The folder holds something (another store, other files) or is away: nothing is written over or beside it. */
+  | { kind: 'not-empty'; detail: LocalizedText }
+  | { kind: 'not-needed' }
+  | { kind: 'header-unreadable' }
+  | { kind: 'passphrase-cancelled' };
 
 export type MoveOutcome = { kind: 'moved' } | { kind: 'not-this-store' } | { kind: 'cancelled' } | { kind: 'not-configured' };
 
@@ -97,6 +109,7 @@ export class StoreSetup {
     service.setAccess(p.state, config.folder, p.state === 'available' ? undefined : p.detail);
     if (p.state === 'available') return this.unlockAndOpen(config, true);
     const localReplica = await service.hasLocalReplica(config.storeId);
+    if (p.state === 'wrong-folder' && (p.content === 'empty' || p.content === 'remnants') && localReplica) return { kind: 'emptied', folder: config.folder };
     if (p.state === 'auth-required') {
       const c = await this.login.logIn(config.folder);
       return c.ok ? this.reopenConfigured(config) : { kind: 'login-cancelled', text: c.text, localReplica };
@@ -141,6 +154,37 @@ export class StoreSetup {
     if (hdr?.kind !== 'ok' || hdr.header.storeId !== r.config.storeId) return { kind: 'not-this-store' };
     await this.service.configStore.write({ ...r.config, folder });
     return { kind: 'moved' };
+  }
+
+  /**
+   * Writes this PC's copy of the store back into its shared folder after the store was taken out of
+   * it (invariant 11): only into that folder, only while it is empty, the header last and never over
+   * another store. The other PCs then go on, and new PCs can join again.
+   */
+  async restoreShared(): Promise<RestoreOutcome> {
+    const r = await this.service.readConfig();
+    if (r.kind !== 'ok') return { kind: 'not-configured' };
+    const { config } = r;
+    if (!(await this.service.hasLocalReplica(config.storeId))) return { kind: 'no-local-copy' };
+    const p = await this.service.probe(config.folder, config.storeId);
+    if (p.state === 'available') return { kind: 'not-needed' };
+    if (!(p.state === 'wrong-folder' && (p.content === 'empty' || p.content === 'remnants'))) return { kind: 'not-empty', detail: p.detail };
+    let active = this.service.active;
+    if (!active || active.config.storeId !== config.storeId) {
+      const header = await this.headerFor(config, false);
+      if (!header) return { kind: 'header-unreadable' };
+      const k = await this.keys.unlock(header, [this.service.localReplicaRoot(config.storeId)]);
+      if (k.kind === 'cancelled') return { kind: 'passphrase-cancelled' };
+      active = await this.service.activate(config, header, k.keyring);
+    }
+    let files: number;
+    try {
+      files = await active.carrier.restore();
+    } catch {
+      return { kind: 'not-empty', detail: (await this.service.probe(config.folder, config.storeId)).detail };
+    }
+    await active.carrier.exchange();
+    return { kind: 'restored', files };
   }
 
   // ---- set up (the settings page) ---------------------------------------------------------------

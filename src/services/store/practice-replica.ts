@@ -22,6 +22,7 @@ import { ReplicaLock } from './replica-lock';
 import type { OwnLogFile, ReplicaPort } from './replica-port';
 import * as input from './record-input';
 import { importInto } from './record-import';
+import { listStoreFiles, type StoreFile } from './folder-audit';
 
 export interface ReplicaOptions {
   readonly localRoot: string;
@@ -207,6 +208,10 @@ export class PracticeReplica implements ReplicaPort {
     }
   }
 
+  heldFiles(): Promise<StoreFile[]> {
+    return listStoreFiles(this.local);
+  }
+
   formerLogFiles(): readonly SegmentFile[] {
     const out: SegmentFile[] = [];
     for (const dev of this.opts.formerDeviceIds ?? [])
@@ -285,6 +290,10 @@ export class PracticeReplica implements ReplicaPort {
 
   isEmpty(): boolean {
     return this.state.changeCount === 0;
+  }
+
+  logTip(device: string): number {
+    return this.logs.tipOf(device).seq;
   }
 
   /** Every version this replica holds, of every device. */

@@ -5,7 +5,8 @@
 import type { Observable } from 'rxjs';
 import type { SyncStatus } from '../../host-api';
 import type { Keyring } from '../crypto/keyring';
-import type { DeviceInfo, Segment } from './format';
+import type { DeviceInfo, Segment, StoreHeader } from './format';
+import type { StoreFile } from './folder-audit';
 import type { BadFile, SegmentFile } from './replica-folder';
 
 /** One of this device's log files, with the number of changes it holds. */
@@ -17,6 +18,8 @@ export interface OwnLogFile extends SegmentFile {
 export interface ReplicaPort {
   readonly deviceId: string;
   readonly storeId: string;
+  /** The store's header (written again, last, when an emptied shared folder is restored). */
+  readonly header: StoreHeader;
   /** The store's keys; shared by reference, so a key learned is used for every location at once. */
   readonly keyring: Keyring;
   /** False once the replica's lock was lost or it was closed: a carrier then writes nothing. */
@@ -40,6 +43,8 @@ export interface ReplicaPort {
   ownSnapshots(): Promise<SegmentFile[]>;
   /** This device's card, written in the replica first if it is not there yet; returns its path. */
   ownDeviceCard(): Promise<string>;
+  /** Every store file this replica holds (its own and other devices'), for the audit and a restore. */
+  heldFiles(): Promise<StoreFile[]>;
   /** Log files of a former id of this device (a copied app-data folder) not written again yet. */
   formerLogFiles(): readonly SegmentFile[];
   /** Writes a former id's log file again under this device's id (the shared location never got it). */
@@ -60,12 +65,23 @@ export interface ReplicaPort {
   attachmentHashes(): Promise<string[]>;
   /** Keeps an attachment's bytes only if they check out here (hash, authentication); else throws BadFileError. */
   acceptAttachment(hash: string, bytes: Uint8Array): Promise<void>;
+  /** The highest position of a device's chain this replica has applied (0: none). */
+  logTip(device: string): number;
   /** Changes of a device this replica holds (for "announced, not arrived"). */
   changeCountOf(device: string): number;
   reportBad(b: BadFile): void;
 }
 
-export type CarrierHealth = 'ok' | 'unreachable' | 'wrong-folder';
+/** `emptied`: the folder is there but the store is gone from it (nothing but empty store folders left). */
+export type CarrierHealth = 'ok' | 'unreachable' | 'wrong-folder' | 'emptied';
+
+/** A gap in a device's chain as a person reads it: whose changes are missing, and since when. */
+export interface MissingChanges {
+  readonly deviceId: string;
+  readonly name: string;
+  readonly files: number;
+  readonly since: string;
+}
 
 export interface DeviceSeen {
   readonly deviceId: string;
@@ -86,6 +102,8 @@ export interface Carrier {
   readonly devicesSeen: readonly DeviceSeen[];
   /** Files here that wait for the key of a newer passphrase. */
   readonly lockedCount: number;
+  /** Gaps in other devices' chains that nobody has filled for longer than the grace period. */
+  readonly missing: readonly MissingChanges[];
   /** One round now (check, send, receive, presence); never throws. */
   exchange(): Promise<void>;
   start(): void;
@@ -97,6 +115,8 @@ export interface Carrier {
   sendWithin(timeoutMs: number): Promise<number>;
   /** Brings one attachment into the replica now; true when it arrived and checked out. */
   fetchAttachment(hash: string): Promise<boolean>;
+  /** Writes every file this replica holds into an emptied shared folder, the header last; returns how many. */
+  restore(): Promise<number>;
   /** Last send and presence, then every timer, watcher and stream ends. */
   stop(): Promise<void>;
 }

@@ -1,14 +1,17 @@
 // The shared-folder carrier: sends this device's immutable files, receives and verifies everyone
 // else's, watches for changes with a polling fallback, backs off while the folder is away. It sees
-// the replica only through its port. Nothing here deletes or rewrites a file in the shared folder.
+// the replica only through its port. A file counts as sent only while the folder lists it (every
+// round) and its bytes check out (the audit); what the folder lost is written again, same name,
+// same bytes. Nothing here deletes a file in the shared folder.
 import * as fs from 'node:fs';
 import { BehaviorSubject, type Observable } from 'rxjs';
 import type { HostLogger, SyncStatus } from '../../host-api';
 import { DisposableCollection, clearing } from '../common/disposable';
 import { errnoOf } from '../common/errors';
-import { MAX_OBJECT_BYTES, Paths, type Presence } from './format';
+import { MAX_OBJECT_BYTES, Paths, segmentName, type Presence } from './format';
+import { FolderAudit } from './folder-audit';
 import { BadFileError, KeyMissingError, ReplicaFolder, type BadFile } from './replica-folder';
-import type { Carrier, CarrierHealth, DeviceSeen, ReplicaPort } from './replica-port';
+import type { Carrier, CarrierHealth, DeviceSeen, MissingChanges, ReplicaPort } from './replica-port';
 
 export interface ExchangeOptions {
   readonly sharedRoot: string;
@@ -21,7 +24,16 @@ export interface ExchangeOptions {
   readonly maxBackoffMs?: number;
   /** Use fs.watch where available (default true). */
   readonly watch?: boolean;
+  /** How often the full check of the shared folder runs (default 60 s; also after any doubt). */
+  readonly auditMs?: number;
+  /** How long a file held here may be missing or damaged there before this PC writes it again (default 2 min). */
+  readonly repairGraceMs?: number;
+  /** Bytes of the shared folder read and hashed per full check (default 32 MiB). */
+  readonly auditBudgetBytes?: number;
 }
+
+/** Store folders an emptied shared folder may still show (a sync client deletes files before folders). */
+const LAYOUT_DIRS = new Set<string>([Paths.devicesDir, Paths.keysDir, Paths.objectsDir, Paths.snapshotsDir]);
 
 export class SharedFolderExchange implements Carrier {
   protected readonly shared: ReplicaFolder;
@@ -37,7 +49,12 @@ export class SharedFolderExchange implements Carrier {
   protected backoffMs = 0;
   protected stopped = false;
   protected stopping = false;
-  protected readonly sharedKnown = new Map<string, Set<number>>(); // device → seqs known to be in the shared folder
+  /** This device's log files the shared folder listed in the last round ("<seq>-<hash>"). */
+  protected ownListed = new Set<string>();
+  protected readonly audit: FolderAudit;
+  protected lastAudit = 0;
+  protected doubt = true;
+  protected readonly lastSeqs = new Map<string, number>();
   protected readonly sinceIso = new Date().toISOString();
   protected lastExchangeAt?: string;
   protected devices: DeviceSeen[] = [];
@@ -61,6 +78,10 @@ export class SharedFolderExchange implements Carrier {
     protected readonly opts: ExchangeOptions,
   ) {
     this.shared = new ReplicaFolder(opts.sharedRoot, replica.storeId, replica.keyring);
+    this.audit = new FolderAudit(replica, this.shared, (rel, bytes) => this.sharedWrite(rel, bytes), {
+      graceMs: opts.repairGraceMs ?? 120_000,
+      hashBudgetBytes: opts.auditBudgetBytes ?? 32 << 20,
+    });
   }
 
   get health(): CarrierHealth {
@@ -125,11 +146,13 @@ export class SharedFolderExchange implements Carrier {
     try {
       const hdr = await ReplicaFolder.readHeader(this.opts.sharedRoot);
       if (hdr.kind !== 'ok' || hdr.header.storeId !== this.replica.storeId) {
-        this.setHealth(hdr.kind === 'missing' && !(await folderExists(this.opts.sharedRoot)) ? 'unreachable' : 'wrong-folder');
+        this.doubt = true;
+        this.setHealth(hdr.kind !== 'missing' ? 'wrong-folder' : !(await folderExists(this.opts.sharedRoot)) ? 'unreachable' : (await this.looksEmptied()) ? 'emptied' : 'wrong-folder');
         return;
       }
       await this.push();
       await this.pull();
+      await this.auditIfDue();
       await this.writePresence(true);
       await this.readPresence();
       this.lastExchangeAt = new Date().toISOString();
@@ -152,10 +175,42 @@ export class SharedFolderExchange implements Carrier {
     this.publish();
   }
 
-  protected knownShared(dev: string): Set<number> {
-    let s = this.sharedKnown.get(dev);
-    if (!s) this.sharedKnown.set(dev, (s = new Set()));
-    return s;
+  /** No header, and nothing but system files and empty store folders: the store was taken out of the folder. */
+  protected async looksEmptied(): Promise<boolean> {
+    const names = (await fs.promises.readdir(this.opts.sharedRoot)).filter((n) => !n.startsWith('.') && !['desktop.ini', 'thumbs.db'].includes(n.toLowerCase()));
+    return names.every((n) => LAYOUT_DIRS.has(n));
+  }
+
+  /** The full check: on a schedule, and in the next round after any doubt (a file of ours gone, a folder back). */
+  protected async auditIfDue(): Promise<void> {
+    const every = this.opts.auditMs ?? 60_000;
+    if (!this.doubt && Date.now() - this.lastAudit < every) return;
+    this.doubt = false;
+    this.lastAudit = Date.now();
+    if (this.replica.writable && (await this.audit.run(this.lastSeqs, this.locked)) > 0) this.doubt = true;
+    this.publish();
+  }
+
+  get missing(): readonly MissingChanges[] {
+    return this.audit.gaps.map((g) => {
+      const d = this.devices.find((x) => x.deviceId === g.device);
+      return { deviceId: g.device, name: d?.name ?? g.device.slice(0, 8), files: g.seqs.length, since: new Date(g.since).toISOString() };
+    });
+  }
+
+  async restore(): Promise<number> {
+    if (!this.replica.writable) return 0;
+    const hdr = await ReplicaFolder.readHeader(this.opts.sharedRoot);
+    if (hdr.kind !== 'missing' || !(await this.looksEmptied())) throw new Error('the shared folder is not empty');
+    const n = await this.audit.restoreAll();
+    await ReplicaFolder.writeHeader(this.opts.sharedRoot, this.replica.header); // last, and never over another store
+    this.writesSeen.push(Paths.header);
+    this.cardInShared = false;
+    this.keysInShared.clear();
+    this.snapshotsInShared.clear();
+    this.doubt = true;
+    this.trigger();
+    return n + 1;
   }
 
   protected async sharedWrite(rel: string, bytes: Uint8Array): Promise<void> {
@@ -192,15 +247,18 @@ export class SharedFolderExchange implements Carrier {
       this.cardInShared = true;
     }
     await this.reissueFormerLogFiles();
-    const inShared = this.knownShared(me);
+    // The cheap check, every round: a log file counts as sent while the folder lists its exact name
+    // (number and hash: a stranger's file at our next number is not ours, and never blocks the chain).
     const mine = this.replica.ownLogFiles();
-    if (inShared.size < mine.length) for (const f of await this.shared.listSegments(me)) inShared.add(f.seq);
+    const listed = new Set((await this.shared.listSegments(me)).map((f) => segmentName(f.seq, f.hash)));
     for (const f of mine) {
-      if (inShared.has(f.seq)) continue;
-      const rel = Paths.segment(me, f.seq, f.hash);
-      await this.sharedWrite(rel, await this.replica.readFile(rel));
-      inShared.add(f.seq);
+      const name = segmentName(f.seq, f.hash);
+      if (listed.has(name)) continue;
+      if (this.ownListed.has(name)) this.doubt = true; // it was there: the folder went back in time
+      await this.sharedWrite(Paths.segment(me, f.seq, f.hash), await this.replica.readFile(Paths.segment(me, f.seq, f.hash)));
+      listed.add(name);
     }
+    this.ownListed = listed;
     for (const s of await this.replica.ownSnapshots()) {
       const rel = Paths.snapshot(s.device, s.seq, s.hash);
       if (this.snapshotsInShared.has(rel)) continue;
@@ -215,14 +273,10 @@ export class SharedFolderExchange implements Carrier {
    * reached the shared folder are written again under the new id (it never writes the old area).
    */
   protected async reissueFormerLogFiles(): Promise<void> {
-    const formers = this.replica.formerLogFiles();
-    const listed = new Set<string>();
-    for (const f of formers) {
-      if (!listed.has(f.device)) {
-        for (const s of await this.shared.listSegments(f.device)) this.knownShared(f.device).add(s.seq);
-        listed.add(f.device);
-      }
-      if (!this.knownShared(f.device).has(f.seq)) await this.replica.reissueFormer(f);
+    const listed = new Map<string, Set<string>>();
+    for (const f of this.replica.formerLogFiles()) {
+      if (!listed.has(f.device)) listed.set(f.device, new Set((await this.shared.listSegments(f.device)).map((s) => segmentName(s.seq, s.hash))));
+      if (!listed.get(f.device)!.has(segmentName(f.seq, f.hash))) await this.replica.reissueFormer(f);
     }
   }
 
@@ -232,9 +286,7 @@ export class SharedFolderExchange implements Carrier {
     if (await this.pullKeys(bad)) this.locked.clear(); // what was locked is tried again below
     if (this.replica.isEmpty()) await this.pullSnapshot(bad);
     for (const dev of await this.shared.listDevices(bad)) {
-      const inShared = this.knownShared(dev);
       for (const f of await this.shared.listSegments(dev, bad)) {
-        inShared.add(f.seq);
         if (this.replica.hasLogFile(f)) continue;
         if (dev !== this.replica.deviceId && this.replica.hasLogPosition(dev, f.seq))
           bad({ path: Paths.segment(dev, f.seq, f.hash), reason: 'a second segment at the same position (forked chain) — applied, both kept' });
@@ -412,6 +464,7 @@ export class SharedFolderExchange implements Carrier {
         thisDevice,
       });
       if (!thisDevice) {
+        this.lastSeqs.set(dev, p.presence.lastSeq);
         const have = this.replica.changeCountOf(dev);
         awaited += Math.max(0, p.presence.changeCount - have);
       }
@@ -442,11 +495,11 @@ export class SharedFolderExchange implements Carrier {
 
   // ---- status ----------------------------------------------------------------------------
 
-  /** This device's changes that are not yet in the shared folder. */
+  /** This device's changes the shared folder is not known to hold (not listed, or found damaged there). */
   pendingUploads(): number {
-    const inShared = this.knownShared(this.replica.deviceId);
+    const me = this.replica.deviceId;
     let n = this.replica.unsealedCount();
-    for (const f of this.replica.ownLogFiles()) if (!inShared.has(f.seq)) n += f.changes;
+    for (const f of this.replica.ownLogFiles()) if (!this.ownListed.has(segmentName(f.seq, f.hash)) || this.audit.isDamaged(Paths.segment(me, f.seq, f.hash))) n += f.changes;
     return n;
   }
 
@@ -457,7 +510,9 @@ export class SharedFolderExchange implements Carrier {
     const health = this.health;
     // Log files here that wait for a newer passphrase's key hold at least one change each: they are
     // "announced, not arrived" too, even when the presence that announces them is itself unreadable.
-    const awaited = Math.max(this.awaited, [...this.locked].filter((p) => /(^|[\\/])log[\\/]/.test(p)).length);
+    // A gap nobody fills counts too: at least one change per missing log file.
+    const gapFiles = this.audit.gaps.reduce((n, g) => n + g.seqs.length, 0);
+    const awaited = Math.max(this.awaited, [...this.locked].filter((p) => /(^|[\\/])log[\\/]/.test(p)).length + gapFiles);
     const state: SyncStatus['state'] =
       health !== 'ok' ? 'offline' : conflicts > 0 ? 'conflicts' : pending > 0 ? 'uploading' : awaited > 0 ? 'receiving' : 'in-sync';
     this.status.next({ state, pendingUploads: pending, awaited, conflicts, lastExchangeAt: this.lastExchangeAt, devices: this.devices.map(({ since: _s, ...d }) => d) });

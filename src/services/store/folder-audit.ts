@@ -1,0 +1,202 @@
+// The shared folder is checked, not trusted (invariant 11): sync clients roll folders back, people
+// restore old backups or delete "old files", bits flip. The audit compares what this replica holds
+// with what the shared folder holds — by name, and on a rotating budget by content — and writes
+// again what is missing or damaged there: same name, same bytes (content addressing makes that
+// safe). This device's own files at once when missing; anything else only after a grace period, so
+// that the owner and the sync client go first. Chain gaps nobody here can fill are reported.
+import * as fsp from 'node:fs/promises';
+import { errnoOf } from '../common/errors';
+import { sha256Hex } from '../crypto/store-crypto';
+import { HASH_HEX, Paths } from './format';
+import type { ReplicaFolder, SegmentFile } from './replica-folder';
+import type { ReplicaPort } from './replica-port';
+
+/** A store file by its path; `hash` when its name is the SHA-256 of its bytes (all but device cards). */
+export interface StoreFile {
+  readonly rel: string;
+  readonly kind: 'key' | 'card' | 'log' | 'snapshot' | 'object';
+  readonly device?: string;
+  readonly seq?: number;
+  readonly hash?: string;
+}
+
+/** A position in a device's chain that this replica lacks and the shared folder does not deliver. */
+export interface ChainGap {
+  readonly device: string;
+  readonly seqs: readonly number[];
+  /** When this replica first found the earliest of them missing (ms, this PC's clock). */
+  readonly since: number;
+}
+
+export interface AuditOptions {
+  /** How long a file held here may be missing or damaged in the shared folder before this PC writes it. */
+  readonly graceMs: number;
+  /** Bytes of the shared folder read and hashed per audit (the rotating full check). */
+  readonly hashBudgetBytes: number;
+  readonly now?: () => number;
+}
+
+const ORDER: Record<StoreFile['kind'], number> = { key: 0, card: 1, object: 2, log: 3, snapshot: 4 };
+
+/** Every store file in a folder, in the order to write them (keys before what they open, attachments before records). */
+export async function listStoreFiles(folder: ReplicaFolder): Promise<StoreFile[]> {
+  const out: StoreFile[] = [];
+  for (const hash of await folder.listKeyFiles()) out.push({ rel: Paths.keyFile(hash), kind: 'key', hash });
+  for (const dev of await folder.listDevices()) {
+    if (await folder.exists(Paths.deviceFile(dev))) out.push({ rel: Paths.deviceFile(dev), kind: 'card', device: dev });
+    for (const f of await folder.listSegments(dev)) out.push({ rel: Paths.segment(dev, f.seq, f.hash), kind: 'log', device: dev, seq: f.seq, hash: f.hash });
+  }
+  for (const f of await folder.listSnapshots()) out.push({ rel: Paths.snapshot(f.device, f.seq, f.hash), kind: 'snapshot', device: f.device, seq: f.seq, hash: f.hash });
+  for (const hash of await folder.listObjects()) out.push({ rel: Paths.object(hash), kind: 'object', hash });
+  return out.sort((a, b) => ORDER[a.kind] - ORDER[b.kind] || (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
+}
+
+export class FolderAudit {
+  /** Path → when it was first found missing or damaged in the shared folder. */
+  protected readonly firstBad = new Map<string, number>();
+  protected readonly damaged = new Set<string>();
+  protected readonly gapSince = new Map<string, number>();
+  protected cursor = 0;
+  protected found: ChainGap[] = [];
+
+  constructor(
+    protected readonly replica: ReplicaPort,
+    protected readonly shared: ReplicaFolder,
+    protected readonly write: (rel: string, bytes: Uint8Array) => Promise<void>,
+    protected readonly opts: AuditOptions,
+  ) {}
+
+  protected now(): number {
+    return (this.opts.now ?? Date.now)();
+  }
+
+  /** Files of this device known damaged in the shared folder (not delivered until written again). */
+  isDamaged(rel: string): boolean {
+    return this.damaged.has(rel);
+  }
+
+  get gaps(): readonly ChainGap[] {
+    return this.found;
+  }
+
+  /**
+   * One full check. `lastSeqs`: what each device's presence announces as its last log file.
+   * Returns how many files it wrote again.
+   */
+  async run(lastSeqs: ReadonlyMap<string, number>, locked: ReadonlySet<string>): Promise<number> {
+    const held = await this.replica.heldFiles();
+    const inShared = new Set((await listStoreFiles(this.shared)).map((f) => f.rel));
+    const now = this.now();
+    let written = 0;
+    const present = held.filter((f) => inShared.has(f.rel));
+    const checked = await this.hashSome(present);
+    for (const f of held) {
+      const missing = !inShared.has(f.rel);
+      const bad = missing || checked.get(f.rel) === false;
+      if (!bad) {
+        if (checked.get(f.rel) === true || !this.damaged.has(f.rel)) {
+          this.firstBad.delete(f.rel);
+          this.damaged.delete(f.rel);
+        }
+        continue;
+      }
+      if (!missing) this.damaged.add(f.rel);
+      const since = this.firstBad.get(f.rel) ?? now;
+      this.firstBad.set(f.rel, since);
+      const own = f.device === this.replica.deviceId && f.kind !== 'object' && f.kind !== 'key';
+      if ((own && missing) || now - since >= this.opts.graceMs) if (await this.writeAgain(f)) written++;
+    }
+    this.findGaps(inShared, lastSeqs, locked, now);
+    return written;
+  }
+
+  /** Writes every file this replica holds that the shared folder lacks (an emptied folder); returns how many. */
+  async restoreAll(): Promise<number> {
+    const inShared = new Set((await listStoreFiles(this.shared)).map((f) => f.rel));
+    let written = 0;
+    for (const f of await this.replica.heldFiles())
+      if (!inShared.has(f.rel) && (await this.writeAgain(f))) written++;
+    return written;
+  }
+
+  /** Copies the local file after checking its own bytes against its name (a damaged local copy is never spread). */
+  protected async writeAgain(f: StoreFile): Promise<boolean> {
+    let bytes: Buffer;
+    try {
+      bytes = await this.replica.readFile(f.rel);
+    } catch (e) {
+      if (errnoOf(e) === 'ENOENT') return false;
+      throw e;
+    }
+    if (f.hash && HASH_HEX.test(f.hash) && sha256Hex(bytes) !== f.hash) {
+      this.replica.reportBad({ path: f.rel, reason: "this PC's own copy does not match its name; not written to the shared folder" });
+      return false;
+    }
+    await this.write(f.rel, bytes);
+    this.firstBad.delete(f.rel);
+    this.damaged.delete(f.rel);
+    return true;
+  }
+
+  /**
+   * The rotating full check: reads shared copies, up to the byte budget, from where the last audit
+   * stopped. true = the bytes match the name (device cards: the copy held here), false = damaged.
+   */
+  protected async hashSome(files: readonly StoreFile[]): Promise<Map<string, boolean>> {
+    const out = new Map<string, boolean>();
+    if (files.length === 0) return out;
+    let budget = this.opts.hashBudgetBytes;
+    for (let i = 0; i < files.length && budget > 0; i++) {
+      const f = files[(this.cursor + i) % files.length]!;
+      try {
+        const st = await fsp.lstat(this.shared.abs(f.rel));
+        if (!st.isFile()) {
+          out.set(f.rel, false);
+          continue;
+        }
+        budget -= st.size;
+        const bytes = await fsp.readFile(this.shared.abs(f.rel));
+        out.set(f.rel, f.hash ? sha256Hex(bytes) === f.hash : bytes.equals(await this.replica.readFile(f.rel)));
+      } catch (e) {
+        if (errnoOf(e) !== 'ENOENT') throw e;
+      }
+      this.cursor = (this.cursor + i + 1) % files.length;
+    }
+    return out;
+  }
+
+  /** Positions before a device's last known log file that this replica lacks and the folder does not deliver. */
+  protected findGaps(inShared: ReadonlySet<string>, lastSeqs: ReadonlyMap<string, number>, locked: ReadonlySet<string>, now: number): void {
+    const listed = new Map<string, SegmentFile[]>();
+    for (const rel of inShared) {
+      const m = /^devices[\\/]([0-9a-f]{32})[\\/]log[\\/](\d{10})-([0-9a-f]{64})$/.exec(rel);
+      if (m) (listed.get(m[1]!) ?? listed.set(m[1]!, []).get(m[1]!)!).push({ device: m[1]!, seq: Number(m[2]), hash: m[3]! });
+    }
+    const devices = new Set([...listed.keys(), ...lastSeqs.keys()]);
+    devices.delete(this.replica.deviceId);
+    const gaps: ChainGap[] = [];
+    const open = new Set<string>();
+    for (const dev of devices) {
+      const files = listed.get(dev) ?? [];
+      const last = Math.max(lastSeqs.get(dev) ?? 0, ...files.map((f) => f.seq), this.replica.logTip(dev));
+      const seqs: number[] = [];
+      let since = now;
+      for (let seq = 1; seq <= last; seq++) {
+        if (this.replica.hasLogPosition(dev, seq)) continue;
+        // A file there that waits for a newer passphrase's key is arriving, not missing.
+        if (files.some((f) => f.seq === seq && locked.has(Paths.segment(dev, seq, f.hash)))) continue;
+        const key = `${dev}:${seq}`;
+        open.add(key);
+        const first = this.gapSince.get(key) ?? now;
+        this.gapSince.set(key, first);
+        if (now - first >= this.opts.graceMs) {
+          seqs.push(seq);
+          since = Math.min(since, first);
+        }
+      }
+      if (seqs.length) gaps.push({ device: dev, seqs, since });
+    }
+    for (const key of [...this.gapSince.keys()]) if (!open.has(key)) this.gapSince.delete(key);
+    this.found = gaps;
+  }
+}
