@@ -215,6 +215,7 @@ describe('delivery is checked, not assumed', () => {
     await stop(a);
     const files = logFiles(shared, dev);
     fs.rmSync(path.join(shared, 'devices', dev, 'log', files.at(-2)!)); // somebody deleted one "old file"
+    fs.rmSync(path.join(shared, 'devices', dev, 'presence')); // and A's heartbeat: nothing announces what A wrote
     expect(await restart(b)).toMatchObject({ kind: 'proceed' });
     await waitFor(async () => (await ids(b)).includes('later'), 10000, 'B has the later change');
     await waitFor(() => (b.sync?.awaited ?? 0) > 0 && b.sync?.state === 'receiving', 10000, 'B counts the gap');
