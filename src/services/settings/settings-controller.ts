@@ -12,7 +12,8 @@ import { errnoOf } from '../common/errors';
 import { localTime } from '../common/local-time';
 import { keyringFromPassphrase } from '../crypto/keyring';
 import { replacedBy } from '../crypto/store-keys';
-import { MIN_PASSPHRASE, type SetUpOutcome, type StoreSetup } from '../setup/store-setup';
+import { MIN_PASSPHRASE, type RestoreOutcome, type SetUpOutcome, type StoreSetup } from '../setup/store-setup';
+import { EMPTIED } from '../cloud-storage-service';
 
 const TITLE = { de: 'Gruppenpraxis & Cloudspeicher', en: 'Group practice & cloud storage' };
 
@@ -53,6 +54,26 @@ function summary(data: Record<string, unknown>): string {
     .map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`)
     .join(' · ');
   return s.length > 140 ? `${s.slice(0, 139)}…` : s;
+}
+
+/** What the page says after "Praxisdaten … zurückschreiben". */
+function restoreText(o: RestoreOutcome): ActionOutcome {
+  switch (o.kind) {
+    case 'restored':
+      return { ok: true, message: { de: `Die Praxisdaten wurden von diesem PC in den gemeinsamen Ordner zurückgeschrieben (${o.files.toLocaleString('de-DE')} Dateien). Die anderen PCs arbeiten damit weiter, neue PCs können beitreten.`, en: `The practice data were written back into the shared folder from this PC (${o.files.toLocaleString('en')} files). The other PCs carry on with them, new PCs can join.` } };
+    case 'not-needed':
+      return { ok: true, message: { de: 'Die Praxisdaten liegen bereits im gemeinsamen Ordner; es war nichts zurückzuschreiben.', en: 'The practice data are already in the shared folder; there was nothing to write back.' } };
+    case 'not-empty':
+      return { ok: false, message: { de: `Der Ordner ist nicht leer; um nichts zu überschreiben, wurde nichts geschrieben. ${o.detail.de}`, en: `The folder is not empty; to overwrite nothing, nothing was written. ${o.detail.en}` } };
+    case 'no-local-copy':
+      return { ok: false, message: { de: 'Auf diesem PC liegt keine Kopie dieser Praxisdaten; bitte an einem PC zurückschreiben, der mit ihnen gearbeitet hat.', en: 'This PC holds no copy of these practice data; please write them back from a PC that worked with them.' } };
+    case 'passphrase-cancelled':
+      return { ok: false, message: { de: 'Ohne Praxis-Passwort kann nichts zurückgeschrieben werden; es wurde nichts geändert.', en: 'Without the practice passphrase nothing can be written back; nothing was changed.' } };
+    case 'header-unreadable':
+      return { ok: false, message: { de: 'Die Kennungsdatei der lokalen Kopie ist nicht lesbar; es wurde nichts geschrieben. Bitte wenden Sie sich an den Support.', en: "The local copy's store header is unreadable; nothing was written. Please contact support." } };
+    case 'not-configured':
+      return { ok: false, message: { de: 'Dieser PC ist nicht eingerichtet.', en: 'This PC is not set up.' } };
+  }
 }
 
 /** What the page says after "Speichern", for each outcome of the set-up. */
@@ -230,11 +251,15 @@ export class SettingsController {
           en: `${locked} file(s) in the shared folder are encrypted with a practice passphrase this PC does not know (two PCs changed the passphrase at the same time). They become readable once the other PC enters the current passphrase — or enter the passphrase set there here.`,
         },
       });
+    status.push(...this.deliveryItems());
     const configured = this.configuredFolder !== undefined;
     const actions: ViewItem[] = [
       { kind: 'action', id: 'save', label: { de: 'Speichern', en: 'Save' }, style: 'primary', enabled: !this.busy.value && folder !== '' && !problem },
       { kind: 'action', id: 'test-connection', label: { de: 'Verbindung testen', en: 'Test connection' }, style: 'secondary', enabled: !this.busy.value && folder !== '' && !problem },
       { kind: 'action', id: 'verify', label: { de: 'Daten prüfen', en: 'Verify data' }, style: 'secondary', enabled: !this.busy.value && this.service.isActive },
+      ...(this.service.active?.carrier.health === 'emptied'
+        ? [{ kind: 'action' as const, id: 'restore-shared-folder', label: { de: 'Praxisdaten von diesem PC in den gemeinsamen Ordner zurückschreiben', en: 'Write the practice data back into the shared folder from this PC' }, style: 'primary' as const, enabled: !this.busy.value }]
+        : []),
       ...(keys && (!keys.upToDate || locked > 0)
         ? [{ kind: 'action' as const, id: 'enter-passphrase', label: { de: 'Neues Praxis-Passwort eingeben', en: 'Enter new practice passphrase' }, style: 'primary' as const, enabled: !this.busy.value }]
         : []),
@@ -272,6 +297,25 @@ export class SettingsController {
     };
   }
 
+  /** What the delivery checks found: the store gone from the folder, other PCs' changes missing there. */
+  protected deliveryItems(): ViewItem[] {
+    const carrier = this.service.active?.carrier;
+    if (!carrier) return [];
+    const items: ViewItem[] = [];
+    if (carrier.health === 'emptied') items.push({ kind: 'notice', id: 'shared-folder-emptied', tone: 'error', text: EMPTIED });
+    for (const m of carrier.missing)
+      items.push({
+        kind: 'notice',
+        id: `missing-changes:${m.deviceId}`,
+        tone: 'warning',
+        text: {
+          de: `Änderungen von ${m.name} fehlen im gemeinsamen Ordner (seit ${localTime(m.since, 'de')}; ${m.files === 1 ? '1 Datei' : `${m.files.toLocaleString('de-DE')} Dateien`}). Sie kommen an, sobald ${m.name} oder ein anderer PC, der sie noch hat, wieder mit dem Ordner arbeitet. Bis dahin fehlen sie hier; nichts davor oder danach geht verloren.`,
+          en: `Changes from ${m.name} are missing from the shared folder (since ${localTime(m.since, 'en')}; ${m.files === 1 ? '1 file' : `${m.files.toLocaleString('en')} files`}). They arrive once ${m.name}, or another PC that still has them, works with the folder again. Until then they are missing here; nothing before or after them is lost.`,
+        },
+      });
+    return items;
+  }
+
   setValue(fieldId: string, value: string): void {
     if (fieldId === 'folder') this.folder.next(String(value));
   }
@@ -298,6 +342,8 @@ export class SettingsController {
         return this.testConnection();
       case 'save':
         return this.save();
+      case 'restore-shared-folder':
+        return restoreText(await this.setup.restoreShared());
       case 'verify':
         return this.verify();
       case 'change-passphrase':

@@ -55,6 +55,8 @@ export class SharedFolderExchange implements Carrier {
   protected lastAudit = 0;
   protected doubt = true;
   protected readonly lastSeqs = new Map<string, number>();
+  /** Device names from the cards held here, for devices whose presence is gone. */
+  protected readonly names = new Map<string, string>();
   protected readonly sinceIso = new Date().toISOString();
   protected lastExchangeAt?: string;
   protected devices: DeviceSeen[] = [];
@@ -188,13 +190,18 @@ export class SharedFolderExchange implements Carrier {
     this.doubt = false;
     this.lastAudit = Date.now();
     if (this.replica.writable && (await this.audit.run(this.lastSeqs, this.locked)) > 0) this.doubt = true;
+    for (const g of this.audit.gaps)
+      if (!this.names.has(g.device)) {
+        const card = await this.replica.deviceCard(g.device).catch(() => undefined);
+        if (card) this.names.set(g.device, card.name);
+      }
     this.publish();
   }
 
   get missing(): readonly MissingChanges[] {
     return this.audit.gaps.map((g) => {
-      const d = this.devices.find((x) => x.deviceId === g.device);
-      return { deviceId: g.device, name: d?.name ?? g.device.slice(0, 8), files: g.seqs.length, since: new Date(g.since).toISOString() };
+      const name = this.devices.find((x) => x.deviceId === g.device)?.name ?? this.names.get(g.device) ?? g.device.slice(0, 8);
+      return { deviceId: g.device, name, files: g.seqs.length, since: new Date(g.since).toISOString() };
     });
   }
 

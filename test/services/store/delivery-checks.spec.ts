@@ -4,7 +4,7 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { PracticeStore, StartupVerdict, SyncStatus } from '../../../src/host-api';
+import type { PracticeStore, SettingsView, StartupVerdict, SyncStatus } from '../../../src/host-api';
 import { CloudStorageTimings } from '../../../src/services/cloud-storage-service';
 import { CredentialStore } from '../../../src/services/credentials/credential-store';
 import { InMemoryCredentialStore } from '../../support/memory-credential-store';
@@ -68,6 +68,15 @@ async function stop(p: Pc): Promise<void> {
   await p.plugin?.unload();
   p.plugin = undefined;
   p.store = undefined;
+}
+
+/** The settings page of a running PC, its latest view kept. */
+async function openPage(p: Pc) {
+  const session = p.plugin!.settingsPages[0]!.open();
+  let last: SettingsView | undefined;
+  session.view$.subscribe((v) => (last = v));
+  await waitFor(() => last !== undefined, 2000, 'first view');
+  return { item: (id: string): any => last!.sections.flatMap((x) => x.items).find((i) => i.id === id), dispose: () => session.dispose() };
 }
 
 async function ids(p: Pc): Promise<string[]> {
@@ -181,6 +190,8 @@ describe('delivery is checked, not assumed', () => {
     const access: { state: string; detail?: { de: string } }[] = [];
     b.plugin!.storageProviders[0]!.access$.subscribe((s) => access.push(s));
     await waitFor(() => access.at(-1)?.state === 'wrong-folder' && /verschwunden/.test(access.at(-1)?.detail?.de ?? ''), 10000, 'B says the data disappeared');
+    const pageB = await openPage(b);
+    await waitFor(() => pageB.item('shared-folder-emptied') !== undefined && pageB.item('restore-shared-folder')?.enabled === true, 10000, "B's page offers to restore");
     const v = await restart(a);
     expect(v.kind).toBe('blocked');
     if (v.kind !== 'blocked') return;
@@ -220,6 +231,9 @@ describe('delivery is checked, not assumed', () => {
     await waitFor(async () => (await ids(b)).includes('later'), 10000, 'B has the later change');
     await waitFor(() => (b.sync?.awaited ?? 0) > 0 && b.sync?.state === 'receiving', 10000, 'B counts the gap');
     expect(await ids(b)).not.toContain('lost');
+    const page = await openPage(b);
+    await waitFor(() => page.item(`missing-changes:${dev}`) !== undefined, 10000, 'the page names the PC whose changes are missing');
+    expect(page.item(`missing-changes:${dev}`).text.de).toMatch(/Änderungen von PC-A fehlen im gemeinsamen Ordner \(seit /);
     expect(walk(shared).length).toBeGreaterThan(0);
   });
 });
