@@ -1,8 +1,9 @@
 // Thin adapter: the settings page extension point onto SettingsController.
 import { inject, injectable, optional } from 'inversify';
 import { HostDialogs, HostLocalData, type SettingsPageContribution, type SettingsPageSession } from '../host-api';
-import { CloudStorageService } from '../services/cloud-storage-service';
-import { SettingsController } from '../services/settings/settings-controller';
+import { SharedFolderProbe } from '../services/access/shared-folder-probe';
+import { CloudStorageService, CloudStorageTimings, DEFAULT_TIMINGS } from '../services/cloud-storage-service';
+import { SettingsController, probeFolderChecks } from '../services/settings/settings-controller';
 import { StoreSetup } from '../services/setup/store-setup';
 
 @injectable()
@@ -18,10 +19,14 @@ export class CloudStorageSettingsPage implements SettingsPageContribution {
     @inject(StoreSetup) protected readonly setup: StoreSetup,
     @inject(HostDialogs) protected readonly dialogs: HostDialogs,
     @inject(HostLocalData) @optional() protected readonly localData?: HostLocalData,
+    @inject(SharedFolderProbe) protected readonly probe?: SharedFolderProbe,
+    @inject(CloudStorageTimings) @optional() protected readonly timings?: CloudStorageTimings,
   ) {}
 
   open(): SettingsPageSession {
-    const c = new SettingsController(this.service, this.setup, this.dialogs, this.localData);
+    // The folder field's disk check: the probe's bounded child process, with the probe's time limit.
+    const checks = probeFolderChecks(this.probe ?? new SharedFolderProbe(), (this.timings ?? DEFAULT_TIMINGS).probeTimeoutMs);
+    const c = new SettingsController(this.service, this.setup, this.dialogs, this.localData, checks);
     this.sessions.add(c);
     return {
       view$: c.view$,

@@ -34,6 +34,7 @@ describe('settings page: what it shows', () => {
     h.dialogs.folders.push(folder);
     expect(await page.invoke('browse')).toEqual({ ok: true });
     expect(page.item('folder').value).toBe(folder);
+    await waitFor(() => page.item('folder-kind') !== undefined, 5000, 'folder kind (checked asynchronously)');
     expect(page.item('folder-kind').text.de).toContain('Lokaler Ordner');
     expect(await page.invoke('test-connection')).toMatchObject({ ok: true, message: { de: expect.stringContaining('leer') } });
     await plugin.unload();
@@ -60,6 +61,7 @@ describe('settings page: what it shows', () => {
     const h = host();
     const { plugin, page } = await open(h);
     page.set(value(h));
+    await waitFor(() => page.item('folder').error !== undefined, 5000, 'the error'); // existence is checked asynchronously
     expect(page.item('folder').error?.en).toMatch(re);
     expect(page.item('save').enabled).toBe(false);
     const out = await page.invoke('save');

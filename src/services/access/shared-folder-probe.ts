@@ -71,8 +71,21 @@ const fail = (step, e) => out({ ok: false, step, code: (e && e.code) || 'UNKNOWN
 })().catch((e) => fail('unexpected', e));
 `;
 
+// The folder field's check: only what is at the path (no listing, no test file), same child and bound.
+const STAT_CHILD = String.raw`
+const fs = require('fs');
+fs.promises.stat(process.argv[1]).then(
+  (st) => process.stdout.write(JSON.stringify({ ok: true, kind: st.isDirectory() ? 'directory' : 'not-directory' })),
+  (e) => process.stdout.write(JSON.stringify({ ok: false, step: 'stat', code: (e && e.code) || 'UNKNOWN' })),
+).then(() => process.exit(0));
+`;
+
+/** What is at a path, as the folder field needs it; `timeout` when the bound passed, `aborted` when the caller gave up. */
+export type PathKind = 'directory' | 'not-directory' | 'missing' | 'unknown' | 'timeout' | 'aborted';
+
 interface ChildAnswer {
   ok: boolean;
+  kind?: 'directory' | 'not-directory';
   step?: string;
   code?: string;
   header?: { format?: string; version?: number; storeId?: string; broken?: boolean } | null;
@@ -128,10 +141,22 @@ export class SharedFolderProbe {
 
   async probe(folder: string, opts: ProbeOptions = {}): Promise<ProbeResult> {
     const timeoutMs = opts.timeoutMs ?? 5000;
-    const answer = await this.runChild(folder, timeoutMs);
+    const answer = await this.runChild(CHILD, folder, timeoutMs);
+    if (answer === 'aborted') return { state: 'unavailable', content: 'unknown', detail: T.broken('child', 'ABORTED'), code: 'child:ABORTED' };
     if (answer === 'timeout')
       return { state: 'unavailable', content: 'unknown', detail: T.timedOut(Math.round(timeoutMs / 1000)), code: 'TIMEOUT', timedOut: true };
     return SharedFolderProbe.interpret(answer, opts);
+  }
+
+  /**
+   * Only a stat of the path, in the same kind of child process, killed at the bound or when `signal`
+   * aborts: a hung network drive costs a process that dies, never a thread of the host.
+   */
+  async pathKind(folder: string, timeoutMs: number, signal?: AbortSignal): Promise<PathKind> {
+    const a = await this.runChild(STAT_CHILD, folder, timeoutMs, signal);
+    if (a === 'timeout' || a === 'aborted') return a;
+    if (a.ok) return a.kind ?? 'unknown';
+    return a.step === 'stat' ? 'missing' : 'unknown'; // any stat error reads as "not there (or not reachable)"; spawn failures are the probe's to report
   }
 
   /** Maps the child's answer to an access state; exported for tests of every branch. */
@@ -170,24 +195,31 @@ export class SharedFolderProbe {
     return { state: 'available', content, storeId, detail: T.ok };
   }
 
-  protected runChild(folder: string, timeoutMs: number): Promise<ChildAnswer | 'timeout'> {
+  protected runChild(script: string, folder: string, timeoutMs: number, signal?: AbortSignal): Promise<ChildAnswer | 'timeout' | 'aborted'> {
     return new Promise((resolve) => {
-      const proc = spawn(process.execPath, [...(this.child.execArgv ?? []), '-e', CHILD, folder], {
+      if (signal?.aborted) return resolve('aborted');
+      const proc = spawn(process.execPath, [...(this.child.execArgv ?? []), '-e', script, folder], {
         stdio: ['ignore', 'pipe', 'ignore'],
         windowsHide: true,
       });
       let out = '';
       let done = false;
-      const finish = (v: ChildAnswer | 'timeout') => {
+      const finish = (v: ChildAnswer | 'timeout' | 'aborted') => {
         if (done) return;
         done = true;
         clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
         resolve(v);
       };
       const timer = setTimeout(() => {
         proc.kill('SIGKILL'); // abandoned: a hung call dies with its process, not in our thread pool
         finish('timeout');
       }, timeoutMs);
+      const onAbort = () => {
+        proc.kill('SIGKILL');
+        finish('aborted');
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
       proc.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
       proc.on('error', () => finish({ ok: false, step: 'spawn', code: 'ESPAWN' }));
       proc.on('close', () => {

@@ -1,10 +1,11 @@
 // The page "Gruppenpraxis & Cloudspeicher": a declarative view, and its actions' outcomes in words.
 // Setting a store up is StoreSetup's; this page turns its outcomes into texts.
 import * as path from 'node:path';
-import * as fs from 'node:fs';
-import { BehaviorSubject, combineLatest, type Subscription } from 'rxjs';
+import { BehaviorSubject, combineLatest, distinctUntilChanged } from 'rxjs';
+import { DisposableCollection, completing } from '../common/disposable';
 import type { ActionOutcome, LocalizedText, SettingsView, ViewItem, HostDialogs, HostLocalData } from '../../host-api';
 import { adviceFor } from '../access/folder-classifier';
+import { SharedFolderProbe, type PathKind } from '../access/shared-folder-probe';
 import type { CloudStorageService } from '../cloud-storage-service';
 import { KeychainUnavailableError } from '../credentials/credential-store';
 import { StorageError } from '../../host-api/storage';
@@ -17,7 +18,10 @@ import { EMPTIED } from '../cloud-storage-service';
 
 const TITLE = { de: 'Gruppenpraxis & Cloudspeicher', en: 'Group practice & cloud storage' };
 
-/** Live validation of the folder field; undefined when the path is acceptable. */
+/**
+ * Live validation of the folder field, the pure part (no disk, so it may run on every render);
+ * undefined when the path is acceptable. Existence is `folderExistenceProblem`'s, asynchronously.
+ */
 export function folderProblem(value: string, env: { appDataDir: string; platform: NodeJS.Platform }): LocalizedText | undefined {
   const v = value.trim();
   if (v === '') return { de: 'Bitte geben Sie einen Ordner an.', en: 'Please enter a folder.' };
@@ -37,16 +41,58 @@ export function folderProblem(value: string, env: { appDataDir: string; platform
     return { de: 'Dieser Ordner liegt im Programmordner dieses PCs; bitte einen gemeinsamen Ordner wählen.', en: "This folder is in this PC's application data folder; choose a shared folder." };
   const system = win ? [/^[a-z]:\\windows(\\|$)/i, /^[a-z]:\\program files( \(x86\))?(\\|$)/i, /^[a-z]:\\programdata(\\|$)/i] : [/^\/(bin|boot|dev|etc|lib|lib64|proc|run|sbin|sys|usr|var)(\/|$)/, /^\/$/];
   if (system.some((r) => r.test(norm))) return { de: 'Das ist ein Systemordner; bitte einen eigenen Ordner wählen.', en: 'That is a system folder; please choose a folder of your own.' };
-  if (!win || !/^\\\\/.test(v)) {
-    try {
-      const st = fs.statSync(v);
-      if (!st.isDirectory()) return { de: 'Der Pfad ist eine Datei, kein Ordner.', en: 'The path is a file, not a folder.' };
-    } catch {
-      return { de: 'Diesen Ordner gibt es nicht (oder er ist gerade nicht erreichbar).', en: 'This folder does not exist (or cannot be reached right now).' };
-    }
-  }
   return undefined;
 }
+
+/** Asks what is at a path within a time limit; `signal` gives up early (a newer value, the page closed). */
+export type PathCheck = (folder: string, signal: AbortSignal) => Promise<PathKind>;
+
+/** The folder field's checks that need the disk: how long they may take, and how. */
+export interface FolderChecks {
+  readonly pathKind: PathCheck;
+  readonly timeoutMs: number;
+  /** Quiet time after the last keystroke before the disk is asked. */
+  readonly debounceMs: number;
+}
+
+/** The default: the probe's child process, killed at the bound (see SharedFolderProbe.pathKind). */
+// Not an in-process fs.promises.stat with a timer: a stat hung on a dead share would still hold one of libuv's 4 threads per keystroke; a child is killed at the bound.
+export function probeFolderChecks(probe: SharedFolderProbe, timeoutMs: number, debounceMs = 300): FolderChecks {
+  return { pathKind: (folder, signal) => probe.pathKind(folder, timeoutMs, signal), timeoutMs, debounceMs };
+}
+
+/**
+ * The part of the folder's validation that needs the disk: does it exist, is it a folder. Bounded by
+ * `checks.timeoutMs` (a hung network drive answers "not reachable right now", it never hangs the page).
+ * Run after `folderProblem` found nothing; undefined when the folder is there.
+ */
+export async function folderExistenceProblem(value: string, env: { platform: NodeJS.Platform }, checks: FolderChecks, signal: AbortSignal): Promise<LocalizedText | undefined> {
+  const v = value.trim();
+  if (env.platform === 'win32' && /^\\\\/.test(v)) return undefined; // shares are checked by the probe, which can log in first
+  switch (await checks.pathKind(v, signal)) {
+    case 'directory':
+    case 'unknown': // the child could not run: the probe of save / test-connection reports that
+      return undefined;
+    case 'not-directory':
+      return { de: 'Der Pfad ist eine Datei, kein Ordner.', en: 'The path is a file, not a folder.' };
+    case 'missing':
+      return { de: 'Diesen Ordner gibt es nicht (oder er ist gerade nicht erreichbar).', en: 'This folder does not exist (or cannot be reached right now).' };
+    case 'timeout': {
+      const s = Math.max(1, Math.round(checks.timeoutMs / 1000));
+      return {
+        de: `Der Ordner ist gerade nicht erreichbar: keine Antwort innerhalb von ${s} Sekunde(n) (Netzlaufwerk getrennt oder Cloud-Programm hängt?). Bitte später erneut versuchen.`,
+        en: `The folder is not reachable right now: no answer within ${s} second(s) (network drive disconnected, or the cloud client stuck?). Please try again later.`,
+      };
+    }
+    case 'aborted':
+      return { de: 'Die Prüfung des Ordners wurde abgebrochen.', en: 'The check of the folder was cancelled.' };
+  }
+}
+
+/** What the page knows about the folder value it checked last (render only reads this). */
+type FolderCheckState =
+  | { readonly value: string; readonly state: 'checking' }
+  | { readonly value: string; readonly state: 'done'; readonly problem?: LocalizedText; readonly kind?: { title: LocalizedText; advice: LocalizedText } };
 
 /** A record's content in one short line: "name: Anna Beispiel · note: …". */
 function summary(data: Record<string, unknown>): string {
@@ -143,28 +189,92 @@ export class SettingsController {
   protected readonly busy = new BehaviorSubject<boolean>(false);
   protected readonly view = new BehaviorSubject<SettingsView>({ title: TITLE, busy: false, sections: [] });
   readonly view$ = this.view.asObservable();
-  protected readonly sub: Subscription;
+  protected readonly toDispose = new DisposableCollection();
   protected configuredFolder?: string;
+  /** The folder's disk checks and classification, done when the value changes; render only reads this. */
+  protected readonly checked = new BehaviorSubject<FolderCheckState>({ value: '', state: 'done' });
+  protected readonly checks: FolderChecks;
+  protected checkTimer?: NodeJS.Timeout;
+  protected checkAbort?: AbortController;
+  protected checkSeq = 0;
+  /** Aborted on dispose: ends whatever disk check is still running. */
+  protected readonly life = new AbortController();
 
   constructor(
     protected readonly service: CloudStorageService,
     protected readonly setup: StoreSetup,
     protected readonly dialogs: HostDialogs,
     protected readonly localData: HostLocalData | undefined,
+    checks?: FolderChecks,
   ) {
+    this.checks = checks ?? probeFolderChecks(new SharedFolderProbe(), 5000);
     void service.configStore.read().then((r) => {
       if (r.kind === 'ok') {
         this.configuredFolder = r.config.folder;
         if (this.folder.value === '') this.folder.next(r.config.folder);
       }
     });
-    this.sub = combineLatest([this.folder, this.busy, service.access$, service.sync$, service.keyState$]).subscribe(() => this.view.next(this.render()));
+    // Every way the value changes (typing, browse, the configured folder) starts one check.
+    this.toDispose.push(
+      completing(this.view),
+      completing(this.checked),
+      completing(this.busy),
+      completing(this.folder),
+      this.folder.pipe(distinctUntilChanged()).subscribe((v) => this.scheduleCheck(v)),
+      combineLatest([this.folder, this.checked, this.busy, service.access$, service.sync$, service.keyState$]).subscribe(() => this.view.next(this.render())),
+      () => this.life.abort(), // kills a running disk check's child process
+      () => clearTimeout(this.checkTimer),
+      () => this.checkAbort?.abort(),
+    );
+  }
+
+  /**
+   * Debounced (the disk is asked once typing pauses), bounded (checks.timeoutMs), and a check whose
+   * value is no longer current is aborted and its answer dropped, so an old answer never wins.
+   */
+  protected scheduleCheck(value: string): void {
+    clearTimeout(this.checkTimer);
+    this.checkTimer = undefined;
+    this.checkAbort?.abort();
+    this.checkAbort = undefined;
+    const seq = ++this.checkSeq;
+    if (this.life.signal.aborted) return;
+    if (value === '' || folderProblem(value, this.service.env)) return this.checked.next({ value, state: 'done' }); // render shows the pure problem
+    this.checked.next({ value, state: 'checking' });
+    this.checkTimer = setTimeout(() => {
+      this.checkTimer = undefined;
+      const abort = new AbortController();
+      this.checkAbort = abort;
+      void this.runCheck(value, seq, abort.signal);
+    }, this.checks.debounceMs);
+  }
+
+  protected async runCheck(value: string, seq: number, signal: AbortSignal): Promise<void> {
+    let next: FolderCheckState;
+    try {
+      const problem = await folderExistenceProblem(value, this.service.env, this.checks, signal);
+      if (seq !== this.checkSeq || signal.aborted) return;
+      // The classifier reads the mount table and the cloud clients' settings: once per value, here.
+      next = { value, state: 'done', ...(problem ? { problem } : { kind: adviceFor(this.service.classifier.classify(value.trim())) }) };
+    } catch {
+      next = { value, state: 'done' }; // nothing known; save and test-connection check again
+    }
+    if (seq !== this.checkSeq || signal.aborted) return;
+    this.checkAbort = undefined;
+    this.checked.next(next);
+  }
+
+  /** The whole validation for save and test-connection, awaited: the pure part, then the disk. */
+  protected async folderCheck(folder: string): Promise<LocalizedText | undefined> {
+    return folderProblem(folder, this.service.env) ?? (await folderExistenceProblem(folder, this.service.env, this.checks, this.life.signal));
   }
 
   protected render(): SettingsView {
     const env = this.service.env;
     const folder = this.folder.value;
-    const problem = folder === '' ? undefined : folderProblem(folder, env);
+    const check = this.checked.value;
+    const current = check.value === folder ? check : undefined; // an answer for an older value is never shown
+    const problem = folder === '' ? undefined : (folderProblem(folder, env) ?? (current?.state === 'done' ? current.problem : undefined));
     const items: ViewItem[] = [
       {
         kind: 'text-field',
@@ -177,8 +287,9 @@ export class SettingsController {
       },
     ];
     if (folder && !problem) {
-      const adv = adviceFor(this.service.classifier.classify(folder));
-      items.push({ kind: 'notice', id: 'folder-kind', tone: 'info', text: { de: `${adv.title.de}: ${adv.advice.de}`, en: `${adv.title.en}: ${adv.advice.en}` } });
+      const adv = current?.state === 'done' ? current.kind : undefined;
+      if (adv) items.push({ kind: 'notice', id: 'folder-kind', tone: 'info', text: { de: `${adv.title.de}: ${adv.advice.de}`, en: `${adv.title.en}: ${adv.advice.en}` } });
+      else if (current?.state !== 'done') items.push({ kind: 'notice', id: 'folder-checking', tone: 'busy', text: { de: 'Der Ordner wird geprüft …', en: 'Checking the folder …' } });
     }
     const a = this.service.accessStatus;
     const s = this.service.syncStatus;
@@ -366,7 +477,7 @@ export class SettingsController {
 
   protected async testConnection(): Promise<ActionOutcome> {
     const folder = this.folder.value.trim();
-    const problem = folderProblem(folder, this.service.env);
+    const problem = await this.folderCheck(folder);
     if (problem) return this.fieldError(problem);
     const t = await this.setup.test(folder);
     // A foreign folder's detail already says what is wrong; the other answers add what saving would do.
@@ -380,7 +491,7 @@ export class SettingsController {
 
   protected async save(): Promise<ActionOutcome> {
     const folder = this.folder.value.trim();
-    const problem = folderProblem(folder, this.service.env);
+    const problem = await this.folderCheck(folder);
     if (problem) return this.fieldError(problem);
     const o = await this.setup.setUp(folder, this.localData);
     if (o.kind === 'joined' || o.kind === 'created') this.configuredFolder = folder;
@@ -480,7 +591,7 @@ export class SettingsController {
   }
 
   dispose(): void {
-    this.sub.unsubscribe();
-    this.view.complete();
+    this.checkSeq++; // an answer still on its way is dropped
+    this.toDispose.dispose();
   }
 }
