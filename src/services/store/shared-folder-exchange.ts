@@ -52,8 +52,9 @@ export class SharedFolderExchange implements Carrier {
   /** This device's log files the shared folder listed in the last round ("<seq>-<hash>"). */
   protected ownListed = new Set<string>();
   protected readonly audit: FolderAudit;
-  protected lastAudit = 0;
-  protected doubt = true;
+  /** The first full check waits a period: a start stays quick; the cheap check of our own files runs every round. */
+  protected lastAudit = Date.now();
+  protected doubt = false;
   protected readonly lastSeqs = new Map<string, number>();
   /** Device names from the cards held here, for devices whose presence is gone. */
   protected readonly names = new Map<string, string>();
