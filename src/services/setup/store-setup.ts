@@ -208,9 +208,10 @@ export class StoreSetup {
       p = await this.service.probe(folder);
     }
     if (p.state !== 'available') return { kind: p.state === 'unavailable' ? 'unreachable' : p.state, detail: p.detail };
-    if (p.content === 'foreign') return { kind: 'foreign', detail: p.detail };
     if (p.content === 'store') return this.join(folder);
-    if (current.kind === 'ok') return { kind: 'configured-store-missing' };
+    // Set up for a store that is not in this folder (empty, or only a store's empty folders left): never a second one.
+    if (current.kind === 'ok' && (p.content === 'empty' || p.content === 'remnants')) return { kind: 'configured-store-missing' };
+    if (p.content !== 'empty') return { kind: 'foreign', detail: p.detail };
     return this.create(folder, localData);
   }
 

@@ -208,8 +208,10 @@ export class PracticeReplica implements ReplicaPort {
     }
   }
 
-  heldFiles(): Promise<StoreFile[]> {
-    return listStoreFiles(this.local);
+  async heldFiles(): Promise<StoreFile[]> {
+    // A former id's files are never written to its old area (its changes are reissued under this id).
+    const former = new Set(this.opts.formerDeviceIds ?? []);
+    return (await listStoreFiles(this.local)).filter((f) => !(f.device && former.has(f.device)));
   }
 
   formerLogFiles(): readonly SegmentFile[] {
