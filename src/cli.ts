@@ -37,7 +37,19 @@ async function readPassphrase(prompt: string): Promise<string> {
   });
 }
 
+/** Never a stack trace for the support: anything unexpected is said in words, with its code. */
 export async function main(argv: string[]): Promise<number> {
+  try {
+    return await verifyCommand(argv);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException | undefined)?.code;
+    const what = code ? `${code}${(e as NodeJS.ErrnoException).path ? ` (${(e as NodeJS.ErrnoException).path})` : ''}` : e instanceof Error ? e.message : String(e);
+    process.stderr.write(`Die Prüfung konnte nicht abgeschlossen werden: ${what}. / The check could not be completed: ${what}.\n`);
+    return 4;
+  }
+}
+
+async function verifyCommand(argv: string[]): Promise<number> {
   const [cmd, folder] = argv;
   if (cmd !== 'verify' || !folder) {
     process.stderr.write('Aufruf / usage: cloud-storage verify <Ordner|folder>\n');

@@ -34,3 +34,30 @@ describe('npx cloud-storage verify', () => {
     expect(none.stderr).toContain('holds no readable practice store');
   });
 });
+
+describe('npx cloud-storage verify, on a folder with unreadable entries', () => {
+  test('link loops and a file where a folder is expected are reported in words; the check finishes without a stack trace', async () => {
+    const store = await newSharedStore('Support-Passwort-2');
+    const d = await openDevice(store, 'PC1');
+    await d.replica.put('clients', 'k', { a: 1 });
+    await d.store.flush({ timeoutMs: 3000 });
+    await d.store.close();
+    const loop = (rel: string) => {
+      fs.mkdirSync(path.dirname(path.join(store.shared, rel)), { recursive: true });
+      fs.symlinkSync(path.basename(rel), path.join(store.shared, rel));
+    };
+    loop(path.join('devices', 'a'.repeat(32)));
+    fs.mkdirSync(path.join(store.shared, 'devices', 'b'.repeat(32)));
+    loop(path.join('devices', 'b'.repeat(32), 'log'));
+    fs.writeFileSync(path.join(store.shared, 'devices', 'c'.repeat(32)), 'x');
+    loop(path.join('objects', 'ab'));
+    loop(path.join('snapshots', 'd'.repeat(32)));
+    const bin = path.join(ROOT, 'bin', 'cloud-storage.js');
+    const r = spawnSync(process.execPath, [bin, 'verify', store.shared], { input: 'Support-Passwort-2\n', encoding: 'utf8' });
+    expect(r.stderr).not.toMatch(/\n\s+at |Error:|ELOOP/); // no stack trace, no raw error code
+    expect(r.stdout).toContain('Protokolldateien / log segments: 1,'); // the good device was still checked
+    for (const rel of [path.join('devices', 'a'.repeat(32)), path.join('devices', 'b'.repeat(32), 'log'), path.join('devices', 'c'.repeat(32)), path.join('objects', 'ab'), path.join('snapshots', 'd'.repeat(32))])
+      expect(r.stdout).toMatch(new RegExp(`✗ ${rel}: .*(symbolic link|a file where a folder is expected)`));
+    expect(r.status).toBe(1); // problems found, and said so
+  });
+});

@@ -29,10 +29,11 @@ export interface Page {
   item(id: string): any;
 }
 
-export function host(keychain = new InMemoryCredentialStore(), appDataDir?: string, deviceName?: string): TestHost & { keychain: InMemoryCredentialStore } {
+export function host(keychain = new InMemoryCredentialStore(), appDataDir?: string, deviceName?: string, userName?: string): TestHost & { keychain: InMemoryCredentialStore } {
   const h = makeHost({
     appDataDir,
     deviceName,
+    userName,
     bind: (c) => {
       c.bind(CloudStorageTimings).toConstantValue(TIMINGS);
       c.bind(CredentialStore).toConstantValue(keychain);

@@ -64,13 +64,13 @@ export interface TestHost {
   flags: Set<string>;
 }
 
-export function makeHost(opts: { deviceName?: string; appDataDir?: string; flags?: string[]; bind?: (c: Container) => void } = {}): TestHost {
+export function makeHost(opts: { deviceName?: string; userName?: string; appDataDir?: string; flags?: string[]; bind?: (c: Container) => void } = {}): TestHost {
   const container = new Container();
   const env: HostEnvironment = {
     apiVersion: '1.0.0',
     appDataDir: opts.appDataDir ?? tempDir('cs-appdata-'),
     deviceName: opts.deviceName ?? 'Praxis-PC 1',
-    userName: 'dr.muster',
+    userName: opts.userName ?? 'dr.muster',
     locale: 'de',
     platform: process.platform,
   };

@@ -1,7 +1,7 @@
 // Encryption at rest (invariant 6, docs/STORE-FORMAT.md): AES-256-GCM under a random store key, wrapped by scrypt.
 import * as crypto from 'node:crypto';
 import * as fsp from 'node:fs/promises';
-import { HEADER_KEY_ID, STORE_FORMAT, STORE_FORMAT_VERSION, type ScryptParams, type StoreHeader } from '../store/format';
+import { HEADER_KEY_ID, STORE_FORMAT, STORE_FORMAT_VERSION, storedDeviceName, type ScryptParams, type StoreHeader } from '../store/format';
 
 const MAGIC = Buffer.from('PSE1', 'ascii'); // sealed with the header's store key
 const MAGIC2 = Buffer.from('PSE2', 'ascii'); // followed by the 16-byte id of a later key generation
@@ -87,7 +87,7 @@ export async function createHeader(
     version: STORE_FORMAT_VERSION,
     storeId,
     createdAt: new Date().toISOString(),
-    createdBy,
+    createdBy: storedDeviceName(createdBy),
     kdf: params,
     wrappedKey: { nonce: nonce.toString('base64'), ciphertext: ct.toString('base64'), tag: c.getAuthTag().toString('base64') },
     keyCheck: keyCheckOf(storeKey, storeId),

@@ -18,6 +18,16 @@ export const MAX_SNAPSHOT_BYTES = 512 << 20;
 export const MAX_OBJECT_BYTES = (50 << 20) + 1024;
 export const MAX_SMALL_FILE_BYTES = 64 << 10;
 export const MAX_CHANGES_PER_SEGMENT = 5000;
+/**
+ * Names another PC reads, in UTF-16 code units (what JavaScript's `length` and zod count). One
+ * constant per field, used by the writer (which shortens to it, `storedName`) and every reader
+ * (which refuses more). 200 is the bound the format always had, so older readers take what is written.
+ * The device name: a change's `by`, a snapshot version's `by`, the device card's and presence's
+ * `name`, the header's `createdBy`, a key file's `createdByName`.
+ */
+export const MAX_DEVICE_NAME = 200;
+/** The user name: the device card's and presence's `user`. */
+export const MAX_USER_NAME = 200;
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
 export const STORE_FORMAT = 'practice-store';
@@ -100,6 +110,38 @@ export function classifyForeignName(name: string): ForeignNameKind {
   return 'unknown';
 }
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+const GRAPHEMES = new Intl.Segmenter('en', { granularity: 'grapheme' });
+export const SHORTENED_MARK = '…';
+
+/**
+ * A name as the store keeps it (HOST-API §6: any length, any script): unchanged when it fits in
+ * `max` UTF-16 code units, else cut after the last whole grapheme (a letter with its marks, an emoji
+ * sequence) that leaves room for "…", and "…" appended — a surrogate pair is never split. A lone
+ * surrogate (not text) becomes U+FFFD first. Deterministic: the same name gives the same result.
+ */
+export function storedName(name: string, max: number): string {
+  const s = name.replace(LONE_SURROGATE, '\uFFFD');
+  if (s.length <= max) return s;
+  const room = max - SHORTENED_MARK.length;
+  let end = 0;
+  // A boundary depends only on what precedes it and the next character: segmenting a prefix is exact up to `max`.
+  for (const { index, segment } of GRAPHEMES.segment(s.slice(0, max + 1))) {
+    if (index + segment.length > room) break;
+    end = index + segment.length;
+  }
+  // One grapheme longer than the bound (a letter under hundreds of marks): whole code points then.
+  if (end === 0)
+    for (const cp of s) {
+      if (end + cp.length > room) break;
+      end += cp.length;
+    }
+  return s.slice(0, end) + SHORTENED_MARK;
+}
+
+export const storedDeviceName = (name: string): string => storedName(name, MAX_DEVICE_NAME);
+export const storedUserName = (name: string): string => storedName(name, MAX_USER_NAME);
+
 export function isPlainJsonObject(v: unknown): v is JsonObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && Object.getPrototypeOf(v) === Object.prototype;
 }
@@ -152,7 +194,7 @@ export const StoreHeaderSchema = z.object({
   version: z.number().int().min(1),
   storeId: z.string().regex(STORE_ID),
   createdAt: z.string().max(40),
-  createdBy: z.string().max(200),
+  createdBy: z.string().max(MAX_DEVICE_NAME),
   kdf: ScryptParamsSchema,
   wrappedKey: z.object({ nonce: b64, ciphertext: b64, tag: b64 }),
   keyCheck: b64,
@@ -178,7 +220,7 @@ export const KeyFileSchema = z
     ...written,
     keyId: z.string().regex(KEY_ID_HEX),
     parent: KeyIdRef,
-    createdByName: z.string().max(200),
+    createdByName: z.string().max(MAX_DEVICE_NAME),
     kdf: ScryptParamsSchema,
     wrappedKey: Wrapped,
     keyCheck: b64,
@@ -211,7 +253,7 @@ export const ChangeSchema = z.object({
   id: z.string().regex(RECORD_ID),
   parents: z.array(z.string().regex(VERSION)).max(256),
   at: Iso,
-  by: z.string().max(200),
+  by: z.string().max(MAX_DEVICE_NAME),
   op: z.enum(['put', 'remove', 'resolve', 'import']),
   data: JsonObjectSchema.nullable(),
 });
@@ -234,8 +276,8 @@ export const DeviceInfoSchema = z.object({
   t: z.literal('device'),
   v: z.literal(1),
   deviceId: z.string().regex(DEVICE_ID),
-  name: z.string().max(200),
-  user: z.string().max(200),
+  name: z.string().max(MAX_DEVICE_NAME),
+  user: z.string().max(MAX_USER_NAME),
   createdAt: Iso,
   replaces: z.string().regex(DEVICE_ID).optional(),
 });
@@ -245,8 +287,8 @@ export const PresenceSchema = z.object({
   t: z.literal('presence'),
   v: z.literal(1),
   deviceId: z.string().regex(DEVICE_ID),
-  name: z.string().max(200),
-  user: z.string().max(200),
+  name: z.string().max(MAX_DEVICE_NAME),
+  user: z.string().max(MAX_USER_NAME),
   since: Iso,
   heartbeatAt: Iso,
   active: z.boolean(),
@@ -295,7 +337,7 @@ export function snapshotRecordsProblem(v: unknown): string | undefined {
       const [ver, parents, at, by, deleted, where] = t as unknown[];
       if (typeof ver !== 'string' || !VERSION.test(ver)) return `records[${i}].versions: version`;
       if (!Array.isArray(parents) || parents.length > 256 || !parents.every((p) => typeof p === 'string' && VERSION.test(p))) return `records[${i}].versions: parents`;
-      if (!str(at, 40) || !str(by, 200) || typeof deleted !== 'boolean' || typeof where !== 'string' || !WHERE.test(where)) return `records[${i}].versions: fields`;
+      if (!str(at, 40) || !str(by, MAX_DEVICE_NAME) || typeof deleted !== 'boolean' || typeof where !== 'string' || !WHERE.test(where)) return `records[${i}].versions: fields`;
     }
     if (!isPlainJsonObject(r.heads)) return `records[${i}].heads`;
     for (const [ver, data] of Object.entries(r.heads)) {

@@ -10,7 +10,7 @@ import { SerialQueue } from '../common/serial-queue';
 import { errnoOf, localWriteError, storageError } from '../common/errors';
 import { listDir } from '../common/durable-fs';
 import { Keyring, type KeyState } from '../crypto/keyring';
-import { LocalPaths, Paths, type Change, type DeviceInfo, type Segment, type StoreHeader } from './format';
+import { LocalPaths, Paths, storedDeviceName, type Change, type DeviceInfo, type Segment, type StoreHeader } from './format';
 import { Journal } from './journal';
 import { ReplicaKeys } from './replica-keys';
 import { HybridClock } from './hybrid-clock';
@@ -82,8 +82,11 @@ export class PracticeReplica implements ReplicaPort {
   protected readonly keys: ReplicaKeys;
   /** Which passphrase generation is current, and whether this device holds it. */
   readonly keyState$: Observable<KeyState>;
+  /** This device's name as its changes carry it (`by`): shortened to the format's bound. */
+  protected readonly byName: string;
 
   protected constructor(protected readonly opts: ReplicaOptions) {
+    this.byName = storedDeviceName(opts.deviceName);
     this.keyring = Buffer.isBuffer(opts.key) ? Keyring.ofHeaderKey(opts.header.storeId, opts.key, opts.header.keyCheck) : opts.key;
     this.local = new ReplicaFolder(opts.localRoot, opts.header.storeId, this.keyring);
     this.keys = new ReplicaKeys(this.keyring, this.local, { header: opts.header, deviceId: opts.deviceId, logger: opts.logger, keepKeys: opts.keepKeys, writable: () => this.writable, reportBad: (b) => this.reportBad(b) });
@@ -481,7 +484,7 @@ export class PracticeReplica implements ReplicaPort {
   }
 
   protected newChange(c: Omit<Change, 'ver' | 'at' | 'by'>): Change {
-    return { ...c, ver: this.clock.next(), at: new Date((this.opts.now ?? Date.now)()).toISOString(), by: this.opts.deviceName };
+    return { ...c, ver: this.clock.next(), at: new Date((this.opts.now ?? Date.now)()).toISOString(), by: this.byName };
   }
 
   /** The acknowledgement point: the change is durable in the journal before the promise resolves. */

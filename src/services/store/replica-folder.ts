@@ -1,5 +1,6 @@
 // Reading and writing one replica folder (local or shared) in the store format. Every read is
 // verified before it is believed (invariant 5, docs/STORE-FORMAT.md); every write is durable and write-once.
+import type * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
@@ -40,6 +41,8 @@ import {
   SNAPSHOT_BATCH,
   SnapshotHeaderSchema,
   snapshotRecordsProblem,
+  storedDeviceName,
+  storedUserName,
   classifyForeignName,
   jsonBytes,
   parseSegmentName,
@@ -55,6 +58,8 @@ import {
 export interface BadFile {
   readonly path: string; // relative to the replica root
   readonly reason: string;
+  /** Could not be listed or read at all (a link loop, no permission, a file where a folder is expected). */
+  readonly unreadable?: boolean;
 }
 
 export type HeaderReading =
@@ -72,6 +77,37 @@ export class BadFileError extends Error {
 /** A file sealed with a key this device does not hold yet (a newer passphrase): not bad, only locked. */
 export class KeyMissingError extends BadFileError {}
 
+/** An entry that cannot be listed or read at all: skipped and reported, never a reason to stop the rest. */
+export class UnreadableEntryError extends BadFileError {}
+
+/**
+ * What a file-system error says about one entry of a replica, in words; undefined for an error that is
+ * not about the entry itself (the folder gone, a dead share) — those stop the round and are retried.
+ */
+export function unreadableReason(e: unknown): string | undefined {
+  switch (errnoOf(e)) {
+    case 'ELOOP':
+      return 'cannot be read: a loop of symbolic links (it points back at itself) — skipped';
+    case 'EACCES':
+    case 'EPERM':
+      return 'cannot be read: access denied (this PC has no permission for it) — skipped';
+    case 'ENOTDIR':
+      return 'cannot be read: a file where a folder is expected — skipped';
+    case 'EISDIR':
+      return 'cannot be read: a folder where a file is expected — skipped';
+    case 'ENAMETOOLONG':
+      return 'cannot be read: its path is too long — skipped';
+    default:
+      return undefined;
+  }
+}
+
+/** The error as an UnreadableEntryError of `rel` when it is about that entry; else unchanged. */
+export function asUnreadable(rel: string, e: unknown): unknown {
+  const reason = e instanceof BadFileError ? undefined : unreadableReason(e);
+  return reason ? new UnreadableEntryError({ path: rel, reason, unreadable: true }) : e;
+}
+
 export interface SegmentFile {
   readonly device: string;
   readonly seq: number;
@@ -79,13 +115,17 @@ export interface SegmentFile {
 }
 
 /** Reads a file refusing anything larger than `max` (a huge file is reported, never loaded). */
-async function readBounded(file: string, max: number, rel: string): Promise<Buffer> {
-  const st = await fsp.lstat(file);
-  if (st.isSymbolicLink()) throw new BadFileError({ path: rel, reason: 'is a symbolic link (never followed)' });
-  if (!st.isFile()) throw new BadFileError({ path: rel, reason: 'is not a file' });
-  if (st.size === 0) throw new BadFileError({ path: rel, reason: 'is empty (0 bytes) — possibly not yet synced' });
-  if (st.size > max) throw new BadFileError({ path: rel, reason: `is too large (${st.size} bytes, at most ${max})` });
-  return fsp.readFile(file);
+async function readBounded(file: string, max: number, rel: string, skipUnreadable: boolean): Promise<Buffer> {
+  try {
+    const st = await fsp.lstat(file);
+    if (st.isSymbolicLink()) throw new BadFileError({ path: rel, reason: 'is a symbolic link (never followed)' });
+    if (!st.isFile()) throw new BadFileError({ path: rel, reason: 'is not a file' });
+    if (st.size === 0) throw new BadFileError({ path: rel, reason: 'is empty (0 bytes) — possibly not yet synced' });
+    if (st.size > max) throw new BadFileError({ path: rel, reason: `is too large (${st.size} bytes, at most ${max})` });
+    return await fsp.readFile(file);
+  } catch (e) {
+    throw skipUnreadable ? asUnreadable(rel, e) : e;
+  }
 }
 
 export class ReplicaFolder {
@@ -93,7 +133,18 @@ export class ReplicaFolder {
     readonly root: string,
     protected readonly storeId: string,
     protected readonly key: KeySource,
+    /**
+     * Another PC's folder (the shared one, or one being verified): an entry that cannot be listed or
+     * read at all is reported (`UnreadableEntryError`) and skipped. Off for the local replica, whose
+     * own files must not silently go missing (its open fails instead, as it always did).
+     */
+    protected readonly skipUnreadable = false,
   ) {}
+
+  /** The error as this folder treats it: about one entry (skipped and reported), or as it came. */
+  protected unreadable(rel: string, e: unknown): unknown {
+    return this.skipUnreadable ? asUnreadable(rel, e) : e;
+  }
 
   abs(rel: string): string {
     return path.join(this.root, rel);
@@ -175,20 +226,65 @@ export class ReplicaFolder {
     await fsyncDir(root);
   }
 
+  // ---- listing ---------------------------------------------------------------------------
+
+  /**
+   * The entries of a folder of this replica (none when it does not exist). With `bad` in a folder
+   * that skips unreadable entries, a folder that cannot be listed (a link loop, no permission, a file
+   * where a folder is expected) is reported and taken as empty, so one damaged entry never stops the
+   * rest; without `bad` (a writer asking about its own area) the error is thrown.
+   */
+  protected async entries(rel: string, bad?: (b: BadFile) => void): Promise<fs.Dirent[]> {
+    try {
+      return await fsp.readdir(this.abs(rel), { withFileTypes: true });
+    } catch (e) {
+      if (errnoOf(e) === 'ENOENT') return [];
+      const unreadable = this.unreadable(rel, e);
+      if (bad && unreadable instanceof UnreadableEntryError) {
+        bad(unreadable.bad);
+        return [];
+      }
+      if (errnoOf(e) === 'ENOTDIR') return [];
+      throw e;
+    }
+  }
+
+  protected async names(rel: string, bad?: (b: BadFile) => void): Promise<string[]> {
+    return (await this.entries(rel, bad)).map((d) => d.name);
+  }
+
+  /** Whether an entry listed as `d` can be taken as a folder (a link is followed: a loop is reported). */
+  protected async isFolder(rel: string, d: fs.Dirent, bad?: (b: BadFile) => void): Promise<boolean> {
+    if (d.isDirectory()) return true;
+    let problem: unknown = Object.assign(new Error('not a folder'), { code: 'ENOTDIR' });
+    if (d.isSymbolicLink())
+      try {
+        if ((await fsp.stat(this.abs(rel))).isDirectory()) return true;
+      } catch (e) {
+        if (errnoOf(e) === 'ENOENT') return false; // a link to nothing, or gone since the listing
+        if (!this.skipUnreadable) throw e;
+        problem = e;
+      }
+    const unreadable = this.unreadable(rel, problem);
+    if (unreadable instanceof UnreadableEntryError) bad?.(unreadable.bad);
+    return false;
+  }
+
   // ---- devices and segments -------------------------------------------------------------
 
   async listDevices(bad?: (b: BadFile) => void): Promise<string[]> {
     const out: string[] = [];
-    for (const n of await listDir(this.abs(Paths.devicesDir))) {
-      if (DEVICE_ID.test(n)) out.push(n);
-      else bad?.({ path: path.join(Paths.devicesDir, n), reason: describeForeign(n) });
+    for (const d of await this.entries(Paths.devicesDir, bad)) {
+      const rel = path.join(Paths.devicesDir, d.name);
+      if (!DEVICE_ID.test(d.name)) bad?.({ path: rel, reason: describeForeign(d.name) });
+      else if (await this.isFolder(rel, d, bad)) out.push(d.name);
     }
     return out.sort();
   }
 
   async listSegments(dev: string, bad?: (b: BadFile) => void): Promise<SegmentFile[]> {
     const out: SegmentFile[] = [];
-    for (const n of await listDir(this.abs(Paths.logDir(dev)))) {
+    for (const n of await this.names(Paths.logDir(dev), bad)) {
       const p = parseSegmentName(n);
       if (p) out.push({ device: dev, seq: p.seq, hash: p.hash });
       else bad?.({ path: path.join(Paths.logDir(dev), n), reason: describeForeign(n) });
@@ -206,7 +302,7 @@ export class ReplicaFolder {
   }
 
   async readSegmentBytes(f: SegmentFile): Promise<Buffer> {
-    return readBounded(this.abs(Paths.segment(f.device, f.seq, f.hash)), MAX_SEGMENT_BYTES, Paths.segment(f.device, f.seq, f.hash));
+    return readBounded(this.abs(Paths.segment(f.device, f.seq, f.hash)), MAX_SEGMENT_BYTES, Paths.segment(f.device, f.seq, f.hash), this.skipUnreadable);
   }
 
   /** Verifies a segment's bytes: name hash, authentication, schema, and that it says where it is. */
@@ -235,12 +331,12 @@ export class ReplicaFolder {
 
   async listObjects(bad?: (b: BadFile) => void): Promise<string[]> {
     const out: string[] = [];
-    for (const d of await listDir(this.abs(Paths.objectsDir))) {
+    for (const d of await this.names(Paths.objectsDir, bad)) {
       if (!OBJECT_DIR.test(d)) {
         if (!d.startsWith('.incoming-')) bad?.({ path: path.join(Paths.objectsDir, d), reason: describeForeign(d) });
         continue;
       }
-      for (const n of await listDir(this.abs(path.join(Paths.objectsDir, d)))) {
+      for (const n of await this.names(path.join(Paths.objectsDir, d), bad)) {
         if (HASH_HEX.test(n) && n.startsWith(d)) out.push(n);
         else bad?.({ path: path.join(Paths.objectsDir, d, n), reason: describeForeign(n) });
       }
@@ -251,14 +347,14 @@ export class ReplicaFolder {
   /** Checks an object's hash and authentication, chunk by chunk; with keep, returns its plaintext. */
   async readObject(hash: string, keep: boolean): Promise<Uint8Array | undefined> {
     const rel = Paths.object(hash);
-    const st = await fsp.lstat(this.abs(rel));
+    const st = await fsp.lstat(this.abs(rel)).catch((e: unknown) => Promise.reject(this.unreadable(rel, e)));
     if (!st.isFile()) throw new BadFileError({ path: rel, reason: 'is not a file' });
     if (st.size > MAX_OBJECT_BYTES) throw new BadFileError({ path: rel, reason: `is too large (${st.size} bytes)` });
     try {
       return await decryptFileChunked(this.key, this.storeId, Contexts.object(), this.abs(rel), hash, keep);
     } catch (e) {
       if (e instanceof EnvelopeError) throw envelopeProblem(rel, e);
-      throw e;
+      throw this.unreadable(rel, e);
     }
   }
 
@@ -266,12 +362,12 @@ export class ReplicaFolder {
 
   async listSnapshots(bad?: (b: BadFile) => void): Promise<SegmentFile[]> {
     const out: SegmentFile[] = [];
-    for (const dev of await listDir(this.abs(Paths.snapshotsDir))) {
+    for (const dev of await this.names(Paths.snapshotsDir, bad)) {
       if (!DEVICE_ID.test(dev)) {
         bad?.({ path: path.join(Paths.snapshotsDir, dev), reason: describeForeign(dev) });
         continue;
       }
-      for (const n of await listDir(this.abs(path.join(Paths.snapshotsDir, dev)))) {
+      for (const n of await this.names(path.join(Paths.snapshotsDir, dev), bad)) {
         const p = parseSegmentName(n);
         if (p) out.push({ device: dev, seq: p.seq, hash: p.hash });
         else bad?.({ path: path.join(Paths.snapshotsDir, dev, n), reason: describeForeign(n) });
@@ -310,7 +406,7 @@ export class ReplicaFolder {
   }
 
   async readSnapshotBytes(f: SegmentFile): Promise<Buffer> {
-    return readBounded(this.abs(Paths.snapshot(f.device, f.seq, f.hash)), MAX_SNAPSHOT_BYTES, Paths.snapshot(f.device, f.seq, f.hash));
+    return readBounded(this.abs(Paths.snapshot(f.device, f.seq, f.hash)), MAX_SNAPSHOT_BYTES, Paths.snapshot(f.device, f.seq, f.hash), this.skipUnreadable);
   }
 
   /**
@@ -341,14 +437,16 @@ export class ReplicaFolder {
 
   // ---- device info and presence ----------------------------------------------------------
 
+  /** The names are shortened to the format's bounds (any length and script comes in: HOST-API §6). */
   async writeDeviceInfo(info: DeviceInfo): Promise<void> {
-    await this.write(Paths.deviceFile(info.deviceId), encrypt(this.key, this.storeId, Contexts.device(info.deviceId), jsonBytes(info)));
+    const stored: DeviceInfo = { ...info, name: storedDeviceName(info.name), user: storedUserName(info.user) };
+    await this.write(Paths.deviceFile(info.deviceId), encrypt(this.key, this.storeId, Contexts.device(info.deviceId), jsonBytes(stored)));
   }
 
   async readDeviceInfo(dev: string): Promise<DeviceInfo | undefined> {
     const rel = Paths.deviceFile(dev);
     try {
-      const info = this.decode(rel, Contexts.device(dev), await readBounded(this.abs(rel), MAX_SMALL_FILE_BYTES, rel), DeviceInfoSchema);
+      const info = this.decode(rel, Contexts.device(dev), await readBounded(this.abs(rel), MAX_SMALL_FILE_BYTES, rel, this.skipUnreadable), DeviceInfoSchema);
       return info.deviceId === dev ? info : undefined;
     } catch (e) {
       if (errnoOf(e) === 'ENOENT') return undefined;
@@ -356,16 +454,17 @@ export class ReplicaFolder {
     }
   }
 
-  /** The only file a device rewrites, and only its own (docs/STORE-FORMAT.md). */
+  /** The only file a device rewrites, and only its own (docs/STORE-FORMAT.md); names shortened as the card's. */
   async writePresence(p: Presence): Promise<void> {
-    await this.write(Paths.presence(p.deviceId), encrypt(this.key, this.storeId, Contexts.presence(p.deviceId), jsonBytes(p)));
+    const stored: Presence = { ...p, name: storedDeviceName(p.name), user: storedUserName(p.user) };
+    await this.write(Paths.presence(p.deviceId), encrypt(this.key, this.storeId, Contexts.presence(p.deviceId), jsonBytes(stored)));
   }
 
   async readPresence(dev: string): Promise<{ presence: Presence; mtimeMs: number } | undefined> {
     const rel = Paths.presence(dev);
     try {
-      const st = await fsp.stat(this.abs(rel));
-      const presence = this.decode(rel, Contexts.presence(dev), await readBounded(this.abs(rel), MAX_SMALL_FILE_BYTES, rel), PresenceSchema);
+      const st = await fsp.stat(this.abs(rel)).catch((e: unknown) => Promise.reject(this.unreadable(rel, e)));
+      const presence = this.decode(rel, Contexts.presence(dev), await readBounded(this.abs(rel), MAX_SMALL_FILE_BYTES, rel, this.skipUnreadable), PresenceSchema);
       if (presence.deviceId !== dev) return undefined;
       return { presence, mtimeMs: st.mtimeMs };
     } catch (e) {
@@ -378,7 +477,7 @@ export class ReplicaFolder {
 
   async listKeyFiles(bad?: (b: BadFile) => void): Promise<string[]> {
     const out: string[] = [];
-    for (const n of await listDir(this.abs(Paths.keysDir))) {
+    for (const n of await this.names(Paths.keysDir, bad)) {
       if (HASH_HEX.test(n)) out.push(n);
       else bad?.({ path: path.join(Paths.keysDir, n), reason: describeForeign(n) });
     }
@@ -388,7 +487,7 @@ export class ReplicaFolder {
   /** A key file, checked: name hash, size, JSON, format, this store. Whether it is believed is the keyring's call. */
   async readKeyFile(hash: string): Promise<{ file: NamedKeyFile; bytes: Buffer }> {
     const rel = path.join(Paths.keysDir, hash);
-    const bytes = await readBounded(this.abs(rel), MAX_KEY_FILE_BYTES, rel);
+    const bytes = await readBounded(this.abs(rel), MAX_KEY_FILE_BYTES, rel, this.skipUnreadable);
     if (sha256Hex(bytes) !== hash) throw new BadFileError({ path: rel, reason: 'content does not match its name (truncated, changed or half-synced)' });
     const f = this.check(rel, this.parseJson(rel, bytes.toString('utf8')), KeyFileEntrySchema);
     if (f.storeId !== this.storeId) throw new BadFileError({ path: rel, reason: 'belongs to another store' });
@@ -403,7 +502,7 @@ export class ReplicaFolder {
       },
       get: () => undefined,
     };
-    return new ReplicaFolder(root, storeId, none).readKeyFiles(bad);
+    return new ReplicaFolder(root, storeId, none, true).readKeyFiles(bad);
   }
 
   /** Every readable key file here; bad ones (and foreign names) are reported and left alone. */

@@ -10,7 +10,8 @@ import { DisposableCollection, clearing } from '../common/disposable';
 import { errnoOf } from '../common/errors';
 import { MAX_OBJECT_BYTES, Paths, segmentName, type Presence } from './format';
 import { FolderAudit } from './folder-audit';
-import { BadFileError, KeyMissingError, ReplicaFolder, type BadFile } from './replica-folder';
+import { BadFileError, KeyMissingError, ReplicaFolder, UnreadableEntryError, asUnreadable, type BadFile } from './replica-folder';
+import { RefusedFiles } from './refused-files';
 import type { Carrier, CarrierHealth, DeviceSeen, MissingChanges, ReplicaPort } from './replica-port';
 
 export interface ExchangeOptions {
@@ -69,7 +70,8 @@ export class SharedFolderExchange implements Carrier {
   protected readonly cardsHere = new Set<string>();
   protected readonly snapshotsInShared = new Set<string>();
   protected objectsHere?: Set<string>;
-  protected readonly objectsRefused = new Map<string, number>(); // hash → size at which it failed the check
+  /** Files that failed a check, not read again until their size or time changes (bounded). */
+  protected readonly refused = new RefusedFiles();
   protected readonly keysInShared = new Set<string>();
   protected keysHere?: Set<string>;
   /** Files encrypted with a key of a newer passphrase this device does not hold yet (path → true). */
@@ -80,7 +82,7 @@ export class SharedFolderExchange implements Carrier {
     protected readonly replica: ReplicaPort,
     protected readonly opts: ExchangeOptions,
   ) {
-    this.shared = new ReplicaFolder(opts.sharedRoot, replica.storeId, replica.keyring);
+    this.shared = new ReplicaFolder(opts.sharedRoot, replica.storeId, replica.keyring, true);
     this.audit = new FolderAudit(replica, this.shared, (rel, bytes) => this.sharedWrite(rel, bytes), {
       graceMs: opts.repairGraceMs ?? 120_000,
       hashBudgetBytes: opts.auditBudgetBytes ?? 32 << 20,
@@ -299,8 +301,10 @@ export class SharedFolderExchange implements Carrier {
         if (dev !== this.replica.deviceId && this.replica.hasLogPosition(dev, f.seq))
           bad({ path: Paths.segment(dev, f.seq, f.hash), reason: 'a second segment at the same position (forked chain) — applied, both kept' });
         try {
-          const bytes = await this.shared.readSegmentBytes(f);
-          await this.replica.acceptLogFile(f, bytes, this.shared.decodeSegment(f, bytes));
+          await this.unlessRefused(Paths.segment(dev, f.seq, f.hash), async () => {
+            const bytes = await this.shared.readSegmentBytes(f);
+            await this.replica.acceptLogFile(f, bytes, this.shared.decodeSegment(f, bytes));
+          });
         } catch (e) {
           if (e instanceof KeyMissingError) this.locked.add(e.bad.path);
           else if (e instanceof BadFileError) bad(e.bad);
@@ -321,7 +325,7 @@ export class SharedFolderExchange implements Carrier {
     const rel = Paths.deviceFile(dev);
     try {
       if (await this.replica.hasDeviceCard(dev)) this.cardsHere.add(dev);
-      else if (await this.shared.readDeviceInfo(dev)) {
+      else if (await this.unlessRefused(rel, () => this.shared.readDeviceInfo(dev))) {
         await this.replica.acceptDeviceCard(dev, await fs.promises.readFile(this.shared.abs(rel)));
         this.cardsHere.add(dev);
       }
@@ -341,7 +345,9 @@ export class SharedFolderExchange implements Carrier {
     for (const hash of await this.shared.listKeyFiles(bad)) {
       if (this.keysHere.has(hash)) continue;
       try {
-        arrived.push({ hash, bytes: (await this.shared.readKeyFile(hash)).bytes });
+        const read = await this.unlessRefused(Paths.keyFile(hash), () => this.shared.readKeyFile(hash));
+        if (!read) continue;
+        arrived.push({ hash, bytes: read.bytes });
         this.keysInShared.add(hash);
       } catch (e) {
         if (e instanceof BadFileError) bad(e.bad);
@@ -368,10 +374,13 @@ export class SharedFolderExchange implements Carrier {
     const snaps = await this.shared.snapshotsToTry(await this.shared.listSnapshots(bad));
     for (const f of snaps.slice(0, 3)) {
       try {
-        const bytes = await this.shared.readSnapshotBytes(f);
-        this.shared.openSnapshot(f, bytes); // name, authentication, header; its records are checked as they load
-        await this.replica.acceptSnapshot(f, bytes);
-        return;
+        const taken = await this.unlessRefused(Paths.snapshot(f.device, f.seq, f.hash), async () => {
+          const bytes = await this.shared.readSnapshotBytes(f);
+          this.shared.openSnapshot(f, bytes); // name, authentication, header; its records are checked as they load
+          await this.replica.acceptSnapshot(f, bytes);
+          return true;
+        });
+        if (taken) return;
       } catch (e) {
         if (e instanceof KeyMissingError) continue; // under a newer passphrase: log files will do
         if (e instanceof BadFileError) bad(e.bad);
@@ -382,26 +391,40 @@ export class SharedFolderExchange implements Carrier {
 
   /**
    * Copies one attachment into the replica, which keeps it only if it checks out (hash and
-   * authentication). A size that failed once is not read again until the file changes.
+   * authentication). One that failed is not read again until the file changes (a half-synced file grows).
    */
   protected async copyObject(hash: string): Promise<boolean> {
     const rel = Paths.object(hash);
-    let size: number | undefined;
     try {
-      const st = await fs.promises.lstat(this.shared.abs(rel));
-      size = st.size;
-      if (this.objectsRefused.get(hash) === size) return false; // refused at this size; a half-synced file grows
-      if (!st.isFile() || st.size > MAX_OBJECT_BYTES) throw new BadFileError({ path: rel, reason: st.isFile() ? `is too large (${st.size} bytes)` : 'is not a file' });
-      await this.replica.acceptAttachment(hash, await fs.promises.readFile(this.shared.abs(rel)));
-      this.objectsRefused.delete(hash);
-      return true;
+      const copied = await this.unlessRefused(rel, async (st) => {
+        if (!st.isFile() || st.size > MAX_OBJECT_BYTES) throw new BadFileError({ path: rel, reason: st.isFile() ? `is too large (${st.size} bytes)` : 'is not a file' });
+        await this.replica.acceptAttachment(hash, await fs.promises.readFile(this.shared.abs(rel)).catch((e: unknown) => Promise.reject(asUnreadable(rel, e))));
+        return true;
+      });
+      return copied ?? false;
     } catch (e) {
       if (e instanceof KeyMissingError) this.locked.add(e.bad.path);
-      else if (e instanceof BadFileError) {
-        this.replica.reportBad(e.bad);
-        if (size !== undefined) this.objectsRefused.set(hash, size);
-      } else if (errnoOf(e) !== 'ENOENT') throw e;
+      else if (e instanceof BadFileError) this.replica.reportBad(e.bad);
+      else if (errnoOf(e) !== 'ENOENT') throw e;
       return false;
+    }
+  }
+
+  /**
+   * Runs `read` on a file of the shared folder unless that file was refused before at the same size
+   * and modification time (then undefined: it is not read and hashed again on every poll). A file that
+   * fails a check is remembered; one that cannot be read at all, or waits for a key, is not.
+   */
+  protected async unlessRefused<T>(rel: string, read: (st: fs.Stats) => Promise<T>): Promise<T | undefined> {
+    const st = await fs.promises.lstat(this.shared.abs(rel)).catch((e: unknown) => Promise.reject(asUnreadable(rel, e)));
+    if (this.refused.has(rel, st)) return undefined;
+    try {
+      const out = await read(st);
+      this.refused.delete(rel);
+      return out;
+    } catch (e) {
+      if (e instanceof BadFileError && !(e instanceof KeyMissingError) && !(e instanceof UnreadableEntryError)) this.refused.add(rel, st);
+      throw e;
     }
   }
 
@@ -449,10 +472,10 @@ export class SharedFolderExchange implements Carrier {
     const stale = 3 * (this.opts.heartbeatMs ?? 15000);
     const devices: DeviceSeen[] = [];
     let awaited = 0;
-    for (const dev of await this.shared.listDevices()) {
+    for (const dev of await this.shared.listDevices(() => undefined /* reported by the pull */)) {
       let p: Awaited<ReturnType<ReplicaFolder['readPresence']>>;
       try {
-        p = await this.shared.readPresence(dev);
+        p = await this.unlessRefused(Paths.presence(dev), () => this.shared.readPresence(dev));
       } catch (e) {
         if (e instanceof KeyMissingError) {
           const seen = await this.presenceUnderNewerKey(dev, folderNow, stale);
@@ -464,8 +487,9 @@ export class SharedFolderExchange implements Carrier {
       const thisDevice = dev === me;
       devices.push({
         deviceId: dev,
-        name: p.presence.name,
-        user: p.presence.user,
+        // this PC by the host's own (full) names; the files hold them shortened to the format's bounds
+        name: thisDevice ? this.opts.deviceName : p.presence.name,
+        user: thisDevice ? this.opts.userName : p.presence.user,
         since: p.presence.since,
         active: thisDevice || (p.presence.active && folderNow - p.mtimeMs < stale),
         lastSeenAt: new Date(p.mtimeMs).toISOString(),

@@ -18,7 +18,7 @@ export interface VerifyReport {
   readonly locked: BadFile[];
   /** Damaged, tampered, foreign or incomplete files: never applied, never deleted. */
   readonly problems: BadFile[];
-  /** Sync-client debris and system files: recognised, ignored, harmless. */
+  /** Sync-client debris and system files: recognised, ignored, harmless. (Unreadable entries are problems.) */
   readonly ignored: BadFile[];
 }
 
@@ -26,10 +26,11 @@ export async function verifyReplica(root: string, header: StoreHeader, key: Buff
   const problems: BadFile[] = [];
   const ignored: BadFile[] = [];
   const locked: BadFile[] = [];
-  const note = (b: BadFile) => ignored.push(b);
+  // Foreign names are harmless; an entry that cannot be listed or read at all (a link loop, no permission) is a problem.
+  const note = (b: BadFile) => (b.unreadable ? problems : ignored).push(b);
   // A copy: checking a folder never changes which keys the open store holds or writes with.
   const keyring = Buffer.isBuffer(key) ? Keyring.ofHeaderKey(header.storeId, key, header.keyCheck) : key.copy();
-  const folder = new ReplicaFolder(root, header.storeId, keyring);
+  const folder = new ReplicaFolder(root, header.storeId, keyring, true); // unreadable entries become problems, the check goes on
   const keyFiles = await folder.readKeyFiles((b) => problems.push(b), note);
   for (const f of resolveKeys(keyring, keyFiles).forged) problems.push({ path: `keys/${f.hash}`, reason: 'a key file not endorsed by the key it claims to replace — never believed' });
   const problem = (b: BadFile, e: unknown) => (e instanceof KeyMissingError ? locked : problems).push(b);
