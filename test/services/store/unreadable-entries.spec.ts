@@ -7,6 +7,9 @@ import type { SyncStatus } from '../../../src/host-api';
 import { host, openPage } from '../../support/settings-page';
 import { tempDir, waitFor } from '../../support/temp';
 
+// Several PCs through the loaded plugin, each with its own timers: generous on a loaded machine.
+jest.setTimeout(180_000);
+
 const PASS = 'Praxis-Passwort-1';
 const hex = (c: string) => c.repeat(32);
 
