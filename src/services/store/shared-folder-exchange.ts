@@ -4,6 +4,7 @@
 // round) and its bytes check out (the audit); what the folder lost is written again, same name,
 // same bytes. Nothing here deletes a file in the shared folder.
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { BehaviorSubject, type Observable } from 'rxjs';
 import type { HostLogger, SyncStatus } from '../../host-api';
 import { DisposableCollection, clearing } from '../common/disposable';
@@ -57,6 +58,7 @@ export class SharedFolderExchange implements Carrier {
   protected lastAudit = Date.now();
   protected doubt = false;
   protected readonly lastSeqs = new Map<string, number>();
+  protected restoring = false;
   /** Device names from the cards held here, for devices whose presence is gone. */
   protected readonly names = new Map<string, string>();
   protected readonly sinceIso = new Date().toISOString();
@@ -212,7 +214,13 @@ export class SharedFolderExchange implements Carrier {
     if (!this.replica.writable) return 0;
     const hdr = await ReplicaFolder.readHeader(this.opts.sharedRoot);
     if (hdr.kind !== 'missing' || !(await this.looksEmptied())) throw new Error('the shared folder is not empty');
-    const n = await this.audit.restoreAll();
+    let n: number;
+    this.restoring = true; // into a folder without a header, on purpose: the header comes last
+    try {
+      n = await this.audit.restoreAll();
+    } finally {
+      this.restoring = false;
+    }
     await ReplicaFolder.writeHeader(this.opts.sharedRoot, this.replica.header); // last, and never over another store
     this.writesSeen.push(Paths.header);
     this.cardInShared = false;
@@ -225,8 +233,18 @@ export class SharedFolderExchange implements Carrier {
 
   protected async sharedWrite(rel: string, bytes: Uint8Array): Promise<void> {
     if (!this.replica.writable) throw new Error('lock lost');
+    await this.checkStillOurs(rel);
     await this.shared.write(rel, bytes);
     this.writesSeen.push(rel);
+  }
+
+  /**
+   * A write that would create store folders does so only while the folder holds this store: a folder
+   * swapped or emptied since the round began (stick out, another folder at the path) gets nothing.
+   */
+  protected async checkStillOurs(rel: string): Promise<void> {
+    if (this.restoring || (await folderExists(path.dirname(this.shared.abs(rel))))) return;
+    if (!(await folderExists(this.shared.abs(Paths.header)))) throw Object.assign(new Error('the shared folder no longer holds the store'), { code: 'ENOENT' });
   }
 
   /** Copies a file of the replica to the same path in the shared folder, unless it is there already. */
@@ -456,6 +474,7 @@ export class SharedFolderExchange implements Carrier {
       changeCount: Math.max(0, changeCount - this.pendingUploads()),
     };
     try {
+      await this.checkStillOurs(Paths.presence(me));
       await this.shared.writePresence(p);
       this.lastPresence = { news, at: Date.now() };
       this.writesSeen.push(Paths.presence(me));
