@@ -65,7 +65,10 @@ export class DevHost {
   protected settings?: SettingsPageSession;
   protected settingsView: unknown;
   protected verdict?: StartupVerdict;
-  protected phase: 'starting' | 'guard' | 'running' | 'quit' = 'starting';
+  protected verdictGuard?: string;
+  protected phase: 'starting' | 'guard' | 'running' | 'failed' | 'quit' = 'starting';
+  /** Set when a guard broke the contract (HOST-API §4): "the plugin failed", Quit only, no practice data. */
+  protected failure?: { title: LocalizedText; message: LocalizedText };
   protected notices: { tone: Tone; text: LocalizedText }[] = [];
   protected readonly prompts = new Map<string, { prompt: Prompt; resolve: (v: unknown) => void }>();
   protected store?: PracticeStore;
@@ -152,11 +155,12 @@ export class DevHost {
       try {
         v = await g.check();
       } catch (e) {
-        console.error(`guard ${g.id} failed; the host goes on without it`, (e as Error).message);
-        continue;
+        this.guardFailed(g.id, e);
+        return;
       }
       if (v.kind === 'blocked') {
         this.verdict = v;
+        this.verdictGuard = g.id;
         this.changed();
         return; // the page shows the dialog; an action continues in act()
       }
@@ -165,17 +169,47 @@ export class DevHost {
     await this.enterRunning();
   }
 
+  /**
+   * A guard rejected instead of answering with a verdict (HOST-API §4): the host shows "the plugin
+   * failed" with Quit only and opens no practice data — neither the plugin's store nor its own local
+   * file, which would silently become a second data set beside the cloud's.
+   */
+  protected guardFailed(guardId: string, e: unknown): void {
+    console.error(`guard ${guardId} failed (its promise was rejected): no practice data are opened`, (e as Error)?.message);
+    this.phase = 'failed';
+    this.verdict = undefined;
+    this.store = undefined;
+    this.clients = [];
+    const name = this.plugin?.manifest.displayName ?? { de: guardId, en: guardId };
+    this.failure = {
+      title: { de: `Die Erweiterung „${name.de}“ ist fehlgeschlagen`, en: `The plugin failed: ${name.en}` },
+      message: {
+        de: 'Beim Start ist in der Erweiterung ein Fehler aufgetreten. Zum Schutz Ihrer Daten werden keine Praxisdaten geöffnet. Bitte beenden Sie das Programm und wenden Sie sich an den Support, falls es wieder auftritt.',
+        en: 'The plugin ran into an error while starting. To protect your data, no practice data are opened. Please quit the application and contact support if it happens again.',
+      },
+    };
+    this.changed();
+  }
+
   async actOnVerdict(actionId: string): Promise<void> {
-    const g = this.plugin?.startupGuards[0];
+    const g = this.plugin?.startupGuards.find((x) => x.id === this.verdictGuard) ?? this.plugin?.startupGuards[0];
     if (actionId === 'quit' || !g) {
       this.phase = 'quit';
       this.verdict = undefined;
       this.changed();
       return;
     }
+    const offered = this.verdict?.kind === 'blocked' ? this.verdict.actions : [];
+    if (this.phase === 'failed' || !offered.some((a) => a.id === actionId)) return; // only what the dialog offers
     this.verdict = undefined;
     this.changed();
-    const v = await g.act(actionId);
+    let v: StartupVerdict;
+    try {
+      v = await g.act(actionId);
+    } catch (e) {
+      this.guardFailed(g.id, e);
+      return;
+    }
     if (v.kind === 'blocked') {
       this.verdict = v;
       this.changed();
@@ -193,6 +227,7 @@ export class DevHost {
 
   /** Uses the provider when it is active (HOST-API §5), else the host's own local file. */
   protected async switchStorage(): Promise<void> {
+    if (this.phase !== 'running') return; // no practice data before the guards passed (or when one failed)
     const provider = this.plugin?.storageProviders[0];
     if (provider?.isActive()) {
       const store = await provider.open();
@@ -206,6 +241,11 @@ export class DevHost {
   }
 
   protected async refreshClients(): Promise<void> {
+    if (this.phase !== 'running') {
+      this.clients = [];
+      this.changed();
+      return;
+    }
     if (this.store) {
       try {
         this.clients = [...(await this.store.list('clients'))];
@@ -221,7 +261,7 @@ export class DevHost {
   // ---- the settings page ----------------------------------------------------------------------
 
   openSettings(): void {
-    if (this.settings || !this.plugin?.settingsPages[0]) return;
+    if (this.settings || !this.plugin?.settingsPages[0] || this.phase === 'failed' || this.phase === 'quit') return;
     this.settings = this.plugin.settingsPages[0].open();
     this.subs.push(this.settings.view$.subscribe((v) => ((this.settingsView = v), this.changed())));
   }
@@ -235,7 +275,13 @@ export class DevHost {
 
   // ---- practice screen ------------------------------------------------------------------------
 
+  /** Practice data are open only once the guards passed: never during the guard, after a failed plugin, or after quit. */
+  protected get noPracticeData(): { ok: false; message: LocalizedText } | undefined {
+    return this.phase === 'running' ? undefined : { ok: false, message: { de: 'Es sind keine Praxisdaten geöffnet.', en: 'No practice data are open.' } };
+  }
+
   async saveClient(id: string | undefined, data: JsonObject, baseVersion?: string): Promise<{ ok: boolean; message?: LocalizedText }> {
+    if (this.noPracticeData) return this.noPracticeData;
     const clientId = id || `k${Date.now().toString(36)}${crypto.randomBytes(2).toString('hex')}`;
     try {
       if (this.store) await this.store.put('clients', clientId, data, baseVersion ? { baseVersion } : undefined);
@@ -253,6 +299,7 @@ export class DevHost {
   }
 
   async deleteClient(id: string): Promise<{ ok: boolean; message?: LocalizedText }> {
+    if (this.noPracticeData) return this.noPracticeData;
     try {
       if (this.store) await this.store.remove('clients', id);
       else {
@@ -277,12 +324,13 @@ export class DevHost {
       settingsPages: (this.plugin?.settingsPages ?? []).map((p) => ({ id: p.id, title: p.title, group: p.group })),
       phase: this.phase,
       verdict: this.verdict,
+      failure: this.failure,
       notices: this.notices,
       prompts: [...this.prompts.values()].map((p) => p.prompt),
       settings: this.settingsView,
       access: this.access,
       sync: this.sync,
-      storage: this.store ? 'cloud' : 'local',
+      storage: this.phase !== 'running' ? 'none' : this.store ? 'cloud' : 'local',
       clients: this.clients,
     };
   }

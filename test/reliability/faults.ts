@@ -77,7 +77,7 @@ export async function crashCampaign(kills: number): Promise<CrashResult> {
         everRemoved.add(id);
         everAcked.delete(id);
       }
-      // open waits itself for the killed process's lock to turn stale
+      // open takes the killed process's lock over at once (its owner record names a process that is gone)
       const replica = await PracticeReplica.open({ localRoot, header: store.header, key: store.key, deviceId, deviceName: 'crash', userName: 'crash', lockStaleMs: 2000 });
       for (const [id, version] of everAcked) {
         const hist = await replica.history('notes', id);

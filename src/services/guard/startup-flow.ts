@@ -1,6 +1,8 @@
-// The startup guard's state machine (HOST-API §4): every dead end offers a way out that loses nothing.
+// The startup guard's state machine (HOST-API §4): every dead end offers a way out that loses nothing,
+// and check()/act() answer with a verdict whatever happens (never a rejected promise).
 import { inject, injectable } from 'inversify';
-import { HostDialogs, type LocalizedText, type StartupVerdict, type Tone } from '../../host-api';
+import { HostDialogs, HostLogger, type LocalizedText, type StartupVerdict, type Tone } from '../../host-api';
+import { errnoOf, failureText } from '../common/errors';
 import { StoreSetup, type ReopenOutcome } from '../setup/store-setup';
 import { EMPTIED } from '../cloud-storage-service';
 
@@ -29,10 +31,26 @@ export class StartupFlow {
   constructor(
     @inject(StoreSetup) protected readonly setup: StoreSetup,
     @inject(HostDialogs) protected readonly dialogs: HostDialogs,
+    @inject(HostLogger) protected readonly logger: HostLogger,
   ) {}
 
   check(): Promise<StartupVerdict> {
-    return this.reopen(true);
+    return this.answering(() => this.reopen(true));
+  }
+
+  act(actionId: string): Promise<StartupVerdict> {
+    return this.answering(() => this.actOn(actionId));
+  }
+
+  /** The last resort: whatever escaped the typed outcomes becomes the "could not be opened" verdict. */
+  protected async answering(step: () => Promise<StartupVerdict>): Promise<StartupVerdict> {
+    try {
+      return await step();
+    } catch (e) {
+      this.logger.error('cloud-storage: the startup check failed', { code: errnoOf(e), reason: failureText(e).en });
+      const localReplica = await this.setup.hasLocalReplica().catch(() => false);
+      return this.verdictFor({ kind: 'failed', text: failureText(e), localReplica });
+    }
   }
 
   protected async reopen(online: boolean): Promise<StartupVerdict> {
@@ -97,6 +115,36 @@ export class StartupFlow {
           { de: 'Ohne das Praxis-Passwort können die verschlüsselten Daten auf diesem PC nicht geöffnet werden.', en: 'Without the practice passphrase the encrypted data cannot be opened on this PC.' },
           [A.passphrase, A.reset],
         );
+      case 'already-open':
+        // Only retry (and the host's Quit): removing the setup here would pull it away from under the
+        // window that works with it, and this window would then go on with the host's own old data —
+        // two diverging data sets. Working offline would open the very same replica: also no.
+        return o.where === 'this-pc'
+          ? blocked(
+              { de: 'Praxisdaten bereits geöffnet', en: 'Practice data already open' },
+              {
+                de: 'Die Praxisdaten sind auf diesem PC bereits in einem anderen Programmfenster geöffnet. Bitte arbeiten Sie dort weiter, oder schließen Sie das andere Fenster und wählen Sie dann „Erneut versuchen“.',
+                en: 'The practice data are already open in another window of the application on this PC. Keep working there, or close the other window and then choose “Try again”.',
+              },
+              [A.retry],
+            )
+          : blocked(
+              { de: 'Praxisdaten auf einem anderen PC geöffnet', en: 'Practice data open on another PC' },
+              {
+                de: `Die Praxisdaten dieses PCs sind gerade auf dem PC „${o.host}“ geöffnet (der Datenordner liegt auf einem Netzlaufwerk). Bitte beenden Sie das Programm dort und wählen Sie dann „Erneut versuchen“.`,
+                en: `This PC's practice data are open on the PC "${o.host}" right now (the data folder is on a network drive). Quit the application there, then choose “Try again”.`,
+              },
+              [A.retry],
+            );
+      case 'failed':
+        return blocked(
+          { de: 'Cloudspeicher konnte nicht geöffnet werden', en: 'The cloud storage could not be opened' },
+          {
+            de: `Der Cloudspeicher konnte nicht geöffnet werden. Ursache: ${o.text.de}`,
+            en: `The cloud storage could not be opened. Cause: ${o.text.en}`,
+          },
+          [A.retry, ...offline, A.reset],
+        );
       case 'opened':
         return { kind: 'proceed', notices: this.notices(o) };
     }
@@ -137,7 +185,7 @@ export class StartupFlow {
     return out;
   }
 
-  async act(actionId: string): Promise<StartupVerdict> {
+  protected async actOn(actionId: string): Promise<StartupVerdict> {
     switch (actionId) {
       case 'reset-configuration':
         await this.setup.remove();

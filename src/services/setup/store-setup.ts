@@ -18,6 +18,8 @@ import { StoreKeys } from '../crypto/store-keys';
 import type { StoreHeader } from '../store/format';
 import type { PracticeReplica } from '../store/practice-replica';
 import { ReplicaFolder } from '../store/replica-folder';
+import { ReplicaInUseError } from '../store/replica-lock';
+import { failureText } from '../common/errors';
 
 /** The shortest practice passphrase accepted, when a store is created and when it is changed. */
 export const MIN_PASSPHRASE = 10;
@@ -35,6 +37,10 @@ export type ReopenOutcome =
   | { kind: 'passphrase-cancelled' }
   /** The store was taken out of the folder; this PC holds a copy and can write it back. */
   | { kind: 'emptied'; folder: string }
+  /** The local replica is open in another process: another window on this PC, or (app data on a network drive) another PC. */
+  | { kind: 'already-open'; where: 'this-pc' | 'other-pc'; host?: string }
+  /** Anything else that went wrong while opening, in words. */
+  | { kind: 'failed'; text: LocalizedText; localReplica: boolean }
   /** `behind`: the passphrase was changed elsewhere and not entered here (own data open, newer changes wait). */
   | { kind: 'opened'; online: boolean; behind: boolean; others: readonly DeviceSeen[]; awaited: number };
 
@@ -83,18 +89,35 @@ export class StoreSetup {
 
   /**
    * Opens the configured store: probe → share login → header → keys → open. `online: false` opens
-   * this PC's copy without the shared folder (work offline). Never rejects for a keychain problem.
+   * this PC's copy without the shared folder (work offline). Never rejects: a keychain problem, a
+   * replica open in another process and any other failure are outcomes too.
    */
   async reopen(online = true): Promise<ReopenOutcome> {
+    let config: CloudConfig | undefined;
     try {
       const r = await this.service.readConfig();
       if (r.kind === 'none') return { kind: 'not-configured' };
       if (r.kind === 'unreadable') return { kind: 'config-unreadable', reason: r.reason };
-      if (!online) return (await this.service.hasLocalReplica(r.config.storeId)) ? this.unlockAndOpen(r.config, false) : this.reopen(true);
+      config = r.config;
+      if (!online) return (await this.service.hasLocalReplica(r.config.storeId)) ? await this.unlockAndOpen(r.config, false) : await this.reopen(true);
       return await this.reopenConfigured(r.config);
     } catch (e) {
       if (KeychainUnavailableError.is(e)) return { kind: 'keychain-unavailable', text: e.text };
-      throw e;
+      // Nothing open: access must not go on saying `available` (the probe's word) while nothing can be used.
+      const text = failureText(e);
+      if (!this.service.isActive) this.service.setAccess('unavailable', config?.folder, text);
+      if (ReplicaInUseError.isInUse(e)) return { kind: 'already-open', where: e.where, host: e.ownerHost };
+      return { kind: 'failed', text, localReplica: await this.hasLocalReplica() };
+    }
+  }
+
+  /** Whether this PC holds a copy of the configured store (false when unsure). */
+  async hasLocalReplica(): Promise<boolean> {
+    try {
+      const r = await this.service.configStore.read();
+      return r.kind === 'ok' && (await this.service.hasLocalReplica(r.config.storeId));
+    } catch {
+      return false;
     }
   }
 

@@ -42,7 +42,7 @@ export interface ReplicaOptions {
   readonly sealDelayMs?: number;
   /** proper-lockfile's staleness (≥ 2000 ms), see ReplicaLock. */
   readonly lockStaleMs?: number;
-  /** How long opening waits for a crashed process's lock to turn stale, see ReplicaLock. */
+  /** How long opening waits while another process is taking the lock (never for a dead owner), see ReplicaLock. */
   readonly lockWaitMs?: number;
   /**
    * Ids this device had before (an app-data folder copied to another machine gets a fresh id). Their
