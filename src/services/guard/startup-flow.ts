@@ -101,7 +101,7 @@ export class StartupFlow {
         return blocked(
           { de: 'Praxisdaten aus dem gemeinsamen Ordner verschwunden', en: 'Practice data gone from the shared folder' },
           { de: `${EMPTIED.de}\n\nOrdner: ${o.folder}`, en: `${EMPTIED.en}\n\nFolder: ${o.folder}` },
-          [A.restore, A.choose, A.offline, A.reset],
+          [A.restore, A.retry, A.choose, A.offline, A.reset],
         );
       case 'header-unreadable':
         return blocked(

@@ -23,7 +23,7 @@ export const OWNER_FILE = 'replica.owner.json';
 export const TAKEOVER_DIR = 'replica.lock.takeover';
 /** Prefix of a dead owner's lock moved aside on take-over (removed at once; a leftover is removed by the next owner). */
 const DEAD_PREFIX = 'replica.lock.dead-';
-/** A take-over directory older than this was left by a process that died inside those milliseconds. */
+/** A take-over directory without a readable holder record (an older version's) older than this is stale. */
 const TAKEOVER_STALE_MS = 2000;
 
 export interface LockTimings {
@@ -157,24 +157,47 @@ const sleep = (ms: number) => new Promise<undefined>((r) => setTimeout(() => r(u
 
 /**
  * The take-over directory: every process that takes the lock holds it from before it looks at the
- * lock until its owner record is written (or a dead owner's lock is moved aside). `mkdir` is atomic,
- * so two starters never judge and take over at the same time.
+ * lock until its owner record is written (or a dead owner's lock is moved aside). It appears whole —
+ * a temporary directory holding a `holder` record (pid, start time, token) is renamed into place,
+ * which fails while another one is there — so two starters never judge and take over at the same
+ * time. One whose holder no longer runs is moved aside (only that very one); one whose holder runs
+ * is waited for, however slow the machine.
  */
 async function enterTakeover(root: string): Promise<(() => Promise<void>) | undefined> {
   const dir = path.join(root, TAKEOVER_DIR);
+  const nonce = crypto.randomBytes(8).toString('hex');
+  const tmp = `${dir}.new-${nonce}`;
+  await fsp.mkdir(tmp);
   try {
-    await fsp.mkdir(dir);
-    return () => fsp.rmdir(dir).catch(() => undefined);
+    await fsp.writeFile(path.join(tmp, 'holder'), JSON.stringify({ pid: process.pid, processStart: OWN_START ?? null, token: PROCESS_TOKEN, nonce }));
+    await fsp.rename(tmp, dir);
+    return async () => {
+      if ((await readHolder(dir))?.nonce === nonce) await fsp.rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    };
   } catch (e) {
-    if (errnoOf(e) !== 'EEXIST') throw e;
+    await fsp.rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+    if (!['EEXIST', 'ENOTEMPTY', 'EPERM', 'EACCES'].includes(errnoOf(e) ?? '')) throw e;
   }
-  const st = await fsp.stat(dir).catch(() => undefined);
-  // Left by a process that died inside those milliseconds: moved aside (atomic) and tried again.
-  if (st && Date.now() - st.mtimeMs > TAKEOVER_STALE_MS) {
+  const h = await readHolder(dir);
+  if (h ? !ownerRuns(h).runs : Date.now() - ((await fsp.stat(dir).catch(() => undefined))?.mtimeMs ?? Date.now()) > TAKEOVER_STALE_MS) {
+    // Left by a process that died inside that moment: moved aside, and put back if it was not the one judged.
     const aside = `${dir}.dead-${crypto.randomBytes(4).toString('hex')}`;
-    if (await fsp.rename(dir, aside).then(() => true, () => false)) await fsp.rmdir(aside).catch(() => undefined);
+    if (await fsp.rename(dir, aside).then(() => true, () => false)) {
+      if ((await readHolder(aside))?.nonce !== h?.nonce) await fsp.rename(aside, dir).catch(() => undefined);
+      else await fsp.rm(aside, { recursive: true, force: true }).catch(() => undefined);
+    }
   }
   return undefined;
+}
+
+const HolderSchema = z.object({ pid: z.number().int().positive(), processStart: z.string().nullable(), token: z.string(), nonce: z.string() });
+
+async function readHolder(dir: string): Promise<z.infer<typeof HolderSchema> | undefined> {
+  try {
+    return HolderSchema.parse(JSON.parse(await fsp.readFile(path.join(dir, 'holder'), 'utf8')));
+  } catch {
+    return undefined;
+  }
 }
 
 /**

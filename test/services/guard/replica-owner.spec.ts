@@ -15,6 +15,9 @@ import { TEST_KDF } from '../../support/store-fixture';
 import { loadCloudPlugin, makeHost, setUpThroughPage, type TestHost } from '../../support/test-host';
 import { tempDir } from '../../support/temp';
 
+// Processes started and killed, several plugin loads: generous on a loaded machine (the 1 s bound is measured inside).
+jest.setTimeout(180_000);
+
 const TIMINGS: CloudStorageTimings = { probeTimeoutMs: 5000, monitorMs: 300, pollMs: 100, heartbeatMs: 500 };
 const PASS = 'Praxis-Passwort-2026';
 const WRITER = path.join(__dirname, '..', '..', 'support', 'crash-writer.js');
@@ -111,7 +114,7 @@ describe('the replica lock through the startup guard', () => {
     expect((await store.get('clients', 'after-restart'))!.version).toBe(rec.version);
     expect((await store.list('notes')).length).toBeGreaterThan(0); // the killed process's acknowledged changes are there
     await plugin.unload();
-  }, 60000);
+  }, 180_000);
 
   test('a second live window holds the replica: blocked "open in another window" with retry; after it quits, retry proceeds', async () => {
     const pc = await joinedPc();
@@ -135,7 +138,7 @@ describe('the replica lock through the startup guard', () => {
     const store = await plugin.storageProviders[0]!.open();
     await store.put('clients', 'k1', { name: 'Jetzt hier' });
     await plugin.unload();
-  }, 60000);
+  }, 180_000);
 
   (process.platform === 'linux' ? test : test.skip)('a reused process id (alive, but started at another time) is taken over', async () => {
     const pc = await joinedPc();
@@ -164,7 +167,7 @@ describe('the replica lock through the startup guard', () => {
     expect(now.pid).toBe(process.pid);
     await (await plugin.storageProviders[0]!.open()).put('clients', 'k1', { name: 'übernommen' });
     await plugin.unload();
-  }, 60000);
+  }, 180_000);
 
   test('check() never rejects: a failure inside the open (the replica folder is a file) is a blocked verdict in words', async () => {
     const pc = await joinedPc();
@@ -189,5 +192,5 @@ describe('the replica lock through the startup guard', () => {
     fs.rmSync(root); // fixed: the next try opens (a new local copy from the shared folder)
     expect((await guard.act('retry')).kind).toBe('proceed');
     await plugin.unload();
-  }, 60000);
+  }, 180_000);
 });

@@ -167,7 +167,8 @@ describe('startup guard', () => {
     const p2 = await loadCloudPlugin(h2);
     const v = await p2.startupGuards[0]!.check();
     expect(v.kind).toBe('blocked');
-    expect(actions(v)).toEqual(['retry', 'choose-folder', 'work-offline', 'reset-configuration']);
+    // Empty where the store was: it may have been deleted (restore from this PC) or the wrong stick is in (choose or retry).
+    expect(actions(v)).toEqual(['restore-shared-folder', 'retry', 'choose-folder', 'work-offline', 'reset-configuration']);
     expect(v.kind === 'blocked' && v.message.de).toMatch(/Laufwerksbuchstabe|USB-Stick/);
     h2.dialogs.folders.push(moved);
     expect((await p2.startupGuards[0]!.act('choose-folder')).kind).toBe('proceed');
