@@ -21,13 +21,16 @@ function leftByDeadProcess(root: string): void {
   fs.writeFileSync(path.join(root, 'replica.owner.json'), JSON.stringify(owner));
 }
 
-/** Processes that all start at the same moment and try to take the lock; each says whether it won. */
+/**
+ * Processes that all start at the same moment and try to take the lock; each says whether it won. A winner
+ * holds the lock longer than the others wait (3 s), so a later "won" can only mean two holders at once.
+ */
 async function startersAtOnce(root: string, n: number): Promise<string[]> {
   const script = `
     const { ReplicaLock } = require(${JSON.stringify(DIST_LOCK)});
     const at = Number(process.argv[1]);
     setTimeout(async () => {
-      try { const l = await ReplicaLock.acquire(${JSON.stringify(root)}, {}); console.log('won'); setTimeout(() => l.dispose(), 1500); }
+      try { const l = await ReplicaLock.acquire(${JSON.stringify(root)}, {}); console.log('won'); setTimeout(() => l.dispose(), 8000); }
       catch (e) { console.log(e.inUse ? 'in-use' : 'error ' + e.message); }
     }, at - Date.now());`;
   const at = Date.now() + 1500;
@@ -72,7 +75,7 @@ describe('single writer', () => {
       expect(results.filter((r) => r === 'in-use')).toHaveLength(3);
       expect(fs.readdirSync(root).filter((n) => n.startsWith('replica.lock.'))).toEqual([]); // nothing left aside
     }
-  }, 60000);
+  }, 120_000);
 
   test('opening a replica whose owner was killed does not wait', async () => {
     const store = await newSharedStore();
