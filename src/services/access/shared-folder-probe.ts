@@ -56,8 +56,9 @@ const fail = (step, e) => out({ ok: false, step, code: (e && e.code) || 'UNKNOWN
       header = { format: String(h.format), version: Number(h.version), storeId: String(h.storeId) };
     } catch (e) { header = { broken: true }; }
   }
-  const ignorable = new Set(['desktop.ini', '.ds_store', 'thumbs.db', '.dropbox', '.dropbox.attr']);
-  const others = names.filter((n) => !ignorable.has(n.toLowerCase()) && !n.startsWith('.probe-'));
+  // The carrier's rule (shared-folder-exchange.ts ignorable): system files, temp files, dot-names.
+  const ign = (n) => n.startsWith('.') || ['desktop.ini', 'thumbs.db', 'icon\r'].includes(n.toLowerCase()) || n.startsWith('~$') || /\.(tmp|temp|partial)$/i.test(n);
+  const others = names.filter((n) => !ign(n));
   const probe = path.join(dir, '.probe-' + crypto.randomBytes(6).toString('hex') + '.tmp');
   const token = crypto.randomBytes(16).toString('hex');
   try { await fs.promises.writeFile(probe, token, { flag: 'wx' }); } catch (e) { return out({ ok: false, step: 'write', code: (e && e.code) || 'UNKNOWN', header, count: others.length }); }
@@ -67,7 +68,16 @@ const fail = (step, e) => out({ ok: false, step, code: (e && e.code) || 'UNKNOWN
   } catch (e) { return fail('readback', e); }
   finally { try { await fs.promises.unlink(probe); } catch {} }
   const layout = new Set(['devices', 'keys', 'objects', 'snapshots']);
-  out({ ok: true, header, count: others.length, remnants: others.length > 0 && others.every((n) => layout.has(n)) });
+  const noFile = async (d, depth) => {
+    for (const e of await fs.promises.readdir(d, { withFileTypes: true })) {
+      if (ign(e.name)) continue;
+      if (!e.isDirectory() || depth === 0 || !(await noFile(path.join(d, e.name), depth - 1))) return false;
+    }
+    return true;
+  };
+  let remnants = !header && others.length > 0 && others.every((n) => layout.has(n));
+  try { for (const n of others) if (remnants && !(await noFile(path.join(dir, n), 3))) remnants = false; } catch { remnants = false; }
+  out({ ok: true, header, count: others.length, remnants });
 })().catch((e) => fail('unexpected', e));
 `;
 

@@ -206,7 +206,7 @@ export class StoreSetup {
     } catch {
       return { kind: 'not-empty', detail: (await this.service.probe(config.folder, config.storeId)).detail };
     }
-    await active.carrier.exchange();
+    await active.carrier.sendWithin(10_000); // the round restore() started: never a second one beside it
     return { kind: 'restored', files };
   }
 

@@ -26,6 +26,9 @@ export class AppliedLogs {
   /** Every log file applied, by name: also the second file of a forked position, so none is applied twice. */
   protected readonly applied = new Set<string>();
   protected readonly cache = new Map<string, Segment>();
+  /** Counts every change of the index and the counters; memos of it are valid for one generation. */
+  protected generation = 0;
+  protected readonly filesMemo = new Map<string, { at: number; files: OwnLogFile[] }>();
 
   constructor(
     protected readonly local: ReplicaFolder,
@@ -49,7 +52,12 @@ export class AppliedLogs {
 
   /** A device's log files, oldest first, with the number of changes whose bodies they hold. */
   filesOf(device: string): OwnLogFile[] {
-    return [...(this.logs.get(device) ?? [])].sort((a, b) => a[0] - b[0]).map(([seq, hash]) => ({ device, seq, hash, changes: this.state.countByWhere.get(`${device}:${seq}`) ?? 0 }));
+    // Asked several times a round (sending, status, presence): sorted once per change of the index.
+    const memo = this.filesMemo.get(device);
+    if (memo && memo.at === this.generation) return memo.files;
+    const files = [...(this.logs.get(device) ?? [])].sort((a, b) => a[0] - b[0]).map(([seq, hash]) => ({ device, seq, hash, changes: this.state.countByWhere.get(`${device}:${seq}`) ?? 0 }));
+    this.filesMemo.set(device, { at: this.generation, files });
+    return files;
   }
 
   /**
@@ -57,6 +65,7 @@ export class AppliedLogs {
    * already changes nothing; the journal body of one of this device's own is moved to the file).
    */
   apply(f: SegmentFile, seg: Segment, ownDevice: string): StoredRecord[] {
+    this.generation++;
     if (!this.positions(f.device).has(f.seq)) this.positions(f.device).set(f.seq, f.hash);
     this.applied.add(logKey(f));
     this.remember(f, seg);
@@ -73,6 +82,7 @@ export class AppliedLogs {
 
   /** One of this device's journal batches was sealed into `f`: the bodies now lie there. */
   sealed(f: SegmentFile, batch: readonly Change[]): void {
+    this.generation++;
     this.positions(f.device).set(f.seq, f.hash);
     this.applied.add(logKey(f));
     for (const c of batch) this.moveBody(c, f);
@@ -91,6 +101,7 @@ export class AppliedLogs {
 
   /** Loads the largest snapshot that verifies into an empty state (a device starts from it instead of replaying). */
   async loadBestSnapshot(snaps: readonly SegmentFile[], bad: (b: BadFile) => void): Promise<void> {
+    this.generation++;
     for (const f of await this.local.snapshotsToTry(snaps)) {
       try {
         const newest = loadSnapshot(this.local.openSnapshot(f, await this.local.readSnapshotBytes(f)), this.state, (c) => {
@@ -98,6 +109,7 @@ export class AppliedLogs {
           this.applied.add(logKey(c));
         });
         if (newest) this.clock.observe(newest);
+        this.generation++;
         return;
       } catch (e) {
         // a snapshot found bad half-way leaves nothing behind

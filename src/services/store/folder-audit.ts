@@ -4,11 +4,13 @@
 // again what is missing or damaged there: same name, same bytes (content addressing makes that
 // safe). This device's own files at once when missing; anything else only after a grace period, so
 // that the owner and the sync client go first. Chain gaps nobody here can fill are reported.
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { errnoOf } from '../common/errors';
 import { sha256Hex } from '../crypto/store-crypto';
 import { HASH_HEX, Paths } from './format';
-import type { ReplicaFolder, SegmentFile } from './replica-folder';
+import { ReplicaFolder, type BadFile, type SegmentFile } from './replica-folder';
 import type { ReplicaPort } from './replica-port';
 
 /** A store file by its path; `hash` when its name is the SHA-256 of its bytes (all but device cards). */
@@ -36,18 +38,29 @@ export interface AuditOptions {
   readonly now?: () => number;
 }
 
+/** How far past its last verified log file a device's chain is believed to reach (by names or presence). */
+const MAX_LOOKAHEAD = 1000;
+
+/** SHA-256 of a file, streamed (a snapshot may be hundreds of MiB). */
+async function hashFile(file: string): Promise<string> {
+  const h = crypto.createHash('sha256');
+  for await (const chunk of fs.createReadStream(file)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
 const ORDER: Record<StoreFile['kind'], number> = { key: 0, card: 1, object: 2, log: 3, snapshot: 4 };
 
 /** Every store file in a folder, in the order to write them (keys before what they open, attachments before records). */
-export async function listStoreFiles(folder: ReplicaFolder): Promise<StoreFile[]> {
+export async function listStoreFiles(folder: ReplicaFolder, bad?: (b: BadFile) => void): Promise<StoreFile[]> {
+  // With `bad`, an entry that cannot be listed (a link loop, no permission) is reported and skipped.
   const out: StoreFile[] = [];
-  for (const hash of await folder.listKeyFiles()) out.push({ rel: Paths.keyFile(hash), kind: 'key', hash });
-  for (const dev of await folder.listDevices()) {
+  for (const hash of await folder.listKeyFiles(bad)) out.push({ rel: Paths.keyFile(hash), kind: 'key', hash });
+  for (const dev of await folder.listDevices(bad)) {
     if (await folder.exists(Paths.deviceFile(dev))) out.push({ rel: Paths.deviceFile(dev), kind: 'card', device: dev });
-    for (const f of await folder.listSegments(dev)) out.push({ rel: Paths.segment(dev, f.seq, f.hash), kind: 'log', device: dev, seq: f.seq, hash: f.hash });
+    for (const f of await folder.listSegments(dev, bad)) out.push({ rel: Paths.segment(dev, f.seq, f.hash), kind: 'log', device: dev, seq: f.seq, hash: f.hash });
   }
-  for (const f of await folder.listSnapshots()) out.push({ rel: Paths.snapshot(f.device, f.seq, f.hash), kind: 'snapshot', device: f.device, seq: f.seq, hash: f.hash });
-  for (const hash of await folder.listObjects()) out.push({ rel: Paths.object(hash), kind: 'object', hash });
+  for (const f of await folder.listSnapshots(bad)) out.push({ rel: Paths.snapshot(f.device, f.seq, f.hash), kind: 'snapshot', device: f.device, seq: f.seq, hash: f.hash });
+  for (const hash of await folder.listObjects(bad)) out.push({ rel: Paths.object(hash), kind: 'object', hash });
   return out.sort((a, b) => ORDER[a.kind] - ORDER[b.kind] || (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
 }
 
@@ -84,8 +97,9 @@ export class FolderAudit {
    * Returns how many files it wrote again.
    */
   async run(lastSeqs: ReadonlyMap<string, number>, locked: ReadonlySet<string>): Promise<number> {
+    if (!(await this.holdsThisStore())) return 0;
     const held = await this.replica.heldFiles();
-    const inShared = new Set((await listStoreFiles(this.shared)).map((f) => f.rel));
+    const inShared = new Set((await listStoreFiles(this.shared, (b) => this.replica.reportBad(b))).map((f) => f.rel));
     const now = this.now();
     let written = 0;
     const present = held.filter((f) => inShared.has(f.rel));
@@ -103,8 +117,9 @@ export class FolderAudit {
       if (!missing) this.damaged.add(f.rel);
       const since = this.firstBad.get(f.rel) ?? now;
       this.firstBad.set(f.rel, since);
+      // This device's own files are written at once (the bytes are its own); anything else after the grace period.
       const own = f.device === this.replica.deviceId && f.kind !== 'object' && f.kind !== 'key';
-      if ((own && missing) || now - since >= this.opts.graceMs) if (await this.writeAgain(f)) written++;
+      if (own || now - since >= this.opts.graceMs) if (await this.writeAgain(f)) written++;
     }
     this.findGaps(inShared, lastSeqs, locked, now);
     return written;
@@ -112,27 +127,37 @@ export class FolderAudit {
 
   /** Writes every file this replica holds that the shared folder lacks (an emptied folder); returns how many. */
   async restoreAll(): Promise<number> {
-    const inShared = new Set((await listStoreFiles(this.shared)).map((f) => f.rel));
+    const inShared = new Set((await listStoreFiles(this.shared, (b) => this.replica.reportBad(b))).map((f) => f.rel));
     let written = 0;
     for (const f of await this.replica.heldFiles())
       if (!inShared.has(f.rel) && (await this.writeAgain(f))) written++;
     return written;
   }
 
-  /** Copies the local file after checking its own bytes against its name (a damaged local copy is never spread). */
+  /** The shared folder's header names this store (a folder swapped in mid-round gets nothing). */
+  protected async holdsThisStore(): Promise<boolean> {
+    const h = await ReplicaFolder.readHeader(this.shared.root).catch(() => undefined);
+    return h?.kind === 'ok' && h.header.storeId === this.replica.storeId;
+  }
+
+  /**
+   * Copies the local file after checking its own bytes (against its name; a device card by
+   * authenticating it): a damaged local copy is never spread. A file that cannot be written now is
+   * reported and tried again at the next audit; the rest of the audit goes on.
+   */
   protected async writeAgain(f: StoreFile): Promise<boolean> {
-    let bytes: Buffer;
     try {
-      bytes = await this.replica.readFile(f.rel);
+      const bytes = await this.replica.readFile(f.rel);
+      if (f.hash && HASH_HEX.test(f.hash) && sha256Hex(bytes) !== f.hash) {
+        this.replica.reportBad({ path: f.rel, reason: "this PC's own copy does not match its name; not written to the shared folder" });
+        return false;
+      }
+      if (f.kind === 'card' && !(await this.replica.deviceCard(f.device!).catch(() => undefined))) return false;
+      await this.write(f.rel, bytes);
     } catch (e) {
-      if (errnoOf(e) === 'ENOENT') return false;
-      throw e;
-    }
-    if (f.hash && HASH_HEX.test(f.hash) && sha256Hex(bytes) !== f.hash) {
-      this.replica.reportBad({ path: f.rel, reason: "this PC's own copy does not match its name; not written to the shared folder" });
+      if (errnoOf(e) !== 'ENOENT') this.replica.reportBad({ path: f.rel, reason: `could not be written to the shared folder again (${errnoOf(e) ?? 'error'}); tried again later` });
       return false;
     }
-    await this.write(f.rel, bytes);
     this.firstBad.delete(f.rel);
     this.damaged.delete(f.rel);
     return true;
@@ -156,10 +181,11 @@ export class FolderAudit {
           continue;
         }
         budget -= st.size;
-        const bytes = await fsp.readFile(this.shared.abs(f.rel));
-        out.set(f.rel, f.hash ? sha256Hex(bytes) === f.hash : bytes.equals(await this.replica.readFile(f.rel)));
-      } catch (e) {
-        if (errnoOf(e) !== 'ENOENT') throw e;
+        // A device card is not named by its hash: damaged means it no longer authenticates (an authentic
+        // card that differs from the copy here is never "repaired" — two PCs would overwrite each other).
+        out.set(f.rel, f.hash ? (await hashFile(this.shared.abs(f.rel))) === f.hash : (await this.shared.readDeviceInfo(f.device!).then(() => true, () => false)));
+      } catch {
+        // gone, or unreadable (a link loop, no permission): the listing reports it; nothing is judged here
       }
       this.cursor = (start + i + 1) % files.length;
     }
@@ -173,13 +199,19 @@ export class FolderAudit {
       const m = /^devices[\\/]([0-9a-f]{32})[\\/]log[\\/](\d{10})-([0-9a-f]{64})$/.exec(rel);
       if (m) (listed.get(m[1]!) ?? listed.set(m[1]!, []).get(m[1]!)!).push({ device: m[1]!, seq: Number(m[2]), hash: m[3]! });
     }
-    const devices = new Set([...listed.keys(), ...lastSeqs.keys()]);
+    // Only devices this replica knows from authenticated files (a planted name alone is no device).
+    const devices = new Set([...listed.keys(), ...lastSeqs.keys()].filter((d) => this.replica.logTip(d) > 0 || lastSeqs.has(d)));
     devices.delete(this.replica.deviceId);
     const gaps: ChainGap[] = [];
     const open = new Set<string>();
     for (const dev of devices) {
       const files = listed.get(dev) ?? [];
-      const last = Math.max(lastSeqs.get(dev) ?? 0, ...files.map((f) => f.seq), this.replica.logTip(dev));
+      // Names and presence say where a chain ends, but are believed only a bounded way past what was
+      // verified here: a planted name at no. 2,000,000,000 must not make every PC count to it.
+      const tip = this.replica.logTip(dev);
+      let last = Math.min(lastSeqs.get(dev) ?? 0, tip + MAX_LOOKAHEAD);
+      for (const f of files) if (f.seq <= tip + MAX_LOOKAHEAD && f.seq > last) last = f.seq;
+      if (tip > last) last = tip;
       const seqs: number[] = [];
       let since = now;
       for (let seq = 1; seq <= last; seq++) {

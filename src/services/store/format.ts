@@ -292,7 +292,7 @@ export const PresenceSchema = z.object({
   since: Iso,
   heartbeatAt: Iso,
   active: z.boolean(),
-  lastSeq: z.number().int().min(0),
+  lastSeq: z.number().int().min(0).max(9_999_999_999),
   changeCount: z.number().int().min(0),
 });
 export type Presence = z.infer<typeof PresenceSchema>;

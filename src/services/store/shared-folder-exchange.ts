@@ -182,10 +182,15 @@ export class SharedFolderExchange implements Carrier {
     this.publish();
   }
 
-  /** No header, and nothing but system files and empty store folders: the store was taken out of the folder. */
+  /**
+   * No header, and nothing but system files and the store's folders holding no file (only empty
+   * folders): the store was taken out of the folder. The same rule as the probe's `remnants`.
+   */
   protected async looksEmptied(): Promise<boolean> {
-    const names = (await fs.promises.readdir(this.opts.sharedRoot)).filter((n) => !n.startsWith('.') && !['desktop.ini', 'thumbs.db'].includes(n.toLowerCase()));
-    return names.every((n) => LAYOUT_DIRS.has(n));
+    const names = (await fs.promises.readdir(this.opts.sharedRoot)).filter((n) => !ignorable(n));
+    if (!names.every((n) => LAYOUT_DIRS.has(n))) return false;
+    for (const n of names) if (!(await holdsNoFile(path.join(this.opts.sharedRoot, n), 3))) return false;
+    return true;
   }
 
   /** The full check: on a schedule, and in the next round after any doubt (a file of ours gone, a folder back). */
@@ -221,7 +226,13 @@ export class SharedFolderExchange implements Carrier {
     } finally {
       this.restoring = false;
     }
-    await ReplicaFolder.writeHeader(this.opts.sharedRoot, this.replica.header); // last, and never over another store
+    try {
+      await ReplicaFolder.writeHeader(this.opts.sharedRoot, this.replica.header); // last, and never over another store
+    } catch (e) {
+      // Another PC restored it at the same moment: the same store is back, which is what was asked.
+      const now = await ReplicaFolder.readHeader(this.opts.sharedRoot).catch(() => undefined);
+      if (!(now?.kind === 'ok' && now.header.storeId === this.replica.storeId)) throw e;
+    }
     this.writesSeen.push(Paths.header);
     this.cardInShared = false;
     this.keysInShared.clear();
@@ -244,7 +255,8 @@ export class SharedFolderExchange implements Carrier {
    */
   protected async checkStillOurs(rel: string): Promise<void> {
     if (this.restoring || (await folderExists(path.dirname(this.shared.abs(rel))))) return;
-    if (!(await folderExists(this.shared.abs(Paths.header)))) throw Object.assign(new Error('the shared folder no longer holds the store'), { code: 'ENOENT' });
+    const h = await ReplicaFolder.readHeader(this.opts.sharedRoot).catch(() => undefined);
+    if (h?.kind !== 'ok' || h.header.storeId !== this.replica.storeId) throw Object.assign(new Error('the shared folder no longer holds the store'), { code: 'ENOENT' });
   }
 
   /** Copies a file of the replica to the same path in the shared folder, unless it is there already. */
@@ -614,6 +626,20 @@ async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined>
   } finally {
     if (t) clearTimeout(t);
   }
+}
+
+/** System files, temp files and dot-names (sync clients' own, e.g. `.stfolder`): never store content. */
+export function ignorable(name: string): boolean {
+  return name.startsWith('.') || ['desktop.ini', 'thumbs.db', 'icon\r'].includes(name.toLowerCase()) || name.startsWith('~$') || /\.(tmp|temp|partial)$/i.test(name);
+}
+
+/** True when a folder holds no file other than ignorable ones, down to `depth` levels (deeper: not empty). */
+async function holdsNoFile(dir: string, depth: number): Promise<boolean> {
+  for (const e of await fs.promises.readdir(dir, { withFileTypes: true })) {
+    if (ignorable(e.name)) continue;
+    if (!e.isDirectory() || depth === 0 || !(await holdsNoFile(path.join(dir, e.name), depth - 1))) return false;
+  }
+  return true;
 }
 
 async function folderExists(p: string): Promise<boolean> {

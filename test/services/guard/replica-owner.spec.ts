@@ -109,11 +109,21 @@ describe('the replica lock through the startup guard', () => {
     const store = await plugin.storageProviders[0]!.open();
     const rec = await store.put('clients', 'after-restart', { name: 'Nach dem Neustart' });
     const restartToWrite = Date.now() - started;
-    console.log(`restart after SIGKILL: guard start to acknowledged put ${restartToWrite} ms`);
-    expect(restartToWrite).toBeLessThan(1000); // a bound for correctness (no waiting for staleness), not a benchmark
     expect((await store.get('clients', 'after-restart'))!.version).toBe(rec.version);
     expect((await store.list('notes')).length).toBeGreaterThan(0); // the killed process's acknowledged changes are there
     await plugin.unload();
+    // The same start after a clean quit, measured in the same test: what this machine needs right now.
+    const again = await loadCloudPlugin(host(pc));
+    const cleanStarted = Date.now();
+    expect(await again.startupGuards[0]!.check()).toMatchObject({ kind: 'proceed' });
+    await (await again.storageProviders[0]!.open()).put('clients', 'after-clean-restart', { name: 'Sauber beendet' });
+    const cleanToWrite = Date.now() - cleanStarted;
+    await again.unload();
+    console.log(`guard start to acknowledged put: after SIGKILL ${restartToWrite} ms, after a clean quit ${cleanToWrite} ms`);
+    // Within 1 s of the guard's start — on a machine busy with other jobs, within twice a clean start's
+    // time: a bound for correctness (the lock is never waited for until stale, 10 s), not a benchmark.
+    expect(restartToWrite).toBeLessThan(Math.max(1000, 2 * cleanToWrite));
+    expect(restartToWrite).toBeLessThan(5000);
   }, 180_000);
 
   test('a second live window holds the replica: blocked "open in another window" with retry; after it quits, retry proceeds', async () => {

@@ -117,6 +117,11 @@ describe('delivery is checked, not assumed', () => {
     const next = Math.max(...logFiles(shared, dev).map((n) => Number(n.slice(0, 10)))) + 1;
     for (let seq = next; seq < next + 5; seq++)
       fs.writeFileSync(path.join(shared, 'devices', dev, 'log', `${String(seq).padStart(10, '0')}-${crypto.randomBytes(32).toString('hex')}`), crypto.randomBytes(300));
+    // And names far ahead, under A and under a made-up PC: no PC may count up to them.
+    const junk = (d: string) => fs.mkdirSync(path.join(shared, 'devices', d, 'log'), { recursive: true });
+    const stranger = crypto.randomBytes(16).toString('hex');
+    junk(stranger);
+    for (const d of [dev, stranger]) fs.writeFileSync(path.join(shared, 'devices', d, 'log', `2000000000-${crypto.randomBytes(32).toString('hex')}`), crypto.randomBytes(300));
     for (const id of ['k1', 'k2', 'k3']) {
       await a.store!.put('clients', id, { name: id });
       expect((await a.store!.flush({ timeoutMs: 15000 })).pending).toBe(0);
