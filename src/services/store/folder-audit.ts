@@ -146,8 +146,9 @@ export class FolderAudit {
     const out = new Map<string, boolean>();
     if (files.length === 0) return out;
     let budget = this.opts.hashBudgetBytes;
+    const start = this.cursor; // fixed for this pass: the cursor moves below, the walk must not jump with it
     for (let i = 0; i < files.length && budget > 0; i++) {
-      const f = files[(this.cursor + i) % files.length]!;
+      const f = files[(start + i) % files.length]!;
       try {
         const st = await fsp.lstat(this.shared.abs(f.rel));
         if (!st.isFile()) {
@@ -160,7 +161,7 @@ export class FolderAudit {
       } catch (e) {
         if (errnoOf(e) !== 'ENOENT') throw e;
       }
-      this.cursor = (this.cursor + i + 1) % files.length;
+      this.cursor = (start + i + 1) % files.length;
     }
     return out;
   }
