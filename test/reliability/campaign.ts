@@ -376,6 +376,14 @@ export async function runSchedule(seed: number, devices: number, operations: num
       ack(0, rec.version, 'c0');
       observed.push({ col: 'clients', id: 'c0', version: rec.version, supersedes: replaces, data });
     }
+    if (opts.faults === 'delete-key-file' && opts.passphraseChanges) {
+      // something to delete: key files exist once the passphrase was changed (no draw, the schedule stays the same)
+      const next = `Kampagnen-Passwort-${passphrases.length + 1}-${seed}`;
+      if ((await ds[0]!.act('change-passphrase', [PASS, next])).ok) {
+        passphrases.push(next);
+        pp.changes++;
+      }
+    }
     for (let n = 0; n < operations; n++) {
       if (n > 0 && quietRng() < 0.06) await quietCheck();
       const d = ds[Math.floor(rng() * devices)]!;

@@ -11,18 +11,19 @@ const REGRESSIONS: [number, number, number, 'cloud' | 'usb'][] = [
 /**
  * One schedule per fault kind: [kind, seeds, devices, mode, passphrase changes]. A drawn fault that
  * finds nothing to act on (a rollback before anything changed, no attachment yet) is not counted, so
- * the seeds are tried in order until the fault happened; every schedule tried must pass. Key files
- * exist only once the passphrase was changed, so that schedule changes it too.
+ * the seeds are tried in order until the fault happened; every schedule tried must pass. The
+ * delete-attachment schedule starts with an attachment, the delete-key-file one with a passphrase change.
  */
 const FAULT_CASES: [FaultKind, number[], number, 'cloud' | 'usb', boolean][] = [
-  ['rollback', [1005, 1003, 1006, 1007], 3, 'cloud', false],
-  ['delete-old-logs', [1002, 1003, 1004, 1005], 3, 'cloud', false],
-  ['delete-attachment', [1001, 1002, 1003, 1004], 3, 'cloud', false],
-  ['delete-key-file', [1001, 1002, 1003, 1004, 1005, 1006], 2, 'cloud', true],
-  ['bit-flip', [1001, 1002, 1003, 1004], 3, 'usb', false],
-  ['squat', [1001, 1002, 1003, 1004], 3, 'cloud', false],
-  ['empty', [1001, 1002, 1003, 1004], 3, 'usb', false],
-  ['app-data-restore', [1001, 1002, 1003, 1004], 3, 'cloud', false],
+  // large seeds: the xorshift generator's first draws from small seeds are all near 0 (puts only)
+  ['rollback', [271828183, 314159265, 161803398], 3, 'cloud', false],
+  ['delete-old-logs', [314159265, 161803398, 271828183], 3, 'usb', false],
+  ['delete-attachment', [161803398, 271828183, 314159265], 3, 'cloud', false],
+  ['delete-key-file', [141421356, 271828183, 314159265], 2, 'cloud', true],
+  ['bit-flip', [271828183, 314159265, 161803398], 3, 'usb', false],
+  ['squat', [314159265, 161803398, 271828183], 3, 'usb', false],
+  ['empty', [161803398, 271828183, 314159265], 3, 'usb', false],
+  ['app-data-restore', [141421356, 271828183, 314159265], 3, 'cloud', false],
 ];
 
 /** Seeds with faults that once failed: [seed, devices, operations, mode, flags as in --replay]. */
