@@ -42,8 +42,8 @@ function walk(root: string, rel = ''): string[] {
 }
 
 const hashOf = (b: Buffer) => crypto.createHash('sha1').update(b).digest('hex');
-// temp files: the store's own (.incoming-…) and the simulated clients' (.~…); never synced
-const isOwnTemp = (rel: string) => path.basename(rel).startsWith('.incoming-') || path.basename(rel).startsWith('.~');
+// temp files: the store's own (.incoming-…, the access probe's .probe-…) and the simulated clients' (.~…); never synced
+const isOwnTemp = (rel: string) => /^\.(incoming-|probe-|~)/.test(path.basename(rel));
 
 export interface SimStats {
   transfers: number;
@@ -55,6 +55,10 @@ export interface SimStats {
   unplugs: number;
 }
 
+/** Faults from outside the sync clients' ordinary behaviour: people, backups, disks, strangers. */
+export type FolderFault = 'rollback' | 'delete-old-logs' | 'delete-attachment' | 'delete-key-file' | 'bit-flip' | 'squat' | 'empty';
+export const FOLDER_FAULTS: readonly FolderFault[] = ['rollback', 'delete-old-logs', 'delete-attachment', 'delete-key-file', 'bit-flip', 'squat', 'empty'];
+
 export class CloudSim {
   readonly cloud: string;
   protected readonly known: Map<string, string>[] = []; // per device: path → hash last synced
@@ -64,6 +68,15 @@ export class CloudSim {
   readonly writers = new Map<string, Set<number>>();
   readonly violations: string[] = [];
   readonly stats: SimStats = { transfers: 0, truncatedFirst: 0, tempNamesFirst: 0, placeholders: 0, conflictCopies: 0, strayFiles: 0, unplugs: 0 };
+  /** Faults done (a fault that found nothing to act on is not counted). */
+  readonly faults: Record<FolderFault, number> = { rollback: 0, 'delete-old-logs': 0, 'delete-attachment': 0, 'delete-key-file': 0, 'bit-flip': 0, squat: 0, empty: 0 };
+  /** Paths a fault deleted or damaged: writing them again (same name, same bytes) is a repair, not a second writer. */
+  protected readonly faulted = new Set<string>();
+  /** Per device: when what it sees as its shared folder last changed under it by a fault or a pulled stick (ms). */
+  readonly lastFaultAt: number[] = [];
+  protected snapshot?: Map<string, Buffer>;
+  /** When a fault last changed any folder (ms). */
+  lastFault = 0;
 
   constructor(
     readonly root: string,
@@ -75,6 +88,7 @@ export class CloudSim {
     fs.mkdirSync(this.cloud, { recursive: true });
     for (let i = 0; i < devices; i++) {
       this.known.push(new Map());
+      this.lastFaultAt.push(0);
       if (mode === 'cloud') fs.mkdirSync(this.folder(i), { recursive: true });
     }
     if (mode === 'usb') fs.mkdirSync(this.stickAtRest, { recursive: true });
@@ -107,8 +121,12 @@ export class CloudSim {
     if (at !== undefined) {
       fs.renameSync(this.folder(at), this.stickAtRest);
       this.stats.unplugs++;
+      this.lastFaultAt[at] = Date.now();
     }
-    if (i !== undefined) fs.renameSync(this.stickAtRest, this.folder(i));
+    if (i !== undefined) {
+      fs.renameSync(this.stickAtRest, this.folder(i));
+      this.lastFaultAt[i] = Date.now();
+    }
   }
 
   // ---- cloud mode ---------------------------------------------------------------------------------
@@ -141,6 +159,7 @@ export class CloudSim {
 
   protected record(dev: number, rel: string, existedBefore: boolean): void {
     if (this.debris.has(rel)) return;
+    if (this.faulted.has(rel)) return; // written again after a fault: a repair (same bytes, checked by their name)
     const w = this.writers.get(rel) ?? new Set<number>();
     w.add(dev);
     this.writers.set(rel, w);
@@ -214,6 +233,7 @@ export class CloudSim {
       }
       if (localHash !== undefined && localHash !== known.get(rel)) continue; // changed here too: its upload decides
       n++;
+      if (this.faulted.has(rel) || this.debris.has(rel)) this.lastFault = this.lastFaultAt[dev] = Date.now();
       fs.mkdirSync(path.dirname(local), { recursive: true });
       const r = this.rng();
       if (bytes.length > 8 && r < 0.15) {
@@ -252,6 +272,157 @@ export class CloudSim {
       this.place(p.dev, p.rel, p.bytes);
       n++;
     }
+  }
+
+  // ---- faults nobody's model imagined ----------------------------------------------------------
+
+  /** The shared folder's truth: the cloud, or the stick wherever it is. */
+  medium(): string {
+    if (this.mode === 'cloud') return this.cloud;
+    const at = this.pluggedInto();
+    return at === undefined ? this.stickAtRest : this.folder(at);
+  }
+
+  protected touchAll(): void {
+    this.lastFault = Date.now();
+    for (let i = 0; i < this.devices; i++) this.lastFaultAt[i] = this.lastFault;
+  }
+
+  protected storeFiles(root: string): string[] {
+    return walk(root).filter((rel) => !isOwnTemp(rel) && !this.debris.has(rel) && !path.basename(rel).startsWith('.incoming-'));
+  }
+
+  /** A backup of the shared folder as it is now (what a later rollback goes back to). */
+  takeSnapshot(): void {
+    const m = this.medium();
+    this.snapshot = new Map(this.storeFiles(m).map((rel) => [rel, fs.readFileSync(path.join(m, rel))]));
+  }
+
+  /**
+   * A change in the cloud that every client applies to its copy: files it had synced are deleted or
+   * replaced (what it had not uploaded yet stays and is uploaded later, as real clients do).
+   */
+  protected propagate(rel: string, bytes: Buffer | undefined): void {
+    this.faulted.add(rel);
+    if (this.mode === 'usb') return;
+    for (let dev = 0; dev < this.devices; dev++) {
+      const known = this.known[dev]!;
+      const local = path.join(this.folder(dev), rel);
+      let localHash: string | undefined;
+      try {
+        localHash = hashOf(fs.readFileSync(local));
+      } catch {
+        localHash = undefined;
+      }
+      if (localHash !== undefined && localHash !== known.get(rel)) continue; // changed here, not uploaded yet
+      for (let k = this.pending.length - 1; k >= 0; k--) if (this.pending[k]!.dev === dev && this.pending[k]!.rel === rel) this.pending.splice(k, 1);
+      if (bytes === undefined) {
+        fs.rmSync(local, { force: true });
+        known.delete(rel);
+      } else if (localHash !== undefined) {
+        fs.writeFileSync(local, bytes);
+        known.set(rel, hashOf(bytes));
+      }
+    }
+  }
+
+  /** One fault of this kind; false when there was nothing to act on. */
+  fault(kind: FolderFault): boolean {
+    const m = this.medium();
+    const files = this.storeFiles(m);
+    const isLog = (rel: string) => /(^|[\\/])log[\\/]\d{10}-[0-9a-f]{64}$/.test(rel);
+    let done = false;
+    if (kind === 'rollback') {
+      // OneDrive "restore your files", a Dropbox rewind, a NAS snapshot: the folder as it was then
+      if (!this.snapshot) return false;
+      for (const rel of files)
+        if (!this.snapshot.has(rel)) {
+          fs.rmSync(path.join(m, rel), { force: true });
+          this.propagate(rel, undefined);
+          done = true;
+        }
+      for (const [rel, bytes] of this.snapshot) {
+        let now: Buffer | undefined;
+        try {
+          now = fs.readFileSync(path.join(m, rel));
+        } catch {
+          now = undefined;
+        }
+        if (now && now.equals(bytes)) continue;
+        fs.mkdirSync(path.dirname(path.join(m, rel)), { recursive: true });
+        fs.writeFileSync(path.join(m, rel), bytes);
+        this.propagate(rel, bytes);
+        done = true;
+      }
+    } else if (kind === 'delete-old-logs') {
+      // "old files" deleted by a person tidying up, or by a sync client's selective sync
+      const logs = files.filter(isLog).sort();
+      const byDev = new Map<string, string[]>();
+      for (const rel of logs) byDev.set(path.dirname(rel), [...(byDev.get(path.dirname(rel)) ?? []), rel]);
+      const dir = this.pick([...byDev.keys()]);
+      if (dir === undefined) return false;
+      const mine = byDev.get(dir)!;
+      for (const rel of mine.slice(0, 1 + Math.floor(this.rng() * mine.length))) {
+        fs.rmSync(path.join(m, rel), { force: true });
+        this.propagate(rel, undefined);
+        done = true;
+      }
+    } else if (kind === 'delete-attachment' || kind === 'delete-key-file') {
+      const prefix = kind === 'delete-attachment' ? 'objects' : 'keys';
+      const rel = this.pick(files.filter((r) => r.split(path.sep)[0] === prefix));
+      if (rel === undefined) return false;
+      fs.rmSync(path.join(m, rel), { force: true });
+      this.propagate(rel, undefined);
+      done = true;
+    } else if (kind === 'bit-flip') {
+      // a disk or a transfer damaged a file already in the shared folder
+      const rel = this.pick(files.filter((r) => isLog(r) || /^(objects|keys|snapshots)[\\/]/.test(r)));
+      if (rel === undefined) return false;
+      const bytes = fs.readFileSync(path.join(m, rel));
+      if (bytes.length === 0) return false;
+      bytes[Math.floor(this.rng() * bytes.length)]! ^= 1 << Math.floor(this.rng() * 8);
+      fs.writeFileSync(path.join(m, rel), bytes);
+      this.faulted.add(rel); // the clients download it as an ordinary change in the cloud
+      done = true;
+    } else if (kind === 'squat') {
+      // junk planted at a PC's next log file names
+      const devDir = path.join(m, 'devices');
+      let devs: string[] = [];
+      try {
+        devs = fs.readdirSync(devDir).filter((d) => /^[0-9a-f]{32}$/.test(d));
+      } catch {
+        return false;
+      }
+      const dev = this.pick(devs);
+      if (dev === undefined) return false;
+      const logDir = path.join(devDir, dev, 'log');
+      let max = 0;
+      try {
+        for (const n of fs.readdirSync(logDir)) if (/^\d{10}-/.test(n)) max = Math.max(max, Number(n.slice(0, 10)));
+      } catch {
+        return false;
+      }
+      for (let k = 1; k <= 1 + Math.floor(this.rng() * 3); k++) {
+        const rel = path.join('devices', dev, 'log', `${String(max + k).padStart(10, '0')}-${crypto.randomBytes(32).toString('hex')}`);
+        this.debris.add(rel);
+        fs.writeFileSync(path.join(m, rel), crypto.randomBytes(100 + Math.floor(this.rng() * 400)));
+      }
+      done = true;
+    } else if (kind === 'empty') {
+      // somebody deleted everything in the shared folder, and every client followed
+      const roots = this.mode === 'cloud' ? [this.cloud, ...Array.from({ length: this.devices }, (_, i) => this.folder(i))] : [m];
+      for (const r of roots) for (const n of fs.readdirSync(r)) fs.rmSync(path.join(r, n), { recursive: true, force: true });
+      this.pending.length = 0;
+      for (const k of this.known) k.clear();
+      for (const rel of files) this.faulted.add(rel);
+      this.snapshot = undefined;
+      done = true;
+    }
+    if (done) {
+      this.faults[kind]++;
+      this.touchAll();
+    }
+    return done;
   }
 
   protected conflictName(rel: string, dev: number): string {
