@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { MAX_DEVICE_NAME, MAX_USER_NAME, storedName } from '../../src/services/store/format';
-import { host, openPage } from '../support/settings-page';
+import { host, joinThroughPage, openPage } from '../support/settings-page';
 import { loadCloudPlugin } from '../support/test-host';
 import { tempDir, waitFor, walk } from '../support/temp';
 
@@ -63,12 +63,8 @@ describe('device names of any length and script', () => {
     expect(listed[0]!.updatedBy).toBe(put.updatedBy);
 
     // B joins and receives it, and names A as the store holds it
-    const hB = host(undefined, undefined, 'Praxis-PC 2');
-    const b = await openPage(hB);
-    b.page.set(shared);
-    hB.dialogs.secrets.push(PASS);
-    expect(await b.page.invoke('save')).toMatchObject({ ok: true });
-    const storeB = await b.plugin.storageProviders[0]!.open();
+    const b = await joinThroughPage('Praxis-PC 2', shared, PASS);
+    const { h: hB, store: storeB } = b;
     await waitFor(async () => (await storeB.get('clients', 'k1')) !== undefined, 10000, 'k1 on B');
     expect((await storeB.get('clients', 'k1'))!.updatedBy).toBe(put.updatedBy);
     await waitFor(() => (b.page.item('devices')?.rows ?? []).length === 2, 10000, 'both PCs on B');

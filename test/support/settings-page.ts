@@ -65,3 +65,12 @@ export async function openPage(h: TestHost) {
   return { plugin, page };
 }
 
+/** Another PC joins the store in `shared` through its settings page, as a person would; returns its page and store. */
+export async function joinThroughPage(deviceName: string, shared: string, passphrase: string) {
+  const h = host(undefined, undefined, deviceName);
+  const opened = await openPage(h);
+  opened.page.set(shared);
+  h.dialogs.secrets.push(passphrase);
+  expect(await opened.page.invoke('save')).toMatchObject({ ok: true });
+  return { h, ...opened, store: await opened.plugin.storageProviders[0]!.open() };
+}

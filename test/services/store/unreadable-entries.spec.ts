@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { SyncStatus } from '../../../src/host-api';
-import { host, openPage } from '../../support/settings-page';
+import { host, joinThroughPage, openPage } from '../../support/settings-page';
 import { tempDir, waitFor } from '../../support/temp';
 
 // Several PCs through the loaded plugin, each with its own timers: generous on a loaded machine.
@@ -48,12 +48,8 @@ describe('unreadable entries in the shared folder', () => {
     await storeA.flush({ timeoutMs: 5000 });
     const planted = plantUnreadable(shared);
 
-    const hB = host(undefined, undefined, 'Praxis-PC 2');
-    const b = await openPage(hB);
-    b.page.set(shared);
-    hB.dialogs.secrets.push(PASS);
-    expect(await b.page.invoke('save')).toMatchObject({ ok: true });
-    const storeB = await b.plugin.storageProviders[0]!.open();
+    const b = await joinThroughPage('Praxis-PC 2', shared, PASS);
+    const { h: hB, store: storeB } = b;
     await waitFor(async () => (await storeB.get('clients', 'vorher')) !== undefined, 10000, 'the first change on B');
     for (let i = 0; i < 3; i++) {
       await storeA.put('clients', `k${i}`, { n: i });
