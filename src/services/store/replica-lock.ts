@@ -12,7 +12,7 @@ import { z } from 'zod';
 import type { HostLogger } from '../../host-api';
 import { StorageError } from '../../host-api/storage';
 import { writeDurable } from '../common/durable-fs';
-import { errnoOf, localWriteError } from '../common/errors';
+import { DISK_FULL_CODES, errnoOf, localWriteError } from '../common/errors';
 import { LocalPaths } from './format';
 
 const fsp = fs.promises;
@@ -169,7 +169,15 @@ async function enterTakeover(root: string): Promise<(() => Promise<void>) | unde
   const tmp = `${dir}.new-${nonce}`;
   await fsp.mkdir(tmp);
   try {
-    await fsp.writeFile(path.join(tmp, 'holder'), JSON.stringify({ pid: process.pid, processStart: OWN_START ?? null, token: PROCESS_TOKEN, nonce }));
+    try {
+      await fsp.writeFile(path.join(tmp, 'holder'), JSON.stringify({ pid: process.pid, processStart: OWN_START ?? null, token: PROCESS_TOKEN, nonce }));
+    } catch (e) {
+      // A full disk must not stop a replica from opening (its data are all there): a bare directory, judged by age.
+      if (!DISK_FULL_CODES.has(errnoOf(e) ?? '')) throw e;
+      await fsp.rm(tmp, { recursive: true, force: true });
+      await fsp.mkdir(dir);
+      return () => fsp.rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    }
     await fsp.rename(tmp, dir);
     return async () => {
       if ((await readHolder(dir))?.nonce === nonce) await fsp.rm(dir, { recursive: true, force: true }).catch(() => undefined);
@@ -303,8 +311,12 @@ export class ReplicaLock {
       };
       await writeDurable(path.join(root, OWNER_FILE), JSON.stringify(owner, null, 2) + '\n', root);
     } catch (e) {
-      await release().catch(() => undefined);
-      throw e;
+      // On a full disk the lock holds without its record (another start then says "in use" until it is stale).
+      if (!DISK_FULL_CODES.has(errnoOf(e) ?? '')) {
+        await release().catch(() => undefined);
+        throw e;
+      }
+      logger?.warn('cloud-storage: the lock\'s owner record could not be written (disk full)');
     }
     for (const n of await fsp.readdir(root).catch(() => [] as string[]))
       if (n.startsWith(DEAD_PREFIX)) await fsp.rm(path.join(root, n), { recursive: true, force: true }).catch(() => undefined);
