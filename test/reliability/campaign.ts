@@ -375,6 +375,9 @@ export async function runSchedule(seed: number, devices: number, operations: num
       const rec = await d.store!.put('clients', 'c0', data);
       ack(0, rec.version, 'c0');
       observed.push({ col: 'clients', id: 'c0', version: rec.version, supersedes: replaces, data });
+      // and it is in the cloud's copy before the first draw (else the fault found nothing to delete)
+      await d.store!.flush({ timeoutMs: 3000 });
+      if (mode === 'cloud') sim.settle();
     }
     if (opts.faults === 'delete-key-file' && opts.passphraseChanges) {
       // something to delete: key files exist once the passphrase was changed (no draw, the schedule stays the same)
