@@ -8,10 +8,10 @@ import { CredentialStore } from '../../../src/services/credentials/credential-st
 import { InMemoryCredentialStore } from '../../support/memory-credential-store';
 import { loadCloudPlugin, makeHost, setUpThroughPage, type TestHost } from '../../support/test-host';
 import { tempDir, walk } from '../../support/temp';
+import { TIMINGS } from '../../support/settings-page';
 import { CloudStorageTimings } from '../../../src/services/cloud-storage-service';
 
 const PASS = 'Praxis-Passwort-2026';
-const TIMINGS: CloudStorageTimings = { probeTimeoutMs: 5000, monitorMs: 300, pollMs: 100, heartbeatMs: 500 };
 
 async function setUp(h: TestHost, folder: string) {
   const { plugin, out } = await setUpThroughPage(h, folder, PASS);
