@@ -79,8 +79,11 @@ describe('change-passphrase', () => {
     await waitFor(() => syncOf(b).state === 'receiving' && syncOf(b).awaited >= 1, 10000, 'B receiving');
     // A still appears among the PCs using these data (named by its card, alive by its presence file's time)
     expect(b.page.item('devices').rows.map((r: { cells: string[] }) => r.cells[0])).toContain('Praxis-PC 1');
+    // B keeps saving and sending under the replaced key; A holds that back (nobody with the new key vouches
+    // for it yet: so would it hold a file of someone with only the old passphrase) and says so
     await (await b.store()).put('clients', 'k3', { name: 'von B, noch mit altem Schlüssel' });
-    await waitFor(async () => (await (await a.store()).get('clients', 'k3')) !== undefined, 10000, 'k3 on A');
+    await waitFor(() => a.page.item('held-files') !== undefined, 10000, 'held file shown on A');
+    expect(await (await a.store()).get('clients', 'k3')).toBeUndefined();
     // B enters the old passphrase (refused: replaced), then the new one
     b.h.dialogs.secrets.push(OLD, NEW);
     const entered = await b.page.invoke('enter-passphrase');
@@ -88,6 +91,9 @@ describe('change-passphrase', () => {
     expect(b.h.dialogs.asked.filter((q) => q.kind === 'secret').map((q) => q.message!.en).at(-1)).toContain('was replaced by a new one (on Praxis-PC 1');
     await waitFor(async () => (await (await b.store()).get('clients', 'k2')) !== undefined, 10000, 'k2 on B');
     expect(b.page.item('passphrase-changed')).toBeUndefined();
+    // now B vouches for its chain under the new key (its presence): A takes k3
+    await waitFor(async () => (await (await a.store()).get('clients', 'k3')) !== undefined, 20000, 'k3 on A');
+    await waitFor(() => a.page.item('held-files') === undefined, 10000, 'nothing held on A');
     await waitFor(() => syncOf(b).state === 'in-sync', 10000, 'B in sync again');
     expect(Object.keys(keychainValue(b.h).keys)).toHaveLength(2);
 
@@ -175,7 +181,7 @@ describe('change-passphrase', () => {
     await a.plugin.unload();
   });
 
-  test('two PCs change it at the same time while the folder is away: one passphrase wins on both, nothing is lost', async () => {
+  test('two PCs change it at the same time while the folder is away: each line enters the other once, one passphrase wins on both, nothing is lost', async () => {
     const shared = tempDir('cs-shared-');
     const a = await device('Praxis-PC 1', shared, [OLD]);
     const b = await device('Praxis-PC 2', shared, [OLD]);
@@ -190,19 +196,31 @@ describe('change-passphrase', () => {
     await (await b.store()).put('clients', 'von-b', { by: 'B' });
     fs.renameSync(away, shared); // back
     await waitFor(() => walk(path.join(shared, 'keys')).length === 2, 15000, 'both key files in the folder');
-    await waitFor(() => a.keys().current === b.keys().current, 10000, 'the same current generation');
-    const behind = a.keys().upToDate ? b : a;
-    const winner = behind === a ? 'Passwort-von-PC-2' : 'Passwort-von-PC-1';
-    await waitFor(() => behind.page.item('enter-passphrase') !== undefined, 10000, 'the action on the PC that lost');
-    const ahead = behind === a ? b : a;
-    // the PC that won cannot read what the other wrote under its own new key, and says so
-    await waitFor(() => ahead.page.item('locked-files') !== undefined, 10000, 'locked files shown on the PC that won');
-    expect(ahead.page.item('enter-passphrase')).toBeDefined();
-    behind.h.dialogs.secrets.push(winner);
-    expect((await behind.page.invoke('enter-passphrase')).ok).toBe(true);
+    // Neither PC takes the other's generation by itself: from the folder alone it could as well come
+    // from someone with the old passphrase. Each names it, with what to do and what not to do.
+    for (const d of [a, b]) await waitFor(() => d.page.item('locked-files') !== undefined, 10000, 'the other passphrase named on both');
+    expect(a.page.item('locked-files').text.en).toContain('If nobody in your practice set another one, enter nothing');
+    expect(a.keys().current).not.toBe(b.keys().current);
+    expect([a.keys().upToDate, b.keys().upToDate]).toEqual([true, true]);
+    // A's person enters B's passphrase; then B's person enters A's
+    a.h.dialogs.secrets.push('Passwort-von-PC-2');
+    expect((await a.page.invoke('enter-passphrase')).ok).toBe(true);
+    b.h.dialogs.secrets.push('Passwort-von-PC-1');
+    expect((await b.page.invoke('enter-passphrase')).ok).toBe(true);
+    await waitFor(() => a.keys().current === b.keys().current, 15000, 'the same current generation');
     for (const d of [a, b]) await waitFor(async () => (await (await d.store()).list('clients')).length === 2, 15000, 'both records on both');
-    // a link file now carries the losing key under the winning one: a new PC needs the winning passphrase only
-    const c = await device('Praxis-PC 3', shared, [winner]);
+    for (const d of [a, b]) await waitFor(() => d.page.item('locked-files') === undefined && d.page.item('held-files') === undefined, 15000, 'nothing locked or held');
+    // of the two, exactly one passphrase now opens the current key; a new PC needs that one only
+    const hdr = await ReplicaFolder.readHeader(shared);
+    if (hdr.kind !== 'ok') throw new Error('header');
+    const files = await ReplicaFolder.keyFilesAt(shared, hdr.header.storeId);
+    const opening: string[] = [];
+    for (const p of ['Passwort-von-PC-1', 'Passwort-von-PC-2']) {
+      const r = await keyringFromPassphrase(hdr.header, files, p);
+      if (r.kind === 'ok' && r.keyring.has(a.keys().current) && r.state.others.length === 0) opening.push(p);
+    }
+    expect(opening).toHaveLength(1);
+    const c = await device('Praxis-PC 3', shared, [opening[0]!]);
     expect(c.joined.ok).toBe(true);
     await waitFor(async () => (await (await c.store()).list('clients')).length === 2, 15000, 'both records on C');
     for (const d of [a, b, c]) expect(d.page.item('locked-files')).toBeUndefined();

@@ -11,7 +11,7 @@ import { ReplicaFolder } from '../../src/services/store/replica-folder';
 import { SharedFolderExchange } from '../../src/services/store/shared-folder-exchange';
 import { walk } from '../support/files';
 
-const KDF = { N: 1024, r: 8, p: 1 };
+const KDF = { N: 1 << 14, r: 8, p: 1 };
 
 async function newStore(root: string) {
   const shared = path.join(root, 'shared');

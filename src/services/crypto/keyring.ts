@@ -17,6 +17,11 @@ export interface NamedKeyFile {
 export class Keyring {
   protected readonly keys = new Map<string, Buffer>();
   protected writeId: string;
+  /**
+   * The generation this device last adopted (kept in the keychain with the keys): it moves on only to
+   * a generation verifiably after it (resolveKeys). Undefined for an entry from before anchors.
+   */
+  anchor: string | undefined;
 
   /**
    * @param headerKeyCheck the header's keyCheck: a header key learned later (unwrapped from a key
@@ -40,6 +45,7 @@ export class Keyring {
   copy(): Keyring {
     const k = new Keyring(this.storeId, this.ids.map((id): [string, Buffer] => [id, this.keys.get(id)!]), this.headerKeyCheck);
     k.writeId = this.writeId;
+    k.anchor = this.anchor;
     return k;
   }
 
@@ -78,19 +84,21 @@ export class Keyring {
 
   /** What the OS keychain keeps: every key this device knows (never written anywhere else). */
   serialize(): string {
-    return JSON.stringify({ v: 2, keys: Object.fromEntries([...this.keys].map(([id, k]) => [id, k.toString('base64')])) });
+    return JSON.stringify({ v: 3, keys: Object.fromEntries([...this.keys].map(([id, k]) => [id, k.toString('base64')])), ...(this.anchor ? { anchor: this.anchor } : {}) });
   }
 
   /**
-   * Reads a keychain entry: version 2 (all keys) or the first format (the header key alone, base64).
+   * Reads a keychain entry: version 3 (all keys and the anchor), 2 (all keys) or the first format (the header key alone, base64).
    * Undefined when it is not usable for this store (the header key, when present, must check out).
    */
   static restore(header: StoreHeader, stored: string): Keyring | undefined {
     let entries: [string, Buffer][];
+    let anchor: string | undefined;
     if (stored.startsWith('{')) {
       try {
-        const j = z.object({ v: z.literal(2), keys: z.record(KeyIdRef, BASE64) }).parse(JSON.parse(stored));
+        const j = z.object({ v: z.union([z.literal(2), z.literal(3)]), keys: z.record(KeyIdRef, BASE64), anchor: KeyIdRef.optional() }).parse(JSON.parse(stored));
         entries = Object.entries(j.keys).map(([id, k]) => [id, Buffer.from(k, 'base64')]);
+        anchor = j.anchor !== undefined && j.keys[j.anchor] !== undefined ? j.anchor : undefined;
       } catch {
         return undefined;
       }
@@ -98,7 +106,9 @@ export class Keyring {
     if (entries.length === 0 || entries.some(([, k]) => k.length !== 32)) return undefined;
     const h = entries.find(([id]) => id === HEADER_KEY_ID);
     if (h && !checkStoreKey(header, h[1])) return undefined;
-    return new Keyring(header.storeId, entries, header.keyCheck);
+    const keyring = new Keyring(header.storeId, entries, header.keyCheck);
+    keyring.anchor = anchor;
+    return keyring;
   }
 }
 
@@ -229,46 +239,88 @@ export async function unlockKeyFile(f: KeyFile, passphrase: string): Promise<Buf
 }
 
 export interface KeyState {
-  /** The key every device ends up writing with: the newest believed generation ('header' when there is none). */
+  /**
+   * The generation the practice writes with, as far as this device can tell: the newest generation
+   * descending from the one this device writes with ('header' when there is none). When this device
+   * lacks it, it is behind.
+   */
   readonly current: string;
   /** This device holds the current key. When false, a newer passphrase was set elsewhere and is needed here. */
   readonly upToDate: boolean;
-  /** Who set the current passphrase, and when (undefined for the header's). */
-  readonly currentBy?: { name: string; at: string };
+  /** Who set the current passphrase (a device id; the name only as the file says, '' in new files), and when. */
+  readonly currentBy?: { deviceId: string; name: string; at: string };
   /** Believed key files whose key this device lacks (a passphrase may open them). */
   readonly locked: readonly KeyFile[];
+  /**
+   * Believed generations on another line: neither before nor after the one this device writes with,
+   * and not held. Two PCs changing the passphrase at the same time make one — and so does anyone
+   * holding a replaced key. Never taken as current; the settings page names them (docs/PASSPHRASE.md).
+   */
+  readonly others: readonly KeyFile[];
   /** Key files that claim a generation but are not endorsed by the key they name: never believed. */
   readonly forged: readonly NamedKeyFile[];
+  /** Key files dated further ahead of this device's clock than KEY_FILE_SKEW_MS: never believed. */
+  readonly future: readonly NamedKeyFile[];
   /** Keys this device holds that the current key cannot reach: a link file must carry them. */
   readonly unlinked: readonly string[];
   /** Ids of the believed generations (endorsed key files), oldest first. */
   readonly generations: readonly string[];
+  /**
+   * The keys whose new files this device takes without a voucher: the one it writes with, when it is
+   * current. Everything sealed under another key is retired here (docs/PASSPHRASE.md, "Retired keys").
+   */
+  readonly live: readonly string[];
 }
+
+/** How far ahead of this device's clock a key file may be dated (clocks of PCs and cloud servers differ). */
+export const KEY_FILE_SKEW_MS = 10 * 60_000;
+/** A typed passphrase tries at most this many key files (cheapest first, then newest): planted files cannot make it slow. */
+export const MAX_KEY_FILES_TRIED = 8;
 
 const newer = (a: KeyFile, b: KeyFile) => (a.createdAt > b.createdAt ? true : a.createdAt < b.createdAt ? false : a.keyId > b.keyId);
 
 /**
  * Learns every key the held ones open (wraps in key and link files), believes the key files down
- * an endorsed chain from the header's key, and names the current generation the same way on every
- * device that holds the keys (one lacking a key learns it is behind, or that files are locked).
- * Mutates `keyring` (adds keys, selects the write key).
+ * an endorsed chain from the header's key, and decides which key this device writes with.
+ *
+ * Trust (docs/PASSPHRASE.md): the device writes with its anchor — the generation it last adopted,
+ * kept in the keychain — and moves on only to a generation it holds that is verifiably after it:
+ * endorsed down the chain from it, or holding its key (the anchor's key wrapped under it, opened
+ * here). Anyone holding a replaced key can endorse a new generation beside the current one; such a
+ * generation never becomes current by itself, whatever its date. Mutates `keyring` (adds keys,
+ * selects the write key, moves the anchor).
  */
-export function resolveKeys(keyring: Keyring, files: readonly NamedKeyFile[]): KeyState {
+export function resolveKeys(keyring: Keyring, files: readonly NamedKeyFile[], now = Date.now()): KeyState {
   const sid = keyring.storeId;
-  const ours = files.filter((f) => f.file.storeId === sid);
+  const future: NamedKeyFile[] = [];
+  const ours = files.filter((nf) => {
+    if (nf.file.storeId !== sid) return false;
+    if (Date.parse(nf.file.createdAt) > now + KEY_FILE_SKEW_MS) return (future.push(nf), false);
+    return true;
+  });
+  // Verified reach: under → keys opened under it (by this device, not as a file lists them).
+  const opened = new Map<string, Set<string>>();
   const learnFrom = (under: string, wraps: readonly Wrap[]): boolean => {
     const outer = keyring.get(under);
     if (!outer) return false;
     let added = false;
+    const set = opened.get(under) ?? opened.set(under, new Set()).get(under)!;
     for (const w of wraps) {
-      if (keyring.has(w.keyId)) continue;
+      if (set.has(w.keyId)) continue;
       const k = gcmOpen(outer, wrapAad(sid, under, w.keyId), w);
-      if (k) added = keyring.add(w.keyId, k) || added;
+      if (!k) continue;
+      const held = keyring.get(w.keyId);
+      if (held) {
+        if (held.equals(k)) set.add(w.keyId);
+      } else if (keyring.add(w.keyId, k)) {
+        set.add(w.keyId);
+        added = true;
+      }
     }
     return added;
   };
   // Believed = endorsed by the key it replaces, down a chain that ends at the header's key (which
-  // only enters the keyring checked against the header). Keys are learned from any key held.
+  // only enters the keyring checked against the header).
   const believed = new Map<string, KeyFile>(); // keyId → endorsed key file
   const forged = new Map<string, NamedKeyFile>();
   for (let progress = true; progress; ) {
@@ -280,9 +332,10 @@ export function resolveKeys(keyring: Keyring, files: readonly NamedKeyFile[]): K
         continue;
       }
       progress = learnFrom(f.keyId, f.wraps) || progress;
+      if (believed.has(f.keyId)) continue;
       const parentKey = keyring.get(f.parent);
       const parentBelieved = f.parent === HEADER_KEY_ID || believed.has(f.parent);
-      if (parentKey && parentBelieved && !believed.has(f.keyId) && !forged.has(nf.hash)) {
+      if (parentKey && parentBelieved && !forged.has(nf.hash)) {
         if (endorsementHolds(parentKey, f)) {
           believed.set(f.keyId, f);
           progress = true;
@@ -290,91 +343,124 @@ export function resolveKeys(keyring: Keyring, files: readonly NamedKeyFile[]): K
       }
     }
   }
-  // A key the device holds whose file does not check out is not a generation anyone should write with.
-  const parents = new Set([...believed.values()].map((f) => f.parent));
-  const heads = [...believed.values()].filter((f) => !parents.has(f.keyId));
-  const head = heads.reduce<KeyFile | undefined>((best, f) => (!best || newer(f, best) ? f : best), undefined);
-  const current = head?.keyId ?? HEADER_KEY_ID;
-  // Generations this device cannot check yet (it lacks the key they name as parent), hanging below a
-  // believed one. A claim newer than the head means the real current generation may lie beyond a key
-  // this device does not hold: it is then behind, and a passphrase that stops here is not current.
-  // (A planted claim can only do this where a key is missing anyway; with the parent key it is checked.)
-  const claims = new Map<string, KeyFile>();
-  for (let grew = true; grew; ) {
-    grew = false;
-    for (const nf of ours) {
-      const f = nf.file;
-      if (f.t !== 'key' || believed.has(f.keyId) || forged.has(nf.hash) || claims.has(f.keyId)) continue;
-      if (f.parent === HEADER_KEY_ID || believed.has(f.parent) || claims.has(f.parent)) {
-        claims.set(f.keyId, f);
-        grew = true;
-      }
+  const isGen = (id: string) => id === HEADER_KEY_ID || believed.has(id);
+  const date = (id: string) => believed.get(id)?.createdAt ?? '';
+  const newerId = (a: string, b: string) => (date(a) > date(b) ? true : date(a) < date(b) ? false : a > b);
+  /** `h` descends from `k` down the endorsed chain. */
+  const descends = (h: string, k: string): boolean => {
+    const seen = new Set<string>();
+    for (let p = believed.get(h)?.parent; p !== undefined && !seen.has(p); p = believed.get(p)?.parent) {
+      if (p === k) return true;
+      seen.add(p);
     }
+    return false;
+  };
+  const reachable = (from: string): Set<string> => {
+    const out = new Set<string>();
+    const todo = [from];
+    while (todo.length) for (const k of opened.get(todo.pop()!) ?? []) if (!out.has(k)) (out.add(k), todo.push(k));
+    return out;
+  };
+  /** `h` is verifiably after `k`: endorsed down the chain from it, or holding its key. */
+  const after = (h: string, k: string) => h !== k && (descends(h, k) || reachable(h).has(k));
+
+  // The anchor: kept in the keychain; for an entry from before anchors, the newest generation held.
+  let w = keyring.anchor !== undefined && keyring.has(keyring.anchor) ? keyring.anchor : legacyAnchor(keyring, believed);
+  for (const seen = new Set<string>([w]); ; ) {
+    const next = keyring.ids.filter((h) => isGen(h) && after(h, w));
+    // strictly after (w is not after it) first; where both hold each other's key (a crossing
+    // resolved from both sides) the newer of the two, the same on every device
+    const strict = next.filter((h) => !after(w, h));
+    const pick = (strict.length ? strict : next.filter((h) => newerId(h, w))).reduce<string | undefined>((b, h) => (!b || newerId(h, b) ? h : b), undefined);
+    if (!pick || seen.has(pick)) break;
+    seen.add(pick);
+    w = pick;
   }
-  const newestClaim = [...claims.values()].reduce<KeyFile | undefined>((b, f) => (!b || newer(f, b) ? f : b), undefined);
-  const upToDate = keyring.has(current) && !(newestClaim && (!head || newer(newestClaim, head)));
-  // A device behind writes with the newest generation it holds, until it is given the current one.
-  const usable = [...believed.values()].filter((f) => keyring.has(f.keyId));
-  const best = usable.reduce<KeyFile | undefined>((b, f) => (!b || newer(f, b) ? f : b), undefined);
-  keyring.use(upToDate ? current : (best?.keyId ?? (keyring.has(HEADER_KEY_ID) ? HEADER_KEY_ID : keyring.current.id)));
+  keyring.anchor = w;
+  keyring.use(w);
+  const descendants = [...believed.keys()].filter((id) => descends(id, w));
+  const lacking = descendants.filter((id) => !keyring.has(id));
+  const upToDate = lacking.length === 0;
+  const headOf = [...descendants].filter((id) => !descendants.some((d) => believed.get(d)!.parent === id));
+  const current = upToDate ? w : headOf.reduce((b, id) => (newerId(id, b) ? id : b), lacking[0]!);
+  const ancestors = new Set([...believed.keys()].filter((id) => descends(w, id)));
+  if (w !== HEADER_KEY_ID) ancestors.add(HEADER_KEY_ID);
+  const others = [...believed.values()].filter((f) => f.keyId !== w && !ancestors.has(f.keyId) && !descendants.includes(f.keyId) && !keyring.has(f.keyId));
+  // Keys held that the write key cannot reach: carried under it by a link file — never the other way
+  // round (the write key is never wrapped under a key beside it: that would hand it to whoever set that one).
+  // Believed generations only: the header's key is under every generation, and a key whose file has
+  // not arrived yet is not one to link before it is checked.
   let unlinked: string[] = [];
   if (upToDate) {
-    const reach = new Set<string>([current]);
-    for (let grew = true; grew; ) {
-      grew = false;
-      for (const nf of ours) {
-        const f = nf.file;
-        const under = f.t === 'link' ? f.under : f.keyId;
-        if (f.t === 'key' && believed.get(f.keyId) !== f) continue;
-        if (!reach.has(under)) continue;
-        for (const w of f.wraps)
-          if (!reach.has(w.keyId)) {
-            reach.add(w.keyId);
-            grew = true;
-          }
-      }
-    }
-    // Only believed generations: a key held before its file arrived (a device that just joined)
-    // must never be wrapped under an older key, or the old passphrase would open the new one.
-    unlinked = keyring.ids.filter((id) => believed.has(id) && !reach.has(id));
+    const reach = reachable(w);
+    unlinked = keyring.ids.filter((id) => id !== w && believed.has(id) && !reach.has(id) && !descends(id, w));
   }
+  const head = believed.get(current);
   return {
     current,
     upToDate,
-    // who set the current passphrase — only when it is known here (a claim's name is not checked)
-    ...(head && upToDate === keyring.has(current) ? { currentBy: { name: head.createdByName, at: head.createdAt } } : {}),
-    locked: [...believed.values()].filter((f) => !keyring.has(f.keyId)),
+    ...(head ? { currentBy: { deviceId: head.createdBy, name: head.createdByName, at: head.createdAt } } : {}),
+    locked: [...believed.values()].filter((f) => !keyring.has(f.keyId) && !others.includes(f)),
+    others,
     forged: [...forged.values()],
+    future,
     unlinked,
     generations: [...believed.values()].sort((a, b) => (newer(a, b) ? 1 : -1)).map((f) => f.keyId),
+    live: upToDate ? [w] : [],
   };
+}
+
+/** For a keychain entry written before anchors: the newest believed generation held, else the header's key. */
+function legacyAnchor(keyring: Keyring, believed: ReadonlyMap<string, KeyFile>): string {
+  const held = [...believed.values()].filter((f) => keyring.has(f.keyId));
+  const best = held.reduce<KeyFile | undefined>((b, f) => (!b || newer(f, b) ? f : b), undefined);
+  return best?.keyId ?? (keyring.has(HEADER_KEY_ID) ? HEADER_KEY_ID : keyring.ids[0]!);
 }
 
 export type PassphraseOutcome =
   | { kind: 'ok'; keyring: Keyring; state: KeyState }
   | { kind: 'wrong' }
-  /** The passphrase opens an older generation only: it was replaced (by `by`) and may not open the store. */
-  | { kind: 'retired'; by?: { name: string; at: string }; keyring: Keyring };
+  /** The passphrase opens a generation that was replaced (by `by`): it may not open the store. */
+  | { kind: 'retired'; by?: { deviceId: string; name: string; at: string }; keyring: Keyring };
+
+/** What one scrypt derivation with these parameters costs, in units of N·r·p. */
+export const kdfCost = (k: { N: number; r: number; p: number }) => k.N * k.r * k.p;
 
 /**
  * What a typed passphrase opens: the header's key and/or key files. Accepted only when the result
- * holds the current generation — a replaced passphrase no longer lets a device in.
+ * holds the current generation of its line — a replaced passphrase no longer lets a device in.
+ *
+ * The key files tried are capped (MAX_KEY_FILES_TRIED, each within the format's cost bounds) and
+ * ordered cheapest first, then newest: files planted by someone who can write to the folder cost a
+ * bounded number of derivations at the normal cost. The first key file the passphrase opens ends
+ * the search (a newer generation wraps the older ones). With `base` (a device that holds keys), the
+ * result keeps base's anchor: a passphrase of a generation beside it adds that key, never replaces it.
  */
-export async function keyringFromPassphrase(header: StoreHeader, files: readonly NamedKeyFile[], passphrase: string, base?: Keyring): Promise<PassphraseOutcome> {
+export async function keyringFromPassphrase(header: StoreHeader, files: readonly NamedKeyFile[], passphrase: string, base?: Keyring, now = Date.now()): Promise<PassphraseOutcome> {
   const found: [string, Buffer][] = [];
   const h = await unwrapStoreKey(header, passphrase);
   if (h) found.push([HEADER_KEY_ID, h]);
-  const seen = new Set<string>();
+  const candidates = new Map<string, KeyFile>();
   for (const nf of files) {
     const f = nf.file;
-    if (f.t !== 'key' || f.storeId !== header.storeId || seen.has(f.keyId) || base?.has(f.keyId)) continue;
-    seen.add(f.keyId);
-    const k = await unlockKeyFile(f, passphrase);
-    if (k) found.push([f.keyId, k]);
+    if (f.t !== 'key' || f.storeId !== header.storeId || base?.has(f.keyId) || Date.parse(f.createdAt) > now + KEY_FILE_SKEW_MS) continue;
+    const had = candidates.get(f.keyId);
+    if (!had || kdfCost(f.kdf) < kdfCost(had.kdf)) candidates.set(f.keyId, f);
   }
+  const order = [...candidates.values()].sort((a, b) => kdfCost(a.kdf) - kdfCost(b.kdf) || (newer(a, b) ? -1 : 1)).slice(0, MAX_KEY_FILES_TRIED);
+  if (found.length === 0)
+    for (const f of order) {
+      const k = await unlockKeyFile(f, passphrase);
+      if (k) {
+        found.push([f.keyId, k]);
+        break;
+      }
+    }
   if (found.length === 0) return { kind: 'wrong' };
   const keyring = new Keyring(header.storeId, [...(base ? base.ids.map((id): [string, Buffer] => [id, base.get(id)!]) : []), ...found], header.keyCheck);
-  const state = resolveKeys(keyring, files);
+  // A device that holds keys stays on its line; a new one starts from what the passphrase opened.
+  keyring.anchor = base ? (base.anchor ?? undefined) : found[0]![0];
+  const state = resolveKeys(keyring, files, now);
   // A key opened by the passphrase must belong to a believed generation (or be the header's).
   if (!found.some(([id]) => id === HEADER_KEY_ID || state.generations.includes(id))) return { kind: 'wrong' };
   if (!state.upToDate) return { kind: 'retired', keyring, ...(state.currentBy ? { by: state.currentBy } : {}) };

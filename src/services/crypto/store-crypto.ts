@@ -37,6 +37,14 @@ function openingKey(k: KeySource, head: Buffer): { key: Buffer; prefixLen: numbe
   throw new EnvelopeError('bad-magic', 'not an encrypted store file');
 }
 
+/** The id of the key an envelope says it was sealed with ('header' for "PSE1"), or undefined when it is not an envelope. */
+export function sealedKeyId(file: Uint8Array): string | undefined {
+  const head = Buffer.from(file.buffer, file.byteOffset, Math.min(file.byteLength, MAGIC2.length + KEY_ID_LEN));
+  const magic = head.subarray(0, MAGIC.length);
+  if (magic.equals(MAGIC)) return HEADER_KEY_ID;
+  if (magic.equals(MAGIC2) && head.length === MAGIC2.length + KEY_ID_LEN) return head.subarray(MAGIC2.length).toString('hex');
+  return undefined;
+}
 
 export const DEFAULT_SCRYPT = { N: 1 << 15, r: 8, p: 1 } as const;
 
@@ -49,7 +57,13 @@ export function deriveKek(passphrase: string, params: ScryptParams): Promise<Buf
   return scrypt(passphrase, params);
 }
 
+/** Derivations run so far in this process and their summed cost (N·r·p): what tests count instead of timing. */
+export const kdfWork = { derivations: 0, cost: 0 };
+
+/** Runs on libuv's thread pool (node:crypto's asynchronous scrypt): the host's main thread is never blocked. */
 function scrypt(passphrase: string, params: ScryptParams): Promise<Buffer> {
+  kdfWork.derivations++;
+  kdfWork.cost += params.N * params.r * params.p;
   return new Promise((resolve, reject) =>
     crypto.scrypt(
       passphrase.normalize('NFC'),

@@ -81,8 +81,8 @@ export class StoreKeys {
           en: `The practice passphrase was changed on another PC${replacedBy(behind.by, 'en')}. Please enter the new passphrase once; until then, changes saved since are not readable here. Your own changes are not lost.`,
         }
       : {
-          de: 'Zwei PCs haben das Praxis-Passwort gleichzeitig geändert. Bitte geben Sie das Passwort ein, das auf dem anderen PC gesetzt wurde; danach gilt auf allen PCs dasselbe.',
-          en: 'Two PCs changed the practice passphrase at the same time. Please enter the passphrase set on the other PC; afterwards all PCs use the same one.',
+          de: 'Im gemeinsamen Ordner liegt ein weiteres Praxis-Passwort. Geben Sie es nur ein, wenn in Ihrer Praxis zwei PCs gleichzeitig das Passwort geändert haben: dann das Passwort, das auf dem anderen PC gesetzt wurde. Danach gilt auf allen PCs eines.',
+          en: 'The shared folder holds another practice passphrase. Enter it only if two PCs of your practice changed the passphrase at the same time: then the passphrase set on the other PC. Afterwards all PCs use one.',
         };
     for (;;) {
       const pass = await this.dialogs.promptSecret({ title: { de: 'Neues Praxis-Passwort', en: 'New practice passphrase' }, message, confirm: false });

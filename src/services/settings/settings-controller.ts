@@ -349,17 +349,29 @@ export class SettingsController {
           en: `The practice passphrase was changed on another PC${replacedBy(keys.currentBy, 'en')}. Enter the new passphrase ("Enter new practice passphrase") so this PC can read the changes saved since. Your own changes are still saved and sent.`,
         },
       });
-    // Files under a key this PC lacks, while a believed generation it lacks exists (two changes crossed);
-    // a file naming a key of no believed generation is never worth a passphrase prompt.
-    const locked = keys?.upToDate && keys.locked.length > 0 ? (this.service.active?.carrier.lockedCount ?? 0) : 0;
-    if (locked > 0)
+    // Another line of generations beside this PC's (two changes crossed — or someone holding a replaced
+    // key set one): never taken by itself; a person who knows it was the practice enters it here.
+    const other = keys?.upToDate ? keys.others[0] : undefined;
+    const locked = other ? Math.max(1, this.service.active?.carrier.lockedCount ?? 0) : 0;
+    if (other)
       status.push({
         kind: 'notice',
         id: 'locked-files',
         tone: 'warning',
         text: {
-          de: `${locked} Datei(en) im gemeinsamen Ordner sind mit einem Praxis-Passwort verschlüsselt, das dieser PC nicht kennt (zwei PCs haben das Passwort gleichzeitig geändert). Sie werden lesbar, sobald der andere PC das aktuelle Passwort eingibt – oder geben Sie hier das dort gesetzte Passwort ein.`,
-          en: `${locked} file(s) in the shared folder are encrypted with a practice passphrase this PC does not know (two PCs changed the passphrase at the same time). They become readable once the other PC enters the current passphrase — or enter the passphrase set there here.`,
+          de: `Im gemeinsamen Ordner liegt ein weiteres Praxis-Passwort, gesetzt am ${localTime(other.createdAt, 'de')} auf einem PC, der das hier gültige nicht kannte; ${locked} Datei(en) sind damit verschlüsselt. Haben in Ihrer Praxis zwei PCs gleichzeitig das Passwort geändert, geben Sie das andere hier ein („Neues Praxis-Passwort eingeben“) und dieses dort; danach gilt auf allen PCs eines. Hat in Ihrer Praxis niemand ein anderes gesetzt, geben Sie nichts ein: Dann stammt es von jemandem, der ein früheres Passwort kennt. Dieser PC übernimmt es nie von selbst.`,
+          en: `The shared folder holds another practice passphrase, set on ${localTime(other.createdAt, 'en')} on a PC that did not know the one in use here; ${locked} file(s) are encrypted with it. If two PCs of your practice changed the passphrase at the same time, enter the other one here ("Enter new practice passphrase") and this one there; afterwards all PCs use one. If nobody in your practice set another one, enter nothing: it comes from someone who knows an earlier passphrase. This PC never takes it by itself.`,
+        },
+      });
+    const held = this.service.active?.carrier.heldCount ?? 0;
+    if (held > 0)
+      status.push({
+        kind: 'notice',
+        id: 'held-files',
+        tone: 'warning',
+        text: {
+          de: `${held} Datei(en) im gemeinsamen Ordner sind mit einem ersetzten Praxis-Passwort verschlüsselt und werden nicht übernommen, bis ein PC mit dem aktuellen Passwort sie bestätigt. Meist sind das Änderungen eines PCs, auf dem das neue Passwort noch nicht eingegeben wurde: Geben Sie es dort ein, dann kommen sie an. Sonst stammen sie von jemandem, der ein früheres Passwort kennt, und bleiben unbeachtet.`,
+          en: `${held} file(s) in the shared folder are encrypted with a replaced practice passphrase and are not taken until a PC with the current passphrase confirms them. Mostly these are changes of a PC where the new passphrase has not been entered yet: enter it there and they arrive. Otherwise they come from someone who knows an earlier passphrase and stay ignored.`,
         },
       });
     status.push(...this.deliveryItems());
@@ -517,7 +529,7 @@ export class SettingsController {
     });
     if (old === undefined) return { ok: false, message: { de: `Abgebrochen. ${nothing.de}`, en: `Cancelled. ${nothing.en}` } };
     const check = await keyringFromPassphrase(store.header, await store.local.readKeyFiles(), old);
-    if (check.kind !== 'ok' || check.state.current !== store.keyState.current)
+    if (check.kind !== 'ok' || !check.keyring.has(store.keyState.current) || check.keyring.current.id !== store.keyState.current)
       return {
         ok: false,
         message:
@@ -558,7 +570,7 @@ export class SettingsController {
   protected async enterPassphrase(): Promise<ActionOutcome> {
     const store = this.service.active?.replica;
     if (!store) return { ok: false, message: { de: 'Der Cloudspeicher ist nicht geöffnet.', en: 'Cloud storage is not open.' } };
-    if (store.keyState.upToDate && store.keyState.locked.length === 0) return { ok: true, message: { de: 'Dieser PC kennt das aktuelle Praxis-Passwort bereits.', en: 'This PC already knows the current practice passphrase.' } };
+    if (store.keyState.upToDate && store.keyState.locked.length === 0 && store.keyState.others.length === 0) return { ok: true, message: { de: 'Dieser PC kennt das aktuelle Praxis-Passwort bereits.', en: 'This PC already knows the current practice passphrase.' } };
     if (!(await this.service.catchUp())) return { ok: false, message: { de: 'Abgebrochen; es wurde nichts geändert.', en: 'Cancelled; nothing was changed.' } };
     return { ok: true, message: { de: 'Das Praxis-Passwort ist auf diesem PC hinterlegt; die neuen Änderungen werden jetzt gelesen.', en: 'The practice passphrase is kept on this PC; the new changes are being read now.' } };
   }

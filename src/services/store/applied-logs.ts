@@ -50,6 +50,27 @@ export class AppliedLogs {
     return tip;
   }
 
+  /** The hash of the log file applied at a device's position (the first one, where the chain forked). */
+  hashAt(device: string, seq: number): string | undefined {
+    return this.logs.get(device)?.get(seq);
+  }
+
+  /** The newest applied log file of every device. */
+  tips(): Record<string, [number, string]> {
+    const out: Record<string, [number, string]> = {};
+    for (const dev of this.logs.keys()) {
+      const t = this.tipOf(dev);
+      if (t.hash) out[dev] = [t.seq, t.hash];
+    }
+    return out;
+  }
+
+  /** The `prev` of an applied log file (from the cache of recent ones, else read back). */
+  async prevOf(f: SegmentFile): Promise<string | null> {
+    const seg = this.cache.get(whereOf(f)) ?? (await this.local.readSegment(f));
+    return seg.prev;
+  }
+
   /** A device's log files, oldest first, with the number of changes whose bodies they hold. */
   filesOf(device: string): OwnLogFile[] {
     // Asked several times a round (sending, status, presence): sorted once per change of the index.

@@ -178,14 +178,24 @@ export function jsonProblem(v: unknown, where = 'data', depth = 0, seen = new Se
 export const BASE64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/).max(4096);
 const b64 = BASE64;
 
-export const ScryptParamsSchema = z.object({
-  name: z.literal('scrypt'),
-  // Bounds keep a tampered header from making us allocate gigabytes.
-  N: z.number().int().min(1024).max(1 << 20).refine((n) => (n & (n - 1)) === 0, 'N must be a power of two'),
-  r: z.number().int().min(1).max(32),
-  p: z.number().int().min(1).max(16),
-  salt: b64,
-});
+/**
+ * The cost of one scrypt derivation, N·r·p, as the format allows it wherever it is read (header, key
+ * files): a file can neither make a guess cheap (a lowered header) nor make each attempt take
+ * seconds and gigabytes (a planted key file). New keys use N=2^17, r=8, p=1 (2^20: OWASP's
+ * recommendation); headers of older stores 2^15·8. Memory per derivation is 128·N·r bytes.
+ */
+export const MIN_KDF_COST = (1 << 14) * 8;
+export const MAX_KDF_COST = (1 << 18) * 8;
+
+export const ScryptParamsSchema = z
+  .object({
+    name: z.literal('scrypt'),
+    N: z.number().int().min(1 << 10).max(1 << 18).refine((n) => (n & (n - 1)) === 0, 'N must be a power of two'),
+    r: z.number().int().min(1).max(32),
+    p: z.number().int().min(1).max(4),
+    salt: b64,
+  })
+  .refine((k) => k.N * k.r * k.p >= MIN_KDF_COST && k.N * k.r * k.p <= MAX_KDF_COST && 128 * k.N * k.r <= 256 << 20, 'scrypt cost outside the bounds of the format');
 export type ScryptParams = z.infer<typeof ScryptParamsSchema>;
 
 /** The plaintext header `practice-store.json`: written once, never changed. */
@@ -294,6 +304,12 @@ export const PresenceSchema = z.object({
   active: z.boolean(),
   lastSeq: z.number().int().min(0).max(9_999_999_999),
   changeCount: z.number().int().min(0),
+  /**
+   * The newest log file this device has applied of every device ([seq, hash]): a device holding the
+   * current key vouches for them, and for their predecessors down the `prev` chain (files sealed
+   * under a replaced key are taken only so, docs/PASSPHRASE.md). Absent in files of older versions.
+   */
+  tips: z.record(z.string().regex(DEVICE_ID), z.tuple([z.number().int().min(1).max(9_999_999_999), z.string().regex(HASH_HEX)])).optional(),
 });
 export type Presence = z.infer<typeof PresenceSchema>;
 

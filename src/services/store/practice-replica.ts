@@ -17,7 +17,8 @@ import { HybridClock } from './hybrid-clock';
 import { verifyReplica, type VerifyReport } from './verify';
 import type { RecordEntry } from './record-state';
 import { AppliedLogs } from './applied-logs';
-import { BadFileError, ReplicaFolder, type BadFile, type SegmentFile } from './replica-folder';
+import { BadFileError, HeldFileError, ReplicaFolder, type BadFile, type SegmentFile } from './replica-folder';
+import { sealedKeyId } from '../crypto/store-crypto';
 import { ReplicaLock } from './replica-lock';
 import type { OwnLogFile, ReplicaPort } from './replica-port';
 import * as input from './record-input';
@@ -82,6 +83,8 @@ export class PracticeReplica implements ReplicaPort {
   protected readonly keys: ReplicaKeys;
   /** Which passphrase generation is current, and whether this device holds it. */
   readonly keyState$: Observable<KeyState>;
+  /** Log files vouched for by a device holding the live key (presence tips), per device: hashes. */
+  protected readonly vouched = new Map<string, Set<string>>();
   /** This device's name as its changes carry it (`by`): shortened to the format's bound. */
   protected readonly byName: string;
 
@@ -315,8 +318,49 @@ export class PracticeReplica implements ReplicaPort {
   }
 
   async acceptLogFile(f: SegmentFile, bytes: Uint8Array, seg: Segment): Promise<void> {
+    if (!(await this.mayTake(f, sealedKeyId(bytes))))
+      throw new HeldFileError({
+        path: Paths.segment(f.device, f.seq, f.hash),
+        reason: 'sealed with a replaced practice passphrase and not confirmed by a PC that has the current one — not taken (a PC not given the new passphrase yet, or someone with an old one)',
+      });
     await this.local.write(Paths.segment(f.device, f.seq, f.hash), bytes);
     this.applyLogFile(f, seg);
+  }
+
+  /**
+   * Whether a log file sealed under `under` may be applied (docs/PASSPHRASE.md, "Retired keys"): one
+   * sealed under the live key, or one vouched for by a device holding it — named as a tip in its
+   * presence, or the `prev` of a log file applied here (so a vouched tip carries its whole chain).
+   */
+  protected async mayTake(f: SegmentFile, under: string | undefined): Promise<boolean> {
+    if (under !== undefined && this.keys.state.live.includes(under)) return true;
+    if (this.vouched.get(f.device)?.has(f.hash)) return true;
+    const next = this.logs.hashAt(f.device, f.seq + 1);
+    return next !== undefined && (await this.logs.prevOf({ device: f.device, seq: f.seq + 1, hash: next }).catch(() => null)) === f.hash;
+  }
+
+  /**
+   * Tips a device holding the live key vouches for (its presence, read by a carrier). True when one
+   * is new here: files held back may be taken now.
+   */
+  vouch(tips: Readonly<Record<string, readonly [number, string]>>): boolean {
+    let news = false;
+    for (const [dev, [, hash]] of Object.entries(tips)) {
+      if (this.logs.has({ device: dev, seq: tips[dev]![0], hash })) continue;
+      const set = this.vouched.get(dev) ?? this.vouched.set(dev, new Set()).get(dev)!;
+      if (set.size >= 4096) set.clear(); // bounded: what is forgotten is vouched again by the next presence
+      if (!set.has(hash)) (set.add(hash), (news = true));
+    }
+    return news;
+  }
+
+  /** The newest log file applied here of every device: what this device vouches for in its presence. */
+  tips(): Record<string, [number, string]> {
+    return this.logs.tips();
+  }
+
+  liveKeys(): readonly string[] {
+    return this.keys.state.live;
   }
 
   async acceptKeyFiles(files: readonly { hash: string; bytes: Uint8Array }[]): Promise<boolean> {

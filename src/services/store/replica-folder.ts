@@ -14,6 +14,7 @@ import {
   encryptChunks,
   sha256Hex,
   type KeySource,
+  sealedKeyId,
 } from '../crypto/store-crypto';
 import type { NamedKeyFile } from '../crypto/keyring';
 import {
@@ -76,6 +77,13 @@ export class BadFileError extends Error {
 
 /** A file sealed with a key this device does not hold yet (a newer passphrase): not bad, only locked. */
 export class KeyMissingError extends BadFileError {}
+
+/**
+ * A log file sealed under a key this device holds but that was replaced (docs/PASSPHRASE.md,
+ * "Retired keys"), not vouched for by a device holding the current key: held back, not applied.
+ * Tried again when a voucher arrives; never remembered as refused.
+ */
+export class HeldFileError extends BadFileError {}
 
 /** An entry that cannot be listed or read at all: skipped and reported, never a reason to stop the rest. */
 export class UnreadableEntryError extends BadFileError {}
@@ -460,13 +468,15 @@ export class ReplicaFolder {
     await this.write(Paths.presence(p.deviceId), encrypt(this.key, this.storeId, Contexts.presence(p.deviceId), jsonBytes(stored)));
   }
 
-  async readPresence(dev: string): Promise<{ presence: Presence; mtimeMs: number } | undefined> {
+  /** A device's presence, when and under which key it was written. */
+  async readPresence(dev: string): Promise<{ presence: Presence; mtimeMs: number; sealedUnder: string | undefined } | undefined> {
     const rel = Paths.presence(dev);
     try {
       const st = await fsp.stat(this.abs(rel)).catch((e: unknown) => Promise.reject(this.unreadable(rel, e)));
-      const presence = this.decode(rel, Contexts.presence(dev), await readBounded(this.abs(rel), MAX_SMALL_FILE_BYTES, rel, this.skipUnreadable), PresenceSchema);
+      const bytes = await readBounded(this.abs(rel), MAX_SMALL_FILE_BYTES, rel, this.skipUnreadable);
+      const presence = this.decode(rel, Contexts.presence(dev), bytes, PresenceSchema);
       if (presence.deviceId !== dev) return undefined;
-      return { presence, mtimeMs: st.mtimeMs };
+      return { presence, mtimeMs: st.mtimeMs, sealedUnder: sealedKeyId(bytes) };
     } catch (e) {
       if (errnoOf(e) === 'ENOENT') return undefined;
       throw e;

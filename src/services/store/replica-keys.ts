@@ -28,7 +28,7 @@ export class ReplicaKeys {
     protected readonly local: ReplicaFolder,
     protected readonly opts: ReplicaKeysOptions,
   ) {
-    this.subject = new BehaviorSubject<KeyState>({ current: keyring.current.id, upToDate: true, locked: [], forged: [], unlinked: [], generations: [] });
+    this.subject = new BehaviorSubject<KeyState>({ current: keyring.current.id, upToDate: true, locked: [], others: [], forged: [], future: [], unlinked: [], generations: [], live: [keyring.current.id] });
     this.keyState$ = this.subject.asObservable();
   }
 
@@ -45,16 +45,18 @@ export class ReplicaKeys {
     const bad = this.opts.reportBad;
     const size = this.keyring.size;
     const writing = this.keyring.current.id;
+    const anchor = this.keyring.anchor;
     let st = resolveKeys(this.keyring, await this.local.readKeyFiles(bad));
     if (st.upToDate && st.unlinked.length > 0 && this.opts.writable()) {
       await this.local.writeKeyFile(createLinkFile(this.keyring, st.current, st.unlinked, this.opts.deviceId));
       st = resolveKeys(this.keyring, await this.local.readKeyFiles(bad));
     }
     for (const f of st.forged) bad({ path: Paths.keyFile(f.hash), reason: 'a key file not endorsed by the key it claims to replace — never believed' });
+    for (const f of st.future) bad({ path: Paths.keyFile(f.hash), reason: `a key file dated ${f.file.createdAt}, ahead of this PC's clock — never believed` });
     const learned = this.keyring.size > size;
-    if (learned) await this.opts.keepKeys?.(this.keyring).catch(() => this.opts.logger?.warn('cloud-storage: a key learned could not be kept in the keychain; it will be asked for again'));
+    if (learned || this.keyring.anchor !== anchor) await this.opts.keepKeys?.(this.keyring).catch(() => this.opts.logger?.warn('cloud-storage: a key learned could not be kept in the keychain; it will be asked for again'));
     const prev = this.subject.value;
-    if (!this.subject.closed && (prev.current !== st.current || prev.upToDate !== st.upToDate || prev.locked.length !== st.locked.length || learned)) this.subject.next(st);
+    if (!this.subject.closed && (prev.current !== st.current || prev.upToDate !== st.upToDate || prev.locked.length !== st.locked.length || prev.others.length !== st.others.length || learned)) this.subject.next(st);
     return learned || this.keyring.current.id !== writing;
   }
 
@@ -68,7 +70,8 @@ export class ReplicaKeys {
     const st = this.subject.value;
     if (!st.upToDate) throw new Error('not up to date');
     const files = await this.local.readKeyFiles();
-    const latest = files.reduce((m, f) => (f.file.createdAt > m ? f.file.createdAt : m), '');
+    // dated after every generation believed here (a file dated ahead of the clock is not believed)
+    const latest = files.reduce((m, f) => (st.generations.includes(f.file.t === 'key' ? f.file.keyId : '') && f.file.createdAt > m ? f.file.createdAt : m), '');
     const { N, r, p } = this.opts.header.kdf;
     const { file, key } = await createKeyFile({ keyring: this.keyring, parent: st.current, passphrase, deviceId: this.opts.deviceId, deviceName, notBefore: latest || undefined, kdf: { N, r, p } });
     const next = this.keyring.copy();

@@ -55,7 +55,17 @@ export interface ReplicaPort {
   hasLogFile(f: SegmentFile): boolean;
   /** Whether a log file at this device's position was applied already (a second one is a fork). */
   hasLogPosition(device: string, seq: number): boolean;
+  /**
+   * Applies a log file; throws HeldFileError for one sealed under a replaced key that no device
+   * holding the current key vouched for (tried again after `vouch` says there is news).
+   */
   acceptLogFile(f: SegmentFile, bytes: Uint8Array, seg: Segment): Promise<void>;
+  /** Tips named by the presence of a device that wrote it under a live key; true when one is new. */
+  vouch(tips: Readonly<Record<string, readonly [number, string]>>): boolean;
+  /** What this device vouches for in its presence: the newest log file applied of every device. */
+  tips(): Record<string, [number, string]>;
+  /** The keys a presence or log file must be sealed under to be taken as it is (KeyState.live). */
+  liveKeys(): readonly string[];
   /** Keeps key files and learns from them; true when a key was learned or the write key changed. */
   acceptKeyFiles(files: readonly { hash: string; bytes: Uint8Array }[]): Promise<boolean>;
   acceptSnapshot(f: SegmentFile, bytes: Uint8Array): Promise<void>;
@@ -102,6 +112,8 @@ export interface Carrier {
   readonly devicesSeen: readonly DeviceSeen[];
   /** Files here that wait for the key of a newer passphrase. */
   readonly lockedCount: number;
+  /** Log files here sealed under a replaced key that no device holding the current one vouched for: not taken. */
+  readonly heldCount: number;
   /** Gaps in other devices' chains that nobody has filled for longer than the grace period. */
   readonly missing: readonly MissingChanges[];
   /** One round now (check, send, receive, presence); never throws. */

@@ -11,7 +11,7 @@ import { DisposableCollection, clearing } from '../common/disposable';
 import { errnoOf } from '../common/errors';
 import { MAX_OBJECT_BYTES, Paths, segmentName, type Presence } from './format';
 import { FolderAudit } from './folder-audit';
-import { BadFileError, KeyMissingError, ReplicaFolder, UnreadableEntryError, asUnreadable, type BadFile } from './replica-folder';
+import { BadFileError, HeldFileError, KeyMissingError, ReplicaFolder, UnreadableEntryError, asUnreadable, type BadFile } from './replica-folder';
 import { RefusedFiles } from './refused-files';
 import type { Carrier, CarrierHealth, DeviceSeen, MissingChanges, ReplicaPort } from './replica-port';
 
@@ -78,6 +78,13 @@ export class SharedFolderExchange implements Carrier {
   protected keysHere?: Set<string>;
   /** Files encrypted with a key of a newer passphrase this device does not hold yet (path → true). */
   protected readonly locked = new Set<string>();
+  /**
+   * Log files sealed under a replaced key that nobody vouched for yet (path → the trust epoch they
+   * were held at): tried again only once something changed that could vouch for them.
+   */
+  protected readonly held = new Map<string, number>();
+  /** Counts what may vouch for a held file: a key learned, a presence's tip, a log file applied. */
+  protected trustEpoch = 0;
   protected conflicts = 0;
 
   constructor(
@@ -161,7 +168,8 @@ export class SharedFolderExchange implements Carrier {
       await this.pull();
       await this.auditIfDue();
       await this.writePresence(true);
-      await this.readPresence();
+      // a presence that vouches for held log files: they are taken in this round, not the next
+      if ((await this.readPresence()) && this.held.size > 0) await this.pull();
       this.lastExchangeAt = new Date().toISOString();
       this.backoffMs = 0;
       this.setHealth('ok');
@@ -199,7 +207,7 @@ export class SharedFolderExchange implements Carrier {
     if (!this.doubt && Date.now() - this.lastAudit < every) return;
     this.doubt = false;
     this.lastAudit = Date.now();
-    if (this.replica.writable && (await this.audit.run(this.lastSeqs, this.locked)) > 0) this.doubt = true;
+    if (this.replica.writable && (await this.audit.run(this.lastSeqs, new Set([...this.locked, ...this.held.keys()]))) > 0) this.doubt = true;
     for (const g of this.audit.gaps)
       if (!this.names.has(g.device)) {
         const card = await this.replica.deviceCard(g.device).catch(() => undefined);
@@ -323,20 +331,33 @@ export class SharedFolderExchange implements Carrier {
   /** Receives every verified log file, key file, device card and attachment this replica lacks. */
   protected async pull(): Promise<void> {
     const bad = (b: BadFile) => this.replica.reportBad(b);
-    if (await this.pullKeys(bad)) this.locked.clear(); // what was locked is tried again below
+    if (await this.pullKeys(bad)) {
+      this.locked.clear(); // what was locked is tried again below
+      this.trustEpoch++;
+    }
     if (this.replica.isEmpty()) await this.pullSnapshot(bad);
     for (const dev of await this.shared.listDevices(bad)) {
-      for (const f of await this.shared.listSegments(dev, bad)) {
+      const listed = await this.shared.listSegments(dev, bad);
+      for (const rel of this.held.keys()) if (rel.startsWith(Paths.logDir(dev)) && !listed.some((f) => Paths.segment(dev, f.seq, f.hash) === rel)) this.held.delete(rel);
+      // newest first: an applied log file vouches for its predecessor (its `prev`) in the same round
+      for (const f of listed.reverse()) {
         if (this.replica.hasLogFile(f)) continue;
+        const rel = Paths.segment(dev, f.seq, f.hash);
+        if (this.held.get(rel) === this.trustEpoch) continue;
         if (dev !== this.replica.deviceId && this.replica.hasLogPosition(dev, f.seq))
           bad({ path: Paths.segment(dev, f.seq, f.hash), reason: 'a second segment at the same position (forked chain) — applied, both kept' });
         try {
           await this.unlessRefused(Paths.segment(dev, f.seq, f.hash), async () => {
             const bytes = await this.shared.readSegmentBytes(f);
             await this.replica.acceptLogFile(f, bytes, this.shared.decodeSegment(f, bytes));
+            this.held.delete(rel);
+            this.trustEpoch++;
           });
         } catch (e) {
-          if (e instanceof KeyMissingError) this.locked.add(e.bad.path);
+          if (e instanceof HeldFileError) {
+            if (!this.held.has(rel)) bad(e.bad);
+            this.held.set(rel, this.trustEpoch);
+          } else if (e instanceof KeyMissingError) this.locked.add(e.bad.path);
           else if (e instanceof BadFileError) bad(e.bad);
           else if (errnoOf(e) === 'ENOENT') continue; // vanished between listing and reading: next round
           else throw e;
@@ -394,8 +415,13 @@ export class SharedFolderExchange implements Carrier {
     return this.locked.size;
   }
 
+  get heldCount(): number {
+    return this.held.size;
+  }
+
   keysChanged(): void {
     this.locked.clear();
+    this.trustEpoch++;
     this.trigger();
   }
 
@@ -453,7 +479,7 @@ export class SharedFolderExchange implements Carrier {
       this.refused.delete(rel);
       return out;
     } catch (e) {
-      if (e instanceof BadFileError && !(e instanceof KeyMissingError) && !(e instanceof UnreadableEntryError)) this.refused.add(rel, st);
+      if (e instanceof BadFileError && !(e instanceof KeyMissingError) && !(e instanceof HeldFileError) && !(e instanceof UnreadableEntryError)) this.refused.add(rel, st);
       throw e;
     }
   }
@@ -471,7 +497,8 @@ export class SharedFolderExchange implements Carrier {
     const changeCount = this.replica.changeCountOf(me);
     // Rewritten when there is news (new changes, going inactive) or a heartbeat is due — not on
     // every poll, which would keep the cloud client uploading this file every two seconds.
-    const news = `${active}:${mine.length}:${changeCount - this.pendingUploads()}`;
+    const live = this.replica.liveKeys();
+    const news = `${active}:${mine.length}:${changeCount - this.pendingUploads()}:${live.join()}`;
     if (news === this.lastPresence.news && Date.now() - this.lastPresence.at < (this.opts.heartbeatMs ?? 15000) * 0.9) return;
     const p: Presence = {
       t: 'presence',
@@ -484,6 +511,8 @@ export class SharedFolderExchange implements Carrier {
       active,
       lastSeq: mine.length ? mine[mine.length - 1]!.seq : 0,
       changeCount: Math.max(0, changeCount - this.pendingUploads()),
+      // vouched for only by a device that writes with the live key (a device behind vouches for nothing)
+      ...(live.length ? { tips: this.replica.tips() } : {}),
     };
     try {
       await this.checkStillOurs(Paths.presence(me));
@@ -496,8 +525,10 @@ export class SharedFolderExchange implements Carrier {
   }
 
   /** Who else works in these data; staleness judged by the shared folder's clock (our presence file's mtime). */
-  protected async readPresence(): Promise<void> {
+  protected async readPresence(): Promise<boolean> {
     const me = this.replica.deviceId;
+    const live = this.replica.liveKeys();
+    let vouched = false;
     const own = await this.shared.readPresence(me).catch(() => undefined);
     const folderNow = own?.mtimeMs ?? Date.now();
     const stale = 3 * (this.opts.heartbeatMs ?? 15000);
@@ -516,6 +547,17 @@ export class SharedFolderExchange implements Carrier {
       }
       if (!p) continue;
       const thisDevice = dev === me;
+      if (!thisDevice && (p.sealedUnder === undefined || !live.includes(p.sealedUnder))) {
+        // written under a replaced key: nothing in it is taken (a PC not given the new passphrase
+        // yet, or someone with an old one); the PC is shown from its card and the file's time
+        const seen = await this.presenceUnderNewerKey(dev, folderNow, stale);
+        if (seen) devices.push(seen);
+        continue;
+      }
+      if (!thisDevice && p.presence.tips && this.replica.vouch(p.presence.tips)) {
+        vouched = true;
+        this.trustEpoch++;
+      }
       devices.push({
         deviceId: dev,
         // this PC by the host's own (full) names; the files hold them shortened to the format's bounds
@@ -535,6 +577,7 @@ export class SharedFolderExchange implements Carrier {
     this.devices = devices.sort((a, b) => (a.thisDevice ? -1 : b.thisDevice ? 1 : a.name.localeCompare(b.name)));
     this.awaited = awaited;
     this.publish();
+    return vouched;
   }
 
   /**
@@ -575,7 +618,8 @@ export class SharedFolderExchange implements Carrier {
     // "announced, not arrived" too, even when the presence that announces them is itself unreadable.
     // A gap nobody fills counts too: at least one change per missing log file.
     const gapFiles = this.audit.gaps.reduce((n, g) => n + g.seqs.length, 0);
-    const awaited = Math.max(this.awaited, [...this.locked].filter((p) => /(^|[\\/])log[\\/]/.test(p)).length + gapFiles);
+    // Held log files (sealed under a replaced key, not vouched for) likewise: this PC does not hold what they hold.
+    const awaited = Math.max(this.awaited, [...this.locked].filter((p) => /(^|[\\/])log[\\/]/.test(p)).length + gapFiles + this.held.size);
     const state: SyncStatus['state'] =
       health !== 'ok' ? 'offline' : conflicts > 0 ? 'conflicts' : pending > 0 ? 'uploading' : awaited > 0 ? 'receiving' : 'in-sync';
     this.status.next({ state, pendingUploads: pending, awaited, conflicts, lastExchangeAt: this.lastExchangeAt, devices: this.devices.map(({ since: _s, ...d }) => d) });

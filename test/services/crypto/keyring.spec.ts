@@ -87,7 +87,7 @@ describe('which passphrase opens the store', () => {
       expect(now.keyring.current.id).toBe(file.keyId);
     }
     const old = await keyringFromPassphrase(header, files, 'erstes Passwort');
-    expect(old).toMatchObject({ kind: 'retired', by: { name: 'PC 1' } });
+    expect(old).toMatchObject({ kind: 'retired', by: { deviceId: DEV, at: file.createdAt } });
     expect((await keyringFromPassphrase(header, files, 'falsch')).kind).toBe('wrong');
     // without key files (none synced yet) the first passphrase is all there is
     expect((await keyringFromPassphrase(header, [], 'erstes Passwort')).kind).toBe('ok');
@@ -135,9 +135,23 @@ describe('a crossing loser is retired even where the winner lies beyond a key it
     files.push(named(createLinkFile(a, a3, [b1], DEV)));
     expect(resolveKeys(a.copy(), files)).toMatchObject({ current: a3, upToDate: true, unlinked: [] });
     expect(await keyringFromPassphrase(header, files, 'pa3')).toMatchObject({ kind: 'ok', state: { current: a3 } });
-    for (const old of ['pb1', 'pa1', 'pa2', 'p0']) expect([old, (await keyringFromPassphrase(header, files, old)).kind]).toEqual([old, 'retired']);
-    // a device holding b1 only is behind, not current
-    expect(resolveKeys(b.copy(), files)).toMatchObject({ upToDate: false });
+    for (const old of ['pa1', 'pa2', 'p0']) expect([old, (await keyringFromPassphrase(header, files, old)).kind]).toEqual([old, 'retired']);
+    // The crossing loser's passphrase: nothing it can check says b1 was replaced (a3's link lies under a
+    // key it lacks, and a claim it cannot check is never believed — else anyone could "replace" the real
+    // current one). It opens what it opened before the crossing and nothing after: a1 is another line.
+    const loser = await keyringFromPassphrase(header, files, 'pb1');
+    expect(loser.kind).toBe('ok');
+    if (loser.kind === 'ok') {
+      expect(loser.keyring.ids.sort()).toEqual([b1, HEADER_KEY_ID].sort());
+      expect(loser.state.others.map((f) => f.keyId)).toEqual([a1]);
+    }
+    // a device holding b1 only sees a1's line beside its own and is never moved onto it by itself
+    const bOnly = b.copy();
+    expect(resolveKeys(bOnly, files)).toMatchObject({ current: b1, upToDate: true });
+    expect(bOnly.current.id).toBe(b1);
+    // typing a3's passphrase there: a3 holds b1 (the link), so it is verifiably after b1 — b moves on
+    const typed = await keyringFromPassphrase(header, files, 'pa3', b.copy());
+    expect(typed).toMatchObject({ kind: 'ok', state: { current: a3, others: [] } });
   });
 });
 
