@@ -431,8 +431,9 @@ export const kdfCost = (k: { N: number; r: number; p: number }) => k.N * k.r * k
  * holds the current generation of its line — a replaced passphrase no longer lets a device in.
  *
  * The key files tried are capped (MAX_KEY_FILES_TRIED, each within the format's cost bounds) and
- * ordered cheapest first, then newest: files planted by someone who can write to the folder cost a
- * bounded number of derivations at the normal cost. The first key file the passphrase opens ends
+ * ordered: chained to the header first (orphans last), then cheapest, deepest, newest. Files planted by
+ * someone who can write to the folder cost a bounded number of derivations at the normal cost — and
+ * enough of them can crowd the real one out (docs/PASSPHRASE.md: a writer can always deny service). The first key file the passphrase opens ends
  * the search (a newer generation wraps the older ones). With `base` (a device that holds keys), the
  * result keeps base's anchor: a passphrase of a generation beside it adds that key, never replaces it.
  */
@@ -447,7 +448,19 @@ export async function keyringFromPassphrase(header: StoreHeader, files: readonly
     const had = candidates.get(f.keyId);
     if (!had || kdfCost(f.kdf) < kdfCost(had.kdf)) candidates.set(f.keyId, f);
   }
-  const order = [...candidates.values()].sort((a, b) => kdfCost(a.kdf) - kdfCost(b.kdf) || (newer(a, b) ? -1 : 1)).slice(0, MAX_KEY_FILES_TRIED);
+  // Chained first (each parent named is a key file here, down to the header), then cheapest, deepest, newest.
+  const byId = new Map<string, KeyFile>();
+  for (const nf of files) if (nf.file.t === 'key' && nf.file.storeId === header.storeId) byId.set(nf.file.keyId, nf.file);
+  const depth = (f: KeyFile): number => {
+    let d = 1;
+    for (let p = f.parent; p !== HEADER_KEY_ID; p = byId.get(p)!.parent, d++) if (!byId.has(p) || d > byId.size) return -1;
+    return d;
+  };
+  const order = [...candidates.values()]
+    .map((f) => ({ f, d: depth(f) }))
+    .sort((a, b) => Number(b.d > 0) - Number(a.d > 0) || kdfCost(a.f.kdf) - kdfCost(b.f.kdf) || b.d - a.d || (newer(a.f, b.f) ? -1 : 1))
+    .slice(0, MAX_KEY_FILES_TRIED)
+    .map((x) => x.f);
   if (found.length === 0)
     for (const f of order) {
       const k = await unlockKeyFile(f, passphrase);

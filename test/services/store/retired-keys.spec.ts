@@ -1,0 +1,97 @@
+// Files sealed under a replaced key (docs/PASSPHRASE.md, "Retired keys"), on real folders: a former
+// employee's forged log file for a made-up PC is never taken, whatever presence vouches for it; a PC
+// that had not been given the new passphrase loses nothing — its changes wait and arrive once it has it.
+import * as crypto from 'node:crypto';
+import { Keyring, keyringFromPassphrase } from '../../../src/services/crypto/keyring';
+import { HybridClock } from '../../../src/services/store/hybrid-clock';
+import { ReplicaFolder } from '../../../src/services/store/replica-folder';
+import { Paths, type Change } from '../../../src/services/store/format';
+import { newSharedStore, openDevice, syncAll, type Device } from '../../support/store-fixture';
+
+const OLD = 'altes Praxis-Passwort';
+const NEW = 'neues Praxis-Passwort';
+
+/** A person types the new passphrase on `d` (what the settings page's enter-passphrase does). */
+async function enterNew(d: Device, header: Parameters<typeof keyringFromPassphrase>[0]): Promise<void> {
+  const typed = await keyringFromPassphrase(header, await d.replica.local.readKeyFiles(), NEW, d.replica.keyring);
+  if (typed.kind !== 'ok') throw new Error(`enter-passphrase: ${typed.kind}`);
+  for (const id of typed.keyring.ids) d.replica.keyring.add(id, typed.keyring.get(id)!);
+  await d.replica.refreshKeys();
+  d.exchange.keysChanged();
+}
+
+const names = async (d: Device) => (await d.store.list('clients')).map((r) => r.id).sort();
+
+describe('log files under a replaced key', () => {
+  let devices: Device[] = [];
+  afterEach(async () => {
+    for (const d of devices) await d.store.close();
+    devices = [];
+  });
+
+  test('a forged log file for a made-up PC, sealed with the old key and vouched for by its own presence, is held and reported', async () => {
+    const store = await newSharedStore(OLD);
+    const a = await openDevice(store, 'A');
+    const b = await openDevice(store, 'B');
+    devices = [a, b];
+    await a.store.put('clients', 'k1', { name: 'echt' });
+    await syncAll([a, b]);
+    const k1 = (await b.store.get('clients', 'k1'))!;
+    await a.replica.changePassphrase(NEW, 'A');
+    await syncAll([a, b]);
+    await enterNew(b, store.header);
+    await syncAll([a, b]);
+    expect(b.replica.keyState).toMatchObject({ upToDate: true, current: a.replica.keyState.current });
+
+    // the former employee: the old passphrase opens the header's key; he writes as a PC nobody has
+    const thief = new ReplicaFolder(store.shared, store.header.storeId, Keyring.ofHeaderKey(store.header.storeId, store.key, store.header.keyCheck), true);
+    const madeUp = crypto.randomBytes(16).toString('hex');
+    const clock = new HybridClock(madeUp);
+    const at = new Date().toISOString();
+    const changes: Change[] = [
+      { ver: clock.next(), col: 'clients', id: 'k1', parents: [k1.version], at, by: 'A', op: 'remove', data: null },
+      { ver: clock.next(), col: 'clients', id: 'gefaelscht', parents: [], at, by: 'A', op: 'put', data: { name: 'erfunden' } },
+    ];
+    const forged = await thief.writeSegment(madeUp, 1, null, changes);
+    await thief.writeDeviceInfo({ t: 'device', v: 1, deviceId: madeUp, name: 'Praxis-PC 9', user: 'x', createdAt: at });
+    await thief.writePresence({ t: 'presence', v: 1, deviceId: madeUp, name: 'Praxis-PC 9', user: 'x', since: at, heartbeatAt: at, active: true, lastSeq: 1, changeCount: 2, tips: { [madeUp]: [1, forged.hash] } });
+    // and a presence posing as B, naming the forged file too
+    await thief.writePresence({ t: 'presence', v: 1, deviceId: b.id, name: 'B', user: 'tester', since: at, heartbeatAt: at, active: true, lastSeq: 0, changeCount: 0, tips: { [madeUp]: [1, forged.hash] } });
+    await syncAll([a, b], 3);
+
+    for (const d of [a, b]) {
+      expect(await names(d)).toEqual(['k1']);
+      expect(d.exchange.heldCount).toBe(1);
+      expect(d.replica.badFiles.map((f) => [f.path, f.reason])).toContainEqual([Paths.segment(madeUp, 1, forged.hash), expect.stringContaining('replaced practice passphrase')]);
+      expect(d.exchange.syncStatus.state).not.toBe('in-sync'); // something in the folder is not taken
+    }
+  });
+
+  test('a PC that was not given the new passphrase: its changes, before and after the change, wait and then arrive', async () => {
+    const store = await newSharedStore(OLD);
+    const a = await openDevice(store, 'A');
+    const c = await openDevice(store, 'C');
+    devices = [a, c];
+    await syncAll([a, c]);
+    // C works offline (the stick is at A's desk): sealed, not sent
+    await c.store.put('clients', 'vorher', { von: 'C, vor der Änderung' });
+    await c.replica.sealNow();
+    await a.replica.changePassphrase(NEW, 'A');
+    await a.store.put('clients', 'neu-a', { von: 'A, nach der Änderung' });
+    await syncAll([a]);
+    // C comes back: it learns of the new generation, cannot read A's new file, keeps writing under the old key
+    await syncAll([c, a]);
+    expect(c.replica.keyState.upToDate).toBe(false);
+    await c.store.put('clients', 'nachher', { von: 'C, ohne neues Passwort' });
+    await syncAll([c, a], 3);
+    expect(await names(a)).toEqual(['neu-a']); // both of C's files are held at A ...
+    expect(a.exchange.heldCount).toBe(2);
+    expect(await names(c)).toEqual(['nachher', 'vorher']); // ... and kept, of course, on C
+    // C is given the new passphrase: its presence, under the new key, vouches for its chain
+    await enterNew(c, store.header);
+    await syncAll([c, a, c, a]);
+    for (const d of [a, c]) expect(await names(d)).toEqual(['nachher', 'neu-a', 'vorher']);
+    expect(a.exchange.heldCount).toBe(0);
+    expect(a.exchange.syncStatus.state).toBe('in-sync');
+  });
+});
