@@ -8,6 +8,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { writeDurable } from '../src/services/common/durable-fs';
 import { createHeader } from '../src/services/crypto/store-crypto';
+import { Keyring, createKeyFile, keyringFromPassphrase, type NamedKeyFile } from '../src/services/crypto/keyring';
+import { HEADER_KEY_ID, type KeyFile } from '../src/services/store/format';
 import { PracticeReplica } from '../src/services/store/practice-replica';
 import { ReplicaFolder } from '../src/services/store/replica-folder';
 import { SharedFolderExchange } from '../src/services/store/shared-folder-exchange';
@@ -162,6 +164,38 @@ type Open = { ms: number; rssMiB: number };
 const scale: { n: number; editBytes: number; wholeFile: number; changes?: number; warm?: Open; cold?: Open; replay?: Open }[] = [];
 
 /** The same figures at 1k, 10k and 100k records (3 versions each, from 3 devices), to show how cost grows. */
+/**
+ * A new PC typing the current passphrase, at the real cost (N=2^17, r=8), with and without key files
+ * planted by someone holding the replaced key (issue #14): three at the format's highest cost, dated
+ * newest; three at the normal cost, dated newest (the worst the order allows).
+ */
+async function benchPassphraseJoin(): Promise<void> {
+  const REAL = { N: 1 << 17, r: 8, p: 1 };
+  const { header, storeKey } = await createHeader('erstes Praxis-Passwort', '', REAL);
+  const k0 = Keyring.ofHeaderKey(header.storeId, storeKey, header.keyCheck);
+  const named = (file: KeyFile): NamedKeyFile => ({ hash: crypto.createHash('sha256').update(JSON.stringify(file)).digest('hex'), file });
+  const real = named((await createKeyFile({ keyring: k0, parent: HEADER_KEY_ID, passphrase: 'aktuelles Praxis-Passwort', deviceId: 'a'.repeat(32), deviceName: '', kdf: REAL })).file);
+  const plant = async (i: number, kdf: { N: number; r: number; p: number }) =>
+    named((await createKeyFile({ keyring: k0.copy(), parent: HEADER_KEY_ID, passphrase: `gepflanzt ${i}`, deviceId: 'a'.repeat(32), deviceName: '', kdf, notBefore: new Date(Date.now() + 60_000).toISOString() })).file);
+  const costly = [await plant(1, { N: 1 << 18, r: 8, p: 1 }), await plant(2, { N: 1 << 18, r: 8, p: 1 }), await plant(3, { N: 1 << 18, r: 8, p: 1 })];
+  const same = [await plant(4, REAL), await plant(5, REAL), await plant(6, REAL)];
+  const time = async (files: NamedKeyFile[]) => {
+    const runs: number[] = [];
+    for (let i = 0; i < (QUICK ? 1 : 3); i++) {
+      const t = performance.now();
+      const r = await keyringFromPassphrase(header, files, 'aktuelles Praxis-Passwort');
+      runs.push(performance.now() - t);
+      if (r.kind !== 'ok') throw new Error(`join: ${r.kind}`);
+    }
+    return median(runs);
+  };
+  const clean = await time([real]);
+  const withCostly = await time([...costly, real]);
+  const withSame = await time([...same, real]);
+  rows.push({ what: 'join with the current passphrase, 3 planted key files at the highest cost (N=2^18, r=8)', ours: ms(withCostly), alternative: `${ms(clean)} (no planted files)`, ratio: `${(withCostly / clean).toFixed(2)}x`, target: '< 2 s (#14)', met: withCostly < 2000 ? 'yes' : 'no' });
+  rows.push({ what: 'join with the current passphrase, 3 planted key files at the normal cost, dated newest', ours: ms(withSame), alternative: `${ms(clean)} (no planted files)`, ratio: `${(withSame / clean).toFixed(2)}x`, target: '< 2 s (#14)', met: withSame < 2000 ? 'yes' : 'no' });
+}
+
 async function benchScaling(): Promise<string> {
   for (const n of QUICK ? [1000, 5000] : [1000, 10000, 100000]) {
     await benchEditBytes(n, true);
@@ -177,8 +211,15 @@ async function benchScaling(): Promise<string> {
 
 async function main(): Promise<void> {
   const t0 = Date.now();
+  if (process.argv.includes('--passphrase-only')) {
+    // one figure on its own, printed, docs/PERFORMANCE.md left as it is
+    await benchPassphraseJoin();
+    console.log(rows.map((r) => `${r.what}: ${r.ours} vs ${r.alternative} (${r.ratio}), target ${r.target}: ${r.met}`).join('\n'));
+    return;
+  }
   rows.push(...(await hostFigures(work, QUICK)));
   await benchPut();
+  await benchPassphraseJoin();
   await benchEditBytes();
   await benchOpen();
   const scaling = await benchScaling();

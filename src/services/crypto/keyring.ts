@@ -276,6 +276,8 @@ export interface KeyState {
 export const KEY_FILE_SKEW_MS = 10 * 60_000;
 /** A typed passphrase tries at most this many key files (cheapest first, then newest): planted files cannot make it slow. */
 export const MAX_KEY_FILES_TRIED = 8;
+/** Derivations run side by side when a typed passphrase tries key files (each up to 256 MiB). */
+const KDF_PARALLEL = 2;
 
 const newer = (a: KeyFile, b: KeyFile) => (a.createdAt > b.createdAt ? true : a.createdAt < b.createdAt ? false : a.keyId > b.keyId);
 
@@ -431,16 +433,15 @@ export const kdfCost = (k: { N: number; r: number; p: number }) => k.N * k.r * k
  * holds the current generation of its line — a replaced passphrase no longer lets a device in.
  *
  * The key files tried are capped (MAX_KEY_FILES_TRIED, each within the format's cost bounds) and
- * ordered: chained to the header first (orphans last), then cheapest, deepest, newest. Files planted by
- * someone who can write to the folder cost a bounded number of derivations at the normal cost — and
- * enough of them can crowd the real one out (docs/PASSPHRASE.md: a writer can always deny service). The first key file the passphrase opens ends
- * the search (a newer generation wraps the older ones). With `base` (a device that holds keys), the
+ * ordered: chained to the header first (orphans last), then cheapest, deepest, newest; two at a time,
+ * the header's wrapped key last. The first key file the passphrase opens ends the search (a newer
+ * generation wraps the older ones). Files planted by someone who can write to the folder cost a
+ * bounded number of derivations at the normal cost — and enough of them can crowd the real one out
+ * (docs/PASSPHRASE.md: a writer can always deny service). With `base` (a device that holds keys), the
  * result keeps base's anchor: a passphrase of a generation beside it adds that key, never replaces it.
  */
 export async function keyringFromPassphrase(header: StoreHeader, files: readonly NamedKeyFile[], passphrase: string, base?: Keyring, now = Date.now()): Promise<PassphraseOutcome> {
   const found: [string, Buffer][] = [];
-  const h = await unwrapStoreKey(header, passphrase);
-  if (h) found.push([HEADER_KEY_ID, h]);
   const candidates = new Map<string, KeyFile>();
   for (const nf of files) {
     const f = nf.file;
@@ -461,14 +462,21 @@ export async function keyringFromPassphrase(header: StoreHeader, files: readonly
     .sort((a, b) => Number(b.d > 0) - Number(a.d > 0) || kdfCost(a.f.kdf) - kdfCost(b.f.kdf) || b.d - a.d || (newer(a.f, b.f) ? -1 : 1))
     .slice(0, MAX_KEY_FILES_TRIED)
     .map((x) => x.f);
-  if (found.length === 0)
-    for (const f of order) {
-      const k = await unlockKeyFile(f, passphrase);
-      if (k) {
-        found.push([f.keyId, k]);
-        break;
-      }
-    }
+  // Two at a time (the derivations run on libuv's pool, beside the host's main thread); key files
+  // first — the current passphrase is a key file's whenever there is one — the header's last.
+  for (let i = 0; i < order.length && found.length === 0; ) {
+    // side by side only at the same cost: a cheap real file never waits for a costly planted one
+    let n = 1;
+    while (n < KDF_PARALLEL && i + n < order.length && kdfCost(order[i + n]!.kdf) === kdfCost(order[i]!.kdf)) n++;
+    const batch = order.slice(i, (i += n));
+    const keys = await Promise.all(batch.map((f) => unlockKeyFile(f, passphrase)));
+    const hit = keys.findIndex((k) => k !== undefined);
+    if (hit >= 0) found.push([batch[hit]!.keyId, keys[hit]!]);
+  }
+  if (found.length === 0) {
+    const h = await unwrapStoreKey(header, passphrase);
+    if (h) found.push([HEADER_KEY_ID, h]);
+  }
   if (found.length === 0) return { kind: 'wrong' };
   const keyring = new Keyring(header.storeId, [...(base ? base.ids.map((id): [string, Buffer] => [id, base.get(id)!]) : []), ...found], header.keyCheck);
   // A device that holds keys stays on its line; a new one starts from what the passphrase opened.

@@ -540,7 +540,7 @@ export class SharedFolderExchange implements Carrier {
         p = await this.unlessRefused(Paths.presence(dev), () => this.shared.readPresence(dev));
       } catch (e) {
         if (e instanceof KeyMissingError) {
-          const seen = await this.presenceUnderNewerKey(dev, folderNow, stale);
+          const seen = await this.presenceFromCard(dev, folderNow, stale);
           if (seen) devices.push(seen);
         } else if (e instanceof BadFileError) this.replica.reportBad(e.bad);
         continue;
@@ -550,7 +550,7 @@ export class SharedFolderExchange implements Carrier {
       if (!thisDevice && (p.sealedUnder === undefined || !live.includes(p.sealedUnder))) {
         // written under a replaced key: nothing in it is taken (a PC not given the new passphrase
         // yet, or someone with an old one); the PC is shown from its card and the file's time
-        const seen = await this.presenceUnderNewerKey(dev, folderNow, stale);
+        const seen = await this.presenceFromCard(dev, folderNow, stale);
         if (seen) devices.push(seen);
         continue;
       }
@@ -581,10 +581,11 @@ export class SharedFolderExchange implements Carrier {
   }
 
   /**
-   * A PC that already writes under a newer passphrase: its presence is unreadable here, but its device
-   * card (written once, under the key of its day) names it, and the file's time says whether it is alive.
+   * A PC whose presence is not taken here — under a newer passphrase's key (unreadable) or a replaced
+   * one (not vouched for): its device card (written once, under the key of its day) names it, and the
+   * presence file's time says whether it is alive.
    */
-  protected async presenceUnderNewerKey(dev: string, folderNow: number, stale: number): Promise<DeviceSeen | undefined> {
+  protected async presenceFromCard(dev: string, folderNow: number, stale: number): Promise<DeviceSeen | undefined> {
     try {
       const mtimeMs = (await fs.promises.stat(this.shared.abs(Paths.presence(dev)))).mtimeMs;
       const card = (await this.replica.deviceCard(dev).catch(() => undefined)) ?? (await this.shared.readDeviceInfo(dev).catch(() => undefined));
