@@ -314,7 +314,7 @@ export function resolveKeys(keyring: Keyring, files: readonly NamedKeyFile[], no
       const held = keyring.get(w.keyId);
       if (held) {
         if (held.equals(k)) set.add(w.keyId);
-      } else if (keyring.add(w.keyId, k)) {
+      } else if (checked(w.keyId, k) && keyring.add(w.keyId, k)) {
         set.add(w.keyId);
         added = true;
       }
@@ -325,25 +325,35 @@ export function resolveKeys(keyring: Keyring, files: readonly NamedKeyFile[], no
   // only enters the keyring checked against the header).
   const believed = new Map<string, KeyFile>(); // keyId → endorsed key file
   const forged = new Map<string, NamedKeyFile>();
+  const keyFiles = ours.filter((nf): nf is { hash: string; file: KeyFile } => nf.file.t === 'key');
+  const checks = new Map<string, Set<string>>(); // keyId → the keyChecks its key files state
+  for (const { file: f } of keyFiles) (checks.get(f.keyId) ?? checks.set(f.keyId, new Set()).get(f.keyId)!).add(f.keyCheck);
+  // A key is learned only when a key file of its id states its check (so a wrap cannot bring a forged
+  // key under a real id); the header's key is checked against the header (Keyring.add).
+  const checked = (id: string, k: Buffer) => id === HEADER_KEY_ID || (checks.get(id)?.has(keyCheckOf(k, sid, id)) ?? false);
+  const parents = () => new Set([...believed.values()].map((f) => f.parent));
   for (let progress = true; progress; ) {
     progress = false;
-    for (const nf of ours) {
+    for (const nf of keyFiles) {
       const f = nf.file;
-      if (f.t === 'link') {
-        progress = learnFrom(f.under, f.wraps) || progress;
-        continue;
-      }
       progress = learnFrom(f.keyId, f.wraps) || progress;
-      if (believed.has(f.keyId)) continue;
+      if (believed.has(f.keyId) || forged.has(nf.hash)) continue;
       const parentKey = keyring.get(f.parent);
       const parentBelieved = f.parent === HEADER_KEY_ID || believed.has(f.parent);
-      if (parentKey && parentBelieved && !forged.has(nf.hash)) {
-        if (endorsementHolds(parentKey, f)) {
+      if (parentKey && parentBelieved) {
+        // endorsed by the key it replaces, and about the key this device holds under that id, if any
+        const held = keyring.get(f.keyId);
+        if (endorsementHolds(parentKey, f) && (!held || keyCheckOf(held, sid, f.keyId) === f.keyCheck)) {
           believed.set(f.keyId, f);
           progress = true;
         } else forged.set(nf.hash, nf);
       }
     }
+    if (progress) continue;
+    // Link files only under a key nothing believed replaces: under a replaced key, anyone holding it
+    // could carry a key of his own to every device that still holds that one.
+    const replaced = parents();
+    for (const nf of ours) if (nf.file.t === 'link' && !replaced.has(nf.file.under)) progress = learnFrom(nf.file.under, nf.file.wraps) || progress;
   }
   const isGen = (id: string) => id === HEADER_KEY_ID || believed.has(id);
   const date = (id: string) => believed.get(id)?.createdAt ?? '';
