@@ -165,6 +165,9 @@ export class SharedFolderExchange implements Carrier {
         return;
       }
       await this.push();
+      // the vouchers first where files may wait for them (a new PC after a passphrase change: every
+      // older log file), so they are taken on their first reading, not held and read again
+      if (this.lastExchangeAt === undefined || this.held.size > 0) await this.readPresence();
       await this.pull();
       await this.auditIfDue();
       await this.writePresence(true);
@@ -512,7 +515,7 @@ export class SharedFolderExchange implements Carrier {
       lastSeq: mine.length ? mine[mine.length - 1]!.seq : 0,
       changeCount: Math.max(0, changeCount - this.pendingUploads()),
       // vouched for only by a device that writes with the live key (a device behind vouches for nothing)
-      ...(live.length ? { tips: this.replica.tips() } : {}),
+      ...(live.length ? { tips: boundedTips(this.replica.tips(), me) } : {}),
     };
     try {
       await this.checkStillOurs(Paths.presence(me));
@@ -662,6 +665,13 @@ export class SharedFolderExchange implements Carrier {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/** At most 400 tips (a presence stays far below the 64 KiB small-file bound), this device's own first. */
+function boundedTips(tips: Record<string, [number, string]>, me: string): Record<string, [number, string]> {
+  const ids = Object.keys(tips);
+  if (ids.length <= 400) return tips;
+  return Object.fromEntries([me, ...ids.filter((d) => d !== me)].slice(0, 400).flatMap((d) => (tips[d] ? [[d, tips[d]!]] : [])));
 }
 
 async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
