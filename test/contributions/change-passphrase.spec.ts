@@ -195,10 +195,10 @@ describe('change-passphrase', () => {
     await (await a.store()).put('clients', 'von-a', { by: 'A' });
     await (await b.store()).put('clients', 'von-b', { by: 'B' });
     fs.renameSync(away, shared); // back
-    await waitFor(() => walk(path.join(shared, 'keys')).length === 2, 15000, 'both key files in the folder');
+    await waitFor(() => walk(path.join(shared, 'keys')).length === 2, 30000, 'both key files in the folder');
     // Neither PC takes the other's generation by itself: from the folder alone it could as well come
     // from someone with the old passphrase. Each names it, with what to do and what not to do.
-    for (const d of [a, b]) await waitFor(() => d.page.item('locked-files') !== undefined, 10000, 'the other passphrase named on both');
+    for (const d of [a, b]) await waitFor(() => d.page.item('locked-files') !== undefined, 30000, 'the other passphrase named on both');
     expect(a.page.item('locked-files').text.en).toContain('If nobody in your practice set another one, enter nothing');
     expect(a.keys().current).not.toBe(b.keys().current);
     expect([a.keys().upToDate, b.keys().upToDate]).toEqual([true, true]);
@@ -207,9 +207,9 @@ describe('change-passphrase', () => {
     expect((await a.page.invoke('enter-passphrase')).ok).toBe(true);
     b.h.dialogs.secrets.push('Passwort-von-PC-1');
     expect((await b.page.invoke('enter-passphrase')).ok).toBe(true);
-    await waitFor(() => a.keys().current === b.keys().current, 15000, 'the same current generation');
-    for (const d of [a, b]) await waitFor(async () => (await (await d.store()).list('clients')).length === 2, 15000, 'both records on both');
-    for (const d of [a, b]) await waitFor(() => d.page.item('locked-files') === undefined && d.page.item('held-files') === undefined, 15000, 'nothing locked or held');
+    await waitFor(() => a.keys().current === b.keys().current, 30000, 'the same current generation');
+    for (const d of [a, b]) await waitFor(async () => (await (await d.store()).list('clients')).length === 2, 30000, 'both records on both');
+    for (const d of [a, b]) await waitFor(() => d.page.item('locked-files') === undefined && d.page.item('held-files') === undefined, 30000, 'nothing locked or held');
     // of the two, exactly one passphrase now opens the current key; a new PC needs that one only
     const hdr = await ReplicaFolder.readHeader(shared);
     if (hdr.kind !== 'ok') throw new Error('header');
@@ -222,10 +222,10 @@ describe('change-passphrase', () => {
     expect(opening).toHaveLength(1);
     const c = await device('Praxis-PC 3', shared, [opening[0]!]);
     expect(c.joined.ok).toBe(true);
-    await waitFor(async () => (await (await c.store()).list('clients')).length === 2, 15000, 'both records on C');
+    await waitFor(async () => (await (await c.store()).list('clients')).length === 2, 30000, 'both records on C');
     for (const d of [a, b, c]) expect(d.page.item('locked-files')).toBeUndefined();
     for (const d of [a, b, c]) await d.plugin.unload();
-  });
+  }, 180000); // ten scrypt derivations at the real cost and four waits for rounds: 30 s alone, more beside other suites
 
   test('a PC started after the change asks for the new passphrase at startup; cancelling still opens its data', async () => {
     const shared = tempDir('cs-shared-');
