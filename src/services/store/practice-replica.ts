@@ -67,6 +67,8 @@ export class PracticeReplica implements ReplicaPort {
   protected closed = false;
   protected readonly formerJournal: { change: Change; file: string }[] = [];
   protected readonly reissued = new Set<string>();
+  /** Log files were applied whose conflicts are not published yet (see `received`). */
+  protected conflictsStale = false;
   readonly badFiles: BadFile[] = [];
 
   protected readonly changesSubject = new Subject<RecordChange>();
@@ -163,16 +165,23 @@ export class PracticeReplica implements ReplicaPort {
   protected async load(): Promise<void> {
     await this.local.removeIncomingTemps(); // we hold the lock: nobody else writes here
     const bad = (b: BadFile) => this.reportBad(b);
-    await this.logs.loadBestSnapshot(await this.local.listSnapshots(bad), bad);
-    for (const dev of await this.local.listDevices(bad)) {
-      for (const f of await this.local.listSegments(dev, bad)) {
-        if (this.logs.has(f)) continue;
-        try {
-          this.logs.apply(f, await this.local.readSegment(f), this.opts.deviceId);
-        } catch (e) {
-          if (e instanceof BadFileError) this.reportBad(e.bad);
-          else throw e;
-        }
+    const files: SegmentFile[] = [];
+    for (const dev of await this.local.listDevices(bad)) files.push(...(await this.local.listSegments(dev, bad)));
+    // A snapshot is only this replica's own cache of log files it holds and verified itself: one
+    // written under another id (earlier releases let a new PC start from another PC's snapshot), or
+    // covering a log file this replica does not hold, is not loaded. This id's newest first.
+    const me = this.opts.deviceId;
+    const own = new Set([me, ...(this.opts.formerDeviceIds ?? [])]);
+    const held = new Set(files.map((f) => Paths.segment(f.device, f.seq, f.hash)));
+    const snaps = (await this.local.listSnapshots(bad)).filter((s) => own.has(s.device)).sort((a, b) => Number(a.device !== me) - Number(b.device !== me) || b.seq - a.seq);
+    await this.logs.loadOwnSnapshot(snaps, (f) => held.has(Paths.segment(f.device, f.seq, f.hash)), bad);
+    for (const f of files) {
+      if (this.logs.has(f)) continue;
+      try {
+        this.logs.apply(f, await this.local.readSegment(f), this.opts.deviceId);
+      } catch (e) {
+        if (e instanceof BadFileError) this.reportBad(e.bad);
+        else throw e;
       }
     }
     this.updateOwnTip();
@@ -212,6 +221,7 @@ export class PracticeReplica implements ReplicaPort {
   }
 
   async heldFiles(): Promise<StoreFile[]> {
+    // Snapshots are not store files to share (listStoreFiles leaves them out): this replica's own cache.
     // A former id's files are never written to its old area (its changes are reissued under this id).
     const former = new Set(this.opts.formerDeviceIds ?? []);
     return (await listStoreFiles(this.local)).filter((f) => !(f.device && former.has(f.device)));
@@ -241,12 +251,13 @@ export class PracticeReplica implements ReplicaPort {
     this.reissued.add(marker);
   }
 
-  /** Applies a verified log file and announces the records it changed. */
-  protected applyLogFile(f: SegmentFile, seg: Segment): void {
+  /** Applies a verified log file and announces the records it changed (the conflicts too, unless `later`). */
+  protected applyLogFile(f: SegmentFile, seg: Segment, later = false): void {
     const origin = f.device === this.opts.deviceId ? 'local' : 'remote';
     for (const record of this.logs.apply(f, seg, this.opts.deviceId)) this.changesSubject.next({ origin, record });
     if (f.device === this.opts.deviceId) this.updateOwnTip();
-    this.publishConflicts();
+    if (later) this.conflictsStale = true;
+    else this.publishConflicts();
   }
 
   protected updateOwnTip(): void {
@@ -280,10 +291,6 @@ export class PracticeReplica implements ReplicaPort {
     return this.local.listKeyFiles();
   }
 
-  async ownSnapshots(): Promise<SegmentFile[]> {
-    return (await this.local.listSnapshots()).filter((s) => s.device === this.opts.deviceId);
-  }
-
   async ownDeviceCard(): Promise<string> {
     const me = this.opts.deviceId;
     if (!(await this.local.exists(Paths.deviceFile(me))))
@@ -292,10 +299,6 @@ export class PracticeReplica implements ReplicaPort {
   }
 
   // ---- the port: what a carrier brings ------------------------------------------------------
-
-  isEmpty(): boolean {
-    return this.state.changeCount === 0;
-  }
 
   logTip(device: string): number {
     return this.logs.tipOf(device).seq;
@@ -316,17 +319,18 @@ export class PracticeReplica implements ReplicaPort {
 
   async acceptLogFile(f: SegmentFile, bytes: Uint8Array, seg: Segment): Promise<void> {
     await this.local.write(Paths.segment(f.device, f.seq, f.hash), bytes);
-    this.applyLogFile(f, seg);
+    // The conflicts once the carrier's round has handed everything over (`received`): a new PC
+    // applies every log file of the store, and the whole list after each one cost seconds.
+    this.applyLogFile(f, seg, true);
+  }
+
+  received(): void {
+    if (this.conflictsStale) this.publishConflicts();
   }
 
   async acceptKeyFiles(files: readonly { hash: string; bytes: Uint8Array }[]): Promise<boolean> {
     for (const f of files) await this.local.write(Paths.keyFile(f.hash), f.bytes);
     return this.refreshKeys();
-  }
-
-  async acceptSnapshot(f: SegmentFile, bytes: Uint8Array): Promise<void> {
-    await this.local.write(Paths.snapshot(f.device, f.seq, f.hash), bytes);
-    await this.logs.loadBestSnapshot([f], (b) => this.reportBad(b));
   }
 
   hasDeviceCard(device: string): Promise<boolean> {
@@ -537,10 +541,15 @@ export class PracticeReplica implements ReplicaPort {
     return this.seals.run(() => this.sealJournal());
   }
 
-  /** A snapshot of the state of every sealed log file; written when the journal is empty. */
+  /**
+   * A snapshot of the state of every sealed log file, written when the journal is empty: this
+   * replica's own cache for its next open. It stays in the local replica (never sent: another PC
+   * believes only log files it verified itself).
+   */
   async writeSnapshot(): Promise<SegmentFile | undefined> {
     if (this.journal.size > 0 || this.readOnly) return undefined;
-    const seq = Math.max(0, ...(await this.ownSnapshots()).map((s) => s.seq)) + 1;
+    const mine = (await this.local.listSnapshots()).filter((s) => s.device === this.opts.deviceId);
+    const seq = Math.max(0, ...mine.map((s) => s.seq)) + 1;
     const f = await this.local.writeSnapshot({ t: 'snapshot', v: 1, device: this.opts.deviceId, seq, createdAt: new Date().toISOString(), ...this.logs.snapshot() });
     this.sinceSnapshot = 0;
     return f;
@@ -626,6 +635,7 @@ export class PracticeReplica implements ReplicaPort {
   // ---- conflicts ---------------------------------------------------------------------------
 
   protected publishConflicts(): void {
+    this.conflictsStale = false;
     if (this.closed) return;
     const list = this.state.conflicts().map((e) => ({
       collection: e.col,

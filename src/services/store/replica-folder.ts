@@ -377,23 +377,10 @@ export class ReplicaFolder {
   }
 
   /**
-   * Writes a snapshot: gzip of NDJSON — the header on the first line, then the records in batches of
-   * SNAPSHOT_BATCH per line — encrypted. Read back a line at a time, so a large one is never parsed whole.
+   * Writes a snapshot (a local replica's own cache, never shared): gzip of NDJSON — the header on the
+   * first line, then the records in batches of SNAPSHOT_BATCH per line — encrypted. Read back a line
+   * at a time, so a large one is never parsed whole.
    */
-  /**
-   * Snapshots in the order to try them: the largest first (it covers the most; sequence numbers are
-   * per device and say nothing across devices), then by device and sequence, so every device picks alike.
-   */
-  async snapshotsToTry(snaps: readonly SegmentFile[]): Promise<SegmentFile[]> {
-    const sized = await Promise.all(
-      snaps.map(async (f) => ({ f, size: await fsp.stat(this.abs(Paths.snapshot(f.device, f.seq, f.hash))).then((s) => s.size, () => -1) })),
-    );
-    return sized
-      .filter((x) => x.size >= 0)
-      .sort((a, b) => b.size - a.size || (a.f.device < b.f.device ? -1 : a.f.device > b.f.device ? 1 : b.f.seq - a.f.seq))
-      .map((x) => x.f);
-  }
-
   async writeSnapshot(snap: Snapshot): Promise<SegmentFile> {
     const { records, ...header } = snap;
     const lines = [JSON.stringify(header)];

@@ -40,7 +40,6 @@ export interface ReplicaPort {
   unsentAttachments(): Promise<string[]>;
   attachmentSent(hash: string): Promise<void>;
   keyFileHashes(): Promise<string[]>;
-  ownSnapshots(): Promise<SegmentFile[]>;
   /** This device's card, written in the replica first if it is not there yet; returns its path. */
   ownDeviceCard(): Promise<string>;
   /** Every store file this replica holds (its own and other devices'), for the audit and a restore. */
@@ -51,14 +50,15 @@ export interface ReplicaPort {
   reissueFormer(f: SegmentFile): Promise<void>;
 
   // ---- what a carrier brings (verified by it: name, hash, authentication, schema) --------
-  isEmpty(): boolean;
   hasLogFile(f: SegmentFile): boolean;
   /** Whether a log file at this device's position was applied already (a second one is a fork). */
   hasLogPosition(device: string, seq: number): boolean;
+  /** Keeps and applies a log file; its records are announced at once, the conflicts at `received`. */
   acceptLogFile(f: SegmentFile, bytes: Uint8Array, seg: Segment): Promise<void>;
+  /** The carrier has handed over what it brought in this round (also after a failure half-way). */
+  received(): void;
   /** Keeps key files and learns from them; true when a key was learned or the write key changed. */
   acceptKeyFiles(files: readonly { hash: string; bytes: Uint8Array }[]): Promise<boolean>;
-  acceptSnapshot(f: SegmentFile, bytes: Uint8Array): Promise<void>;
   hasDeviceCard(device: string): Promise<boolean>;
   acceptDeviceCard(device: string, bytes: Uint8Array): Promise<void>;
   deviceCard(device: string): Promise<DeviceInfo | undefined>;

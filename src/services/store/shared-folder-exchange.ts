@@ -2,7 +2,8 @@
 // else's, watches for changes with a polling fallback, backs off while the folder is away. It sees
 // the replica only through its port. A file counts as sent only while the folder lists it (every
 // round) and its bytes check out (the audit); what the folder lost is written again, same name,
-// same bytes. Nothing here deletes a file in the shared folder.
+// same bytes. Nothing here deletes a file in the shared folder. Snapshots are neither sent nor
+// read: a PC believes only log files it verified itself (older PCs' snapshots/ are left alone).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BehaviorSubject, type Observable } from 'rxjs';
@@ -70,7 +71,6 @@ export class SharedFolderExchange implements Carrier {
   // What is known to be in place already, so a round does not ask the disk again every 2 s.
   protected cardInShared = false;
   protected readonly cardsHere = new Set<string>();
-  protected readonly snapshotsInShared = new Set<string>();
   protected objectsHere?: Set<string>;
   /** Files that failed a check, not read again until their size or time changes (bounded). */
   protected readonly refused = new RefusedFiles();
@@ -236,7 +236,6 @@ export class SharedFolderExchange implements Carrier {
     this.writesSeen.push(Paths.header);
     this.cardInShared = false;
     this.keysInShared.clear();
-    this.snapshotsInShared.clear();
     this.doubt = true;
     this.trigger();
     return n + 1;
@@ -264,7 +263,7 @@ export class SharedFolderExchange implements Carrier {
     if (!(await folderExists(this.shared.abs(rel)))) await this.sharedWrite(rel, await this.replica.readFile(rel));
   }
 
-  /** Sends this device's own files only: log files, device card, snapshots and new attachments. */
+  /** Sends this device's own files only: log files, device card and new attachments (never a snapshot). */
   protected async push(): Promise<void> {
     if (!this.replica.writable) return;
     const me = this.replica.deviceId;
@@ -299,12 +298,6 @@ export class SharedFolderExchange implements Carrier {
       listed.add(name);
     }
     this.ownListed = listed;
-    for (const s of await this.replica.ownSnapshots()) {
-      const rel = Paths.snapshot(s.device, s.seq, s.hash);
-      if (this.snapshotsInShared.has(rel)) continue;
-      await this.sendIfMissing(rel);
-      this.snapshotsInShared.add(rel);
-    }
     this.publish();
   }
 
@@ -320,11 +313,22 @@ export class SharedFolderExchange implements Carrier {
     }
   }
 
-  /** Receives every verified log file, key file, device card and attachment this replica lacks. */
+  /**
+   * Receives every verified log file, key file, device card and attachment this replica lacks. Every
+   * log file, also for a new PC: a snapshot in the folder is never read (it could hold other records
+   * than the log files it names — anyone with a store key can write one).
+   */
   protected async pull(): Promise<void> {
+    try {
+      await this.pullFiles();
+    } finally {
+      this.replica.received();
+    }
+  }
+
+  protected async pullFiles(): Promise<void> {
     const bad = (b: BadFile) => this.replica.reportBad(b);
     if (await this.pullKeys(bad)) this.locked.clear(); // what was locked is tried again below
-    if (this.replica.isEmpty()) await this.pullSnapshot(bad);
     for (const dev of await this.shared.listDevices(bad)) {
       for (const f of await this.shared.listSegments(dev, bad)) {
         if (this.replica.hasLogFile(f)) continue;
@@ -397,26 +401,6 @@ export class SharedFolderExchange implements Carrier {
   keysChanged(): void {
     this.locked.clear();
     this.trigger();
-  }
-
-  /** A new device starts from the largest verified snapshot instead of replaying every change. */
-  protected async pullSnapshot(bad: (b: BadFile) => void): Promise<void> {
-    const snaps = await this.shared.snapshotsToTry(await this.shared.listSnapshots(bad));
-    for (const f of snaps.slice(0, 3)) {
-      try {
-        const taken = await this.unlessRefused(Paths.snapshot(f.device, f.seq, f.hash), async () => {
-          const bytes = await this.shared.readSnapshotBytes(f);
-          this.shared.openSnapshot(f, bytes); // name, authentication, header; its records are checked as they load
-          await this.replica.acceptSnapshot(f, bytes);
-          return true;
-        });
-        if (taken) return;
-      } catch (e) {
-        if (e instanceof KeyMissingError) continue; // under a newer passphrase: log files will do
-        if (e instanceof BadFileError) bad(e.bad);
-        else throw e;
-      }
-    }
   }
 
   /**
