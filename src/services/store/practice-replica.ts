@@ -10,7 +10,7 @@ import { SerialQueue } from '../common/serial-queue';
 import { errnoOf, localWriteError, storageError } from '../common/errors';
 import { listDir } from '../common/durable-fs';
 import { Keyring, type KeyState } from '../crypto/keyring';
-import { LocalPaths, Paths, storedDeviceName, type Change, type DeviceInfo, type Segment, type StoreHeader } from './format';
+import { LocalPaths, Paths, sameHeader, storedDeviceName, type Change, type DeviceInfo, type Segment, type StoreHeader } from './format';
 import { Journal } from './journal';
 import { ReplicaKeys } from './replica-keys';
 import { HybridClock } from './hybrid-clock';
@@ -67,6 +67,8 @@ export class PracticeReplica implements ReplicaPort {
   protected closed = false;
   protected readonly formerJournal: { change: Change; file: string }[] = [];
   protected readonly reissued = new Set<string>();
+  /** This replica's own copy of the header as read (JSON, every field): the trusted one (`sameHeader`). */
+  protected headerJson: unknown;
   /** Log files were applied whose conflicts are not published yet (see `received`). */
   protected conflictsStale = false;
   readonly badFiles: BadFile[] = [];
@@ -118,8 +120,14 @@ export class PracticeReplica implements ReplicaPort {
     return this.opts.header.storeId;
   }
 
+  /** The header this replica was opened with: its own copy, when it had one (StoreSetup trusts that one). */
   get header(): StoreHeader {
     return this.opts.header;
+  }
+
+  /** Whether a header read elsewhere (JSON as parsed) says exactly what this replica's own copy says. */
+  sameHeader(raw: unknown): boolean {
+    return sameHeader(raw, this.headerJson);
   }
 
   get isClosed(): boolean {
@@ -145,8 +153,11 @@ export class PracticeReplica implements ReplicaPort {
     this.lock = await ReplicaLock.acquire(root, { staleMs: this.opts.lockStaleMs, waitMs: this.opts.lockWaitMs }, this.opts.logger);
     try {
       const hdr = await ReplicaFolder.readHeader(root);
-      if (hdr.kind === 'missing') await ReplicaFolder.writeHeader(root, this.opts.header);
-      else if (hdr.kind !== 'ok' || hdr.header.storeId !== this.opts.header.storeId)
+      if (hdr.kind === 'missing') {
+        await ReplicaFolder.writeHeader(root, this.opts.header);
+        this.headerJson = JSON.parse(JSON.stringify(this.opts.header));
+      } else if (hdr.kind === 'ok') this.headerJson = hdr.raw;
+      if (hdr.kind !== 'missing' && (hdr.kind !== 'ok' || hdr.header.storeId !== this.opts.header.storeId))
         throw storageError('corrupt', {
           de: 'Der lokale Datenbestand dieses PCs gehört zu einem anderen Praxis-Speicher. Es wurde nichts verändert; bitte wenden Sie sich an den Support.',
           en: "This PC's local replica belongs to another practice store. Nothing was changed; please contact support.",

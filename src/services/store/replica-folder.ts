@@ -63,7 +63,8 @@ export interface BadFile {
 }
 
 export type HeaderReading =
-  | { kind: 'ok'; header: StoreHeader }
+  /** `raw`: the file's JSON as parsed, before the schema (which drops fields it does not know). */
+  | { kind: 'ok'; header: StoreHeader; raw: unknown }
   | { kind: 'missing'; empty: boolean }
   | { kind: 'foreign'; reason: string }
   | { kind: 'newer'; version: number };
@@ -196,7 +197,7 @@ export class ReplicaFolder {
     }
     const parsed = StoreHeaderSchema.safeParse(json);
     if (!parsed.success) return { kind: 'foreign', reason: `${Paths.header} is not a practice-store header (${parsed.error.issues[0]?.path.join('.')})` };
-    return { kind: 'ok', header: parsed.data };
+    return { kind: 'ok', header: parsed.data, raw: json };
   }
 
   static async writeHeader(root: string, header: StoreHeader): Promise<void> {

@@ -18,8 +18,10 @@ export interface OwnLogFile extends SegmentFile {
 export interface ReplicaPort {
   readonly deviceId: string;
   readonly storeId: string;
-  /** The store's header (written again, last, when an emptied shared folder is restored). */
+  /** The store's header: this replica's own copy (written again, last, when an emptied shared folder is restored). */
   readonly header: StoreHeader;
+  /** Whether a header read at the shared location (its JSON as parsed) is, field for field, this replica's own copy. */
+  sameHeader(raw: unknown): boolean;
   /** The store's keys; shared by reference, so a key learned is used for every location at once. */
   readonly keyring: Keyring;
   /** False once the replica's lock was lost or it was closed: a carrier then writes nothing. */
@@ -102,6 +104,11 @@ export interface Carrier {
   readonly devicesSeen: readonly DeviceSeen[];
   /** Files here that wait for the key of a newer passphrase. */
   readonly lockedCount: number;
+  /**
+   * The shared location's header differs from the replica's own copy (swapped or edited): reported,
+   * never used, never overwritten.
+   */
+  readonly sharedHeaderAltered: boolean;
   /** Gaps in other devices' chains that nobody has filled for longer than the grace period. */
   readonly missing: readonly MissingChanges[];
   /** One round now (check, send, receive, presence); never throws. */

@@ -79,6 +79,7 @@ export class SharedFolderExchange implements Carrier {
   /** Files encrypted with a key of a newer passphrase this device does not hold yet (path → true). */
   protected readonly locked = new Set<string>();
   protected conflicts = 0;
+  protected headerAltered = false;
 
   constructor(
     protected readonly replica: ReplicaPort,
@@ -157,6 +158,7 @@ export class SharedFolderExchange implements Carrier {
         this.setHealth(hdr.kind !== 'missing' ? 'wrong-folder' : !(await folderExists(this.opts.sharedRoot)) ? 'unreachable' : (await this.looksEmptied()) ? 'emptied' : 'wrong-folder');
         return;
       }
+      this.noteHeader(hdr.raw);
       await this.push();
       await this.pull();
       await this.auditIfDue();
@@ -174,6 +176,23 @@ export class SharedFolderExchange implements Carrier {
       this.opts.logger?.warn('cloud-storage: shared folder not reachable, will retry', { code: errnoOf(e) ?? 'unknown' });
       this.setHealth('unreachable');
     }
+  }
+
+  /**
+   * The shared header is compared with the replica's own copy, the trusted one, every round. One that
+   * differs in any field (a lowered KDF cost, another wrapped key) is reported; nothing of it is used
+   * (only its storeId was checked above), and it is never written over.
+   */
+  protected noteHeader(raw: unknown): void {
+    const altered = !this.replica.sameHeader(raw);
+    if (altered === this.headerAltered) return;
+    this.headerAltered = altered;
+    if (altered) this.opts.logger?.warn('cloud-storage: the shared folder’s practice-store.json differs from this PC’s copy; working with this PC’s copy');
+    this.publish();
+  }
+
+  get sharedHeaderAltered(): boolean {
+    return this.headerAltered;
   }
 
   protected setHealth(h: CarrierHealth): void {

@@ -14,7 +14,7 @@ describe('the store header', () => {
     const { header: other } = await createHeader('pw', 't', TEST_KDF);
     await expect(ReplicaFolder.writeHeader(dir, other)).rejects.toMatchObject({ code: 'EEXIST' });
     expect(fs.readdirSync(dir)).toEqual(['practice-store.json']);
-    expect(await ReplicaFolder.readHeader(dir)).toEqual({ kind: 'ok', header });
+    expect(await ReplicaFolder.readHeader(dir)).toEqual({ kind: 'ok', header, raw: JSON.parse(JSON.stringify(header)) });
   });
 
   test('a store of a newer format version is refused, and nothing is changed', async () => {
