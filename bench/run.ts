@@ -41,7 +41,7 @@ function practiceRecord(i: number, round: number): ImportRecord {
 
 async function newStore() {
   const shared = fs.mkdtempSync(path.join(work, 'shared-'));
-  const { header, storeKey } = await createHeader('bench passphrase', 'bench', KDF);
+  const { header, storeKey } = await createHeader('bench passphrase', KDF);
   await ReplicaFolder.writeHeader(shared, header);
   return { shared, header, key: storeKey };
 }

@@ -12,10 +12,15 @@ import { checkStoreKey } from './store-crypto';
 
 export type UnlockOutcome = { kind: 'ok'; keyring: Keyring } | { kind: 'cancelled' };
 
-/** "on Praxis-PC 2 on 28.11.26, 09:14" — who replaced the passphrase, for the prompts. */
+/**
+ * "on Praxis-PC 2 on 28.11.26, 09:14" — who replaced the passphrase, for the prompts. The name comes
+ * from that PC's device card (key files carry none in plaintext); where it is not known here, only
+ * the time (the sentences around it say "on another PC").
+ */
 export function replacedBy(by: { name: string; at: string } | undefined, locale: 'de' | 'en'): string {
   if (!by) return '';
   const at = localTime(by.at, locale);
+  if (!by.name) return locale === 'de' ? ` (am ${at})` : ` (${at})`;
   return locale === 'de' ? ` (auf ${by.name} am ${at})` : ` (on ${by.name}, ${at})`;
 }
 
@@ -98,7 +103,7 @@ export class StoreKeys {
       }
       message =
         r.kind === 'retired'
-          ? retiredText(r.by)
+          ? retiredText(r.by && !r.by.name && r.by.at === behind?.by?.at ? behind.by : r.by) // the name this replica found on the card
           : r.kind === 'ok'
             ? { de: 'Dieses Passwort kennt dieser PC bereits. Bitte geben Sie das auf dem anderen PC gesetzte Passwort ein.', en: 'This PC already knows that passphrase. Please enter the passphrase set on the other PC.' }
             : wrongText();

@@ -288,7 +288,7 @@ export class StoreSetup {
     });
     if (pass === undefined) return { kind: 'create-cancelled' };
     if (pass.length < MIN_PASSPHRASE) return { kind: 'passphrase-too-short' };
-    const { header, storeKey } = await createHeader(pass, this.service.env.deviceName);
+    const { header, storeKey } = await createHeader(pass);
     const keyring = Keyring.ofHeaderKey(header.storeId, storeKey, header.keyCheck);
     const localRoot = this.service.localReplicaRoot(header.storeId);
     let replica: PracticeReplica | undefined;
