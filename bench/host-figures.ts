@@ -100,7 +100,7 @@ export async function hostFigures(work: string, quick: boolean): Promise<Row[]> 
   for (const watch of [true, false]) {
     // a store of its own for this figure, with a writer and a reader device
     const s2 = fs.mkdtempSync(path.join(work, 'lat-'));
-    const { header, storeKey } = await createHeader('latency', 'bench', { N: 1024, r: 8, p: 1 });
+    const { header, storeKey } = await createHeader('latency', { N: 1024, r: 8, p: 1 });
     await ReplicaFolder.writeHeader(s2, header);
     const writer = await PracticeReplica.open({ localRoot: path.join(s2 + '-w', 'r'), header, key: storeKey, deviceId: 'a'.repeat(32), deviceName: 'W', userName: 'b', sealDelayMs: 1 });
     const reader = await PracticeReplica.open({ localRoot: path.join(s2 + '-r', 'r'), header, key: storeKey, deviceId: 'b'.repeat(32), deviceName: 'R', userName: 'b' });

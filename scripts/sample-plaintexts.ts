@@ -55,7 +55,7 @@ async function main(): Promise<void> {
   try {
     const shared = path.join(tmp, 'shared');
     fs.mkdirSync(shared);
-    const { header, storeKey } = await createHeader(FIRST, 'Praxis-PC 1');
+    const { header, storeKey } = await createHeader(FIRST);
     await ReplicaFolder.writeHeader(shared, header);
     const sid = header.storeId;
     const device = async (name: string, user: string) => {

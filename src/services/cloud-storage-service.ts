@@ -41,6 +41,12 @@ export const EMPTIED: LocalizedText = {
   en: 'The practice data have disappeared from the shared folder (it is empty). This PC still has them and can write them back there; if only the wrong folder or USB drive is connected, choose the right one.',
 };
 
+/** What a person reads when the shared folder's header differs from this PC's copy of it. */
+export const HEADER_ALTERED: LocalizedText = {
+  de: 'Die Datei practice-store.json im gemeinsamen Ordner wurde verändert: Sie stimmt nicht mehr mit der Kopie überein, die dieser PC beim Einrichten gespeichert hat. Dieser PC arbeitet mit seiner eigenen, geprüften Kopie weiter; aus der veränderten Datei wird nichts übernommen, und sie wird nicht überschrieben. Solange nicht geklärt ist, wer sie geändert hat, sollte kein neuer PC diesem Ordner beitreten – bitte wenden Sie sich an den Support.',
+  en: "The file practice-store.json in the shared folder was changed: it no longer matches the copy this PC kept when it was set up. This PC keeps working with its own, checked copy; nothing is taken from the changed file, and it is not overwritten. Until it is clear who changed it, no new PC should join this folder — please contact support.",
+};
+
 const LOCAL_ONLY: SyncStatus = { state: 'local-only', pendingUploads: 0, awaited: 0, conflicts: 0, devices: [] };
 
 /**

@@ -16,7 +16,7 @@ const KDF = { N: 1 << 14, r: 8, p: 1 };
 async function newStore(root: string) {
   const shared = path.join(root, 'shared');
   fs.mkdirSync(shared, { recursive: true });
-  const { header, storeKey } = await createHeader('fault campaign', 'test', KDF);
+  const { header, storeKey } = await createHeader('fault campaign', KDF);
   await ReplicaFolder.writeHeader(shared, header);
   return { shared, header, key: storeKey };
 }
@@ -144,7 +144,7 @@ export async function badFileCorpus(): Promise<BadFileResult> {
     await a.r.sealNow();
     await a.x.exchange();
     const good = fs.readFileSync(path.join(store.shared, walk(store.shared).find((f) => f.includes(`${path.sep}log${path.sep}`))!));
-    const other = await createHeader('other store', 'x', KDF);
+    const other = await createHeader('other store', KDF);
     const dev = 'f'.repeat(32);
     const dir = path.join(store.shared, 'devices', dev, 'log');
     fs.mkdirSync(dir, { recursive: true });

@@ -13,7 +13,7 @@ export const TEST_KDF = { N: 1 << 14, r: 8, p: 1 } as const;
 
 export async function newSharedStore(passphrase = 'correct horse battery staple'): Promise<{ shared: string; header: StoreHeader; key: Buffer }> {
   const shared = tempDir('cs-shared-');
-  const { header, storeKey } = await createHeader(passphrase, 'test', TEST_KDF);
+  const { header, storeKey } = await createHeader(passphrase, TEST_KDF);
   await ReplicaFolder.writeHeader(shared, header);
   return { shared, header, key: storeKey };
 }

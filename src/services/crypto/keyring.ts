@@ -5,7 +5,7 @@
 // someone without the key is never believed). Format and reasoning: docs/STORE-FORMAT.md, docs/PASSPHRASE.md.
 import * as crypto from 'node:crypto';
 import { z } from 'zod';
-import { BASE64, HEADER_KEY_ID, KeyIdRef, storedDeviceName, type KeyFile, type KeyFileEntry, type LinkFile, type ScryptParams, type StoreHeader, type Wrap } from '../store/format';
+import { BASE64, HEADER_KEY_ID, KeyIdRef, type KeyFile, type KeyFileEntry, type LinkFile, type ScryptParams, type StoreHeader, type Wrap } from '../store/format';
 import { checkStoreKey, deriveKek, newScryptParams, unwrapStoreKey } from './store-crypto';
 
 export interface NamedKeyFile {
@@ -205,7 +205,7 @@ export async function createKeyFile(opts: {
     parent: opts.parent,
     createdAt: new Date(Math.max(now, floor)).toISOString(),
     createdBy: opts.deviceId,
-    createdByName: storedDeviceName(opts.deviceName),
+    createdByName: '',
     kdf,
     wrappedKey: gcmSeal(kek, passAad(keyring.storeId, keyId), key),
     keyCheck: keyCheckOf(key, keyring.storeId, keyId),

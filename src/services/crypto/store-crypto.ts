@@ -1,7 +1,7 @@
 // Encryption at rest (invariant 6, docs/STORE-FORMAT.md): AES-256-GCM under a random store key, wrapped by scrypt.
 import * as crypto from 'node:crypto';
 import * as fsp from 'node:fs/promises';
-import { HEADER_KEY_ID, STORE_FORMAT, STORE_FORMAT_VERSION, storedDeviceName, type ScryptParams, type StoreHeader } from '../store/format';
+import { HEADER_KEY_ID, STORE_FORMAT, STORE_FORMAT_VERSION, type ScryptParams, type StoreHeader } from '../store/format';
 
 const MAGIC = Buffer.from('PSE1', 'ascii'); // sealed with the header's store key
 const MAGIC2 = Buffer.from('PSE2', 'ascii'); // followed by the 16-byte id of a later key generation
@@ -83,11 +83,11 @@ export function keyCheckOf(storeKey: Buffer, storeId: string): string {
   return crypto.createHmac('sha256', storeKey).update(`key-check/${storeId}`).digest('base64');
 }
 
-export async function createHeader(
-  passphrase: string,
-  createdBy: string,
-  kdf: { N: number; r: number; p: number } = DEFAULT_SCRYPT,
-): Promise<{ header: StoreHeader; storeKey: Buffer }> {
+/**
+ * A new store's header. `createdBy` is written empty: no PC or user name in plaintext in the shared
+ * folder (the field stays in the schema for older readers; readers ignore it).
+ */
+export async function createHeader(passphrase: string, kdf: { N: number; r: number; p: number } = DEFAULT_SCRYPT): Promise<{ header: StoreHeader; storeKey: Buffer }> {
   const storeId = crypto.randomBytes(16).toString('hex');
   const storeKey = crypto.randomBytes(32);
   const params = newScryptParams(kdf);
@@ -101,7 +101,7 @@ export async function createHeader(
     version: STORE_FORMAT_VERSION,
     storeId,
     createdAt: new Date().toISOString(),
-    createdBy: storedDeviceName(createdBy),
+    createdBy: '',
     kdf: params,
     wrappedKey: { nonce: nonce.toString('base64'), ciphertext: ct.toString('base64'), tag: c.getAuthTag().toString('base64') },
     keyCheck: keyCheckOf(storeKey, storeId),

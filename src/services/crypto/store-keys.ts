@@ -1,19 +1,26 @@
 // The store's keys on this device: kept in the OS keychain only, or asked for as the practice
 // passphrase (again after a wrong one, or one that was replaced). Nothing here writes a file.
+import * as crypto from 'node:crypto';
 import { inject, injectable } from 'inversify';
 import { HostDialogs, type LocalizedText } from '../../host-api';
 import { localTime } from '../common/local-time';
 import { Accounts, CredentialStore } from '../credentials/credential-store';
-import type { StoreHeader } from '../store/format';
+import { HEADER_KEY_ID, type StoreHeader, type Wrap } from '../store/format';
 import { ReplicaFolder } from '../store/replica-folder';
-import { Keyring, keyringFromPassphrase, type NamedKeyFile } from './keyring';
+import { Keyring, keyringFromPassphrase, unlockKeyFile, type NamedKeyFile } from './keyring';
+import { checkStoreKey } from './store-crypto';
 
 export type UnlockOutcome = { kind: 'ok'; keyring: Keyring } | { kind: 'cancelled' };
 
-/** "on Praxis-PC 2 on 28.11.26, 09:14" — who replaced the passphrase, for the prompts. */
+/**
+ * "on Praxis-PC 2 on 28.11.26, 09:14" — who replaced the passphrase, for the prompts. The name comes
+ * from that PC's device card (key files carry none in plaintext); where it is not known here, only
+ * the time (the sentences around it say "on another PC").
+ */
 export function replacedBy(by: { name: string; at: string } | undefined, locale: 'de' | 'en'): string {
   if (!by) return '';
   const at = localTime(by.at, locale);
+  if (!by.name) return locale === 'de' ? ` (am ${at})` : ` (${at})`;
   return locale === 'de' ? ` (auf ${by.name} am ${at})` : ` (on ${by.name}, ${at})`;
 }
 
@@ -60,12 +67,13 @@ export class StoreKeys {
     for (;;) {
       const pass = await this.dialogs.promptSecret({ title: { de: 'Praxis-Passwort', en: 'Practice passphrase' }, message, confirm: false });
       if (pass === undefined) return { kind: 'cancelled' };
-      const r = await keyringFromPassphrase(header, await this.keyFilesIn(header.storeId, roots), pass);
+      const files = await this.keyFilesIn(header.storeId, roots);
+      const r = await keyringFromPassphrase(header, files, pass);
       if (r.kind === 'ok') {
         await this.keep(r.keyring);
         return { kind: 'ok', keyring: r.keyring };
       }
-      message = r.kind === 'retired' ? retiredText(r.by) : wrongText();
+      message = r.kind === 'retired' ? retiredText(r.by) : (await headerMismatch(header, files, pass)) ? mismatchText() : wrongText();
     }
   }
 
@@ -95,12 +103,49 @@ export class StoreKeys {
       }
       message =
         r.kind === 'retired'
-          ? retiredText(r.by)
+          ? retiredText(r.by && !r.by.name && r.by.at === behind?.by?.at ? behind.by : r.by) // the name this replica found on the card
           : r.kind === 'ok'
             ? { de: 'Dieses Passwort kennt dieser PC bereits. Bitte geben Sie das auf dem anderen PC gesetzte Passwort ein.', en: 'This PC already knows that passphrase. Please enter the passphrase set on the other PC.' }
             : wrongText();
     }
   }
+}
+
+/**
+ * Whether the passphrase opens a key file that carries a header key (`wraps`) which does not match
+ * this header's keyCheck: then the header is not the one the key files were made for (swapped or
+ * edited), and the passphrase is not wrong. A PC without a local replica has only the shared header
+ * to go by; this is how it tells the two apart. (The wrap's AES-256-GCM and AAD: docs/STORE-FORMAT.md, "Key files".)
+ */
+async function headerMismatch(header: StoreHeader, files: readonly NamedKeyFile[], passphrase: string): Promise<boolean> {
+  for (const { file: f } of files) {
+    if (f.t !== 'key' || f.storeId !== header.storeId) continue;
+    const w = f.wraps.find((x) => x.keyId === HEADER_KEY_ID);
+    if (!w) continue;
+    const key = await unlockKeyFile(f, passphrase);
+    const headerKey = key && openWrap(key, `practice-store/v1/wrap/${header.storeId}/${f.keyId}/${HEADER_KEY_ID}`, w);
+    if (headerKey && !checkStoreKey(header, headerKey)) return true;
+  }
+  return false;
+}
+
+function openWrap(key: Buffer, aad: string, w: Wrap): Buffer | undefined {
+  try {
+    const d = crypto.createDecipheriv('aes-256-gcm', key, Buffer.from(w.nonce, 'base64'));
+    d.setAAD(Buffer.from(aad, 'utf8'));
+    d.setAuthTag(Buffer.from(w.tag, 'base64'));
+    const out = Buffer.concat([d.update(Buffer.from(w.ciphertext, 'base64')), d.final()]);
+    return out.length === 32 ? out : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function mismatchText(): LocalizedText {
+  return {
+    de: 'Dieses Praxis-Passwort öffnet die Schlüsseldateien im gemeinsamen Ordner, aber die Datei practice-store.json dort passt nicht zu ihnen – sie wurde vermutlich verändert. Bitte treten Sie diesem Ordner so nicht bei und wenden Sie sich an den Support; jeder PC, der schon mit diesen Daten arbeitet, hat eine geprüfte Kopie.',
+    en: 'This practice passphrase opens the key files in the shared folder, but the file practice-store.json there does not match them — it was probably changed (altered?). Please do not join this folder like this; contact support. Every PC that already works with these data has a checked copy.',
+  };
 }
 
 function wrongText(): LocalizedText {

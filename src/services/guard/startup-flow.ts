@@ -4,7 +4,7 @@ import { inject, injectable } from 'inversify';
 import { HostDialogs, HostLogger, type LocalizedText, type StartupVerdict, type Tone } from '../../host-api';
 import { errnoOf, failureText } from '../common/errors';
 import { StoreSetup, type ReopenOutcome } from '../setup/store-setup';
-import { EMPTIED } from '../cloud-storage-service';
+import { EMPTIED, HEADER_ALTERED } from '../cloud-storage-service';
 
 type Action = { id: string; label: LocalizedText; style: 'primary' | 'secondary' | 'danger' };
 const A = {
@@ -153,6 +153,7 @@ export class StartupFlow {
   /** `behind`: changes wait for a newer passphrase, not for the cloud client (said by its own notice). */
   protected notices(o: Extract<ReopenOutcome, { kind: 'opened' }>): { tone: Tone; text: LocalizedText }[] {
     const out: { tone: Tone; text: LocalizedText }[] = [];
+    if (o.headerAltered) out.push({ tone: 'warning', text: HEADER_ALTERED });
     if (o.behind)
       out.push({
         tone: 'warning',

@@ -14,7 +14,7 @@ import { localTime } from '../common/local-time';
 import { keyringFromPassphrase } from '../crypto/keyring';
 import { replacedBy } from '../crypto/store-keys';
 import { MIN_PASSPHRASE, type RestoreOutcome, type SetUpOutcome, type StoreSetup } from '../setup/store-setup';
-import { EMPTIED } from '../cloud-storage-service';
+import { EMPTIED, HEADER_ALTERED } from '../cloud-storage-service';
 
 const TITLE = { de: 'Gruppenpraxis & Cloudspeicher', en: 'Group practice & cloud storage' };
 
@@ -420,12 +420,13 @@ export class SettingsController {
     };
   }
 
-  /** What the delivery checks found: the store gone from the folder, other PCs' changes missing there. */
+  /** What the delivery checks found: the store gone from the folder, its header altered, other PCs' changes missing there. */
   protected deliveryItems(): ViewItem[] {
     const carrier = this.service.active?.carrier;
     if (!carrier) return [];
     const items: ViewItem[] = [];
     if (carrier.health === 'emptied') items.push({ kind: 'notice', id: 'shared-folder-emptied', tone: 'error', text: EMPTIED });
+    if (carrier.sharedHeaderAltered) items.push({ kind: 'notice', id: 'shared-header-altered', tone: 'warning', text: HEADER_ALTERED });
     for (const m of carrier.missing)
       items.push({
         kind: 'notice',

@@ -41,8 +41,11 @@ export type ReopenOutcome =
   | { kind: 'already-open'; where: 'this-pc' | 'other-pc'; host?: string }
   /** Anything else that went wrong while opening, in words. */
   | { kind: 'failed'; text: LocalizedText; localReplica: boolean }
-  /** `behind`: the passphrase was changed elsewhere and not entered here (own data open, newer changes wait). */
-  | { kind: 'opened'; online: boolean; behind: boolean; others: readonly DeviceSeen[]; awaited: number };
+  /**
+   * `behind`: the passphrase was changed elsewhere and not entered here (own data open, newer changes wait).
+   * `headerAltered`: the shared folder's header differs from this PC's copy, which is the one used.
+   */
+  | { kind: 'opened'; online: boolean; behind: boolean; headerAltered: boolean; others: readonly DeviceSeen[]; awaited: number };
 
 export type TestOutcome = Unusable | { kind: 'foreign'; detail: LocalizedText } | { kind: 'store' | 'empty'; detail: LocalizedText };
 
@@ -150,17 +153,27 @@ export class StoreSetup {
     const active = await this.service.activate(config, header, k.keyring);
     // The passphrase was changed on another PC: asked once now; cancelling still opens the data.
     const behind = !active.replica.keyState.upToDate && !(await this.service.catchUp());
-    return { kind: 'opened', online, behind, others: active.carrier.devicesSeen.filter((d) => !d.thisDevice && d.active), awaited: active.carrier.syncStatus.awaited };
+    const headerAltered = online && active.carrier.sharedHeaderAltered;
+    return { kind: 'opened', online, behind, headerAltered, others: active.carrier.devicesSeen.filter((d) => !d.thisDevice && d.active), awaited: active.carrier.syncStatus.awaited };
   }
 
-  /** The header from the shared folder, or from the local replica when the folder is away. */
+  /**
+   * The header a PC trusts: its local replica's copy whenever it has one (the shared folder's can be
+   * swapped or edited by anyone who can write there: a lowered KDF cost, another wrapped key); the
+   * shared folder's only for a PC without a local replica of the store. Whether the shared one differs
+   * is the carrier's to report; nothing of it is used.
+   */
   protected async headerFor(config: CloudConfig, fromShared: boolean): Promise<StoreHeader | undefined> {
-    const local = this.service.localReplicaRoot(config.storeId);
-    for (const root of fromShared ? [config.folder, local] : [local]) {
-      const r = await ReplicaFolder.readHeader(root).catch(() => undefined);
-      if (r?.kind === 'ok' && r.header.storeId === config.storeId) return r.header;
-    }
-    return undefined;
+    return this.trustedHeader(config.storeId, fromShared ? config.folder : undefined);
+  }
+
+  /** This PC's own copy of a store's header; without a local replica, the one in `shared` (if given). */
+  protected async trustedHeader(storeId: string, shared: string | undefined): Promise<StoreHeader | undefined> {
+    // A local copy that is there but unreadable is no reason to believe the shared one instead: a
+    // damaged copy is "unreadable", and a local folder that cannot be read at all fails in words.
+    const mine = await ReplicaFolder.readHeader(this.service.localReplicaRoot(storeId));
+    const r = mine.kind === 'missing' && shared ? await ReplicaFolder.readHeader(shared).catch(() => undefined) : mine;
+    return r?.kind === 'ok' && r.header.storeId === storeId ? r.header : undefined;
   }
 
   /** The folder this PC is set up for (undefined when none, or the configuration is unreadable). */
@@ -243,10 +256,13 @@ export class StoreSetup {
     if (hdr.kind !== 'ok') return { kind: 'header-unreadable' };
     const current = await this.service.configStore.read();
     if (current.kind === 'ok' && current.config.storeId !== hdr.header.storeId) return { kind: 'other-store' };
-    const k = await this.keys.unlock(hdr.header, [folder, this.service.localReplicaRoot(hdr.header.storeId)]);
+    // Joining again (the setup was removed, the replica kept): this PC's own copy of the header, not the folder's.
+    const header = await this.trustedHeader(hdr.header.storeId, folder);
+    if (!header) return { kind: 'header-unreadable' };
+    const k = await this.keys.unlock(header, [folder, this.service.localReplicaRoot(header.storeId)]);
     if (k.kind === 'cancelled') return { kind: 'passphrase-cancelled' };
-    const config = { version: 1 as const, folder, storeId: hdr.header.storeId, configuredAt: new Date().toISOString() };
-    await this.service.activate(config, hdr.header, k.keyring);
+    const config = { version: 1 as const, folder, storeId: header.storeId, configuredAt: new Date().toISOString() };
+    await this.service.activate(config, header, k.keyring);
     try {
       await this.service.configStore.write(config);
     } catch (e) {
@@ -272,7 +288,7 @@ export class StoreSetup {
     });
     if (pass === undefined) return { kind: 'create-cancelled' };
     if (pass.length < MIN_PASSPHRASE) return { kind: 'passphrase-too-short' };
-    const { header, storeKey } = await createHeader(pass, this.service.env.deviceName);
+    const { header, storeKey } = await createHeader(pass);
     const keyring = Keyring.ofHeaderKey(header.storeId, storeKey, header.keyCheck);
     const localRoot = this.service.localReplicaRoot(header.storeId);
     let replica: PracticeReplica | undefined;

@@ -2,13 +2,20 @@
 // is in, where each version's body lies, and the records. Applying the same file twice changes
 // nothing; the state does not depend on the order files arrive in (record-state.ts).
 import type { JsonObject, StoredRecord } from '../../host-api';
-import type { Change, Segment } from './format';
+import type { Change, Segment, SnapshotHeader } from './format';
 import type { HybridClock } from './hybrid-clock';
 import { corruptReplica } from './record-input';
 import { PracticeState } from './record-state';
 import { BadFileError, type BadFile, type ReplicaFolder, type SegmentFile } from './replica-folder';
 import type { OwnLogFile } from './replica-port';
 import { loadSnapshot, snapshotOf, type LogIndex } from './snapshot-state';
+
+/** Whether every log file a snapshot's header names is one `held` here. */
+function coversOnly(covers: SnapshotHeader['covers'], held: (f: SegmentFile) => boolean): boolean {
+  for (const [device, cover] of Object.entries(covers))
+    for (const [seq, hash] of Object.entries(cover.hashes)) if (!held({ device, seq: Number(seq), hash })) return false;
+  return true;
+}
 
 function logKey(f: SegmentFile): string {
   return `${f.device}/${f.seq}-${f.hash}`;
@@ -120,12 +127,18 @@ export class AppliedLogs {
     return m;
   }
 
-  /** Loads the largest snapshot that verifies into an empty state (a device starts from it instead of replaying). */
-  async loadBestSnapshot(snaps: readonly SegmentFile[], bad: (b: BadFile) => void): Promise<void> {
+  /**
+   * Loads the first of this replica's own snapshots (in the order given) that verifies and covers only
+   * log files `held` here, into an empty state. A snapshot never stands in for a log file the replica
+   * does not hold: one that names such a file is passed over (the log files are replayed instead).
+   */
+  async loadOwnSnapshot(snaps: readonly SegmentFile[], held: (f: SegmentFile) => boolean, bad: (b: BadFile) => void): Promise<void> {
     this.generation++;
-    for (const f of await this.local.snapshotsToTry(snaps)) {
+    for (const f of snaps) {
       try {
-        const newest = loadSnapshot(this.local.openSnapshot(f, await this.local.readSnapshotBytes(f)), this.state, (c) => {
+        const snap = this.local.openSnapshot(f, await this.local.readSnapshotBytes(f));
+        if (!coversOnly(snap.header.covers, held)) continue;
+        const newest = loadSnapshot(snap, this.state, (c) => {
           this.positions(c.device).set(c.seq, c.hash);
           this.applied.add(logKey(c));
         });

@@ -16,7 +16,7 @@ import type { ReplicaPort } from './replica-port';
 /** A store file by its path; `hash` when its name is the SHA-256 of its bytes (all but device cards). */
 export interface StoreFile {
   readonly rel: string;
-  readonly kind: 'key' | 'card' | 'log' | 'snapshot' | 'object';
+  readonly kind: 'key' | 'card' | 'log' | 'object';
   readonly device?: string;
   readonly seq?: number;
   readonly hash?: string;
@@ -41,16 +41,20 @@ export interface AuditOptions {
 /** How far past its last verified log file a device's chain is believed to reach (by names or presence). */
 const MAX_LOOKAHEAD = 1000;
 
-/** SHA-256 of a file, streamed (a snapshot may be hundreds of MiB). */
+/** SHA-256 of a file, streamed (an attachment may be 50 MiB). */
 async function hashFile(file: string): Promise<string> {
   const h = crypto.createHash('sha256');
   for await (const chunk of fs.createReadStream(file)) h.update(chunk as Buffer);
   return h.digest('hex');
 }
 
-const ORDER: Record<StoreFile['kind'], number> = { key: 0, card: 1, object: 2, log: 3, snapshot: 4 };
+const ORDER: Record<StoreFile['kind'], number> = { key: 0, card: 1, object: 2, log: 3 };
 
-/** Every store file in a folder, in the order to write them (keys before what they open, attachments before records). */
+/**
+ * Every store file in a folder, in the order to write them (keys before what they open, attachments
+ * before records). Snapshots are not among them: a local replica's are its own cache, never shared,
+ * and those older PCs left in a shared folder are neither listed, read nor reported.
+ */
 export async function listStoreFiles(folder: ReplicaFolder, bad?: (b: BadFile) => void): Promise<StoreFile[]> {
   // With `bad`, an entry that cannot be listed (a link loop, no permission) is reported and skipped.
   const out: StoreFile[] = [];
@@ -59,7 +63,6 @@ export async function listStoreFiles(folder: ReplicaFolder, bad?: (b: BadFile) =
     if (await folder.exists(Paths.deviceFile(dev))) out.push({ rel: Paths.deviceFile(dev), kind: 'card', device: dev });
     for (const f of await folder.listSegments(dev, bad)) out.push({ rel: Paths.segment(dev, f.seq, f.hash), kind: 'log', device: dev, seq: f.seq, hash: f.hash });
   }
-  for (const f of await folder.listSnapshots(bad)) out.push({ rel: Paths.snapshot(f.device, f.seq, f.hash), kind: 'snapshot', device: f.device, seq: f.seq, hash: f.hash });
   for (const hash of await folder.listObjects(bad)) out.push({ rel: Paths.object(hash), kind: 'object', hash });
   return out.sort((a, b) => ORDER[a.kind] - ORDER[b.kind] || (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
 }

@@ -211,6 +211,26 @@ export const StoreHeaderSchema = z.object({
 });
 export type StoreHeader = z.infer<typeof StoreHeaderSchema>;
 
+/** JSON with every object's keys sorted, at every depth: the same text for the same parsed value. */
+export function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (v && typeof v === 'object')
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  return JSON.stringify(v) ?? 'null';
+}
+
+/**
+ * Whether two headers as read (JSON.parse of the file, before the schema) say the same, field for
+ * field and ignoring nothing — fields this version does not know included. Whitespace and the order
+ * of fields do not count.
+ */
+export function sameHeader(a: unknown, b: unknown): boolean {
+  return canonicalJson(a) === canonicalJson(b);
+}
+
 export const KeyIdRef = z.union([z.literal(HEADER_KEY_ID), z.string().regex(KEY_ID_HEX)]);
 const Wrapped = z.object({ nonce: b64, ciphertext: b64, tag: b64 }).strict();
 const WrapSchema = z.object({ keyId: KeyIdRef, nonce: b64, ciphertext: b64, tag: b64 }).strict();

@@ -10,7 +10,7 @@ import { SerialQueue } from '../common/serial-queue';
 import { errnoOf, localWriteError, storageError } from '../common/errors';
 import { listDir } from '../common/durable-fs';
 import { Keyring, type KeyState } from '../crypto/keyring';
-import { LocalPaths, Paths, storedDeviceName, type Change, type DeviceInfo, type Segment, type StoreHeader } from './format';
+import { LocalPaths, Paths, sameHeader, storedDeviceName, type Change, type DeviceInfo, type Segment, type StoreHeader } from './format';
 import { Journal } from './journal';
 import { ReplicaKeys } from './replica-keys';
 import { HybridClock } from './hybrid-clock';
@@ -68,6 +68,10 @@ export class PracticeReplica implements ReplicaPort {
   protected closed = false;
   protected readonly formerJournal: { change: Change; file: string }[] = [];
   protected readonly reissued = new Set<string>();
+  /** This replica's own copy of the header as read (JSON, every field): the trusted one (`sameHeader`). */
+  protected headerJson: unknown;
+  /** Log files were applied whose conflicts are not published yet (see `received`). */
+  protected conflictsStale = false;
   readonly badFiles: BadFile[] = [];
 
   protected readonly changesSubject = new Subject<RecordChange>();
@@ -119,8 +123,14 @@ export class PracticeReplica implements ReplicaPort {
     return this.opts.header.storeId;
   }
 
+  /** The header this replica was opened with: its own copy, when it had one (StoreSetup trusts that one). */
   get header(): StoreHeader {
     return this.opts.header;
+  }
+
+  /** Whether a header read elsewhere (JSON as parsed) says exactly what this replica's own copy says. */
+  sameHeader(raw: unknown): boolean {
+    return sameHeader(raw, this.headerJson);
   }
 
   get isClosed(): boolean {
@@ -146,8 +156,11 @@ export class PracticeReplica implements ReplicaPort {
     this.lock = await ReplicaLock.acquire(root, { staleMs: this.opts.lockStaleMs, waitMs: this.opts.lockWaitMs }, this.opts.logger);
     try {
       const hdr = await ReplicaFolder.readHeader(root);
-      if (hdr.kind === 'missing') await ReplicaFolder.writeHeader(root, this.opts.header);
-      else if (hdr.kind !== 'ok' || hdr.header.storeId !== this.opts.header.storeId)
+      if (hdr.kind === 'missing') {
+        await ReplicaFolder.writeHeader(root, this.opts.header);
+        this.headerJson = JSON.parse(JSON.stringify(this.opts.header));
+      } else if (hdr.kind === 'ok') this.headerJson = hdr.raw;
+      if (hdr.kind !== 'missing' && (hdr.kind !== 'ok' || hdr.header.storeId !== this.opts.header.storeId))
         throw storageError('corrupt', {
           de: 'Der lokale Datenbestand dieses PCs gehört zu einem anderen Praxis-Speicher. Es wurde nichts verändert; bitte wenden Sie sich an den Support.',
           en: "This PC's local replica belongs to another practice store. Nothing was changed; please contact support.",
@@ -166,16 +179,23 @@ export class PracticeReplica implements ReplicaPort {
   protected async load(): Promise<void> {
     await this.local.removeIncomingTemps(); // we hold the lock: nobody else writes here
     const bad = (b: BadFile) => this.reportBad(b);
-    await this.logs.loadBestSnapshot(await this.local.listSnapshots(bad), bad);
-    for (const dev of await this.local.listDevices(bad)) {
-      for (const f of await this.local.listSegments(dev, bad)) {
-        if (this.logs.has(f)) continue;
-        try {
-          this.logs.apply(f, await this.local.readSegment(f), this.opts.deviceId);
-        } catch (e) {
-          if (e instanceof BadFileError) this.reportBad(e.bad);
-          else throw e;
-        }
+    const files: SegmentFile[] = [];
+    for (const dev of await this.local.listDevices(bad)) files.push(...(await this.local.listSegments(dev, bad)));
+    // A snapshot is only this replica's own cache of log files it holds and verified itself: one
+    // written under another id (earlier releases let a new PC start from another PC's snapshot), or
+    // covering a log file this replica does not hold, is not loaded. This id's newest first.
+    const me = this.opts.deviceId;
+    const own = new Set([me, ...(this.opts.formerDeviceIds ?? [])]);
+    const held = new Set(files.map((f) => Paths.segment(f.device, f.seq, f.hash)));
+    const snaps = (await this.local.listSnapshots(bad)).filter((s) => own.has(s.device)).sort((a, b) => Number(a.device !== me) - Number(b.device !== me) || b.seq - a.seq);
+    await this.logs.loadOwnSnapshot(snaps, (f) => held.has(Paths.segment(f.device, f.seq, f.hash)), bad);
+    for (const f of files) {
+      if (this.logs.has(f)) continue;
+      try {
+        this.logs.apply(f, await this.local.readSegment(f), this.opts.deviceId);
+      } catch (e) {
+        if (e instanceof BadFileError) this.reportBad(e.bad);
+        else throw e;
       }
     }
     this.updateOwnTip();
@@ -215,6 +235,7 @@ export class PracticeReplica implements ReplicaPort {
   }
 
   async heldFiles(): Promise<StoreFile[]> {
+    // Snapshots are not store files to share (listStoreFiles leaves them out): this replica's own cache.
     // A former id's files are never written to its old area (its changes are reissued under this id).
     const former = new Set(this.opts.formerDeviceIds ?? []);
     return (await listStoreFiles(this.local)).filter((f) => !(f.device && former.has(f.device)));
@@ -244,12 +265,13 @@ export class PracticeReplica implements ReplicaPort {
     this.reissued.add(marker);
   }
 
-  /** Applies a verified log file and announces the records it changed. */
-  protected applyLogFile(f: SegmentFile, seg: Segment): void {
+  /** Applies a verified log file and announces the records it changed (the conflicts too, unless `later`). */
+  protected applyLogFile(f: SegmentFile, seg: Segment, later = false): void {
     const origin = f.device === this.opts.deviceId ? 'local' : 'remote';
     for (const record of this.logs.apply(f, seg, this.opts.deviceId)) this.changesSubject.next({ origin, record });
     if (f.device === this.opts.deviceId) this.updateOwnTip();
-    this.publishConflicts();
+    if (later) this.conflictsStale = true;
+    else this.publishConflicts();
   }
 
   protected updateOwnTip(): void {
@@ -283,10 +305,6 @@ export class PracticeReplica implements ReplicaPort {
     return this.local.listKeyFiles();
   }
 
-  async ownSnapshots(): Promise<SegmentFile[]> {
-    return (await this.local.listSnapshots()).filter((s) => s.device === this.opts.deviceId);
-  }
-
   async ownDeviceCard(): Promise<string> {
     const me = this.opts.deviceId;
     if (!(await this.local.exists(Paths.deviceFile(me))))
@@ -295,10 +313,6 @@ export class PracticeReplica implements ReplicaPort {
   }
 
   // ---- the port: what a carrier brings ------------------------------------------------------
-
-  isEmpty(): boolean {
-    return this.state.changeCount === 0;
-  }
 
   logTip(device: string): number {
     return this.logs.tipOf(device).seq;
@@ -324,7 +338,13 @@ export class PracticeReplica implements ReplicaPort {
         reason: 'sealed with a replaced practice passphrase and not confirmed by a PC that has the current one — not taken (a PC not given the new passphrase yet, or someone with an old one)',
       });
     await this.local.write(Paths.segment(f.device, f.seq, f.hash), bytes);
-    this.applyLogFile(f, seg);
+    // The conflicts once the carrier's round has handed everything over (`received`): a new PC
+    // applies every log file of the store, and the whole list after each one cost seconds.
+    this.applyLogFile(f, seg, true);
+  }
+
+  received(): void {
+    if (this.conflictsStale) this.publishConflicts();
   }
 
   /**
@@ -366,11 +386,6 @@ export class PracticeReplica implements ReplicaPort {
   async acceptKeyFiles(files: readonly { hash: string; bytes: Uint8Array }[]): Promise<boolean> {
     for (const f of files) await this.local.write(Paths.keyFile(f.hash), f.bytes);
     return this.refreshKeys();
-  }
-
-  async acceptSnapshot(f: SegmentFile, bytes: Uint8Array): Promise<void> {
-    await this.local.write(Paths.snapshot(f.device, f.seq, f.hash), bytes);
-    await this.logs.loadBestSnapshot([f], (b) => this.reportBad(b));
   }
 
   hasDeviceCard(device: string): Promise<boolean> {
@@ -581,10 +596,15 @@ export class PracticeReplica implements ReplicaPort {
     return this.seals.run(() => this.sealJournal());
   }
 
-  /** A snapshot of the state of every sealed log file; written when the journal is empty. */
+  /**
+   * A snapshot of the state of every sealed log file, written when the journal is empty: this
+   * replica's own cache for its next open. It stays in the local replica (never sent: another PC
+   * believes only log files it verified itself).
+   */
   async writeSnapshot(): Promise<SegmentFile | undefined> {
     if (this.journal.size > 0 || this.readOnly) return undefined;
-    const seq = Math.max(0, ...(await this.ownSnapshots()).map((s) => s.seq)) + 1;
+    const mine = (await this.local.listSnapshots()).filter((s) => s.device === this.opts.deviceId);
+    const seq = Math.max(0, ...mine.map((s) => s.seq)) + 1;
     const f = await this.local.writeSnapshot({ t: 'snapshot', v: 1, device: this.opts.deviceId, seq, createdAt: new Date().toISOString(), ...this.logs.snapshot() });
     this.sinceSnapshot = 0;
     return f;
@@ -670,6 +690,7 @@ export class PracticeReplica implements ReplicaPort {
   // ---- conflicts ---------------------------------------------------------------------------
 
   protected publishConflicts(): void {
+    this.conflictsStale = false;
     if (this.closed) return;
     const list = this.state.conflicts().map((e) => ({
       collection: e.col,

@@ -26,6 +26,7 @@ import {
   MAX_KEY_FILE_BYTES,
   STORE_FORMAT,
   STORE_FORMAT_VERSION,
+  STORE_ID,
   StoreHeaderSchema,
   type KeyFileEntry,
   type StoreHeader,
@@ -64,9 +65,11 @@ export interface BadFile {
 }
 
 export type HeaderReading =
-  | { kind: 'ok'; header: StoreHeader }
+  /** `raw`: the file's JSON as parsed, before the schema (which drops fields it does not know). */
+  | { kind: 'ok'; header: StoreHeader; raw: unknown }
   | { kind: 'missing'; empty: boolean }
-  | { kind: 'foreign'; reason: string }
+  /** `storeId`/`raw`: it names a store (this one, perhaps) but breaks the format — altered, if it is ours. */
+  | { kind: 'foreign'; reason: string; storeId?: string; raw?: unknown }
   | { kind: 'newer'; version: number };
 
 export class BadFileError extends Error {
@@ -203,8 +206,11 @@ export class ReplicaFolder {
       if (typeof v === 'number' && v > STORE_FORMAT_VERSION) return { kind: 'newer', version: v };
     }
     const parsed = StoreHeaderSchema.safeParse(json);
-    if (!parsed.success) return { kind: 'foreign', reason: `${Paths.header} is not a practice-store header (${parsed.error.issues[0]?.path.join('.')})` };
-    return { kind: 'ok', header: parsed.data };
+    if (!parsed.success) {
+      const storeId = (json as { storeId?: unknown } | null)?.storeId;
+      return { kind: 'foreign', reason: `${Paths.header} is not a practice-store header (${parsed.error.issues[0]?.path.join('.')})`, ...(typeof storeId === 'string' && STORE_ID.test(storeId) ? { storeId, raw: json } : {}) };
+    }
+    return { kind: 'ok', header: parsed.data, raw: json };
   }
 
   static async writeHeader(root: string, header: StoreHeader): Promise<void> {
@@ -385,23 +391,10 @@ export class ReplicaFolder {
   }
 
   /**
-   * Writes a snapshot: gzip of NDJSON — the header on the first line, then the records in batches of
-   * SNAPSHOT_BATCH per line — encrypted. Read back a line at a time, so a large one is never parsed whole.
+   * Writes a snapshot (a local replica's own cache, never shared): gzip of NDJSON — the header on the
+   * first line, then the records in batches of SNAPSHOT_BATCH per line — encrypted. Read back a line
+   * at a time, so a large one is never parsed whole.
    */
-  /**
-   * Snapshots in the order to try them: the largest first (it covers the most; sequence numbers are
-   * per device and say nothing across devices), then by device and sequence, so every device picks alike.
-   */
-  async snapshotsToTry(snaps: readonly SegmentFile[]): Promise<SegmentFile[]> {
-    const sized = await Promise.all(
-      snaps.map(async (f) => ({ f, size: await fsp.stat(this.abs(Paths.snapshot(f.device, f.seq, f.hash))).then((s) => s.size, () => -1) })),
-    );
-    return sized
-      .filter((x) => x.size >= 0)
-      .sort((a, b) => b.size - a.size || (a.f.device < b.f.device ? -1 : a.f.device > b.f.device ? 1 : b.f.seq - a.f.seq))
-      .map((x) => x.f);
-  }
-
   async writeSnapshot(snap: Snapshot): Promise<SegmentFile> {
     const { records, ...header } = snap;
     const lines = [JSON.stringify(header)];

@@ -3,7 +3,7 @@
 import { BehaviorSubject, type Observable } from 'rxjs';
 import type { HostLogger } from '../../host-api';
 import { localWriteError } from '../common/errors';
-import { createKeyFile, createLinkFile, resolveKeys, type Keyring, type KeyState } from '../crypto/keyring';
+import { createKeyFile, createLinkFile, resolveKeys, type Keyring, type KeyState, type NamedKeyFile } from '../crypto/keyring';
 import { Paths, type StoreHeader } from './format';
 import type { BadFile, ReplicaFolder } from './replica-folder';
 
@@ -46,11 +46,13 @@ export class ReplicaKeys {
     const size = this.keyring.size;
     const writing = this.keyring.current.id;
     const anchor = this.keyring.anchor;
-    let st = resolveKeys(this.keyring, await this.local.readKeyFiles(bad));
+    let files = await this.local.readKeyFiles(bad);
+    let st = resolveKeys(this.keyring, files);
     if (st.upToDate && st.unlinked.length > 0 && this.opts.writable()) {
       await this.local.writeKeyFile(createLinkFile(this.keyring, st.current, st.unlinked, this.opts.deviceId));
-      st = resolveKeys(this.keyring, await this.local.readKeyFiles(bad));
+      st = resolveKeys(this.keyring, (files = await this.local.readKeyFiles(bad)));
     }
+    st = await this.namedBy(st, files);
     for (const f of st.forged) bad({ path: Paths.keyFile(f.hash), reason: 'a key file not endorsed by the key it claims to replace — never believed' });
     for (const f of st.future) bad({ path: Paths.keyFile(f.hash), reason: `a key file dated ${f.file.createdAt}, ahead of this PC's clock — never believed` });
     const learned = this.keyring.size > size;
@@ -85,6 +87,19 @@ export class ReplicaKeys {
     }
     this.keyring.add(file.keyId, key);
     await this.refresh();
+  }
+
+  /**
+   * Who set the current passphrase, by name. Key files carry no names in plaintext (only the device id,
+   * `createdBy`); the name is that device's, from its card (encrypted) where this replica holds one it
+   * can read. Otherwise the name stays what the file says ('' since names left the plaintext), and the
+   * texts say "on another PC" without one.
+   */
+  protected async namedBy(st: KeyState, files: readonly NamedKeyFile[]): Promise<KeyState> {
+    if (!st.currentBy) return st;
+    const head = files.find((f) => f.file.t === 'key' && f.file.keyId === st.current)?.file;
+    const card = head && (await this.local.readDeviceInfo(head.createdBy).catch(() => undefined));
+    return card ? { ...st, currentBy: { ...st.currentBy, name: card.name } } : st;
   }
 
   dispose(): void {

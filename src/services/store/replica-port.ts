@@ -18,8 +18,10 @@ export interface OwnLogFile extends SegmentFile {
 export interface ReplicaPort {
   readonly deviceId: string;
   readonly storeId: string;
-  /** The store's header (written again, last, when an emptied shared folder is restored). */
+  /** The store's header: this replica's own copy (written again, last, when an emptied shared folder is restored). */
   readonly header: StoreHeader;
+  /** Whether a header read at the shared location (its JSON as parsed) is, field for field, this replica's own copy. */
+  sameHeader(raw: unknown): boolean;
   /** The store's keys; shared by reference, so a key learned is used for every location at once. */
   readonly keyring: Keyring;
   /** False once the replica's lock was lost or it was closed: a carrier then writes nothing. */
@@ -40,7 +42,6 @@ export interface ReplicaPort {
   unsentAttachments(): Promise<string[]>;
   attachmentSent(hash: string): Promise<void>;
   keyFileHashes(): Promise<string[]>;
-  ownSnapshots(): Promise<SegmentFile[]>;
   /** This device's card, written in the replica first if it is not there yet; returns its path. */
   ownDeviceCard(): Promise<string>;
   /** Every store file this replica holds (its own and other devices'), for the audit and a restore. */
@@ -51,7 +52,6 @@ export interface ReplicaPort {
   reissueFormer(f: SegmentFile): Promise<void>;
 
   // ---- what a carrier brings (verified by it: name, hash, authentication, schema) --------
-  isEmpty(): boolean;
   hasLogFile(f: SegmentFile): boolean;
   /** Whether a log file at this device's position was applied already (a second one is a fork). */
   hasLogPosition(device: string, seq: number): boolean;
@@ -66,9 +66,12 @@ export interface ReplicaPort {
   tips(): Record<string, [number, string]>;
   /** The keys a presence or log file must be sealed under to be taken as it is (KeyState.live). */
   liveKeys(): readonly string[];
+  /** Keeps and applies a log file; its records are announced at once, the conflicts at `received`. */
+  acceptLogFile(f: SegmentFile, bytes: Uint8Array, seg: Segment): Promise<void>;
+  /** The carrier has handed over what it brought in this round (also after a failure half-way). */
+  received(): void;
   /** Keeps key files and learns from them; true when a key was learned or the write key changed. */
   acceptKeyFiles(files: readonly { hash: string; bytes: Uint8Array }[]): Promise<boolean>;
-  acceptSnapshot(f: SegmentFile, bytes: Uint8Array): Promise<void>;
   hasDeviceCard(device: string): Promise<boolean>;
   acceptDeviceCard(device: string, bytes: Uint8Array): Promise<void>;
   deviceCard(device: string): Promise<DeviceInfo | undefined>;
@@ -114,6 +117,11 @@ export interface Carrier {
   readonly lockedCount: number;
   /** Log files here sealed under a replaced key that no device holding the current one vouched for: not taken. */
   readonly heldCount: number;
+  /**
+   * The shared location's header differs from the replica's own copy (swapped or edited): reported,
+   * never used, never overwritten.
+   */
+  readonly sharedHeaderAltered: boolean;
   /** Gaps in other devices' chains that nobody has filled for longer than the grace period. */
   readonly missing: readonly MissingChanges[];
   /** One round now (check, send, receive, presence); never throws. */

@@ -2,7 +2,8 @@
 // else's, watches for changes with a polling fallback, backs off while the folder is away. It sees
 // the replica only through its port. A file counts as sent only while the folder lists it (every
 // round) and its bytes check out (the audit); what the folder lost is written again, same name,
-// same bytes. Nothing here deletes a file in the shared folder.
+// same bytes. Nothing here deletes a file in the shared folder. Snapshots are neither sent nor
+// read: a PC believes only log files it verified itself (older PCs' snapshots/ are left alone).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BehaviorSubject, type Observable } from 'rxjs';
@@ -70,7 +71,6 @@ export class SharedFolderExchange implements Carrier {
   // What is known to be in place already, so a round does not ask the disk again every 2 s.
   protected cardInShared = false;
   protected readonly cardsHere = new Set<string>();
-  protected readonly snapshotsInShared = new Set<string>();
   protected objectsHere?: Set<string>;
   /** Files that failed a check, not read again until their size or time changes (bounded). */
   protected readonly refused = new RefusedFiles();
@@ -86,6 +86,7 @@ export class SharedFolderExchange implements Carrier {
   /** Counts what may vouch for a held file: a key learned, a presence's tip, a log file applied. */
   protected trustEpoch = 0;
   protected conflicts = 0;
+  protected headerAltered = false;
 
   constructor(
     protected readonly replica: ReplicaPort,
@@ -159,11 +160,15 @@ export class SharedFolderExchange implements Carrier {
   async exchange(): Promise<void> {
     try {
       const hdr = await ReplicaFolder.readHeader(this.opts.sharedRoot);
-      if (hdr.kind !== 'ok' || hdr.header.storeId !== this.replica.storeId) {
+      // a header that names this store but breaks the format (a lowered KDF cost, say) is ours, altered:
+      // this PC works on with its own copy, as with any other change to it
+      const ours = hdr.kind === 'ok' ? hdr.header.storeId === this.replica.storeId : hdr.kind === 'foreign' && hdr.storeId === this.replica.storeId;
+      if (!ours) {
         this.doubt = true;
         this.setHealth(hdr.kind !== 'missing' ? 'wrong-folder' : !(await folderExists(this.opts.sharedRoot)) ? 'unreachable' : (await this.looksEmptied()) ? 'emptied' : 'wrong-folder');
         return;
       }
+      this.noteHeader(hdr.kind === 'ok' || hdr.kind === 'foreign' ? hdr.raw : undefined);
       await this.push();
       // the vouchers first where files may wait for them (a new PC after a passphrase change: every
       // older log file), so they are taken on their first reading, not held and read again
@@ -185,6 +190,23 @@ export class SharedFolderExchange implements Carrier {
       this.opts.logger?.warn('cloud-storage: shared folder not reachable, will retry', { code: errnoOf(e) ?? 'unknown' });
       this.setHealth('unreachable');
     }
+  }
+
+  /**
+   * The shared header is compared with the replica's own copy, the trusted one, every round. One that
+   * differs in any field (a lowered KDF cost, another wrapped key) is reported; nothing of it is used
+   * (only its storeId was checked above), and it is never written over.
+   */
+  protected noteHeader(raw: unknown): void {
+    const altered = !this.replica.sameHeader(raw);
+    if (altered === this.headerAltered) return;
+    this.headerAltered = altered;
+    if (altered) this.opts.logger?.warn('cloud-storage: the shared folder’s practice-store.json differs from this PC’s copy; working with this PC’s copy');
+    this.publish();
+  }
+
+  get sharedHeaderAltered(): boolean {
+    return this.headerAltered;
   }
 
   protected setHealth(h: CarrierHealth): void {
@@ -247,7 +269,6 @@ export class SharedFolderExchange implements Carrier {
     this.writesSeen.push(Paths.header);
     this.cardInShared = false;
     this.keysInShared.clear();
-    this.snapshotsInShared.clear();
     this.doubt = true;
     this.trigger();
     return n + 1;
@@ -267,7 +288,8 @@ export class SharedFolderExchange implements Carrier {
   protected async checkStillOurs(rel: string): Promise<void> {
     if (this.restoring || (await folderExists(path.dirname(this.shared.abs(rel))))) return;
     const h = await ReplicaFolder.readHeader(this.opts.sharedRoot).catch(() => undefined);
-    if (h?.kind !== 'ok' || h.header.storeId !== this.replica.storeId) throw Object.assign(new Error('the shared folder no longer holds the store'), { code: 'ENOENT' });
+    const ours = h?.kind === 'ok' ? h.header.storeId === this.replica.storeId : h?.kind === 'foreign' && h.storeId === this.replica.storeId;
+    if (!ours) throw Object.assign(new Error('the shared folder no longer holds the store'), { code: 'ENOENT' });
   }
 
   /** Copies a file of the replica to the same path in the shared folder, unless it is there already. */
@@ -275,7 +297,7 @@ export class SharedFolderExchange implements Carrier {
     if (!(await folderExists(this.shared.abs(rel)))) await this.sharedWrite(rel, await this.replica.readFile(rel));
   }
 
-  /** Sends this device's own files only: log files, device card, snapshots and new attachments. */
+  /** Sends this device's own files only: log files, device card and new attachments (never a snapshot). */
   protected async push(): Promise<void> {
     if (!this.replica.writable) return;
     const me = this.replica.deviceId;
@@ -310,12 +332,6 @@ export class SharedFolderExchange implements Carrier {
       listed.add(name);
     }
     this.ownListed = listed;
-    for (const s of await this.replica.ownSnapshots()) {
-      const rel = Paths.snapshot(s.device, s.seq, s.hash);
-      if (this.snapshotsInShared.has(rel)) continue;
-      await this.sendIfMissing(rel);
-      this.snapshotsInShared.add(rel);
-    }
     this.publish();
   }
 
@@ -331,14 +347,25 @@ export class SharedFolderExchange implements Carrier {
     }
   }
 
-  /** Receives every verified log file, key file, device card and attachment this replica lacks. */
+  /**
+   * Receives every verified log file, key file, device card and attachment this replica lacks. Every
+   * log file, also for a new PC: a snapshot in the folder is never read (it could hold other records
+   * than the log files it names — anyone with a store key can write one).
+   */
   protected async pull(): Promise<void> {
+    try {
+      await this.pullFiles();
+    } finally {
+      this.replica.received();
+    }
+  }
+
+  protected async pullFiles(): Promise<void> {
     const bad = (b: BadFile) => this.replica.reportBad(b);
     if (await this.pullKeys(bad)) {
       this.locked.clear(); // what was locked is tried again below
       this.trustEpoch++;
     }
-    if (this.replica.isEmpty()) await this.pullSnapshot(bad);
     for (const dev of await this.shared.listDevices(bad)) {
       const listed = await this.shared.listSegments(dev, bad);
       for (const rel of this.held.keys()) if (rel.startsWith(Paths.logDir(dev)) && !listed.some((f) => Paths.segment(dev, f.seq, f.hash) === rel)) this.held.delete(rel);
@@ -426,26 +453,6 @@ export class SharedFolderExchange implements Carrier {
     this.locked.clear();
     this.trustEpoch++;
     this.trigger();
-  }
-
-  /** A new device starts from the largest verified snapshot instead of replaying every change. */
-  protected async pullSnapshot(bad: (b: BadFile) => void): Promise<void> {
-    const snaps = await this.shared.snapshotsToTry(await this.shared.listSnapshots(bad));
-    for (const f of snaps.slice(0, 3)) {
-      try {
-        const taken = await this.unlessRefused(Paths.snapshot(f.device, f.seq, f.hash), async () => {
-          const bytes = await this.shared.readSnapshotBytes(f);
-          this.shared.openSnapshot(f, bytes); // name, authentication, header; its records are checked as they load
-          await this.replica.acceptSnapshot(f, bytes);
-          return true;
-        });
-        if (taken) return;
-      } catch (e) {
-        if (e instanceof KeyMissingError) continue; // under a newer passphrase: log files will do
-        if (e instanceof BadFileError) bad(e.bad);
-        else throw e;
-      }
-    }
   }
 
   /**

@@ -15,7 +15,7 @@ const named = (file: KeyFile | NamedKeyFile['file']): NamedKeyFile => ({ hash: c
 
 /** A practice that changed its passphrase once; the former employee kept the old (header) key. */
 async function practice() {
-  const { header, storeKey } = await createHeader(OLD, '', TEST_KDF);
+  const { header, storeKey } = await createHeader(OLD, TEST_KDF);
   const old = Keyring.ofHeaderKey(header.storeId, storeKey, header.keyCheck);
   const thief = old.copy();
   const pc = old.copy();

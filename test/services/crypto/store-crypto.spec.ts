@@ -4,7 +4,7 @@ import { TEST_KDF } from '../../support/store-fixture';
 
 describe('the store key', () => {
   test('a wrong passphrase unwraps nothing; the right one does', async () => {
-    const { header, storeKey } = await createHeader('richtiges Passwort', 't', TEST_KDF);
+    const { header, storeKey } = await createHeader('richtiges Passwort', TEST_KDF);
     expect(await unwrapStoreKey(header, 'falsches Passwort')).toBeUndefined();
     expect((await unwrapStoreKey(header, 'richtiges Passwort'))!.equals(storeKey)).toBe(true);
   });

@@ -44,7 +44,7 @@ function host(pc: Pick<Pc, 'appDataDir' | 'keychain'>): TestHost {
 /** A store in a shared folder (made here, so the test knows its key), joined by this PC through the page, then the app closed. */
 async function joinedPc(): Promise<Pc> {
   const shared = tempDir('cs-shared-');
-  const { header, storeKey } = await createHeader(PASS, 'Praxis-PC 0', TEST_KDF);
+  const { header, storeKey } = await createHeader(PASS, TEST_KDF);
   await ReplicaFolder.writeHeader(shared, header);
   const pc = { appDataDir: tempDir('cs-appdata-'), keychain: new InMemoryCredentialStore(), shared, header, key: storeKey };
   const { plugin, out } = await setUpThroughPage(host(pc), shared, PASS);

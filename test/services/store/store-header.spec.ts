@@ -9,12 +9,12 @@ import { tempDir } from '../../support/temp';
 describe('the store header', () => {
   test('a header is written once: never over an existing store, never left half-written', async () => {
     const dir = tempDir();
-    const { header } = await createHeader('pw', 't', TEST_KDF);
+    const { header } = await createHeader('pw', TEST_KDF);
     await ReplicaFolder.writeHeader(dir, header);
-    const { header: other } = await createHeader('pw', 't', TEST_KDF);
+    const { header: other } = await createHeader('pw', TEST_KDF);
     await expect(ReplicaFolder.writeHeader(dir, other)).rejects.toMatchObject({ code: 'EEXIST' });
     expect(fs.readdirSync(dir)).toEqual(['practice-store.json']);
-    expect(await ReplicaFolder.readHeader(dir)).toEqual({ kind: 'ok', header });
+    expect(await ReplicaFolder.readHeader(dir)).toEqual({ kind: 'ok', header, raw: JSON.parse(JSON.stringify(header)) });
   });
 
   test('a store of a newer format version is refused, and nothing is changed', async () => {
