@@ -13,8 +13,8 @@ import { host, openPage } from '../support/settings-page';
 import { loadCloudPlugin } from '../support/test-host';
 import { readTree, tempDir, waitFor, walk } from '../support/temp';
 
-const OLD = 'Altes-Praxis-Passwort';
-const NEW = 'Neues-Praxis-Passwort-2027';
+const OLD = 'Alte Teekanne am Nordstrand';
+const NEW = 'Neuer Leuchtturm im Zitronenhain';
 
 type Host = ReturnType<typeof host>;
 
@@ -182,8 +182,8 @@ describe('change-passphrase', () => {
     expect([a.joined.ok, b.joined.ok]).toEqual([true, true]);
     const away = `${shared}-weg`;
     fs.renameSync(shared, away); // the stick is pulled out
-    a.h.dialogs.secrets.push(OLD, 'Passwort-von-PC-1');
-    b.h.dialogs.secrets.push(OLD, 'Passwort-von-PC-2');
+    a.h.dialogs.secrets.push(OLD, 'Kiefernzapfen-von-PC-1');
+    b.h.dialogs.secrets.push(OLD, 'Kiefernzapfen-von-PC-2');
     const outs = [await a.page.invoke('change-passphrase'), await b.page.invoke('change-passphrase')];
     expect(outs.map((o) => o.ok && o.message?.en)).toEqual([expect.stringContaining('sent once the shared folder is reachable'), expect.stringContaining('sent once the shared folder is reachable')]);
     await (await a.store()).put('clients', 'von-a', { by: 'A' });
@@ -192,7 +192,7 @@ describe('change-passphrase', () => {
     await waitFor(() => walk(path.join(shared, 'keys')).length === 2, 15000, 'both key files in the folder');
     await waitFor(() => a.keys().current === b.keys().current, 10000, 'the same current generation');
     const behind = a.keys().upToDate ? b : a;
-    const winner = behind === a ? 'Passwort-von-PC-2' : 'Passwort-von-PC-1';
+    const winner = behind === a ? 'Kiefernzapfen-von-PC-2' : 'Kiefernzapfen-von-PC-1';
     await waitFor(() => behind.page.item('enter-passphrase') !== undefined, 10000, 'the action on the PC that lost');
     const ahead = behind === a ? b : a;
     // the PC that won cannot read what the other wrote under its own new key, and says so
