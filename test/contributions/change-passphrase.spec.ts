@@ -13,6 +13,10 @@ import { host, openPage } from '../support/settings-page';
 import { loadCloudPlugin } from '../support/test-host';
 import { readTree, tempDir, waitFor, walk } from '../support/temp';
 
+// Every test derives passphrases at the real cost (scrypt N = 2^17: about 0.65 s each alone, several
+// times that beside other suites) on up to three PCs: generous.
+jest.setTimeout(240_000);
+
 const OLD = 'Alte Teekanne am Nordstrand';
 const NEW = 'Neuer Leuchtturm im Zitronenhain';
 
@@ -120,7 +124,7 @@ describe('change-passphrase', () => {
     const text = allFileText([shared, a.h.env.appDataDir, b.h.env.appDataDir, c.h.env.appDataDir]);
     for (const s of secrets) expect(text.includes(s)).toBe(false);
     for (const d of [a, b, c]) for (const line of d.h.logger.lines) for (const s of secrets) expect(line.includes(s)).toBe(false);
-  }, 120000); // about a dozen scrypt derivations at the real cost: 10 s alone, 25 s beside other suites
+  }); // about a dozen scrypt derivations at the real cost
 
   test('bad input and every failure point leave the passphrase, the keychain and the folder as they were', async () => {
     const shared = tempDir('cs-shared-');

@@ -11,7 +11,7 @@ import { host, openPage } from '../support/settings-page';
 import { newSharedStore, TEST_KDF } from '../support/store-fixture';
 import { readTree, tempDir, waitFor, walk } from '../support/temp';
 
-jest.setTimeout(120_000);
+jest.setTimeout(240_000);
 
 const STRONG = 'Teekanne Nordstrand Abendrot';
 const NEW = 'Zitronenbaum Leuchtturm Gewitter';

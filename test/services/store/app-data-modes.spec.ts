@@ -12,7 +12,7 @@ const PASS = 'Teekanne Nordstrand Abendrot';
 const NEW = 'Zitronenbaum Leuchtturm Gewitter';
 const posix = process.platform !== 'win32';
 
-jest.setTimeout(120_000);
+jest.setTimeout(240_000);
 
 /** Every entry below a folder (not the folder itself) with its permission bits. */
 function modes(root: string): { rel: string; dir: boolean; mode: number }[] {
