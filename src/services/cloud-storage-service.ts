@@ -9,6 +9,7 @@ import { StorageError } from '../host-api/storage';
 import { DisposableCollection, completing } from './common/disposable';
 import { storageError } from './common/errors';
 import { exists } from './common/durable-fs';
+import { tightenTree } from './common/private-fs';
 import { FolderClassifier } from './access/folder-classifier';
 import { SharedFolderProbe, type ProbeResult } from './access/shared-folder-probe';
 import { CloudConfigStore, pluginDataDir, type CloudConfig, type ConfigReading } from './config/cloud-config';
@@ -160,6 +161,10 @@ export class CloudStorageService implements StoreDiagnostics {
   /** Opens this device's local replica of a store, without a carrier. */
   async openLocal(header: StoreHeader, keyring: Keyring): Promise<PracticeReplica> {
     const id = await this.identity.get();
+    // Made by an older version with the umask's modes: the plugin's folder, its files and the
+    // replicas' folder become private (each replica's own tree is tightened as it opens).
+    await tightenTree(pluginDataDir(this.env), false);
+    await tightenTree(path.dirname(this.localReplicaRoot(header.storeId)), false);
     return PracticeReplica.open({
       formerDeviceIds: id.replaces,
       localRoot: this.localReplicaRoot(header.storeId),

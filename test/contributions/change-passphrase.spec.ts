@@ -13,8 +13,12 @@ import { host, openPage } from '../support/settings-page';
 import { loadCloudPlugin } from '../support/test-host';
 import { readTree, tempDir, waitFor, walk } from '../support/temp';
 
-const OLD = 'Altes-Praxis-Passwort';
-const NEW = 'Neues-Praxis-Passwort-2027';
+// Every test derives passphrases at the real cost (scrypt N = 2^17: about 0.65 s each alone, several
+// times that beside other suites) on up to three PCs: generous.
+jest.setTimeout(240_000);
+
+const OLD = 'Alte Teekanne am Nordstrand';
+const NEW = 'Neuer Leuchtturm im Zitronenhain';
 
 type Host = ReturnType<typeof host>;
 
@@ -126,7 +130,7 @@ describe('change-passphrase', () => {
     const text = allFileText([shared, a.h.env.appDataDir, b.h.env.appDataDir, c.h.env.appDataDir]);
     for (const s of secrets) expect(text.includes(s)).toBe(false);
     for (const d of [a, b, c]) for (const line of d.h.logger.lines) for (const s of secrets) expect(line.includes(s)).toBe(false);
-  }, 120000); // about a dozen scrypt derivations at the real cost: 10 s alone, 25 s beside other suites
+  }); // about a dozen scrypt derivations at the real cost
 
   test('bad input and every failure point leave the passphrase, the keychain and the folder as they were', async () => {
     const shared = tempDir('cs-shared-');
@@ -188,8 +192,8 @@ describe('change-passphrase', () => {
     expect([a.joined.ok, b.joined.ok]).toEqual([true, true]);
     const away = `${shared}-weg`;
     fs.renameSync(shared, away); // the stick is pulled out
-    a.h.dialogs.secrets.push(OLD, 'Passwort-von-PC-1');
-    b.h.dialogs.secrets.push(OLD, 'Passwort-von-PC-2');
+    a.h.dialogs.secrets.push(OLD, 'Kiefernzapfen-von-PC-1');
+    b.h.dialogs.secrets.push(OLD, 'Kiefernzapfen-von-PC-2');
     const outs = [await a.page.invoke('change-passphrase'), await b.page.invoke('change-passphrase')];
     expect(outs.map((o) => o.ok && o.message?.en)).toEqual([expect.stringContaining('sent once the shared folder is reachable'), expect.stringContaining('sent once the shared folder is reachable')]);
     await (await a.store()).put('clients', 'von-a', { by: 'A' });
@@ -203,9 +207,9 @@ describe('change-passphrase', () => {
     expect(a.keys().current).not.toBe(b.keys().current);
     expect([a.keys().upToDate, b.keys().upToDate]).toEqual([true, true]);
     // A's person enters B's passphrase; then B's person enters A's
-    a.h.dialogs.secrets.push('Passwort-von-PC-2');
+    a.h.dialogs.secrets.push('Kiefernzapfen-von-PC-2');
     expect((await a.page.invoke('enter-passphrase')).ok).toBe(true);
-    b.h.dialogs.secrets.push('Passwort-von-PC-1');
+    b.h.dialogs.secrets.push('Kiefernzapfen-von-PC-1');
     expect((await b.page.invoke('enter-passphrase')).ok).toBe(true);
     await waitFor(() => a.keys().current === b.keys().current, 30000, 'the same current generation');
     for (const d of [a, b]) await waitFor(async () => (await (await d.store()).list('clients')).length === 2, 30000, 'both records on both');
@@ -215,7 +219,7 @@ describe('change-passphrase', () => {
     if (hdr.kind !== 'ok') throw new Error('header');
     const files = await ReplicaFolder.keyFilesAt(shared, hdr.header.storeId);
     const opening: string[] = [];
-    for (const p of ['Passwort-von-PC-1', 'Passwort-von-PC-2']) {
+    for (const p of ['Kiefernzapfen-von-PC-1', 'Kiefernzapfen-von-PC-2']) {
       const r = await keyringFromPassphrase(hdr.header, files, p);
       if (r.kind === 'ok' && r.keyring.has(a.keys().current) && r.state.others.length === 0) opening.push(p);
     }

@@ -11,8 +11,8 @@ import { tempDir, waitFor, walk } from '../support/temp';
 // Several PCs through the loaded plugin, each with its own timers: generous on a loaded machine.
 jest.setTimeout(180_000);
 
-const PASS = 'Praxis-Passwort-lang';
-const NEW = 'Praxis-Passwort-neu';
+const PASS = 'Leuchtturm-Zitronenbaum-lang';
+const NEW = 'Leuchtturm-Zitronenbaum-neu';
 /** docs/STORE-FORMAT.md: device and user names are stored with at most 200 UTF-16 code units. */
 const BOUND = 200;
 

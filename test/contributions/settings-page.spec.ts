@@ -8,7 +8,7 @@ import { type TestHost } from '../support/test-host';
 import { host, openPage } from '../support/settings-page';
 import { readTree, tempDir, waitFor, walk } from '../support/temp';
 
-const PASS = 'Praxis-Passwort-2026';
+const PASS = 'Teekanne-Nordstrand-2026';
 const open = openPage;
 
 function state(h: TestHost & { keychain: InMemoryCredentialStore }, shared: string) {

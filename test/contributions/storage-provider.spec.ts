@@ -6,7 +6,7 @@ import { AccessStatus, StorageProviderContribution } from '../../src/host-api';
 import { makeHost, setUpThroughPage, type TestHost } from '../support/test-host';
 import { tempDir, waitFor } from '../support/temp';
 
-const PASS = 'Praxis-Passwort-2026';
+const PASS = 'Teekanne-Nordstrand-2026';
 
 async function setUp(h: TestHost, folder: string) {
   const { plugin, out } = await setUpThroughPage(h, folder, PASS);

@@ -5,7 +5,7 @@ import type { Browser, Page } from 'playwright-core';
 import { PROJECT, launchChromium, startDevHost, type RunningDevHost } from '../support/browser';
 import { tempDir } from '../support/temp';
 
-const PASS = 'Praxis-Passwort-2026';
+const PASS = 'Teekanne-Nordstrand-2026';
 const SHOTS = process.env.DEV_HOST_SCREENSHOTS ? path.resolve(PROJECT, process.env.DEV_HOST_SCREENSHOTS) : undefined;
 
 let browser: Browser;
@@ -121,7 +121,7 @@ describe('dev host in Chromium', () => {
     expect(await setUpCloud(pb, shared)).toContain('arbeitet jetzt mit den gemeinsamen Praxisdaten');
 
     // A: the button asks for confirmation (accepted), then the current passphrase, then the new one twice
-    const NEW = 'Neues-Praxis-Passwort-2027';
+    const NEW = 'Neuer Leuchtturm im Zitronenhain';
     await pa.getByTestId('action-change-passphrase').click();
     await pa.getByTestId('prompt-secret').fill(PASS);
     await pa.getByTestId('prompt-ok').click();

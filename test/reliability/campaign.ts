@@ -26,7 +26,7 @@ import { HEADER_KEY_ID } from '../../src/services/store/format';
 import { CloudStorageTimings, StoreDiagnostics } from '../../src/services/cloud-storage-service';
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const PASS = 'Kampagnen-Passwort-1';
+const PASS = 'Kampagnen-Leuchtturm-1';
 /** The full check of the shared folder every 700 ms, others' files written again after 1 s missing or damaged. */
 const TIMINGS: CloudStorageTimings = { probeTimeoutMs: 5000, monitorMs: 60000, pollMs: 150, heartbeatMs: 400, auditMs: 700, repairGraceMs: 1000 };
 /**
@@ -382,7 +382,7 @@ export async function runSchedule(seed: number, devices: number, operations: num
     }
     if (opts.faults === 'delete-key-file' && opts.passphraseChanges) {
       // something to delete: key files exist once the passphrase was changed (no draw, the schedule stays the same)
-      const next = `Kampagnen-Passwort-${passphrases.length + 1}-${seed}`;
+      const next = `Kampagnen-Leuchtturm-${passphrases.length + 1}-${seed}`;
       if ((await ds[0]!.act('change-passphrase', [PASS, next])).ok) {
         passphrases.push(next);
         pp.changes++;
@@ -444,7 +444,7 @@ export async function runSchedule(seed: number, devices: number, operations: num
         if (rng() < 0.3) sim.takeSnapshot();
       } else if (op === 'passphrase') {
         // the person tries the passphrases they know as "the current one", newest first
-        const next = `Kampagnen-Passwort-${passphrases.length + 1}-${seed}`;
+        const next = `Kampagnen-Leuchtturm-${passphrases.length + 1}-${seed}`;
         for (const current of newestFirst()) {
           const out = await d.act('change-passphrase', [current, next]);
           if (out.ok) {

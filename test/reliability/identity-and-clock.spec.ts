@@ -23,7 +23,7 @@ describe('a copied app-data folder', () => {
     const host = (appDataDir: string, name: string) =>
       makeHost({ appDataDir, deviceName: name, bind: (c) => (c.bind(CloudStorageTimings).toConstantValue(TIMINGS), c.bind(CredentialStore).toConstantValue(keychain)) });
     const a = host(path.join(root, 'pc-a'), 'Praxis-PC alt');
-    const { plugin: pa, out } = await setUpThroughPage(a, shared, 'Praxis-Passwort-2026');
+    const { plugin: pa, out } = await setUpThroughPage(a, shared, 'Teekanne-Nordstrand-2026');
     expect(out).toMatchObject({ ok: true });
     const sa = await pa.storageProviders[0]!.open();
     await sa.put('clients', 'k1', { name: 'vor dem Umzug' });

@@ -4,6 +4,7 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import * as crypto from 'node:crypto';
 import { errnoOf } from './errors';
+import { makeDirs as mkdirs, setMode, type FileModes } from './private-fs';
 
 const RETRYABLE_RENAME = new Set(['EPERM', 'EBUSY', 'EACCES']);
 
@@ -51,25 +52,28 @@ async function writeFully(fh: fsp.FileHandle, chunk: Uint8Array): Promise<number
  * and the size checked, fsync, rename to `finalPath()` — asked only after the last chunk, so a content
  * hash can name the file — and fsync of the folder. On any failure the temp file is removed and
  * nothing is published. (write-file-atomic, which we used first, issues one write and ignores a short
- * count, so on a full disk it renamed truncated files into place.)
+ * count, so on a full disk it renamed truncated files into place.) With `modes` (private-fs.ts) the
+ * temp file — so the published file — and every folder created get exactly those modes.
  */
-export async function writeDurableChunks(dir: string, chunks: Iterable<Uint8Array>, finalPath: () => string, within?: string): Promise<string> {
-  await makeDirs(dir, within);
+export async function writeDurableChunks(dir: string, chunks: Iterable<Uint8Array>, finalPath: () => string, within?: string, modes?: FileModes): Promise<string> {
+  await makeDirs(dir, within, modes);
   const tmp = path.join(dir, `.incoming-${crypto.randomBytes(8).toString('hex')}.tmp`);
   let target: string;
   try {
-    const fh = await fsp.open(tmp, 'wx');
+    const fh = await fsp.open(tmp, 'wx', modes?.file ?? 0o666);
     try {
       let expected = 0;
       for (const c of chunks) expected += await writeFully(fh, c);
       await fh.sync();
-      const { size } = await fh.stat();
+      const { size, mode } = await fh.stat();
       if (size !== expected) throw Object.assign(new Error(`wrote ${size} of ${expected} bytes`), { code: 'EIO' });
+      // The umask may have taken bits the mode asked for (never added any): set it exactly, best effort.
+      if (modes && (mode & 0o777) !== modes.file && process.platform !== 'win32') await fh.chmod(modes.file).catch(() => undefined);
     } finally {
       await fh.close();
     }
     target = finalPath();
-    await makeDirs(path.dirname(target), within);
+    await makeDirs(path.dirname(target), within, modes);
     await withRenameRetry(() => fsp.rename(tmp, target));
   } catch (e) {
     await fsp.rm(tmp, { force: true }).catch(() => undefined);
@@ -84,14 +88,14 @@ export async function writeDurableChunks(dir: string, chunks: Iterable<Uint8Arra
  * A USB stick pulled out or a share gone must make the write fail, never recreate its folder on the
  * local disk (where the next start would take it for the shared folder).
  */
-export async function writeDurable(file: string, bytes: Uint8Array | string, within?: string): Promise<void> {
+export async function writeDurable(file: string, bytes: Uint8Array | string, within?: string, modes?: FileModes): Promise<void> {
   const buf = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes;
-  await writeDurableChunks(path.dirname(file), [buf], () => file, within);
+  await writeDurableChunks(path.dirname(file), [buf], () => file, within, modes);
 }
 
-async function makeDirs(dir: string, within: string | undefined): Promise<void> {
+async function makeDirs(dir: string, within: string | undefined, modes: FileModes | undefined): Promise<void> {
   if (within === undefined) {
-    await fsp.mkdir(dir, { recursive: true });
+    await mkdirs(dir, modes);
     return;
   }
   const rel = path.relative(within, dir);
@@ -101,7 +105,8 @@ async function makeDirs(dir: string, within: string | undefined): Promise<void> 
   for (const part of rel.split(path.sep).filter(Boolean)) {
     cur = path.join(cur, part);
     try {
-      await fsp.mkdir(cur); // not recursive: a vanished root fails here too
+      await fsp.mkdir(cur, modes?.dir ?? 0o777); // not recursive: a vanished root fails here too
+      if (modes) await setMode(cur, modes.dir);
     } catch (e) {
       if (errnoOf(e) !== 'EEXIST') throw e;
     }

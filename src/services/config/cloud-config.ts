@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { HostEnvironment } from '../../host-api';
 import { errnoOf } from '../common/errors';
 import { writeDurable } from '../common/durable-fs';
+import { PRIVATE_MODES } from '../common/private-fs';
 
 export const CloudConfigSchema = z
   .object({
@@ -52,7 +53,7 @@ export class CloudConfigStore {
   }
 
   async write(config: CloudConfig): Promise<void> {
-    await writeDurable(this.file, JSON.stringify(CloudConfigSchema.parse(config), null, 2) + '\n');
+    await writeDurable(this.file, JSON.stringify(CloudConfigSchema.parse(config), null, 2) + '\n', undefined, PRIVATE_MODES);
   }
 
   /** Forgets this device's configuration; the shared folder and the local replica stay as they are. */

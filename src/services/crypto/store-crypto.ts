@@ -46,7 +46,13 @@ export function sealedKeyId(file: Uint8Array): string | undefined {
   return undefined;
 }
 
-export const DEFAULT_SCRYPT = { N: 1 << 15, r: 8, p: 1 } as const;
+/**
+ * The cost of every key this version wraps (a new store's header, a new key file): OWASP's scrypt
+ * parameters, N = 2^17 (128 MiB), r = 8, p = 1. Never taken from the shared folder: a header or key
+ * file only says what its own key was wrapped with. Node runs the derivation on libuv's thread pool,
+ * so the main thread goes on meanwhile (docs/PASSPHRASE.md, "Strength and cost").
+ */
+export const DEFAULT_SCRYPT = { N: 1 << 17, r: 8, p: 1 } as const;
 
 export function newScryptParams(kdf: { N: number; r: number; p: number } = DEFAULT_SCRYPT): ScryptParams {
   return { name: 'scrypt', N: kdf.N, r: kdf.r, p: kdf.p, salt: crypto.randomBytes(16).toString('base64') };

@@ -7,6 +7,7 @@ import { inject, injectable } from 'inversify';
 import { z } from 'zod';
 import { HostEnvironment } from '../../host-api';
 import { writeDurable } from '../common/durable-fs';
+import { PRIVATE_MODES, makeDirs } from '../common/private-fs';
 import { pluginDataDir } from '../config/cloud-config';
 
 const IdentitySchema = z.object({
@@ -56,7 +57,7 @@ export class DeviceIdentity {
   async get(): Promise<Identity> {
     if (this.current) return this.current;
     const file = path.join(pluginDataDir(this.env), 'identity.json');
-    await fs.promises.mkdir(pluginDataDir(this.env), { recursive: true });
+    await makeDirs(pluginDataDir(this.env), PRIVATE_MODES);
     const fp = this.fingerprint();
     let old: Identity | undefined;
     try {
@@ -71,7 +72,7 @@ export class DeviceIdentity {
       createdAt: new Date().toISOString(),
       replaces: old ? [...old.replaces, old.deviceId].slice(-100) : [],
     };
-    await writeDurable(file, JSON.stringify(fresh, null, 2) + '\n');
+    await writeDurable(file, JSON.stringify(fresh, null, 2) + '\n', undefined, PRIVATE_MODES);
     return (this.current = fresh);
   }
 }

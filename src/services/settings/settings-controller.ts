@@ -12,6 +12,7 @@ import { StorageError } from '../../host-api/storage';
 import { errnoOf } from '../common/errors';
 import { localTime } from '../common/local-time';
 import { keyringFromPassphrase } from '../crypto/keyring';
+import { newPassphraseProblem } from '../crypto/passphrase-strength';
 import { replacedBy } from '../crypto/store-keys';
 import { MIN_PASSPHRASE, type RestoreOutcome, type SetUpOutcome, type StoreSetup } from '../setup/store-setup';
 import { EMPTIED, HEADER_ALTERED } from '../cloud-storage-service';
@@ -158,6 +159,8 @@ function setUpText(o: SetUpOutcome): ActionOutcome {
       return { ok: false, message: { de: 'Abgebrochen; es wurde nichts geändert.', en: 'Cancelled; nothing was changed.' } };
     case 'passphrase-too-short':
       return { ok: false, message: { de: `Das Praxis-Passwort muss mindestens ${MIN_PASSPHRASE} Zeichen lang sein; es wurde nichts geändert.`, en: `The practice passphrase must be at least ${MIN_PASSPHRASE} characters; nothing was changed.` } };
+    case 'passphrase-weak':
+      return { ok: false, message: { de: `${o.text.de} Es wurde nichts geändert.`, en: `${o.text.en} Nothing was changed.` } };
     case 'import-not-verified':
       return { ok: false, message: { de: 'Die Übernahme der bisherigen Daten ließ sich nicht bestätigen; es wurde nichts eingerichtet. Ihre bisherigen Daten sind unverändert.', en: 'Moving the existing data could not be verified; nothing was set up. Your existing data are unchanged.' } };
     case 'import-invalid':
@@ -541,14 +544,16 @@ export class SettingsController {
     const pass = await this.dialogs.promptSecret({
       title: { de: 'Neues Praxis-Passwort', en: 'New practice passphrase' },
       message: {
-        de: `Das neue Praxis-Passwort braucht jeder PC der Praxis einmal. Bitte notieren Sie es an einem sicheren Ort: Ohne das Passwort kann niemand – auch der Support nicht – die danach gespeicherten Daten öffnen. Mindestens ${MIN_PASSPHRASE} Zeichen.`,
-        en: `Every PC of the practice needs the new passphrase once. Write it down somewhere safe: without it nobody — not even support — can open the data saved afterwards. At least ${MIN_PASSPHRASE} characters.`,
+        de: `Das neue Praxis-Passwort braucht jeder PC der Praxis einmal. Bitte notieren Sie es an einem sicheren Ort: Ohne das Passwort kann niemand – auch der Support nicht – die danach gespeicherten Daten öffnen. Mindestens ${MIN_PASSPHRASE} Zeichen und schwer zu erraten: am besten mehrere Wörter, die nichts miteinander und nichts mit der Praxis zu tun haben.`,
+        en: `Every PC of the practice needs the new passphrase once. Write it down somewhere safe: without it nobody — not even support — can open the data saved afterwards. At least ${MIN_PASSPHRASE} characters and hard to guess: best several words that have nothing to do with each other or with the practice.`,
       },
       confirm: true,
     });
     if (pass === undefined) return { ok: false, message: { de: `Abgebrochen. ${nothing.de}`, en: `Cancelled. ${nothing.en}` } };
-    if (pass.length < MIN_PASSPHRASE) return { ok: false, message: { de: `Das Praxis-Passwort muss mindestens ${MIN_PASSPHRASE} Zeichen lang sein. ${nothing.de}`, en: `The practice passphrase must be at least ${MIN_PASSPHRASE} characters. ${nothing.en}` } };
+    const problem = newPassphraseProblem(pass, this.service.env);
+    if (problem?.kind === 'too-short') return { ok: false, message: { de: `Das Praxis-Passwort muss mindestens ${MIN_PASSPHRASE} Zeichen lang sein. ${nothing.de}`, en: `The practice passphrase must be at least ${MIN_PASSPHRASE} characters. ${nothing.en}` } };
     if (pass.normalize('NFC') === old.normalize('NFC')) return { ok: false, message: { de: `Das neue Passwort ist das bisherige. ${nothing.de}`, en: `The new passphrase is the current one. ${nothing.en}` } };
+    if (problem) return { ok: false, message: { de: `${problem.text.de} ${nothing.de}`, en: `${problem.text.en} ${nothing.en}` } };
     if (!store.keyState.upToDate || store.isClosed) return { ok: false, message: { de: `Während der Eingabe hat sich der Stand geändert; bitte erneut versuchen. ${nothing.de}`, en: `Things changed while you were typing; please try again. ${nothing.en}` } };
     try {
       await store.changePassphrase(pass, this.service.env.deviceName);

@@ -13,6 +13,7 @@ import { CloudStorageService, type ActiveStore } from '../cloud-storage-service'
 import type { CloudConfig } from '../config/cloud-config';
 import { KeychainUnavailableError } from '../credentials/credential-store';
 import { Keyring } from '../crypto/keyring';
+import { MIN_PASSPHRASE, newPassphraseProblem } from '../crypto/passphrase-strength';
 import { createHeader } from '../crypto/store-crypto';
 import { StoreKeys } from '../crypto/store-keys';
 import type { StoreHeader } from '../store/format';
@@ -21,8 +22,7 @@ import { ReplicaFolder } from '../store/replica-folder';
 import { ReplicaInUseError } from '../store/replica-lock';
 import { failureText } from '../common/errors';
 
-/** The shortest practice passphrase accepted, when a store is created and when it is changed. */
-export const MIN_PASSPHRASE = 10;
+export { MIN_PASSPHRASE };
 
 /** Why a folder cannot be used now (from the bounded probe), with the probe's own words. */
 export type Unusable = { kind: 'unreachable' | 'denied' | 'auth-required' | 'wrong-folder'; detail: LocalizedText };
@@ -62,6 +62,8 @@ export type SetUpOutcome =
   | { kind: 'joined' }
   | { kind: 'create-cancelled' }
   | { kind: 'passphrase-too-short' }
+  /** Too easy to guess (passphrase-strength.ts): why, and a hint, in both languages. */
+  | { kind: 'passphrase-weak'; text: LocalizedText }
   | { kind: 'import-not-verified' }
   | { kind: 'import-invalid'; text: LocalizedText }
   | { kind: 'header-not-written' }
@@ -281,13 +283,16 @@ export class StoreSetup {
     const pass = await this.dialogs.promptSecret({
       title: { de: 'Praxis-Passwort festlegen', en: 'Choose the practice passphrase' },
       message: {
-        de: `Die Daten im gemeinsamen Ordner werden mit diesem Passwort verschlüsselt. Jeder PC der Praxis braucht es einmal. Bitte notieren Sie es an einem sicheren Ort: Ohne das Passwort kann niemand – auch der Support nicht – die Daten öffnen. Mindestens ${MIN_PASSPHRASE} Zeichen.`,
-        en: `The data in the shared folder are encrypted with this passphrase. Each PC of the practice needs it once. Write it down somewhere safe: without it nobody — not even support — can open the data. At least ${MIN_PASSPHRASE} characters.`,
+        de: `Die Daten im gemeinsamen Ordner werden mit diesem Passwort verschlüsselt. Jeder PC der Praxis braucht es einmal. Bitte notieren Sie es an einem sicheren Ort: Ohne das Passwort kann niemand – auch der Support nicht – die Daten öffnen. Mindestens ${MIN_PASSPHRASE} Zeichen und schwer zu erraten: am besten mehrere Wörter, die nichts miteinander und nichts mit der Praxis zu tun haben.`,
+        en: `The data in the shared folder are encrypted with this passphrase. Each PC of the practice needs it once. Write it down somewhere safe: without it nobody — not even support — can open the data. At least ${MIN_PASSPHRASE} characters and hard to guess: best several words that have nothing to do with each other or with the practice.`,
       },
       confirm: true,
     });
     if (pass === undefined) return { kind: 'create-cancelled' };
-    if (pass.length < MIN_PASSPHRASE) return { kind: 'passphrase-too-short' };
+    // Judged before anything is derived or written: a refused passphrase leaves no trace.
+    const problem = newPassphraseProblem(pass, this.service.env);
+    if (problem?.kind === 'too-short') return { kind: 'passphrase-too-short' };
+    if (problem) return { kind: 'passphrase-weak', text: problem.text };
     const { header, storeKey } = await createHeader(pass);
     const keyring = Keyring.ofHeaderKey(header.storeId, storeKey, header.keyCheck);
     const localRoot = this.service.localReplicaRoot(header.storeId);

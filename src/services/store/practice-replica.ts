@@ -9,6 +9,7 @@ import type { AttachmentRef, HostLogger, ImportRecord, ImportReport, JsonObject,
 import { SerialQueue } from '../common/serial-queue';
 import { errnoOf, localWriteError, storageError } from '../common/errors';
 import { listDir } from '../common/durable-fs';
+import { PRIVATE_MODES, makeDirs, tightenTree } from '../common/private-fs';
 import { Keyring, type KeyState } from '../crypto/keyring';
 import { LocalPaths, Paths, sameHeader, storedDeviceName, type Change, type DeviceInfo, type Segment, type StoreHeader } from './format';
 import { Journal } from './journal';
@@ -95,7 +96,8 @@ export class PracticeReplica implements ReplicaPort {
   protected constructor(protected readonly opts: ReplicaOptions) {
     this.byName = storedDeviceName(opts.deviceName);
     this.keyring = Buffer.isBuffer(opts.key) ? Keyring.ofHeaderKey(opts.header.storeId, opts.key, opts.header.keyCheck) : opts.key;
-    this.local = new ReplicaFolder(opts.localRoot, opts.header.storeId, this.keyring);
+    // In the host's app-data folder: this user's alone (files 0600, folders 0700, private-fs.ts).
+    this.local = new ReplicaFolder(opts.localRoot, opts.header.storeId, this.keyring, false, PRIVATE_MODES);
     this.keys = new ReplicaKeys(this.keyring, this.local, { header: opts.header, deviceId: opts.deviceId, logger: opts.logger, keepKeys: opts.keepKeys, writable: () => this.writable, reportBad: (b) => this.reportBad(b) });
     this.keyState$ = this.keys.keyState$;
     this.journal = new Journal(this.local, this.keyring, opts.header.storeId, opts.deviceId);
@@ -151,13 +153,14 @@ export class PracticeReplica implements ReplicaPort {
 
   protected async init(): Promise<void> {
     const root = this.opts.localRoot;
-    await fsp.mkdir(path.join(root, LocalPaths.journalDir), { recursive: true });
-    await fsp.mkdir(path.join(root, LocalPaths.outboxDir), { recursive: true });
+    await makeDirs(path.join(root, LocalPaths.journalDir), PRIVATE_MODES);
+    await makeDirs(path.join(root, LocalPaths.outboxDir), PRIVATE_MODES);
     this.lock = await ReplicaLock.acquire(root, { staleMs: this.opts.lockStaleMs, waitMs: this.opts.lockWaitMs }, this.opts.logger);
     try {
+      await tightenTree(root, true); // a replica an older version made with the umask's modes
       const hdr = await ReplicaFolder.readHeader(root);
       if (hdr.kind === 'missing') {
-        await ReplicaFolder.writeHeader(root, this.opts.header);
+        await ReplicaFolder.writeHeader(root, this.opts.header, PRIVATE_MODES);
         this.headerJson = JSON.parse(JSON.stringify(this.opts.header));
       } else if (hdr.kind === 'ok') this.headerJson = hdr.raw;
       if (hdr.kind !== 'missing' && (hdr.kind !== 'ok' || hdr.header.storeId !== this.opts.header.storeId))

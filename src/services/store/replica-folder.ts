@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { errnoOf } from '../common/errors';
 import { exists, fsyncDir, listDir, writeDurable, writeDurableChunks } from '../common/durable-fs';
+import type { FileModes } from '../common/private-fs';
 import {
   EnvelopeError,
   decrypt,
@@ -150,6 +151,8 @@ export class ReplicaFolder {
      * own files must not silently go missing (its open fails instead, as it always did).
      */
     protected readonly skipUnreadable = false,
+    /** What this folder's writes create gets these modes (the local replica: private-fs.ts); else the defaults. */
+    protected readonly modes?: FileModes,
   ) {}
 
   /** The error as this folder treats it: about one entry (skipped and reported), or as it came. */
@@ -180,7 +183,7 @@ export class ReplicaFolder {
 
   /** A durable write below this replica's root, which it never creates (a missing medium fails). */
   write(rel: string, bytes: Uint8Array | string): Promise<void> {
-    return writeDurable(this.abs(rel), bytes, this.root);
+    return writeDurable(this.abs(rel), bytes, this.root, this.modes);
   }
 
   static async readHeader(root: string): Promise<HeaderReading> {
@@ -213,13 +216,14 @@ export class ReplicaFolder {
     return { kind: 'ok', header: parsed.data, raw: json };
   }
 
-  static async writeHeader(root: string, header: StoreHeader): Promise<void> {
+  static async writeHeader(root: string, header: StoreHeader, modes?: FileModes): Promise<void> {
     // Written once, never over an existing store, and never visible half-written: a fsynced temp
     // file is hard-linked to the final name (which fails if it exists), then the folder is fsynced.
     const file = path.join(root, Paths.header);
     const tmp = path.join(root, `.${Paths.header}.${process.pid}.${Date.now()}.tmp`);
-    const fh = await fsp.open(tmp, 'wx');
+    const fh = await fsp.open(tmp, 'wx', modes?.file ?? 0o666);
     try {
+      if (modes && process.platform !== 'win32') await fh.chmod(modes.file).catch(() => undefined); // exactly, whatever the umask
       await fh.writeFile(JSON.stringify(header, null, 2) + '\n');
       await fh.sync();
     } finally {
@@ -339,7 +343,7 @@ export class ReplicaFolder {
   async writeObject(bytes: Uint8Array): Promise<{ hash: string; size: number }> {
     const sealed = encryptChunks(this.key, this.storeId, Contexts.object(), bytes);
     let hash = '';
-    await writeDurableChunks(this.abs(Paths.objectsDir), sealed.chunks, () => this.abs(Paths.object((hash = sealed.hash()))), this.root);
+    await writeDurableChunks(this.abs(Paths.objectsDir), sealed.chunks, () => this.abs(Paths.object((hash = sealed.hash()))), this.root, this.modes);
     return { hash, size: bytes.byteLength };
   }
 

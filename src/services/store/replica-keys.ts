@@ -4,6 +4,7 @@ import { BehaviorSubject, type Observable } from 'rxjs';
 import type { HostLogger } from '../../host-api';
 import { localWriteError } from '../common/errors';
 import { createKeyFile, createLinkFile, resolveKeys, type Keyring, type KeyState, type NamedKeyFile } from '../crypto/keyring';
+import { DEFAULT_SCRYPT } from '../crypto/store-crypto';
 import { Paths, type StoreHeader } from './format';
 import type { BadFile, ReplicaFolder } from './replica-folder';
 
@@ -74,8 +75,8 @@ export class ReplicaKeys {
     const files = await this.local.readKeyFiles();
     // dated after every generation believed here (a file dated ahead of the clock is not believed)
     const latest = files.reduce((m, f) => (st.generations.includes(f.file.t === 'key' ? f.file.keyId : '') && f.file.createdAt > m ? f.file.createdAt : m), '');
-    const { N, r, p } = this.opts.header.kdf;
-    const { file, key } = await createKeyFile({ keyring: this.keyring, parent: st.current, passphrase, deviceId: this.opts.deviceId, deviceName, notBefore: latest || undefined, kdf: { N, r, p } });
+    // This version's cost, never the header's: nothing in the shared folder lowers (or raises) it.
+    const { file, key } = await createKeyFile({ keyring: this.keyring, parent: st.current, passphrase, deviceId: this.opts.deviceId, deviceName, notBefore: latest || undefined, kdf: DEFAULT_SCRYPT });
     const next = this.keyring.copy();
     next.add(file.keyId, key);
     await persist(next);

@@ -12,6 +12,7 @@ import { z } from 'zod';
 import type { HostLogger } from '../../host-api';
 import { StorageError } from '../../host-api/storage';
 import { writeDurable } from '../common/durable-fs';
+import { PRIVATE_MODES, setMode } from '../common/private-fs';
 import { DISK_FULL_CODES, errnoOf, localWriteError } from '../common/errors';
 import { LocalPaths } from './format';
 
@@ -167,15 +168,15 @@ async function enterTakeover(root: string): Promise<(() => Promise<void>) | unde
   const dir = path.join(root, TAKEOVER_DIR);
   const nonce = crypto.randomBytes(8).toString('hex');
   const tmp = `${dir}.new-${nonce}`;
-  await fsp.mkdir(tmp);
+  await fsp.mkdir(tmp, PRIVATE_MODES.dir);
   try {
     try {
-      await fsp.writeFile(path.join(tmp, 'holder'), JSON.stringify({ pid: process.pid, processStart: OWN_START ?? null, token: PROCESS_TOKEN, nonce }));
+      await fsp.writeFile(path.join(tmp, 'holder'), JSON.stringify({ pid: process.pid, processStart: OWN_START ?? null, token: PROCESS_TOKEN, nonce }), { mode: PRIVATE_MODES.file });
     } catch (e) {
       // A full disk must not stop a replica from opening (its data are all there): a bare directory, judged by age.
       if (!DISK_FULL_CODES.has(errnoOf(e) ?? '')) throw e;
       await fsp.rm(tmp, { recursive: true, force: true });
-      await fsp.mkdir(dir);
+      await fsp.mkdir(dir, PRIVATE_MODES.dir);
       return () => fsp.rm(dir, { recursive: true, force: true }).catch(() => undefined);
     }
     await fsp.rename(tmp, dir);
@@ -298,6 +299,7 @@ export class ReplicaLock {
       throw e;
     }
     lock = new ReplicaLock(root, release);
+    await setMode(lockPath, PRIVATE_MODES.dir); // proper-lockfile makes it with the umask's mode
     try {
       const owner: LockOwner = {
         format: 'cloud-storage/replica-owner',
@@ -309,7 +311,7 @@ export class ReplicaLock {
         lock: (await lockIno(lockPath)) ?? '',
         since: new Date().toISOString(),
       };
-      await writeDurable(path.join(root, OWNER_FILE), JSON.stringify(owner, null, 2) + '\n', root);
+      await writeDurable(path.join(root, OWNER_FILE), JSON.stringify(owner, null, 2) + '\n', root, PRIVATE_MODES);
     } catch (e) {
       // On a full disk the lock holds without its record (another start then says "in use" until it is stale).
       if (!DISK_FULL_CODES.has(errnoOf(e) ?? '')) {

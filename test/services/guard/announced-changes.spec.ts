@@ -6,7 +6,7 @@ import { tempDir, walk } from '../../support/temp';
 import { TIMINGS } from '../../support/settings-page';
 import { CloudStorageTimings } from '../../../src/services/cloud-storage-service';
 
-const PASS = 'Praxis-Passwort-2026';
+const PASS = 'Teekanne-Nordstrand-2026';
 
 async function setUp(h: TestHost, folder: string) {
   const { plugin, out } = await setUpThroughPage(h, folder, PASS);

@@ -19,7 +19,7 @@ import { tempDir } from '../../support/temp';
 jest.setTimeout(180_000);
 
 const TIMINGS: CloudStorageTimings = { probeTimeoutMs: 5000, monitorMs: 300, pollMs: 100, heartbeatMs: 500 };
-const PASS = 'Praxis-Passwort-2026';
+const PASS = 'Teekanne-Nordstrand-2026';
 const WRITER = path.join(__dirname, '..', '..', 'support', 'crash-writer.js');
 
 /** This PC: one app-data folder and one keychain, whatever runs on it. */

@@ -10,7 +10,7 @@ import { InMemoryCredentialStore } from '../../support/memory-credential-store';
 import { CloudStorageTimings } from '../../../src/services/cloud-storage-service';
 
 const TIMINGS: CloudStorageTimings = { probeTimeoutMs: 5000, monitorMs: 300, pollMs: 100, heartbeatMs: 500 };
-const PASS = 'Praxis-Passwort-2026';
+const PASS = 'Teekanne-Nordstrand-2026';
 
 function host(opts: { deviceName?: string; appDataDir?: string; otherPc?: boolean } = {}): TestHost {
   return makeHost({

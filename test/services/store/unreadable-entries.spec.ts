@@ -10,7 +10,7 @@ import { tempDir, waitFor } from '../../support/temp';
 // Several PCs through the loaded plugin, each with its own timers: generous on a loaded machine.
 jest.setTimeout(180_000);
 
-const PASS = 'Praxis-Passwort-1';
+const PASS = 'Nordstrand-Teekanne-1';
 const hex = (c: string) => c.repeat(32);
 
 /** Entries nobody can read, the way a damaged share or a stray tool leaves them. */
