@@ -431,7 +431,11 @@ function legacyAnchor(keyring: Keyring, believed: ReadonlyMap<string, KeyFile>):
 
 export type PassphraseOutcome =
   | { kind: 'ok'; keyring: Keyring; state: KeyState }
-  | { kind: 'wrong' }
+  /**
+   * Opens nothing here. `headerMismatch`: it opened a key file whose copy of the header's key does not
+   * match the header's `keyCheck` — the header was swapped or edited, not the passphrase wrong.
+   */
+  | { kind: 'wrong'; headerMismatch?: true }
   /** The passphrase opens a generation that was replaced (by `by`): it may not open the store. */
   | { kind: 'retired'; by?: { deviceId: string; name: string; at: string }; keyring: Keyring };
 
@@ -493,7 +497,12 @@ export async function keyringFromPassphrase(header: StoreHeader, files: readonly
   keyring.anchor = base ? (base.anchor ?? undefined) : found[0]![0];
   const state = resolveKeys(keyring, files, now);
   // A key opened by the passphrase must belong to a believed generation (or be the header's).
-  if (!found.some(([id]) => id === HEADER_KEY_ID || state.generations.includes(id))) return { kind: 'wrong' };
+  if (!found.some(([id]) => id === HEADER_KEY_ID || state.generations.includes(id))) {
+    const f = candidates.get(found[0]![0]);
+    const w = f?.wraps.find((x) => x.keyId === HEADER_KEY_ID);
+    const wrapped = f && w ? gcmOpen(found[0]![1], wrapAad(header.storeId, f.keyId, HEADER_KEY_ID), w) : undefined;
+    return wrapped && !keyring.has(HEADER_KEY_ID) ? { kind: 'wrong', headerMismatch: true } : { kind: 'wrong' };
+  }
   if (!state.upToDate) return { kind: 'retired', keyring, ...(state.currentBy ? { by: state.currentBy } : {}) };
   return { kind: 'ok', keyring, state };
 }

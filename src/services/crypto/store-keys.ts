@@ -1,14 +1,12 @@
 // The store's keys on this device: kept in the OS keychain only, or asked for as the practice
 // passphrase (again after a wrong one, or one that was replaced). Nothing here writes a file.
-import * as crypto from 'node:crypto';
 import { inject, injectable } from 'inversify';
 import { HostDialogs, type LocalizedText } from '../../host-api';
 import { localTime } from '../common/local-time';
 import { Accounts, CredentialStore } from '../credentials/credential-store';
-import { HEADER_KEY_ID, type StoreHeader, type Wrap } from '../store/format';
+import type { StoreHeader } from '../store/format';
 import { ReplicaFolder } from '../store/replica-folder';
-import { Keyring, keyringFromPassphrase, unlockKeyFile, type NamedKeyFile } from './keyring';
-import { checkStoreKey } from './store-crypto';
+import { Keyring, keyringFromPassphrase, type NamedKeyFile } from './keyring';
 
 export type UnlockOutcome = { kind: 'ok'; keyring: Keyring } | { kind: 'cancelled' };
 
@@ -73,7 +71,7 @@ export class StoreKeys {
         await this.keep(r.keyring);
         return { kind: 'ok', keyring: r.keyring };
       }
-      message = r.kind === 'retired' ? retiredText(r.by) : (await headerMismatch(header, files, pass)) ? mismatchText() : wrongText();
+      message = r.kind === 'retired' ? retiredText(r.by) : r.headerMismatch ? mismatchText() : wrongText();
     }
   }
 
@@ -117,30 +115,6 @@ export class StoreKeys {
  * edited), and the passphrase is not wrong. A PC without a local replica has only the shared header
  * to go by; this is how it tells the two apart. (The wrap's AES-256-GCM and AAD: docs/STORE-FORMAT.md, "Key files".)
  */
-async function headerMismatch(header: StoreHeader, files: readonly NamedKeyFile[], passphrase: string): Promise<boolean> {
-  for (const { file: f } of files) {
-    if (f.t !== 'key' || f.storeId !== header.storeId) continue;
-    const w = f.wraps.find((x) => x.keyId === HEADER_KEY_ID);
-    if (!w) continue;
-    const key = await unlockKeyFile(f, passphrase);
-    const headerKey = key && openWrap(key, `practice-store/v1/wrap/${header.storeId}/${f.keyId}/${HEADER_KEY_ID}`, w);
-    if (headerKey && !checkStoreKey(header, headerKey)) return true;
-  }
-  return false;
-}
-
-function openWrap(key: Buffer, aad: string, w: Wrap): Buffer | undefined {
-  try {
-    const d = crypto.createDecipheriv('aes-256-gcm', key, Buffer.from(w.nonce, 'base64'));
-    d.setAAD(Buffer.from(aad, 'utf8'));
-    d.setAuthTag(Buffer.from(w.tag, 'base64'));
-    const out = Buffer.concat([d.update(Buffer.from(w.ciphertext, 'base64')), d.final()]);
-    return out.length === 32 ? out : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 function mismatchText(): LocalizedText {
   return {
     de: 'Dieses Praxis-Passwort öffnet die Schlüsseldateien im gemeinsamen Ordner, aber die Datei practice-store.json dort passt nicht zu ihnen – sie wurde vermutlich verändert. Bitte treten Sie diesem Ordner so nicht bei und wenden Sie sich an den Support; jeder PC, der schon mit diesen Daten arbeitet, hat eine geprüfte Kopie.',
