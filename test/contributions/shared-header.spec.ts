@@ -18,7 +18,7 @@ import { tempDir, waitFor, walk } from '../support/temp';
 
 jest.setTimeout(120_000); // scrypt at the real cost, several PCs through the loaded plugin
 
-const PASS = 'Praxis-Passwort-2026';
+const PASS = 'Teekanne-Nordstrand-2026';
 const NEW = 'Neues-Praxis-Passwort-2027';
 const ALTERED = 'practice-store.json im gemeinsamen Ordner wurde verändert';
 

@@ -120,9 +120,10 @@ describe('the replica lock through the startup guard', () => {
     const cleanToWrite = Date.now() - cleanStarted;
     await again.unload();
     console.log(`guard start to acknowledged put: after SIGKILL ${restartToWrite} ms, after a clean quit ${cleanToWrite} ms`);
-    // Within 1 s of the guard's start — on a machine busy with other jobs, within twice a clean start's
-    // time: a bound for correctness (the lock is never waited for until stale, 10 s), not a benchmark.
-    expect(restartToWrite).toBeLessThan(Math.max(1000, 2 * cleanToWrite));
+    // Within 1 s of the guard's start — on a machine busy with other jobs, within three times a clean start's
+    // time: a bound for correctness (the lock is never waited for until stale, 10 s), not a benchmark
+    // (three times: twice failed once at load 8, 1,396 ms against a clean 671 ms).
+    expect(restartToWrite).toBeLessThan(Math.max(1000, 3 * cleanToWrite));
     expect(restartToWrite).toBeLessThan(5000);
   }, 180_000);
 
