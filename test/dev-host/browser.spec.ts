@@ -195,6 +195,15 @@ describe('dev host in Chromium', () => {
     // the "…" button has a name of its own, and the folder field a label
     expect(await pa.getByRole('button', { name: /auswählen/ }).getAttribute('data-testid')).toBe('action-browse');
     expect(await pa.getByTestId('field-folder').evaluate((el: any) => el.labels.length)).toBe(1);
+    // the folder picker the "…" opens: a named dialog, its field focused and labelled; Escape cancels it
+    await pa.getByTestId('action-browse').click();
+    await pa.getByTestId('prompt-folder').waitFor();
+    expect(await pa.getByRole('dialog').getAttribute('aria-modal')).toBe('true');
+    expect(await focusedId(pa)).toBe('p-value');
+    await pa.locator('#folders button').first().waitFor();
+    problems.push(...(await seriousViolations(pa, 'folder picker')));
+    await pa.keyboard.press('Escape');
+    await pa.getByRole('dialog').waitFor({ state: 'detached' });
     await pa.getByTestId('field-folder').fill(shared);
     await pa.locator('[data-testid="action-save"]:not([disabled])').waitFor();
     await pa.getByTestId('action-save').click();

@@ -131,4 +131,27 @@ describe('dev host screens in Chromium (fixture plugin)', () => {
     expect(problems).toEqual([]);
     await page.close();
   }, 90000);
+
+  test('"the plugin failed": a named modal dialog with Quit focused, Escape does not quit; axe finds nothing serious', async () => {
+    const failing = new ObservedDevHost({ pluginDir: path.join(__dirname, '..', 'fixtures', 'plugins', 'guard-rejects'), deviceName: 'Praxis-PC 1', appDataDir: tempDir('cs-hostui-f-'), sharedDefault: tempDir('cs-hostui-fs-'), port: 0, flagOn: true });
+    await failing.start();
+    const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+    try {
+      await page.goto(failing.url);
+      const dlg = page.getByTestId('plugin-failed');
+      await dlg.waitFor();
+      expect(await dlg.getAttribute('role')).toBe('dialog');
+      expect((await dialogShape(page)).modal).toBe('true');
+      expect((await dialogShape(page)).name).toContain('Erweiterung');
+      await page.waitForFunction(() => document.activeElement?.id === 'verdict-quit');
+      await expectFocusTrapped(page, 3);
+      await page.keyboard.press('Escape');
+      expect(await dlg.isVisible()).toBe(true);
+      expect(failing.state().phase).toBe('failed');
+      expect(await seriousViolations(page, 'plugin failed')).toEqual([]);
+    } finally {
+      await page.close();
+      await failing.stop();
+    }
+  }, 60000);
 });
