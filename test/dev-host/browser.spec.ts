@@ -220,6 +220,10 @@ describe('dev host in Chromium', () => {
     expect(await pa.getByTestId('live').getAttribute('aria-live')).toBe('polite');
     expect(await pa.getByTestId('live').getByTestId('outcome').count()).toBe(1);
     problems.push(...(await seriousViolations(pa, 'settings page after set-up')));
+    // every status says its tone in words beside its icon, not by colour alone
+    const statuses = pa.locator('[data-testid^="status-"]');
+    expect(await statuses.count()).toBeGreaterThan(0);
+    expect(await statuses.locator('[data-tone-word]').count()).toBe(await statuses.count());
 
     await addClient(pa, 'Anna Beispiel');
     expect(await setUpCloud(pb, shared)).toBeTruthy();
