@@ -1,4 +1,4 @@
-// The reference dev host: a small host application (HOST-API 1.0 only) with a web page. It loads the
+// The reference dev host: a small host application (HOST-API 1.1: 1.0 plus §6) with a web page. It loads the
 // plugin through the loader, runs the startup guards, renders the settings page, the verdicts and the
 // dialogs the plugin asks for, and has a minimal practice screen (clients) stored through the provider.
 import * as crypto from 'node:crypto';
@@ -17,6 +17,7 @@ import {
   type JsonObject,
   type LocalizedText,
   type PracticeStore,
+  type RecordConflict,
   type SettingsPageSession,
   type StartupVerdict,
   type StoredRecord,
@@ -38,6 +39,32 @@ type Prompt =
   | { id: string; kind: 'credentials'; title: LocalizedText; message: LocalizedText; username?: string }
   | { id: string; kind: 'secret'; title: LocalizedText; message: LocalizedText; confirm: boolean };
 
+// HOST-API §6 (1.1), declared here from the contract itself: the host binds them, a plugin checks for them.
+export const HostRecordLabels = Symbol.for('host.HostRecordLabels');
+export interface HostRecordLabels {
+  collectionLabel(collection: string): LocalizedText | undefined;
+  title(collection: string, data: JsonObject): string | undefined;
+  fieldLabel(collection: string, field: string): LocalizedText | undefined;
+}
+export type HostNotice = { id?: string; tone: Tone; text: LocalizedText };
+export interface HostDialogs11 extends HostDialogs {
+  notify(n: HostNotice): void; // same id = replaces the notice
+  withdraw(id: string): void; // the notice is no longer true
+}
+export const HOST_API_VERSION_11 = '1.1.0';
+
+/** What this host knows about its records: the clients of the practice. */
+const CLIENT_FIELDS: Record<string, LocalizedText> = {
+  name: { de: 'Name', en: 'Name' },
+  phone: { de: 'Telefon', en: 'Phone' },
+  note: { de: 'Notiz', en: 'Note' },
+};
+export const recordLabels: HostRecordLabels = {
+  collectionLabel: (collection) => (collection === 'clients' ? { de: 'Klienten', en: 'Clients' } : undefined),
+  title: (collection, data) => (collection === 'clients' && typeof data?.name === 'string' && data.name.trim() ? data.name.trim() : undefined),
+  fieldLabel: (collection, field) => (collection === 'clients' ? CLIENT_FIELDS[field] : undefined),
+};
+
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 /** The host's own local storage (what a practice has before the cloud): one JSON file in app data. */
@@ -57,6 +84,13 @@ class LocalClientFile {
   }
 }
 
+/** The client form's fields; a phone number only when one was typed (older records have none). */
+function clientData(b: Record<string, unknown>): JsonObject {
+  const data: JsonObject = { name: String(b.name ?? ''), note: String(b.note ?? '') };
+  if (b.phone) data.phone = String(b.phone);
+  return data;
+}
+
 export class DevHost {
   readonly token = crypto.randomBytes(16).toString('hex');
   protected server?: http.Server;
@@ -69,7 +103,9 @@ export class DevHost {
   protected phase: 'starting' | 'guard' | 'running' | 'failed' | 'quit' = 'starting';
   /** Set when a guard broke the contract (HOST-API §4): "the plugin failed", Quit only, no practice data. */
   protected failure?: { title: LocalizedText; message: LocalizedText };
-  protected notices: { tone: Tone; text: LocalizedText }[] = [];
+  /** Notices on the page; `key` is the plugin's id (HOST-API §6) or one of the host's own. */
+  protected notices: { key: string; tone: Tone; text: LocalizedText }[] = [];
+  protected conflicts: RecordConflict[] = [];
   protected readonly prompts = new Map<string, { prompt: Prompt; resolve: (v: unknown) => void }>();
   protected store?: PracticeStore;
   protected readonly subs: Subscription[] = [];
@@ -101,7 +137,7 @@ export class DevHost {
   protected container(): Container {
     const c = new Container();
     c.bind(HostEnvironment).toConstantValue({
-      apiVersion: '1.0.0',
+      apiVersion: HOST_API_VERSION_11,
       appDataDir: this.opts.appDataDir,
       deviceName: this.opts.deviceName,
       userName: process.env.USER ?? process.env.USERNAME ?? 'praxis',
@@ -109,16 +145,15 @@ export class DevHost {
       platform: process.platform,
     });
     c.bind(FeatureFlags).toConstantValue({ isEnabled: (f: string) => this.opts.flagOn && f === 'cloudStorage' });
-    const dialogs: HostDialogs = {
+    const dialogs: HostDialogs11 = {
       pickFolder: (req) => this.ask<string>({ kind: 'folder', title: req.title, defaultPath: req.defaultPath ?? this.opts.sharedDefault }),
       promptCredentials: (req) => this.ask<{ username: string; password: string }>({ kind: 'credentials', ...req }),
       promptSecret: (req) => this.ask<string>({ kind: 'secret', ...req }),
-      notify: (n) => {
-        this.notices.push(n);
-        this.changed();
-      },
+      notify: (n) => this.notify(n),
+      withdraw: (id) => this.withdraw(String(id)),
     };
     c.bind(HostDialogs).toConstantValue(dialogs);
+    c.bind(HostRecordLabels).toConstantValue(recordLabels);
     const log = (level: string) => (msg: string, meta?: object) => console.log(`[${level}] ${msg}${meta ? ' ' + JSON.stringify(meta) : ''}`);
     c.bind(HostLogger).toConstantValue({ debug: () => undefined, info: log('info'), warn: log('warn'), error: log('error') });
     const local = this.local;
@@ -129,6 +164,27 @@ export class DevHost {
       },
     });
     return c;
+  }
+
+  /** HOST-API §6: a notice with an id replaces the one with the same id (in its place). */
+  protected notify(n: HostNotice): void {
+    const key = n.id ? `p:${n.id}` : `h:${crypto.randomBytes(6).toString('hex')}`;
+    const notice = { key, tone: n.tone, text: n.text };
+    const i = this.notices.findIndex((x) => x.key === key);
+    if (i >= 0) this.notices[i] = notice;
+    else this.notices.push(notice);
+    this.changed();
+  }
+
+  protected withdraw(id: string): void {
+    this.dismiss(`p:${id}`);
+  }
+
+  /** The user closed a notice (or the plugin withdrew it). */
+  dismiss(key: string): void {
+    const before = this.notices.length;
+    this.notices = this.notices.filter((x) => x.key !== key);
+    if (this.notices.length !== before) this.changed();
   }
 
   // ---- start-up: load, guards, storage -------------------------------------------------------
@@ -164,7 +220,7 @@ export class DevHost {
         this.changed();
         return; // the page shows the dialog; an action continues in act()
       }
-      this.notices.push(...v.notices);
+      for (const n of v.notices) this.notify(n);
     }
     await this.enterRunning();
   }
@@ -215,7 +271,7 @@ export class DevHost {
       this.changed();
       return;
     }
-    this.notices.push(...v.notices);
+    for (const n of v.notices) this.notify(n);
     await this.enterRunning();
   }
 
@@ -234,9 +290,17 @@ export class DevHost {
       if (store !== this.store) {
         this.store = store;
         this.subs.push(store.changes$.subscribe(() => void this.refreshClients()));
-        this.subs.push(store.conflicts$.subscribe(() => void this.refreshClients()));
+        this.subs.push(
+          store.conflicts$.subscribe((list) => {
+            this.conflicts = list.filter((c) => c.collection === 'clients');
+            void this.refreshClients();
+          }),
+        );
       }
-    } else this.store = undefined;
+    } else {
+      this.store = undefined;
+      this.conflicts = [];
+    }
     await this.refreshClients();
   }
 
@@ -298,6 +362,35 @@ export class DevHost {
     }
   }
 
+  /** The conflict dialog's choice: the chosen version's content becomes the record (HOST-API §5 resolveConflict). */
+  async resolveClient(id: string, version: string): Promise<{ ok: boolean; message?: LocalizedText }> {
+    if (this.noPracticeData) return this.noPracticeData;
+    const conflict = this.conflicts.find((c) => c.id === id);
+    const chosen = conflict?.versions.find((v) => v.version === version);
+    if (!this.store || !chosen)
+      return { ok: false, message: { de: 'Dieser Konflikt ist bereits gelöst (vielleicht an einem anderen PC).', en: 'This conflict is already resolved (perhaps on another PC).' } };
+    try {
+      await this.store.resolveConflict('clients', id, chosen.data);
+      await this.refreshClients();
+      const name = (chosen.data && recordLabels.title('clients', chosen.data)) ?? id;
+      return { ok: true, message: { de: `Konflikt gelöst: Für ${name} gilt jetzt die Fassung von ${chosen.updatedBy}.`, en: `Conflict resolved: ${name} now holds the version by ${chosen.updatedBy}.` } };
+    } catch (e) {
+      return { ok: false, message: (e as { text?: LocalizedText }).text ?? { de: (e as Error).message, en: (e as Error).message } };
+    }
+  }
+
+  /** Every version of a client, oldest first (HOST-API §5 history); the host's own file keeps only the current one. */
+  async clientHistory(id: string): Promise<{ ok: boolean; entries?: readonly StoredRecord[]; message?: LocalizedText }> {
+    if (this.noPracticeData) return this.noPracticeData;
+    try {
+      if (this.store) return { ok: true, entries: await this.store.history('clients', id) };
+      const data = this.local.read()[id];
+      return { ok: true, entries: data ? [{ collection: 'clients', id, version: '', data, updatedAt: '', updatedBy: this.opts.deviceName, conflict: false }] : [] };
+    } catch (e) {
+      return { ok: false, message: (e as { text?: LocalizedText }).text ?? { de: (e as Error).message, en: (e as Error).message } };
+    }
+  }
+
   async deleteClient(id: string): Promise<{ ok: boolean; message?: LocalizedText }> {
     if (this.noPracticeData) return this.noPracticeData;
     try {
@@ -332,6 +425,8 @@ export class DevHost {
       sync: this.sync,
       storage: this.phase !== 'running' ? 'none' : this.store ? 'cloud' : 'local',
       clients: this.clients,
+      conflicts: this.conflicts,
+      labels: { clients: { collection: recordLabels.collectionLabel('clients'), fields: CLIENT_FIELDS } },
     };
   }
 
@@ -422,12 +517,19 @@ export class DevHost {
           return json(out);
         }
         case '/api/clients/save':
-          return json(await this.saveClient(b.id ? String(b.id) : undefined, { name: String(b.name ?? ''), note: String(b.note ?? '') }, b.baseVersion ? String(b.baseVersion) : undefined));
+          return json(await this.saveClient(b.id ? String(b.id) : undefined, clientData(b), b.baseVersion ? String(b.baseVersion) : undefined));
+        case '/api/clients/resolve':
+          return json(await this.resolveClient(String(b.id), String(b.version)));
+        case '/api/clients/history':
+          return json(await this.clientHistory(String(b.id)));
         case '/api/clients/delete':
           return json(await this.deleteClient(String(b.id)));
         case '/api/notices/clear':
           this.notices = [];
           this.changed();
+          return json({ ok: true });
+        case '/api/notices/dismiss':
+          this.dismiss(String(b.key));
           return json({ ok: true });
         default:
           return json({ error: 'not found' }, 404);

@@ -2,8 +2,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
+import { seriousViolations } from '../support/axe';
 import { PROJECT, launchChromium, startDevHost, type RunningDevHost } from '../support/browser';
 import { tempDir } from '../support/temp';
+
+// Run in the page (this project compiles without the DOM library).
+declare const document: any;
 
 const PASS = 'Teekanne-Nordstrand-2026';
 const SHOTS = process.env.DEV_HOST_SCREENSHOTS ? path.resolve(PROJECT, process.env.DEV_HOST_SCREENSHOTS) : undefined;
@@ -73,6 +77,37 @@ async function editClient(page: Page, id: string, name: string): Promise<void> {
   await page.getByTestId('client-save').click();
   await page.getByText(name, { exact: false }).first().waitFor();
 }
+
+/** The client form with a phone number as well (the host's own fields: name, phone, note). */
+async function editClientFields(page: Page, id: string, f: { name: string; phone?: string }): Promise<void> {
+  await page.getByTestId('nav-clients').click();
+  await page.getByTestId(`edit-${id}`).click();
+  await page.getByTestId('client-name').fill(f.name);
+  if (f.phone !== undefined) await page.getByTestId('client-phone').fill(f.phone);
+  await page.getByTestId('client-save').click();
+  await page.getByText(f.name, { exact: true }).waitFor();
+}
+
+const clientId = async (page: Page, name: string) => (await page.locator('tr', { hasText: name }).first().getAttribute('data-testid'))!.replace('client-', '');
+
+/** The shared folder away for a moment (cloud client paused) while both PCs edit the same client: a conflict on both. */
+async function makeConflict(shared: string, pa: Page, pb: Page, id: string, a: { name: string; phone?: string }, b: { name: string; phone?: string }): Promise<void> {
+  fs.renameSync(shared, shared + '-paused');
+  await editClientFields(pa, id, a);
+  await editClientFields(pb, id, b);
+  fs.renameSync(shared + '-paused', shared);
+  for (const p of [pa, pb]) await p.getByTestId(`conflict-${id}`).waitFor({ timeout: 20000 });
+}
+
+const focusInDialog = (page: Page) => page.evaluate(() => !!document.activeElement && !!document.querySelector('[role=dialog]')?.contains(document.activeElement));
+async function expectFocusTrapped(page: Page, presses = 6): Promise<void> {
+  for (const key of ['Tab', 'Shift+Tab'])
+    for (let i = 0; i < presses; i++) {
+      await page.keyboard.press(key);
+      expect(await focusInDialog(page)).toBe(true);
+    }
+}
+const focusedId = (page: Page) => page.evaluate(() => document.activeElement?.id as string | undefined);
 
 describe('dev host in Chromium', () => {
   test('set up on A, a client added on A appears on B; the same client edited on both: a conflict on both, resolved on one', async () => {
@@ -147,6 +182,129 @@ describe('dev host in Chromium', () => {
     await pb.getByTestId('notice-passphrase-changed').waitFor({ state: 'detached' });
     await pb.getByTestId('nav-clients').click();
     await pb.getByText('Nach der Änderung', { exact: true }).waitFor({ timeout: 20000 });
+  }, 180000);
+
+  test('the receptionist’s screens: settings page before and after set-up and the passphrase dialog pass axe; a conflict badge opens the versions side by side with the differing fields marked, the choice resolves it; a history per client', async () => {
+    const { shared, pa, pb } = await twoDevices('cs-e2e-a11y-');
+    const problems: string[] = [];
+
+    await pa.getByTestId('nav-settings').click();
+    await pa.getByTestId('page-cloud-storage.settings').click();
+    await pa.getByTestId('field-folder').waitFor();
+    problems.push(...(await seriousViolations(pa, 'settings page before set-up')));
+    // the "…" button has a name of its own, and the folder field a label
+    expect(await pa.getByRole('button', { name: /auswählen/ }).getAttribute('data-testid')).toBe('action-browse');
+    expect(await pa.getByTestId('field-folder').evaluate((el: any) => el.labels.length)).toBe(1);
+    // the folder picker the "…" opens: a named dialog, its field focused and labelled; Escape cancels it
+    await pa.getByTestId('action-browse').click();
+    await pa.getByTestId('prompt-folder').waitFor();
+    expect(await pa.getByRole('dialog').getAttribute('aria-modal')).toBe('true');
+    expect(await focusedId(pa)).toBe('p-value');
+    await pa.locator('#folders button').first().waitFor();
+    problems.push(...(await seriousViolations(pa, 'folder picker')));
+    await pa.keyboard.press('Escape');
+    await pa.getByRole('dialog').waitFor({ state: 'detached' });
+    await pa.getByTestId('field-folder').fill(shared);
+    await pa.locator('[data-testid="action-save"]:not([disabled])').waitFor();
+    await pa.getByTestId('action-save').click();
+    await pa.getByTestId('prompt-secret').waitFor();
+    expect(await pa.getByRole('dialog').getAttribute('aria-modal')).toBe('true');
+    expect(await focusedId(pa)).toBe('p-value');
+    expect(await pa.getByTestId('prompt-secret').evaluate((el: any) => el.labels.length)).toBe(1);
+    problems.push(...(await seriousViolations(pa, 'passphrase dialog')));
+    await pa.getByTestId('prompt-secret').fill(PASS);
+    await pa.getByTestId('prompt-secret-confirm').fill(PASS);
+    await pa.keyboard.press('Enter'); // Enter submits
+    await pa.getByTestId('outcome').waitFor();
+    // the result is announced: it is in the live region
+    expect(await pa.getByTestId('live').getAttribute('aria-live')).toBe('polite');
+    expect(await pa.getByTestId('live').getByTestId('outcome').count()).toBe(1);
+    problems.push(...(await seriousViolations(pa, 'settings page after set-up')));
+    // every status says its tone in words beside its icon, not by colour alone
+    const statuses = pa.locator('[data-testid^="status-"]');
+    expect(await statuses.count()).toBeGreaterThan(0);
+    expect(await statuses.locator('[data-tone-word]').count()).toBe(await statuses.count());
+
+    await addClient(pa, 'Anna Beispiel');
+    expect(await setUpCloud(pb, shared)).toBeTruthy();
+    await pb.getByTestId('nav-clients').click();
+    await pb.getByText('Anna Beispiel', { exact: true }).waitFor({ timeout: 15000 });
+    const annaId = await clientId(pa, 'Anna Beispiel');
+    await makeConflict(shared, pa, pb, annaId, { name: 'Anna Beispiel (neue Adresse)' }, { name: 'Anna Beispiel (neue Nummer)', phone: '030 999 01' });
+
+    // the badge is a button; it opens the conflict dialog: the versions side by side, the differing fields marked
+    const badge = pa.getByTestId(`conflict-${annaId}`);
+    expect(await badge.evaluate((el: any) => el.tagName)).toBe('BUTTON');
+    await badge.click();
+    const dlg = pa.getByTestId('conflict-dialog');
+    await dlg.waitFor();
+    expect(await dlg.getAttribute('role')).toBe('dialog');
+    expect(await dlg.getAttribute('aria-modal')).toBe('true');
+    expect(await pa.getByRole('dialog', { name: /Anna Beispiel/ }).count()).toBe(1);
+    const heads = (await dlg.getByTestId('version-head').allTextContents()).join(' | ');
+    expect(heads).toContain('Praxis-PC 1');
+    expect(heads).toContain('Praxis-PC 2');
+    const nameRow = dlg.locator('tr[data-field="name"]');
+    expect(await nameRow.getAttribute('data-differs')).toBe('true');
+    expect(await nameRow.textContent()).toContain('Anna Beispiel (neue Adresse)');
+    expect(await nameRow.textContent()).toContain('Anna Beispiel (neue Nummer)');
+    expect(await nameRow.getByTestId('differs').textContent()).toContain('abweichend'); // marked in words, not by colour alone
+    expect(await dlg.locator('tr[data-field="phone"]').getAttribute('data-differs')).toBe('true');
+    expect(await dlg.locator('tr[data-field="note"]').getAttribute('data-differs')).toBeNull();
+    expect(await focusInDialog(pa)).toBe(true);
+    await expectFocusTrapped(pa);
+    problems.push(...(await seriousViolations(pa, 'conflict dialog')));
+    if (SHOTS) await pa.screenshot({ path: path.join(SHOTS, 'conflict-dialog.png'), fullPage: true });
+    await pa.keyboard.press('Escape'); // cancels: nothing chosen, the focus back on the badge
+    await dlg.waitFor({ state: 'detached' });
+    expect(await focusedId(pa)).toBe(`conflict-${annaId}`);
+    expect(await badge.count()).toBe(1);
+
+    // choosing B's version resolves it through the store, on both PCs
+    await badge.click();
+    await dlg.locator('[data-testid="conflict-keep"][data-device="Praxis-PC 2"]').click();
+    await dlg.waitFor({ state: 'detached' });
+    await pa.getByTestId('live').getByTestId('client-msg').filter({ hasText: 'Praxis-PC 2' }).waitFor();
+    await badge.waitFor({ state: 'detached', timeout: 20000 });
+    await pa.getByText('Anna Beispiel (neue Nummer)', { exact: true }).waitFor();
+    await pb.getByTestId(`conflict-${annaId}`).waitFor({ state: 'detached', timeout: 20000 });
+    await pb.getByText('Anna Beispiel (neue Nummer)', { exact: true }).waitFor({ timeout: 20000 });
+
+    // the history: every version with time, device and data
+    await pa.getByTestId(`history-${annaId}`).click();
+    const hist = pa.getByTestId('history-dialog');
+    await hist.waitFor();
+    expect(await hist.getAttribute('role')).toBe('dialog');
+    const entries = hist.getByTestId('history-entry');
+    expect(await entries.count()).toBeGreaterThanOrEqual(3);
+    const text = await hist.textContent();
+    for (const want of ['Praxis-PC 1', 'Praxis-PC 2', 'Name: Anna Beispiel (neue Adresse)', 'Telefon: 030 999 01']) expect(text).toContain(want);
+    expect(await entries.first().locator('td').first().textContent()).toMatch(/\d{1,2}\.\d{1,2}\.\d{4}/); // a time
+    expect(await focusInDialog(pa)).toBe(true);
+    problems.push(...(await seriousViolations(pa, 'history dialog')));
+    if (SHOTS) await pa.screenshot({ path: path.join(SHOTS, 'history.png'), fullPage: true });
+    await pa.keyboard.press('Escape');
+    await hist.waitFor({ state: 'detached' });
+    expect(await focusedId(pa)).toBe(`history-${annaId}`);
+    problems.push(...(await seriousViolations(pa, 'client list')));
+    expect(problems).toEqual([]);
+  }, 240000);
+
+  // Needs the plugin side of issue #17: a put on a conflicted record resolves the conflict with the
+  // written data. Until that lands this test fails as expected; then make it a plain test().
+  test.failing('a host-side edit of a conflicted client (put) resolves the conflict on both PCs', async () => {
+    const { shared, pa, pb } = await twoDevices('cs-e2e-edit-');
+    expect(await setUpCloud(pa, shared, PASS)).toBeTruthy();
+    await addClient(pa, 'Bernd Probe');
+    expect(await setUpCloud(pb, shared)).toBeTruthy();
+    await pb.getByTestId('nav-clients').click();
+    await pb.getByText('Bernd Probe', { exact: true }).waitFor({ timeout: 15000 });
+    const id = await clientId(pa, 'Bernd Probe');
+    await makeConflict(shared, pa, pb, id, { name: 'Bernd Probe (A)' }, { name: 'Bernd Probe (B)' });
+    await editClientFields(pa, id, { name: 'Bernd Probe (geklärt)', phone: '040 12 34' });
+    await pa.getByTestId(`conflict-${id}`).waitFor({ state: 'detached', timeout: 20000 });
+    await pb.getByText('Bernd Probe (geklärt)', { exact: true }).waitFor({ timeout: 20000 });
+    await pb.getByTestId(`conflict-${id}`).waitFor({ state: 'detached', timeout: 20000 });
   }, 180000);
 
   test('flag off: the host runs without the plugin and has no cloud page', async () => {
