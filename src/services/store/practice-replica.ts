@@ -526,15 +526,18 @@ export class PracticeReplica implements ReplicaPort {
   }
 
   /**
-   * What a write replaces: the version shown (or `base`). Heads with identical contents (the same edit
-   * or delete made on two devices) are one version to the user, so a write replaces all of them; a
-   * real conflict stays open until resolveConflict.
+   * What a write replaces: every current head. The host writes what a person saw and edited: the record
+   * shown (with `conflict: true` where versions compete), so a put or remove on a record in conflict
+   * replaces all its versions and resolves the conflict (issue #17: editing a client to hold both changes
+   * must clear it). Heads with identical contents are one version to the user anyway. With `base`, it
+   * must be one of the current heads (compare-and-set), else version-mismatch. Nothing is lost: every
+   * replaced version stays in history().
    */
   protected parentsFor(e: RecordEntry | undefined, base: string | undefined): string[] {
     const shown = e?.shownVersion();
-    const all = (v: string) => (e!.inConflict() ? [v] : [...e!.heads.keys()].sort());
-    if (base === undefined) return shown ? all(shown) : [];
-    if (e && e.heads.has(base)) return all(base);
+    const all = () => [...e!.heads.keys()].sort();
+    if (base === undefined) return shown ? all() : [];
+    if (e && e.heads.has(base)) return all();
     throw storageError(
       'version-mismatch',
       {
