@@ -1,7 +1,7 @@
 // The startup guard's state machine (HOST-API §4): every dead end offers a way out that loses nothing,
 // and check()/act() answer with a verdict whatever happens (never a rejected promise).
 import { inject, injectable, optional } from 'inversify';
-import { HostDialogs, HostLogger, type LocalizedText, type StartupVerdict, type Tone } from '../../host-api';
+import { HostDialogs, HostLocalData, HostLogger, type LocalizedText, type StartupVerdict, type Tone } from '../../host-api';
 import { errnoOf, failureText } from '../common/errors';
 import { StoreSetup, type ReopenOutcome } from '../setup/store-setup';
 import { CloudStorageService, EMPTIED, HEADER_ALTERED } from '../cloud-storage-service';
@@ -35,6 +35,7 @@ export class StartupFlow {
     @inject(HostDialogs) protected readonly dialogs: HostDialogs,
     @inject(HostLogger) protected readonly logger: HostLogger,
     @inject(CloudStorageService) @optional() protected readonly service?: CloudStorageService,
+    @inject(HostLocalData) @optional() protected readonly localData?: HostLocalData,
   ) {}
 
   check(): Promise<StartupVerdict> {
@@ -200,7 +201,7 @@ export class StartupFlow {
   protected async actOn(actionId: string): Promise<StartupVerdict> {
     switch (actionId) {
       case 'reset-configuration':
-        await this.setup.remove();
+        await this.setup.remove(this.localData);
         return { kind: 'proceed', notices: [{ tone: 'info', text: { de: 'Die Cloud-Einrichtung dieses PCs wurde entfernt. Die Daten im gemeinsamen Ordner sind unverändert.', en: "This PC's cloud setup was removed. The data in the shared folder are unchanged." } }] };
       case 'work-offline':
         return this.reopen(false);

@@ -675,6 +675,31 @@ export class PracticeReplica implements ReplicaPort {
     );
   }
 
+  /**
+   * Takes over records kept outside the store — the host's own data, entered while this PC was not set
+   * up (issue #17): a record the store lacks is added; where the store holds other content, the record
+   * becomes a version beside the store's (no parents: concurrent), so a person is asked which one stands.
+   * Identical content changes nothing. Each record is durable before the next is read.
+   */
+  async takeOver(records: Iterable<ImportRecord> | AsyncIterable<ImportRecord>): Promise<{ added: number; conflicting: number; same: number }> {
+    this.assertOpen();
+    const out = { added: 0, conflicting: 0, same: 0 };
+    for await (const r of records) {
+      input.checkKey(r.collection, r.id);
+      input.checkData(r.data);
+      const copy = JSON.parse(JSON.stringify(r.data)) as JsonObject;
+      await this.writes.run(async () => {
+        const e = this.state.entry(r.collection, r.id);
+        const heads = e ? [...e.heads.values()] : [];
+        if (heads.length > 0 && heads.every((d) => isDeepStrictEqual(d, copy))) return void out.same++;
+        await this.commit({ col: r.collection, id: r.id, parents: [], data: copy, op: 'put' });
+        if (heads.length > 0) out.conflicting++;
+        else out.added++;
+      });
+    }
+    return out;
+  }
+
   // ---- close -------------------------------------------------------------------------------
 
   /** Seals what is left, writes a snapshot when many changes came since the last, releases the lock. */
