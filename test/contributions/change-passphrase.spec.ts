@@ -22,8 +22,8 @@ const NEW = 'Neuer Leuchtturm im Zitronenhain';
 
 type Host = ReturnType<typeof host>;
 
-async function device(name: string, shared: string, secrets: string[], keychain = new InMemoryCredentialStore()) {
-  const h = host(keychain, undefined, name);
+async function device(name: string, shared: string, secrets: string[], keychain = new InMemoryCredentialStore(), v11: { withdraw?: boolean } = {}) {
+  const h = host(keychain, undefined, name, undefined, v11);
   const { plugin, page } = await openPage(h);
   page.set(shared);
   h.dialogs.secrets.push(...secrets);
@@ -51,7 +51,7 @@ describe('change-passphrase', () => {
     expect(a.joined.ok).toBe(true);
     await (await a.store()).put('clients', 'k1', { name: 'vor der Änderung' });
     await (await a.store()).flush();
-    const b = await device('Praxis-PC 2', shared, [OLD]);
+    const b = await device('Praxis-PC 2', shared, [OLD], undefined, { withdraw: true }); // a 1.1 host: its notices can be withdrawn
     expect(b.joined.ok).toBe(true);
     await waitFor(async () => (await (await b.store()).get('clients', 'k1')) !== undefined, 10000, 'k1 on B');
 
@@ -95,6 +95,10 @@ describe('change-passphrase', () => {
     b.h.dialogs.secrets.push(OLD, NEW);
     const entered = await b.page.invoke('enter-passphrase');
     expect(entered.ok).toBe(true);
+    // HOST-API 1.1: the notice had a stable id and is withdrawn once the passphrase is entered here (issue #17, 6)
+    expect(b.h.dialogs.notices.filter((n) => n.id === 'cloud-storage.passphrase-changed')).toHaveLength(1);
+    expect(b.h.dialogs.withdrawn).toContain('cloud-storage.passphrase-changed');
+    expect(b.h.dialogs.byId.has('cloud-storage.passphrase-changed')).toBe(false);
     expect(b.h.dialogs.asked.filter((q) => q.kind === 'secret').map((q) => q.message!.en).at(-1)).toContain('was replaced by a new one (on Praxis-PC 1');
     await waitFor(async () => (await (await b.store()).get('clients', 'k2')) !== undefined, 10000, 'k2 on B');
     expect(b.page.item('passphrase-changed')).toBeUndefined();
