@@ -15,6 +15,7 @@ import { StartupFlow } from './services/guard/startup-flow';
 import { ShareLogin } from './services/access/share-login';
 import { StoreKeys } from './services/crypto/store-keys';
 import { StoreSetup } from './services/setup/store-setup';
+import { Notices } from './services/common/notices';
 import { DeviceIdentity, MachineFingerprint, defaultMachineFingerprint } from './services/identity/device-identity';
 
 export const pluginModule = new ContainerModule(({ bind, isBound }) => {
@@ -22,6 +23,7 @@ export const pluginModule = new ContainerModule(({ bind, isBound }) => {
   if (!isBound(CredentialStore)) bind(CredentialStore).toDynamicValue(() => new KeytarCredentialStore()).inSingletonScope();
   if (!isBound(CommandRunner)) bind(CommandRunner).to(ProcessCommandRunner).inSingletonScope();
   if (!isBound(MachineFingerprint)) bind(MachineFingerprint).toConstantValue(defaultMachineFingerprint);
+  bind(Notices).toSelf().inSingletonScope();
   bind(FolderClassifier).toSelf().inSingletonScope(); // reads ClassifierContext when the host binds one
   bind(CloudConfigStore).toSelf().inSingletonScope();
   bind(DeviceIdentity).toSelf().inSingletonScope();

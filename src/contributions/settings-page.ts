@@ -1,6 +1,6 @@
 // Thin adapter: the settings page extension point onto SettingsController.
 import { inject, injectable, optional } from 'inversify';
-import { HostDialogs, HostLocalData, type SettingsPageContribution, type SettingsPageSession } from '../host-api';
+import { HostDialogs, HostLocalData, HostRecordLabels, type SettingsPageContribution, type SettingsPageSession } from '../host-api';
 import { SharedFolderProbe } from '../services/access/shared-folder-probe';
 import { CloudStorageService, CloudStorageTimings, DEFAULT_TIMINGS } from '../services/cloud-storage-service';
 import { SettingsController, probeFolderChecks } from '../services/settings/settings-controller';
@@ -21,12 +21,14 @@ export class CloudStorageSettingsPage implements SettingsPageContribution {
     @inject(HostLocalData) @optional() protected readonly localData?: HostLocalData,
     @inject(SharedFolderProbe) protected readonly probe?: SharedFolderProbe,
     @inject(CloudStorageTimings) @optional() protected readonly timings?: CloudStorageTimings,
+    // HOST-API 1.1, optional: a 1.0 host binds none, and records are named by collection and a short id.
+    @inject(HostRecordLabels) @optional() protected readonly labels?: HostRecordLabels,
   ) {}
 
   open(): SettingsPageSession {
     // The folder field's disk check: the probe's bounded child process, with the probe's time limit.
     const checks = probeFolderChecks(this.probe ?? new SharedFolderProbe(), (this.timings ?? DEFAULT_TIMINGS).probeTimeoutMs);
-    const c = new SettingsController(this.service, this.setup, this.dialogs, this.localData, checks);
+    const c = new SettingsController(this.service, this.setup, this.dialogs, this.localData, checks, this.labels);
     this.sessions.add(c);
     return {
       view$: c.view$,

@@ -7,6 +7,7 @@ import { BehaviorSubject, type Observable } from 'rxjs';
 import { HostDialogs, HostEnvironment, HostLogger, type AccessStatus, type LocalizedText, type PracticeStore, type SyncStatus } from '../host-api';
 import { StorageError } from '../host-api/storage';
 import { DisposableCollection, completing } from './common/disposable';
+import { Notices, NoticeIds } from './common/notices';
 import { storageError } from './common/errors';
 import { exists } from './common/durable-fs';
 import { tightenTree } from './common/private-fs';
@@ -83,6 +84,8 @@ export class CloudStorageService implements StoreDiagnostics {
   protected current?: ActiveStore;
   protected monitoring?: Promise<void>;
   protected readonly timings: CloudStorageTimings;
+  /** Notices with stable ids, withdrawn when no longer true (HOST-API 1.1; a 1.0 host as before). */
+  readonly notices: Notices;
 
   constructor(
     @inject(HostEnvironment) readonly env: HostEnvironment,
@@ -94,7 +97,9 @@ export class CloudStorageService implements StoreDiagnostics {
     @inject(SharedFolderProbe) protected readonly prober: SharedFolderProbe,
     @inject(FolderClassifier) readonly classifier: FolderClassifier,
     @inject(CloudStorageTimings) @optional() timings?: CloudStorageTimings,
+    @inject(Notices) @optional() notices?: Notices,
   ) {
+    this.notices = notices ?? new Notices(dialogs);
     this.timings = timings ?? DEFAULT_TIMINGS;
     this.toDispose.push(completing(this.access), completing(this.sync), completing(this.keys));
   }
@@ -133,6 +138,7 @@ export class CloudStorageService implements StoreDiagnostics {
     const cur = this.access.value;
     if (cur.state === state && cur.folder === folder && JSON.stringify(cur.detail) === JSON.stringify(detail)) return;
     this.access.next({ state, folder, since: new Date().toISOString(), ...(detail ? { detail } : {}) });
+    if (state === 'available') this.notices.withdraw(NoticeIds.offline); // "working offline" is no longer true
   }
 
   async readConfig(): Promise<ConfigReading> {
@@ -200,14 +206,16 @@ export class CloudStorageService implements StoreDiagnostics {
     d.push(
       replica.keyState$.subscribe((k) => {
         this.keys.next(k);
-        if (k.upToDate || told === k.current) return;
+        if (k.upToDate) {
+          told = '';
+          this.notices.withdraw(NoticeIds.passphraseChanged); // entered here (or no longer needed)
+          return;
+        }
+        if (told === k.current) return;
         told = k.current; // once per new passphrase, not on every exchange
-        this.dialogs.notify({
-          tone: 'warning',
-          text: {
-            de: `Das Praxis-Passwort wurde auf einem anderen PC geändert${replacedBy(k.currentBy, 'de')}. Bitte geben Sie es unter „Gruppenpraxis & Cloudspeicher“ → „Neues Praxis-Passwort eingeben“ ein, damit dieser PC die neuen Änderungen lesen kann.`,
+        this.notices.show(NoticeIds.passphraseChanged, 'warning', {
+          de: `Das Praxis-Passwort wurde auf einem anderen PC geändert${replacedBy(k.currentBy, 'de')}. Bitte geben Sie es unter „Gruppenpraxis & Cloudspeicher“ → „Neues Praxis-Passwort eingeben“ ein, damit dieser PC die neuen Änderungen lesen kann.`,
             en: `The practice passphrase was changed on another PC${replacedBy(k.currentBy, 'en')}. Please enter it under "Group practice & cloud storage" → "Enter new practice passphrase" so this PC can read the new changes.`,
-          },
         });
       }),
       carrier.sync$.subscribe((s) => this.sync.next(s)),

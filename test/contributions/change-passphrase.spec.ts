@@ -22,8 +22,8 @@ const NEW = 'Neuer Leuchtturm im Zitronenhain';
 
 type Host = ReturnType<typeof host>;
 
-async function device(name: string, shared: string, secrets: string[], keychain = new InMemoryCredentialStore()) {
-  const h = host(keychain, undefined, name);
+async function device(name: string, shared: string, secrets: string[], keychain = new InMemoryCredentialStore(), v11: { withdraw?: boolean } = {}) {
+  const h = host(keychain, undefined, name, undefined, v11);
   const { plugin, page } = await openPage(h);
   page.set(shared);
   h.dialogs.secrets.push(...secrets);
@@ -51,7 +51,7 @@ describe('change-passphrase', () => {
     expect(a.joined.ok).toBe(true);
     await (await a.store()).put('clients', 'k1', { name: 'vor der Änderung' });
     await (await a.store()).flush();
-    const b = await device('Praxis-PC 2', shared, [OLD]);
+    const b = await device('Praxis-PC 2', shared, [OLD], undefined, { withdraw: true }); // a 1.1 host: its notices can be withdrawn
     expect(b.joined.ok).toBe(true);
     await waitFor(async () => (await (await b.store()).get('clients', 'k1')) !== undefined, 10000, 'k1 on B');
 
@@ -60,6 +60,9 @@ describe('change-passphrase', () => {
     a.h.dialogs.secrets.push(OLD, NEW);
     const changed = await a.page.invoke('change-passphrase');
     expect(changed).toMatchObject({ ok: true, message: { en: expect.stringContaining('readable only with the new passphrase') } });
+    // issue #17: one other PC, said in words; it shows a notice (it does not ask by itself)
+    expect(changed.message!.de).toContain('Der andere PC zeigt einen Hinweis');
+    expect(changed.message!.de).not.toContain('PC(s)');
     expect(Object.keys(keychainValue(a.h).keys)).toHaveLength(2);
     const keyFiles = walk(path.join(shared, 'keys'));
     expect(keyFiles).toHaveLength(1);
@@ -92,6 +95,10 @@ describe('change-passphrase', () => {
     b.h.dialogs.secrets.push(OLD, NEW);
     const entered = await b.page.invoke('enter-passphrase');
     expect(entered.ok).toBe(true);
+    // HOST-API 1.1: the notice had a stable id and is withdrawn once the passphrase is entered here (issue #17, 6)
+    expect(b.h.dialogs.notices.filter((n) => n.id === 'cloud-storage.passphrase-changed')).toHaveLength(1);
+    expect(b.h.dialogs.withdrawn).toContain('cloud-storage.passphrase-changed');
+    expect(b.h.dialogs.byId.has('cloud-storage.passphrase-changed')).toBe(false);
     expect(b.h.dialogs.asked.filter((q) => q.kind === 'secret').map((q) => q.message!.en).at(-1)).toContain('was replaced by a new one (on Praxis-PC 1');
     await waitFor(async () => (await (await b.store()).get('clients', 'k2')) !== undefined, 10000, 'k2 on B');
     expect(b.page.item('passphrase-changed')).toBeUndefined();
@@ -151,7 +158,7 @@ describe('change-passphrase', () => {
       ['cancelled at the new one', [OLD], /Cancelled/, () => undefined],
       ['a new one that is too short', [OLD, 'kurz'], /at least 10 characters/, () => undefined],
       ['the same one again', [OLD, OLD], /is the current one/, () => undefined],
-      ['the keychain refuses', [OLD, NEW], /was not changed; the current one still applies.*keychain/, () => (keychain.failSet = true)],
+      ['the keychain refuses', [OLD, NEW], /was not changed; the current one still applies.*(keychain|keyring)/, () => (keychain.failSet = true)],
       [
         'the key file cannot be written',
         [OLD, NEW],

@@ -51,7 +51,7 @@ describe('device names of any length and script', () => {
     expect((await (await a.plugin.storageProviders[0]!.open()).flush({ timeoutMs: 5000 })).pending).toBe(0);
     // this PC shows its own full name and user where it lists the PCs
     await waitFor(() => (a.page.item('devices')?.rows ?? []).length === 1, 10000, 'own row on A');
-    expect(a.page.item('devices').rows[0].cells.slice(0, 2)).toEqual([`${name} ★`, user]);
+    expect(a.page.item('devices').rows[0].cells.slice(0, 2)).toEqual([`${name} (dieser PC)`, user]);
     await a.plugin.unload();
 
     // A restarts: its acknowledged change is still there
@@ -68,7 +68,7 @@ describe('device names of any length and script', () => {
     await waitFor(async () => (await storeB.get('clients', 'k1')) !== undefined, 10000, 'k1 on B');
     expect((await storeB.get('clients', 'k1'))!.updatedBy).toBe(put.updatedBy);
     await waitFor(() => (b.page.item('devices')?.rows ?? []).length === 2, 10000, 'both PCs on B');
-    const rowOfA = b.page.item('devices').rows.find((r: { cells: string[] }) => !r.cells[0]!.endsWith('★'));
+    const rowOfA = b.page.item('devices').rows.find((r: { cells: string[] }) => !r.cells[0]!.endsWith('(dieser PC)'));
     expectStoredFor(rowOfA.cells[0], name);
     expectStoredFor(rowOfA.cells[1], user);
 

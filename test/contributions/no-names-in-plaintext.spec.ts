@@ -52,7 +52,7 @@ describe('no names in plaintext in the shared folder', () => {
     for (const d of all) await waitFor(async () => (await d.store.list('sessions')).length === 3, 15000, 'the sessions everywhere');
     // the PCs see each other by name (from the encrypted cards and presence)
     await waitFor(() => (a.page.item('devices')?.rows ?? []).length === 3, 15000, 'three PCs on A’s page');
-    expect(a.page.item('devices').rows.map((r: { cells: string[] }) => r.cells[0]).sort()).toEqual([`${PCS[0]!.device} ★`, PCS[1]!.device, PCS[2]!.device].sort());
+    expect(a.page.item('devices').rows.map((r: { cells: string[] }) => r.cells[0]).sort()).toEqual([`${PCS[0]!.device} (dieser PC)`, PCS[1]!.device, PCS[2]!.device].sort());
 
     // A changes the passphrase; B and C are told who did (the name from A's card), and enter it
     a.h.dialogs.secrets.push(PASS, NEW);

@@ -27,7 +27,8 @@ describe('settings page: what it shows', () => {
     const { plugin, page } = await open(h);
     expect(page.view().title.de).toBe('Gruppenpraxis & Cloudspeicher');
     expect(page.item('folder')).toMatchObject({ kind: 'text-field', browseActionId: 'browse', value: '' });
-    for (const id of ['save', 'test-connection', 'remove-configuration', 'verify']) expect(page.item(id)).toMatchObject({ kind: 'action' });
+    for (const id of ['save', 'test-connection', 'remove-configuration']) expect(page.item(id)).toMatchObject({ kind: 'action' });
+    expect(page.item('verify')).toBeUndefined(); // only once a store is open
     expect(page.item('remove-configuration').confirm.de).toContain('bleiben unverändert');
     await waitFor(() => page.item('access').text.de.includes('Nicht eingerichtet'), 5000, 'not-configured shown');
     const folder = tempDir('cs-pick-');
@@ -63,7 +64,7 @@ describe('settings page: what it shows', () => {
     page.set(value(h));
     await waitFor(() => page.item('folder').error !== undefined, 5000, 'the error'); // existence is checked asynchronously
     expect(page.item('folder').error?.en).toMatch(re);
-    expect(page.item('save').enabled).toBe(false);
+    expect(page.item('save').enabled).toBe(true); // enabled while non-empty: pressing it reports the problem
     const out = await page.invoke('save');
     expect(out.ok).toBe(false);
     expect(!out.ok && out.fieldErrors?.folder?.en).toMatch(re);
@@ -106,7 +107,7 @@ describe('settings page: the save flow', () => {
     page.set(tempDir('cs-other-'));
     const sw = await page.invoke('save');
     expect(sw.ok).toBe(false);
-    expect(!sw.ok && sw.message.en).toContain('Remove the setup first');
+    expect(!sw.ok && sw.message.en).toContain("Choose \"Remove this PC's cloud setup\" first");
     await plugin.unload();
   });
 
@@ -196,7 +197,7 @@ describe('settings page: never guesses', () => {
     fs.mkdirSync(shared); // the stick is out; an empty folder at its path
     h.dialogs.secrets.push(PASS);
     const out = await page.invoke('save');
-    expect(!out.ok && out.message.en).toContain('remove the setup first');
+    expect(!out.ok && out.message.en).toContain("after you choose \"Remove this PC's cloud setup\" first");
     expect(fs.readdirSync(shared)).toEqual([]);
     await plugin.unload();
   });

@@ -1,5 +1,5 @@
 // The settings page driven through the loader, as a host would, with every text checked for both languages.
-import type { ActionOutcome, SettingsPageSession, SettingsView } from '../../src/host-api';
+import type { ActionOutcome, HostRecordLabels, SettingsPageSession, SettingsView } from '../../src/host-api';
 import { CredentialStore } from '../../src/services/credentials/credential-store';
 import { InMemoryCredentialStore } from './memory-credential-store';
 import { loadCloudPlugin, makeHost, type TestHost } from './test-host';
@@ -29,8 +29,15 @@ export interface Page {
   item(id: string): any;
 }
 
-export function host(keychain = new InMemoryCredentialStore(), appDataDir?: string, deviceName?: string, userName?: string): TestHost & { keychain: InMemoryCredentialStore } {
+export function host(
+  keychain = new InMemoryCredentialStore(),
+  appDataDir?: string,
+  deviceName?: string,
+  userName?: string,
+  v11: { labels?: HostRecordLabels; withdraw?: boolean } = {},
+): TestHost & { keychain: InMemoryCredentialStore } {
   const h = makeHost({
+    ...v11,
     appDataDir,
     deviceName,
     userName,

@@ -7,6 +7,7 @@ import {
   HostEnvironment,
   HostLocalData,
   HostLogger,
+  HostRecordLabels,
   type ImportRecord,
   type LocalizedText,
   type Tone,
@@ -21,7 +22,10 @@ export class ScriptedDialogs implements HostDialogs {
   readonly credentials: ({ username: string; password: string } | undefined)[] = [];
   readonly secrets: (string | undefined)[] = [];
   readonly asked: { kind: string; title: LocalizedText; message?: LocalizedText }[] = [];
-  readonly notices: { tone: Tone; text: LocalizedText }[] = [];
+  readonly notices: { id?: string; tone: Tone; text: LocalizedText }[] = [];
+  /** Ids withdrawn (only a 1.1 host, made with `withdraw: true`, has `withdraw`). */
+  readonly withdrawn: string[] = [];
+  withdraw?: (id: string) => void;
   async pickFolder(req: { title: LocalizedText }) {
     this.asked.push({ kind: 'folder', title: req.title });
     return this.folders.shift();
@@ -34,8 +38,18 @@ export class ScriptedDialogs implements HostDialogs {
     this.asked.push({ kind: 'secret', title: req.title, message: req.message });
     return this.secrets.shift();
   }
-  notify(n: { tone: Tone; text: LocalizedText }) {
+  /** What a 1.1 host shows now under each id: the last notice of that id, until it is withdrawn. */
+  readonly byId = new Map<string, { id?: string; tone: Tone; text: LocalizedText }>();
+  notify(n: { id?: string; tone: Tone; text: LocalizedText }) {
     this.notices.push(n);
+    if (n.id !== undefined) this.byId.set(n.id, n);
+  }
+  /** Makes this a 1.1 host's dialogs: notices can be withdrawn. */
+  enableWithdraw(): void {
+    this.withdraw = (id: string) => {
+      this.withdrawn.push(id);
+      this.byId.delete(id);
+    };
   }
 }
 
@@ -64,10 +78,22 @@ export interface TestHost {
   flags: Set<string>;
 }
 
-export function makeHost(opts: { deviceName?: string; userName?: string; appDataDir?: string; flags?: string[]; bind?: (c: Container) => void } = {}): TestHost {
+export function makeHost(
+  opts: {
+    deviceName?: string;
+    userName?: string;
+    appDataDir?: string;
+    flags?: string[];
+    bind?: (c: Container) => void;
+    /** HOST-API 1.1: bind HostRecordLabels (a 1.0 host has none). */
+    labels?: HostRecordLabels;
+    /** HOST-API 1.1: HostDialogs.withdraw exists (a 1.0 host has none). */
+    withdraw?: boolean;
+  } = {},
+): TestHost {
   const container = new Container();
   const env: HostEnvironment = {
-    apiVersion: '1.0.0',
+    apiVersion: opts.labels || opts.withdraw ? '1.1.0' : '1.0.0',
     appDataDir: opts.appDataDir ?? tempDir('cs-appdata-'),
     deviceName: opts.deviceName ?? 'Praxis-PC 1',
     userName: opts.userName ?? 'dr.muster',
@@ -76,6 +102,7 @@ export function makeHost(opts: { deviceName?: string; userName?: string; appData
   };
   const flags = new Set(opts.flags ?? ['cloudStorage']);
   const dialogs = new ScriptedDialogs();
+  if (opts.withdraw) dialogs.enableWithdraw();
   const logger = new CapturingLogger();
   const localRecords: ImportRecord[] = [];
   container.bind(HostEnvironment).toConstantValue(env);
@@ -88,6 +115,7 @@ export function makeHost(opts: { deviceName?: string; userName?: string; appData
       yield* localRecords;
     },
   });
+  if (opts.labels) container.bind(HostRecordLabels).toConstantValue(opts.labels);
   opts.bind?.(container);
   return { container, dialogs, logger, env, localRecords, flags };
 }

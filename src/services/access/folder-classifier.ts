@@ -7,6 +7,7 @@ import { inject, injectable, optional } from 'inversify';
 import type { LocalizedText } from '../../host-api';
 import { parseShare, type ShareAddress } from './share-connector';
 
+import { keychainName } from '../common/wording';
 export type CloudClient = 'dropbox' | 'onedrive' | 'google-drive' | 'nextcloud' | 'icloud';
 export type FolderKind =
   | { kind: 'cloud'; client: CloudClient }
@@ -184,7 +185,8 @@ export class FolderClassifier {
 const CLIENT_NAMES: Record<CloudClient, string> = { dropbox: 'Dropbox', onedrive: 'OneDrive', 'google-drive': 'Google Drive', nextcloud: 'Nextcloud', icloud: 'iCloud Drive' };
 
 /** The advice that fits the folder's kind, from what the vendor's help page warns about. */
-export function adviceFor(k: FolderKind): { title: LocalizedText; advice: LocalizedText } {
+export function adviceFor(k: FolderKind, platform: NodeJS.Platform = process.platform): { title: LocalizedText; advice: LocalizedText } {
+  const keychain = keychainName(platform);
   switch (k.kind) {
     case 'cloud': {
       const n = CLIENT_NAMES[k.client];
@@ -208,8 +210,8 @@ export function adviceFor(k: FolderKind): { title: LocalizedText; advice: Locali
       return {
         title: { de: 'Netzwerkfreigabe', en: 'Network share' },
         advice: {
-          de: 'Die Anmeldung wird im Schlüsselbund des Betriebssystems gespeichert und nach einem Neustart automatisch wiederhergestellt. Ist der Server nicht erreichbar, arbeiten Sie mit der lokalen Kopie weiter.',
-          en: "The login is kept in the operating system's keychain and restored automatically after a restart. When the server is unreachable you keep working on the local copy.",
+          de: `Die Anmeldung wird ${platform === 'win32' ? 'in der' : 'im'} ${keychain.de} gespeichert und nach einem Neustart automatisch wiederhergestellt. Ist der Server nicht erreichbar, arbeiten Sie mit der lokalen Kopie weiter.`,
+          en: `The login is kept in the ${keychain.en} and restored automatically after a restart. When the server is unreachable you keep working on the local copy.`,
         },
       };
     default:

@@ -6,6 +6,7 @@ import { Accounts, CredentialStore } from '../credentials/credential-store';
 import { FolderClassifier } from './folder-classifier';
 import { ShareConnector } from './share-connector';
 
+import { keychainName } from '../common/wording';
 export type LoginOutcome = { ok: true } | { ok: false; text?: LocalizedText };
 
 @injectable()
@@ -36,8 +37,9 @@ export class ShareLogin {
     const share = this.classifier.shareOf(folder);
     if (!share) return { ok: false };
     let message: LocalizedText = {
-      de: `Für ${share.uncRoot} ist eine Anmeldung nötig. Die Angaben werden im Schlüsselbund des Betriebssystems gespeichert.`,
-      en: `${share.uncRoot} needs a login. It is kept in the operating system's keychain.`,
+      // A UNC share: Windows, whose keychain is the Credential Manager.
+      de: `Für ${share.uncRoot} ist eine Anmeldung nötig. Die Angaben werden in der ${keychainName('win32').de} gespeichert.`,
+      en: `${share.uncRoot} needs a login. It is kept in the ${keychainName('win32').en}.`,
     };
     let username: string | undefined;
     for (let attempt = 0; attempt < 5; attempt++) {

@@ -2,6 +2,7 @@
 import { injectable } from 'inversify';
 import type { LocalizedText } from '../../host-api';
 
+import { keychainName } from '../common/wording';
 export const KEYCHAIN_SERVICE = 'cloud-storage';
 
 export const CredentialStore = Symbol.for('cloud-storage.CredentialStore');
@@ -35,9 +36,11 @@ export class KeychainUnavailableError extends Error {
             en: 'On Linux a Secret Service keyring is needed (e.g. gnome-keyring, or KeePassXC with Secret Service), running and unlocked.',
           }
         : { de: 'Bitte prüfen Sie, ob Sie am Betriebssystem angemeldet sind.', en: 'Please check that you are logged in to the operating system.' };
+    // Named as the platform names it (issue #17): „Windows-Anmeldeinformationsverwaltung“, „Schlüsselbund“, „Schlüsselbund (Secret Service)“.
+    const name = keychainName(platform);
     const text = {
-      de: `Der Schlüsselbund des Betriebssystems ist nicht erreichbar. Passwörter und Schlüssel werden nur dort gespeichert, nie in einer Datei. ${hint.de}`,
-      en: `The operating system's keychain is not reachable. Passwords and keys are stored only there, never in a file. ${hint.en}`,
+      de: `${platform === 'win32' ? 'Die' : 'Der'} ${name.de} ist nicht erreichbar. Passwörter und Schlüssel werden nur dort gespeichert, nie in einer Datei. ${hint.de}`,
+      en: `The ${name.en} is not reachable. Passwords and keys are stored only there, never in a file. ${hint.en}`,
     };
     super(text.en);
     this.text = text;

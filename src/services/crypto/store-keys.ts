@@ -29,6 +29,14 @@ export class StoreKeys {
     @inject(HostDialogs) protected readonly dialogs: HostDialogs,
   ) {}
 
+  /**
+   * Throws KeychainUnavailableError when the OS keychain cannot be used: asked BEFORE a passphrase is
+   * prompted (issue #17), so nobody types a passphrase twice only to hear the keychain is missing.
+   */
+  async ensureKeychain(): Promise<void> {
+    await this.credentials.get('keychain-check'); // an account never written: only whether the keychain answers
+  }
+
   /** Keeps every key of the store in the OS keychain (and nowhere else). */
   async keep(keyring: Keyring): Promise<void> {
     await this.credentials.set(Accounts.storeKey(keyring.storeId), keyring.serialize());

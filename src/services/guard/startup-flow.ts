@@ -1,10 +1,12 @@
 // The startup guard's state machine (HOST-API §4): every dead end offers a way out that loses nothing,
 // and check()/act() answer with a verdict whatever happens (never a rejected promise).
-import { inject, injectable } from 'inversify';
-import { HostDialogs, HostLogger, type LocalizedText, type StartupVerdict, type Tone } from '../../host-api';
+import { inject, injectable, optional } from 'inversify';
+import { HostDialogs, HostLocalData, HostLogger, type LocalizedText, type StartupVerdict, type Tone } from '../../host-api';
 import { errnoOf, failureText } from '../common/errors';
 import { StoreSetup, type ReopenOutcome } from '../setup/store-setup';
-import { EMPTIED, HEADER_ALTERED } from '../cloud-storage-service';
+import { CloudStorageService, EMPTIED, HEADER_ALTERED } from '../cloud-storage-service';
+import { NoticeIds } from '../common/notices';
+import { count, form } from '../common/wording';
 
 type Action = { id: string; label: LocalizedText; style: 'primary' | 'secondary' | 'danger' };
 const A = {
@@ -32,6 +34,8 @@ export class StartupFlow {
     @inject(StoreSetup) protected readonly setup: StoreSetup,
     @inject(HostDialogs) protected readonly dialogs: HostDialogs,
     @inject(HostLogger) protected readonly logger: HostLogger,
+    @inject(CloudStorageService) @optional() protected readonly service?: CloudStorageService,
+    @inject(HostLocalData) @optional() protected readonly localData?: HostLocalData,
   ) {}
 
   check(): Promise<StartupVerdict> {
@@ -85,15 +89,15 @@ export class StartupFlow {
       case 'wrong-folder':
         return blocked(
           { de: 'Im Ordner liegen nicht die Praxisdaten', en: 'The folder does not hold the practice data' },
-          { de: `${o.folder}: ${o.detail.de}`, en: `${o.folder}: ${o.detail.en}` },
+          { de: `Eingerichtet ist der Ordner „${o.folder}“. ${o.detail.de}`, en: `The folder set up is "${o.folder}". ${o.detail.en}` },
           [A.retry, A.choose, ...offline, A.reset],
         );
       case 'unreachable':
         return blocked(
           { de: 'Gemeinsamer Ordner nicht erreichbar', en: 'Shared folder unreachable' },
           {
-            de: `${o.folder}: ${o.detail.de}${o.localReplica ? ' Sie können mit der Kopie auf diesem PC weiterarbeiten; Ihre Änderungen werden übertragen, sobald der Ordner wieder da ist.' : ''}`,
-            en: `${o.folder}: ${o.detail.en}${o.localReplica ? ' You can keep working on this PC’s copy; your changes are sent once the folder is back.' : ''}`,
+            de: `Eingerichtet ist der Ordner „${o.folder}“. ${o.detail.de}${o.localReplica ? ' Sie können mit der Kopie auf diesem PC weiterarbeiten; Ihre Änderungen werden übertragen, sobald der Ordner wieder da ist.' : ''}`,
+            en: `The folder set up is "${o.folder}". ${o.detail.en}${o.localReplica ? ' You can keep working on this PC’s copy; your changes are sent once the folder is back.' : ''}`,
           },
           [A.retry, ...offline, A.reset],
         );
@@ -162,16 +166,24 @@ export class StartupFlow {
           en: 'The practice passphrase was changed on another PC. Until it is entered here, changes saved since are not readable on this PC; your own changes are still saved and sent.',
         },
       });
-    if (!o.online)
-      out.push({ tone: 'warning', text: { de: 'Ohne Verbindung zum gemeinsamen Ordner: Änderungen werden später übertragen.', en: 'Working offline: changes are sent to the shared folder later.' } });
+    if (!o.online) {
+      const offline = { de: 'Ohne Verbindung zum gemeinsamen Ordner: Änderungen werden später übertragen.', en: 'Working offline: changes are sent to the shared folder later.' };
+      // A 1.1 host can take a notice back: it goes there with an id and is withdrawn once the folder is
+      // reachable (CloudStorageService.setAccess). A 1.0 host gets it with the verdict, as before.
+      const notices = this.service?.notices;
+      if (notices?.canWithdraw) {
+        notices.show(NoticeIds.offline, 'warning', offline);
+        if (this.service!.accessStatus.state === 'available') notices.withdraw(NoticeIds.offline);
+      } else out.push({ tone: 'warning', text: offline });
+    }
     for (const d of o.others) {
       const since = new Date(d.since);
       const hhmm = `${String(since.getHours()).padStart(2, '0')}:${String(since.getMinutes()).padStart(2, '0')}`;
       out.push({
         tone: 'info',
         text: {
-          de: `${d.name} (${d.user}) arbeitet seit ${hhmm} Uhr ebenfalls in diesen Daten. Gleichzeitiges Arbeiten ist sicher: Änderungen werden zusammengeführt.`,
-          en: `${d.name} (${d.user}) has also been working in these data since ${hhmm}. Working at the same time is safe: changes are merged.`,
+          de: `${d.name} (${d.user}) arbeitet seit ${hhmm} Uhr ebenfalls in diesen Daten. Gleichzeitiges Arbeiten ist möglich; ändern zwei PCs denselben Eintrag, werden Sie gefragt, welche Fassung gilt.`,
+          en: `${d.name} (${d.user}) has also been working in these data since ${hhmm}. Working at the same time is possible; if two PCs change the same entry, you are asked which version stands.`,
         },
       });
     }
@@ -179,8 +191,8 @@ export class StartupFlow {
       out.push({
         tone: 'warning',
         text: {
-          de: `${o.awaited} Änderung(en) anderer PCs sind angekündigt, aber noch nicht angekommen (das Cloud-Programm synchronisiert noch). Sie erscheinen automatisch.`,
-          en: `${o.awaited} change(s) from other PCs are announced but have not arrived yet (the cloud client is still syncing). They appear automatically.`,
+          de: `${count(o.awaited, ['Änderung', 'Änderungen'], ['change', 'changes']).de} anderer PCs ${form(o.awaited, ['ist', 'sind'], ['is', 'are']).de} angekündigt, aber noch nicht angekommen (das Cloud-Programm synchronisiert noch). ${form(o.awaited, ['Sie erscheint', 'Sie erscheinen'], ['It appears', 'They appear']).de} automatisch.`,
+          en: `${count(o.awaited, ['Änderung', 'Änderungen'], ['change', 'changes']).en} from other PCs ${form(o.awaited, ['ist', 'sind'], ['is', 'are']).en} announced but ${form(o.awaited, ['hat', 'haben'], ['has', 'have']).en} not arrived yet (the cloud client is still syncing). ${form(o.awaited, ['Sie erscheint', 'Sie erscheinen'], ['It appears', 'They appear']).en} automatically.`,
         },
       });
     return out;
@@ -189,7 +201,7 @@ export class StartupFlow {
   protected async actOn(actionId: string): Promise<StartupVerdict> {
     switch (actionId) {
       case 'reset-configuration':
-        await this.setup.remove();
+        await this.setup.remove(this.localData);
         return { kind: 'proceed', notices: [{ tone: 'info', text: { de: 'Die Cloud-Einrichtung dieses PCs wurde entfernt. Die Daten im gemeinsamen Ordner sind unverändert.', en: "This PC's cloud setup was removed. The data in the shared folder are unchanged." } }] };
       case 'work-offline':
         return this.reopen(false);
@@ -217,6 +229,6 @@ export class StartupFlow {
     const moved = await this.setup.moveTo(folder);
     const v = await this.check();
     if (moved.kind !== 'not-this-store' || v.kind !== 'blocked') return v;
-    return { ...v, message: { de: `${folder} enthält nicht diese Praxisdaten; die Einrichtung bleibt unverändert.\n\n${v.message.de}`, en: `${folder} does not hold these practice data; the setup is unchanged.\n\n${v.message.en}` } };
+    return { ...v, message: { de: `Der Ordner „${folder}“ enthält nicht diese Praxisdaten; die Einrichtung bleibt unverändert.\n\n${v.message.de}`, en: `The folder "${folder}" does not hold these practice data; the setup is unchanged.\n\n${v.message.en}` } };
   }
 }

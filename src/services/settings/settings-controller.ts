@@ -3,14 +3,15 @@
 import * as path from 'node:path';
 import { BehaviorSubject, combineLatest, distinctUntilChanged } from 'rxjs';
 import { DisposableCollection, completing } from '../common/disposable';
-import type { ActionOutcome, LocalizedText, SettingsView, ViewItem, HostDialogs, HostLocalData } from '../../host-api';
+import type { AccessStatus, ActionOutcome, HostDialogs, HostLocalData, HostRecordLabels, JsonObject, LocalizedText, SettingsView, SyncStatus, ViewItem, ViewSection } from '../../host-api';
 import { adviceFor } from '../access/folder-classifier';
 import { SharedFolderProbe, type PathKind } from '../access/shared-folder-probe';
 import type { CloudStorageService } from '../cloud-storage-service';
 import { KeychainUnavailableError } from '../credentials/credential-store';
 import { StorageError } from '../../host-api/storage';
 import { errnoOf } from '../common/errors';
-import { localTime } from '../common/local-time';
+import { localTime, spokenTime } from '../common/local-time';
+import { count, form, num } from '../common/wording';
 import { keyringFromPassphrase } from '../crypto/keyring';
 import { newPassphraseProblem } from '../crypto/passphrase-strength';
 import { replacedBy } from '../crypto/store-keys';
@@ -81,8 +82,8 @@ export async function folderExistenceProblem(value: string, env: { platform: Nod
     case 'timeout': {
       const s = Math.max(1, Math.round(checks.timeoutMs / 1000));
       return {
-        de: `Der Ordner ist gerade nicht erreichbar: keine Antwort innerhalb von ${s} Sekunde(n) (Netzlaufwerk getrennt oder Cloud-Programm hängt?). Bitte später erneut versuchen.`,
-        en: `The folder is not reachable right now: no answer within ${s} second(s) (network drive disconnected, or the cloud client stuck?). Please try again later.`,
+        de: `Der Ordner ist gerade nicht erreichbar: keine Antwort innerhalb von ${s === 1 ? '1 Sekunde' : `${s} Sekunden`} (Netzlaufwerk getrennt oder Cloud-Programm hängt?). Bitte später erneut versuchen.`,
+        en: `The folder is not reachable right now: no answer within ${s === 1 ? '1 second' : `${s} seconds`} (network drive disconnected, or the cloud client stuck?). Please try again later.`,
       };
     }
     case 'aborted':
@@ -95,10 +96,90 @@ type FolderCheckState =
   | { readonly value: string; readonly state: 'checking' }
   | { readonly value: string; readonly state: 'done'; readonly problem?: LocalizedText; readonly kind?: { title: LocalizedText; advice: LocalizedText } };
 
-/** A record's content in one short line: "name: Anna Beispiel · note: …". */
-function summary(data: Record<string, unknown>): string {
-  const s = Object.entries(data)
-    .map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`)
+const THIS_PC = { de: '(dieser PC)', en: '(this PC)' } as const;
+/** The one name of removing the setup, everywhere (page, guard, messages). */
+const REMOVE: LocalizedText = { de: 'Cloud-Einrichtung dieses PCs entfernen', en: "Remove this PC's cloud setup" };
+
+/** What the page says before set-up: the guide's warnings, and what the plugin does about each. */
+const INTRO: LocalizedText = {
+  de: 'Mit dem Cloudspeicher arbeiten mehrere PCs der Praxis mit denselben Daten. Sie liegen verschlüsselt in einem gemeinsamen Ordner – einem Cloud-Ordner (z. B. Dropbox, OneDrive), einem Netzlaufwerk oder auf einem USB-Stick –, und jeder PC behält eine eigene vollständige Kopie. Gleichzeitiges Arbeiten ist möglich; ändern zwei PCs denselben Eintrag, werden Sie gefragt, welche Fassung gilt, und keine Fassung geht verloren. Hat das Cloud-Programm noch nicht alles abgeglichen, zeigt dieser PC an, dass angekündigte Änderungen noch fehlen. Fehlt der USB-Stick oder die Verbindung, warten Änderungen auf diesem PC, bis der Ordner wieder da ist. Die Daten im gemeinsamen Ordner werden nie gelöscht, auch nicht beim Entfernen der Einrichtung.',
+  en: 'With cloud storage, several PCs of the practice work with the same data. They are kept encrypted in a shared folder — a cloud folder (e.g. Dropbox, OneDrive), a network drive or a USB drive — and every PC keeps a full copy of its own. Working at the same time is possible; if two PCs change the same entry, you are asked which version stands, and no version is lost. If the cloud client has not synced everything yet, this PC shows that announced changes are still missing. Without the USB drive or the connection, changes wait on this PC until the folder is back. The data in the shared folder are never deleted, not even when the setup is removed.',
+};
+
+const ACCESS: Record<AccessStatus['state'], LocalizedText> = {
+  'not-configured': { de: 'Nicht eingerichtet – die Daten liegen nur auf diesem PC.', en: 'Not set up — the data are on this PC only.' },
+  checking: { de: 'Der gemeinsame Ordner wird geprüft …', en: 'Checking the shared folder …' },
+  available: { de: 'Verbunden mit dem gemeinsamen Ordner.', en: 'Connected to the shared folder.' },
+  unavailable: { de: 'Der gemeinsame Ordner ist nicht erreichbar; Änderungen warten auf diesem PC.', en: 'The shared folder is unreachable; changes wait on this PC.' },
+  'auth-required': { de: 'Für den gemeinsamen Ordner ist eine Anmeldung nötig.', en: 'The shared folder needs a login.' },
+  denied: { de: 'Kein Zugriff auf den gemeinsamen Ordner.', en: 'No access to the shared folder.' },
+  'wrong-folder': { de: 'Im Ordner liegen nicht die Praxisdaten dieses PCs.', en: "The folder does not hold this PC's practice data." },
+};
+
+/** The one line on reachability: the state in words; a detail replaces it where it says more (never both). */
+function accessText(a: AccessStatus): LocalizedText {
+  return a.detail ?? ACCESS[a.state];
+}
+
+/** „Alles übertragen · zuletzt abgeglichen heute, 17:23 Uhr“, or only the parts that are not zero. */
+function syncText(s: SyncStatus, locale: 'de' | 'en'): LocalizedText {
+  const parts: LocalizedText[] = [];
+  if (s.pendingUploads > 0) {
+    const n = count(s.pendingUploads, ['Änderung', 'Änderungen'], ['change', 'changes']);
+    const w = form(s.pendingUploads, ['wartet', 'warten'], ['waits', 'wait']);
+    parts.push({ de: `${n.de} ${w.de} auf Übertragung`, en: `${n.en} ${w.en} to be sent` });
+  }
+  if (s.awaited > 0) {
+    const n = count(s.awaited, ['angekündigte Änderung', 'angekündigte Änderungen'], ['announced change', 'announced changes']);
+    const w = form(s.awaited, ['ist', 'sind'], ['has', 'have']);
+    parts.push({ de: `${n.de} anderer PCs ${w.de} noch nicht angekommen`, en: `${n.en} from other PCs ${w.en} not arrived yet` });
+  }
+  if (s.conflicts > 0) {
+    const n = count(s.conflicts, ['Eintrag', 'Einträge'], ['entry', 'entries']);
+    parts.push({ de: `${n.de} mit widersprüchlichen Änderungen`, en: `${n.en} with conflicting changes` });
+  }
+  if (parts.length === 0) parts.push(s.state === 'offline' ? { de: 'Keine Änderungen warten', en: 'No changes waiting' } : { de: 'Alles übertragen', en: 'All sent' });
+  if (s.lastExchangeAt) parts.push({ de: `zuletzt abgeglichen ${spokenTime(s.lastExchangeAt, 'de')}`, en: `last exchange ${spokenTime(s.lastExchangeAt, 'en')}` });
+  void locale;
+  return { de: parts.map((p) => p.de).join(' · '), en: parts.map((p) => p.en).join(' · ') };
+}
+
+/** A record as the practice knows it ("Anna Beispiel"); without HostRecordLabels (a 1.0 host): collection and a short id. */
+function recordName(labels: HostRecordLabels | undefined, collection: string, id: string, versions: readonly { data: JsonObject | null }[], locale: 'de' | 'en'): string {
+  for (const v of [...versions].reverse()) {
+    if (!v.data) continue;
+    const t = safe(() => labels?.title(collection, v.data!));
+    if (t && t.trim()) return t.trim();
+  }
+  const coll = safe(() => labels?.collectionLabel(collection))?.[locale] ?? collection;
+  return `${coll} ${id.length > 8 ? `…${id.slice(-6)}` : id}`;
+}
+
+/** A host's labels are its code: a throwing one must not break the page. */
+function safe<T>(f: () => T): T | undefined {
+  try {
+    return f();
+  } catch {
+    return undefined;
+  }
+}
+
+/** The fields whose values are not the same in all versions (removed versions aside). */
+function differingFields(versions: readonly (JsonObject | null)[]): string[] {
+  const present = versions.filter((v): v is JsonObject => v !== null);
+  const keys = [...new Set(present.flatMap((v) => Object.keys(v)))];
+  return keys.filter((k) => new Set(present.map((v) => JSON.stringify(v[k] ?? null))).size > 1);
+}
+
+/** One version's differing fields, labelled the host's way: "Telefon: 0151 …". */
+function differenceText(labels: HostRecordLabels | undefined, collection: string, data: JsonObject, fields: readonly string[], locale: 'de' | 'en'): string {
+  if (fields.length === 0) return locale === 'de' ? '(gleicher Inhalt)' : '(same content)';
+  const s = fields
+    .map((k) => {
+      const v = data[k];
+      const label = safe(() => labels?.fieldLabel(collection, k))?.[locale] ?? k;
+      return `${label}: ${v === undefined || v === null ? '–' : typeof v === 'string' ? v : JSON.stringify(v)}`;
+    })
     .join(' · ');
   return s.length > 140 ? `${s.slice(0, 139)}…` : s;
 }
@@ -130,8 +211,8 @@ function setUpText(o: SetUpOutcome): ActionOutcome {
   switch (o.kind) {
     case 'other-folder-configured':
       return field({
-        de: 'Dieser PC ist bereits mit einem anderen Ordner eingerichtet. Entfernen Sie zuerst die Einrichtung; es gehen dabei keine Daten verloren.',
-        en: 'This PC is already set up with another folder. Remove the setup first; no data are lost by that.',
+        de: `Dieser PC ist bereits mit einem anderen Ordner eingerichtet. Wählen Sie zuerst „${REMOVE.de}“; es gehen dabei keine Daten verloren.`,
+        en: `This PC is already set up with another folder. Choose "${REMOVE.en}" first; no data are lost by that.`,
       });
     case 'login-cancelled':
       return { ok: false, message: o.text ?? { de: 'Anmeldung abgebrochen; es wurde nichts geändert.', en: 'Login cancelled; nothing was changed.' } };
@@ -144,13 +225,13 @@ function setUpText(o: SetUpOutcome): ActionOutcome {
       return field({ de: `${o.detail.de} ${unchanged.de}`, en: `${o.detail.en} ${unchanged.en}` });
     case 'configured-store-missing':
       return field({
-        de: 'Dieser PC ist für Praxisdaten eingerichtet, die nicht (mehr) in diesem Ordner liegen – ist der USB-Stick eingesteckt, das Laufwerk verbunden, die Synchronisation fertig? Ein neuer Speicher wird hier nur angelegt, wenn Sie zuerst die Einrichtung entfernen.',
-        en: 'This PC is set up for practice data that are not (or no longer) in this folder — is the USB drive plugged in, the drive connected, syncing finished? A new store is only created here after you remove the setup first.',
+        de: `Dieser PC ist für Praxisdaten eingerichtet, die nicht (mehr) in diesem Ordner liegen – ist der USB-Stick eingesteckt, das Laufwerk verbunden, die Synchronisation fertig? Ein neuer Speicher wird hier nur angelegt, wenn Sie zuerst „${REMOVE.de}“ wählen.`,
+        en: `This PC is set up for practice data that are not (or no longer) in this folder — is the USB drive plugged in, the drive connected, syncing finished? A new store is only created here after you choose "${REMOVE.en}" first.`,
       });
     case 'header-unreadable':
-      return { ok: false, message: { de: 'Der Kopf des Praxis-Speichers ist nicht lesbar; es wurde nichts geändert.', en: 'The practice store header is unreadable; nothing was changed.' } };
+      return { ok: false, message: { de: 'Die Kennungsdatei des Praxis-Speichers ist nicht lesbar; es wurde nichts geändert.', en: "The practice store's identification file is unreadable; nothing was changed." } };
     case 'other-store':
-      return field({ de: 'In diesem Ordner liegt ein anderer Praxis-Speicher. Entfernen Sie zuerst die Einrichtung.', en: 'This folder holds another practice store. Remove the setup first.' });
+      return field({ de: `In diesem Ordner liegt ein anderer Praxis-Speicher. Wählen Sie zuerst „${REMOVE.de}“.`, en: `This folder holds another practice store. Choose "${REMOVE.en}" first.` });
     case 'passphrase-cancelled':
       return { ok: false, message: { de: 'Ohne Praxis-Passwort kein Beitritt; es wurde nichts geändert.', en: 'No passphrase, no joining; nothing was changed.' } };
     case 'joined':
@@ -171,8 +252,8 @@ function setUpText(o: SetUpOutcome): ActionOutcome {
       return {
         ok: true,
         message: {
-          de: `Der verschlüsselte Praxis-Speicher wurde angelegt${o.imported === 1 ? ', 1 bisheriger Datensatz wurde übernommen und geprüft' : o.imported ? `, ${o.imported} bisherige Datensätze wurden übernommen und geprüft` : ''}. Die bisherigen Daten bleiben als Sicherung erhalten.`,
-          en: `The encrypted practice store was created${o.imported === 1 ? ', 1 existing record was moved in and verified' : o.imported ? `, ${o.imported} existing records were moved in and verified` : ''}. The existing data stay as a backup.`,
+          de: `Der verschlüsselte Praxis-Speicher wurde angelegt${o.imported === 1 ? ', 1 bisheriger Datensatz wurde übernommen und geprüft' : o.imported ? `, ${num(o.imported, 'de')} bisherige Datensätze wurden übernommen und geprüft` : ''}. Die bisherigen Daten bleiben als Sicherung erhalten.`,
+          en: `The encrypted practice store was created${o.imported === 1 ? ', 1 existing record was moved in and verified' : o.imported ? `, ${num(o.imported, 'en')} existing records were moved in and verified` : ''}. The existing data stay as a backup.`,
         },
       };
   }
@@ -190,10 +271,18 @@ function failureText(e: unknown): LocalizedText {
 export class SettingsController {
   protected readonly folder = new BehaviorSubject<string>('');
   protected readonly busy = new BehaviorSubject<boolean>(false);
+  /** Renders again when state the other subjects do not carry changed (a test's answer, progress, removal). */
+  protected readonly changed = new BehaviorSubject<number>(0);
   protected readonly view = new BehaviorSubject<SettingsView>({ title: TITLE, busy: false, sections: [] });
   readonly view$ = this.view.asObservable();
   protected readonly toDispose = new DisposableCollection();
   protected configuredFolder?: string;
+  /** What "Verbindung testen" found last, for which value: the main action reads „Verbinden“ where a store is. */
+  protected lastTest?: { folder: string; kind: string };
+  /** A long action's progress in words („1.234 von 5.000 Einträgen übernommen“), shown while it runs. */
+  protected progress?: LocalizedText;
+  /** Entries of the host's own data the joined store lacks or holds otherwise (offered for taking over). */
+  protected localPending = 0;
   /** The folder's disk checks and classification, done when the value changes; render only reads this. */
   protected readonly checked = new BehaviorSubject<FolderCheckState>({ value: '', state: 'done' });
   protected readonly checks: FolderChecks;
@@ -209,12 +298,15 @@ export class SettingsController {
     protected readonly dialogs: HostDialogs,
     protected readonly localData: HostLocalData | undefined,
     checks?: FolderChecks,
+    /** HOST-API 1.1, optional: how the practice names its records; a 1.0 host has none. */
+    protected readonly labels?: HostRecordLabels,
   ) {
     this.checks = checks ?? probeFolderChecks(new SharedFolderProbe(), 5000);
     void service.configStore.read().then((r) => {
       if (r.kind === 'ok') {
         this.configuredFolder = r.config.folder;
         if (this.folder.value === '') this.folder.next(r.config.folder);
+        this.refresh();
       }
     });
     // Every way the value changes (typing, browse, the configured folder) starts one check.
@@ -222,9 +314,10 @@ export class SettingsController {
       completing(this.view),
       completing(this.checked),
       completing(this.busy),
+      completing(this.changed),
       completing(this.folder),
       this.folder.pipe(distinctUntilChanged()).subscribe((v) => this.scheduleCheck(v)),
-      combineLatest([this.folder, this.checked, this.busy, service.access$, service.sync$, service.keyState$]).subscribe(() => this.view.next(this.render())),
+      combineLatest([this.folder, this.checked, this.busy, this.changed, service.access$, service.sync$, service.keyState$]).subscribe(() => this.view.next(this.render())),
       () => this.life.abort(), // kills a running disk check's child process
       () => clearTimeout(this.checkTimer),
       () => this.checkAbort?.abort(),
@@ -258,7 +351,7 @@ export class SettingsController {
       const problem = await folderExistenceProblem(value, this.service.env, this.checks, signal);
       if (seq !== this.checkSeq || signal.aborted) return;
       // The classifier reads the mount table and the cloud clients' settings: once per value, here.
-      next = { value, state: 'done', ...(problem ? { problem } : { kind: adviceFor(this.service.classifier.classify(value.trim())) }) };
+      next = { value, state: 'done', ...(problem ? { problem } : { kind: adviceFor(this.service.classifier.classify(value.trim()), this.service.env.platform) }) };
     } catch {
       next = { value, state: 'done' }; // nothing known; save and test-connection check again
     }
@@ -277,13 +370,18 @@ export class SettingsController {
     const folder = this.folder.value;
     const check = this.checked.value;
     const current = check.value === folder ? check : undefined; // an answer for an older value is never shown
-    const problem = folder === '' ? undefined : (folderProblem(folder, env) ?? (current?.state === 'done' ? current.problem : undefined));
+    const configured = this.configuredFolder !== undefined;
+    const active = this.service.active;
+    // The configured folder's reachability is said once, by the access line; the field does not repeat it.
+    const reachabilityShownAbove = configured && folder.trim() === this.configuredFolder && this.service.accessStatus.state !== 'not-configured';
+    const diskProblem = current?.state === 'done' && !reachabilityShownAbove ? current.problem : undefined;
+    const problem = folder === '' ? undefined : (folderProblem(folder, env) ?? diskProblem);
     const items: ViewItem[] = [
       {
         kind: 'text-field',
         id: 'folder',
         label: { de: 'Gemeinsamer Ordner', en: 'Shared folder' },
-        value: folder,
+        value: folder, // always the latest setValue: never an older value from a check that started earlier
         placeholder: env.platform === 'win32' ? { de: 'z. B. C:\\Users\\Praxis\\Dropbox\\Praxisdaten', en: 'e.g. C:\\Users\\Practice\\Dropbox\\PracticeData' } : { de: 'z. B. /home/praxis/Dropbox/Praxisdaten', en: 'e.g. /home/practice/Dropbox/PracticeData' },
         ...(problem ? { error: problem } : {}),
         browseActionId: 'browse',
@@ -296,51 +394,40 @@ export class SettingsController {
     }
     const a = this.service.accessStatus;
     const s = this.service.syncStatus;
-    const accessText: Record<string, LocalizedText> = {
-      'not-configured': { de: 'Nicht eingerichtet – die Daten liegen nur auf diesem PC.', en: 'Not set up — the data are on this PC only.' },
-      checking: { de: 'Wird geprüft …', en: 'Checking …' },
-      available: { de: 'Verbunden', en: 'Connected' },
-      unavailable: { de: 'Nicht erreichbar – Änderungen warten auf diesem PC', en: 'Unreachable — changes wait on this PC' },
-      'auth-required': { de: 'Anmeldung nötig', en: 'Login needed' },
-      denied: { de: 'Kein Zugriff', en: 'No access' },
-      'wrong-folder': { de: 'Im Ordner liegen nicht die Praxisdaten', en: 'The folder does not hold the practice data' },
-    };
     const tone = a.state === 'available' ? 'ok' : a.state === 'checking' ? 'busy' : a.state === 'not-configured' ? 'info' : 'error';
-    const status: ViewItem[] = [
-      { kind: 'status', id: 'access', label: { de: 'Zugriff', en: 'Access' }, tone, text: a.detail ? { de: `${accessText[a.state]!.de}. ${a.detail.de}`, en: `${accessText[a.state]!.en}. ${a.detail.en}` } : accessText[a.state]! },
-      {
+    const status: ViewItem[] = [{ kind: 'status', id: 'access', label: { de: 'Verbindung', en: 'Connection' }, tone, text: accessText(a) }];
+    if (configured || active) {
+      status.push({
         kind: 'status',
         id: 'sync',
-        label: { de: 'Abgleich', en: 'Sync' },
-        tone: s.state === 'in-sync' ? 'ok' : s.state === 'conflicts' ? 'warning' : s.state === 'offline' ? 'error' : 'info',
-        text: {
-          de: `${s.pendingUploads} Änderung(en) noch nicht übertragen, ${s.awaited} angekündigt und noch nicht angekommen, ${s.conflicts} Konflikt(e)${s.lastExchangeAt ? `, zuletzt abgeglichen ${localTime(s.lastExchangeAt, 'de')}` : ''}.`,
-          en: `${s.pendingUploads} change(s) not yet sent, ${s.awaited} announced but not arrived, ${s.conflicts} conflict(s)${s.lastExchangeAt ? `, last exchange ${localTime(s.lastExchangeAt, 'en')}` : ''}.`,
-        },
-      },
-      {
+        label: { de: 'Abgleich', en: 'Exchange' },
+        tone: s.conflicts > 0 ? 'warning' : s.pendingUploads > 0 || s.awaited > 0 ? (s.state === 'offline' ? 'warning' : 'busy') : s.state === 'in-sync' ? 'ok' : 'info',
+        text: syncText(s, env.locale),
+      });
+    }
+    if (s.devices.length > 0) {
+      const de = env.locale === 'de';
+      status.push({
         kind: 'table',
         id: 'devices',
         label: { de: 'PCs, die diese Daten nutzen', en: 'PCs using these data' },
-        columns: [{ de: 'Name', en: 'Name' }, { de: 'Benutzer', en: 'User' }, { de: 'Aktiv', en: 'Active' }, { de: 'Zuletzt gesehen', en: 'Last seen' }],
-        rows: s.devices.map((d) => ({ id: d.deviceId, cells: [d.thisDevice ? `${d.name} ★` : d.name, d.user, d.active ? '●' : '–', localTime(d.lastSeenAt, env.locale)] })),
-      },
-      {
+        columns: [{ de: 'Name', en: 'Name' }, { de: 'Benutzer', en: 'User' }, { de: 'Arbeitet gerade', en: 'Working now' }, { de: 'Zuletzt gesehen', en: 'Last seen' }],
+        rows: s.devices.map((d) => ({
+          id: d.deviceId,
+          cells: [d.thisDevice ? `${d.name} ${THIS_PC[env.locale]}` : d.name, d.user, d.active ? (de ? 'ja' : 'yes') : de ? 'nein' : 'no', spokenTime(d.lastSeenAt, env.locale)],
+        })),
+      });
+    }
+    const conflictRows = this.conflictRows();
+    if (conflictRows.length > 0)
+      status.push({
         kind: 'table',
         id: 'conflicts',
-        label: { de: 'Offene Konflikte – wählen Sie je Datensatz die Fassung, die gelten soll', en: 'Open conflicts — choose for each record the version that shall stand' },
-        columns: [{ de: 'Datensatz', en: 'Record' }, { de: 'Fassung von', en: 'Version by' }, { de: 'Geändert', en: 'Changed' }, { de: 'Inhalt', en: 'Content' }],
-        // One row per concurrent version; its action keeps that version (the others stay in the history).
-        rows: (this.service.active?.replica.conflictList ?? []).flatMap((c) =>
-          c.versions.map((v) => ({
-            id: `${c.collection}/${c.id}/${v.version}`,
-            cells: [`${c.collection}/${c.id}`, v.updatedBy, localTime(v.updatedAt, env.locale), v.data === null ? (env.locale === 'de' ? '(gelöscht)' : '(deleted)') : summary(v.data)],
-            actionIds: [`keep:${c.collection}/${c.id}/${v.version}`],
-          })),
-        ),
-      },
-    ];
-    const store = this.service.active?.replica;
+        label: { de: 'Widersprüchliche Änderungen – bitte je Eintrag die gültige Fassung wählen', en: 'Conflicting changes — please choose the version that stands for each entry' },
+        columns: [{ de: 'Eintrag', en: 'Entry' }, { de: 'Fassung von', en: 'Version by' }, { de: 'Geändert', en: 'Changed' }, { de: 'Was sich unterscheidet', en: 'What differs' }],
+        rows: conflictRows,
+      });
+    const store = active?.replica;
     const keys = store?.keyState;
     if (keys && !keys.upToDate)
       status.push({
@@ -355,72 +442,114 @@ export class SettingsController {
     // Another line of generations beside this PC's (two changes crossed — or someone holding a replaced
     // key set one): never taken by itself; a person who knows it was the practice enters it here.
     const other = keys?.upToDate ? keys.others[0] : undefined;
-    const locked = other ? Math.max(1, this.service.active?.carrier.lockedCount ?? 0) : 0;
-    if (other)
+    const locked = other ? Math.max(1, active?.carrier.lockedCount ?? 0) : 0;
+    if (other) {
+      const files = count(locked, ['Datei ist', 'Dateien sind'], ['file is', 'files are']);
       status.push({
         kind: 'notice',
         id: 'locked-files',
         tone: 'warning',
         text: {
-          de: `Im gemeinsamen Ordner liegt ein weiteres Praxis-Passwort, gesetzt am ${localTime(other.createdAt, 'de')} auf einem PC, der das hier gültige nicht kannte; ${locked} Datei(en) sind damit verschlüsselt. Haben in Ihrer Praxis zwei PCs gleichzeitig das Passwort geändert, geben Sie das andere hier ein („Neues Praxis-Passwort eingeben“) und dieses dort; danach gilt auf allen PCs eines. Hat in Ihrer Praxis niemand ein anderes gesetzt, geben Sie nichts ein: Dann stammt es von jemandem, der ein früheres Passwort kennt. Dieser PC übernimmt es nie von selbst.`,
-          en: `The shared folder holds another practice passphrase, set on ${localTime(other.createdAt, 'en')} on a PC that did not know the one in use here; ${locked} file(s) are encrypted with it. If two PCs of your practice changed the passphrase at the same time, enter the other one here ("Enter new practice passphrase") and this one there; afterwards all PCs use one. If nobody in your practice set another one, enter nothing: it comes from someone who knows an earlier passphrase. This PC never takes it by itself.`,
+          de: `Im gemeinsamen Ordner liegt ein weiteres Praxis-Passwort, gesetzt ${spokenTime(other.createdAt, 'de')} auf einem PC, der das hier gültige nicht kannte; ${files.de} damit verschlüsselt. Haben in Ihrer Praxis zwei PCs gleichzeitig das Passwort geändert, geben Sie das andere hier ein („Neues Praxis-Passwort eingeben“) und dieses dort; danach gilt auf allen PCs eines. Hat in Ihrer Praxis niemand ein anderes gesetzt, geben Sie nichts ein: Dann stammt es von jemandem, der ein früheres Passwort kennt. Dieser PC übernimmt es nie von selbst.`,
+          en: `The shared folder holds another practice passphrase, set ${spokenTime(other.createdAt, 'en')} on a PC that did not know the one in use here; ${files.en} encrypted with it. If two PCs of your practice changed the passphrase at the same time, enter the other one here ("Enter new practice passphrase") and this one there; afterwards all PCs use one. If nobody in your practice set another one, enter nothing: it comes from someone who knows an earlier passphrase. This PC never takes it by itself.`,
         },
       });
-    const held = this.service.active?.carrier.heldCount ?? 0;
-    if (held > 0)
+    }
+    const held = active?.carrier.heldCount ?? 0;
+    if (held > 0) {
+      const files = count(held, ['Datei', 'Dateien'], ['file', 'files']);
+      const are = form(held, ['ist', 'sind'], ['is', 'are']);
       status.push({
         kind: 'notice',
         id: 'held-files',
         tone: 'warning',
         text: {
-          de: `${held} Datei(en) im gemeinsamen Ordner sind mit einem ersetzten Praxis-Passwort verschlüsselt und werden nicht übernommen, bis ein PC mit dem aktuellen Passwort sie bestätigt. Meist sind das Änderungen eines PCs, auf dem das neue Passwort noch nicht eingegeben wurde: Geben Sie es dort ein, dann kommen sie an. Sonst stammen sie von jemandem, der ein früheres Passwort kennt, und bleiben unbeachtet.`,
-          en: `${held} file(s) in the shared folder are encrypted with a replaced practice passphrase and are not taken until a PC with the current passphrase confirms them. Mostly these are changes of a PC where the new passphrase has not been entered yet: enter it there and they arrive. Otherwise they come from someone who knows an earlier passphrase and stay ignored.`,
+          de: `${files.de} im gemeinsamen Ordner ${are.de} mit einem ersetzten Praxis-Passwort verschlüsselt und ${held === 1 ? 'wird' : 'werden'} nicht übernommen, bis ein PC mit dem aktuellen Passwort sie bestätigt. Meist sind das Änderungen eines PCs, auf dem das neue Passwort noch nicht eingegeben wurde: Geben Sie es dort ein, dann kommen sie an. Sonst stammen sie von jemandem, der ein früheres Passwort kennt, und bleiben unbeachtet.`,
+          en: `${files.en} in the shared folder ${are.en} encrypted with a replaced practice passphrase and ${are.en} not taken until a PC with the current passphrase confirms them. Mostly these are changes of a PC where the new passphrase has not been entered yet: enter it there and they arrive. Otherwise they come from someone who knows an earlier passphrase and stay ignored.`,
         },
       });
+    }
     status.push(...this.deliveryItems());
-    const configured = this.configuredFolder !== undefined;
+    if (this.progress) status.push({ kind: 'status', id: 'progress', label: { de: 'Fortschritt', en: 'Progress' }, tone: 'busy', text: this.progress });
+    const idle = !this.busy.value;
+    const emptied = active?.carrier.health === 'emptied';
+    const needsPassphrase = !!keys && (!keys.upToDate || locked > 0);
+    // One primary action per state: what this PC needs next.
+    const pending = this.localPending > 0 && !!active;
+    const primary = emptied ? 'restore-shared-folder' : needsPassphrase ? 'enter-passphrase' : !configured ? 'save' : pending ? 'take-over-local' : undefined;
+    const style = (id: string) => (id === primary ? ('primary' as const) : ('secondary' as const));
+    const tested = this.lastTest?.folder === folder.trim() ? this.lastTest.kind : undefined;
+    const saveLabel: LocalizedText = configured ? { de: 'Erneut verbinden', en: 'Connect again' } : tested === 'store' ? { de: 'Verbinden', en: 'Connect' } : { de: 'Einrichten', en: 'Set up' };
     const actions: ViewItem[] = [
-      { kind: 'action', id: 'save', label: { de: 'Speichern', en: 'Save' }, style: 'primary', enabled: !this.busy.value && folder !== '' && !problem },
-      { kind: 'action', id: 'test-connection', label: { de: 'Verbindung testen', en: 'Test connection' }, style: 'secondary', enabled: !this.busy.value && folder !== '' && !problem },
-      { kind: 'action', id: 'verify', label: { de: 'Daten prüfen', en: 'Verify data' }, style: 'secondary', enabled: !this.busy.value && this.service.isActive },
-      ...(this.service.active?.carrier.health === 'emptied'
-        ? [{ kind: 'action' as const, id: 'restore-shared-folder', label: { de: 'Praxisdaten von diesem PC in den gemeinsamen Ordner zurückschreiben', en: 'Write the practice data back into the shared folder from this PC' }, style: 'primary' as const, enabled: !this.busy.value }]
+      ...(emptied ? [{ kind: 'action' as const, id: 'restore-shared-folder', label: { de: 'Praxisdaten von diesem PC in den gemeinsamen Ordner zurückschreiben', en: 'Write the practice data back into the shared folder from this PC' }, style: style('restore-shared-folder'), enabled: idle }] : []),
+      ...(needsPassphrase ? [{ kind: 'action' as const, id: 'enter-passphrase', label: { de: 'Neues Praxis-Passwort eingeben', en: 'Enter new practice passphrase' }, style: style('enter-passphrase'), enabled: idle }] : []),
+      ...(pending
+        ? [
+            {
+              kind: 'action' as const,
+              id: 'take-over-local',
+              label: { de: 'Einträge dieses PCs übernehmen', en: "Take over this PC's entries" },
+              style: style('take-over-local'),
+              enabled: idle,
+              confirm: {
+                de: `${count(this.localPending, ['Eintrag', 'Einträge'], ['entry', 'entries']).de} aus den eigenen Daten dieses PCs werden in die gemeinsamen Daten übernommen. Wo ein Eintrag dort anders ist, bleiben beide Fassungen stehen, und Sie wählen, welche gilt. Es geht nichts verloren.`,
+                en: `${count(this.localPending, ['Eintrag', 'Einträge'], ['entry', 'entries']).en} from this PC's own data are taken over into the shared data. Where an entry differs there, both versions stand and you choose which one applies. Nothing is lost.`,
+              },
+            },
+          ]
         : []),
-      ...(keys && (!keys.upToDate || locked > 0)
-        ? [{ kind: 'action' as const, id: 'enter-passphrase', label: { de: 'Neues Praxis-Passwort eingeben', en: 'Enter new practice passphrase' }, style: 'primary' as const, enabled: !this.busy.value }]
+      // Enabled whenever there is something to try: pressing says what is wrong (a disabled button says nothing).
+      { kind: 'action', id: 'save', label: saveLabel, style: style('save'), enabled: idle && folder.trim() !== '' },
+      { kind: 'action', id: 'test-connection', label: { de: 'Verbindung testen', en: 'Test connection' }, style: 'secondary', enabled: idle && folder.trim() !== '' },
+      ...(active
+        ? [
+            { kind: 'action' as const, id: 'verify', label: { de: 'Daten prüfen', en: 'Verify data' }, style: 'secondary' as const, enabled: idle },
+            {
+              kind: 'action' as const,
+              id: 'change-passphrase',
+              label: { de: 'Praxis-Passwort ändern', en: 'Change practice passphrase' },
+              style: 'secondary' as const,
+              enabled: idle && keys?.upToDate === true && !store?.readOnly,
+              confirm: {
+                de: 'Sie werden nach dem bisherigen und dem neuen Praxis-Passwort gefragt. Alles, was danach gespeichert wird, ist nur mit dem neuen Passwort lesbar, und neue PCs kommen nur mit dem neuen Passwort hinein; die anderen PCs zeigen einen Hinweis und fragen einmal danach, sobald dort jemand „Neues Praxis-Passwort eingeben“ wählt. Was bisher im gemeinsamen Ordner liegt, bleibt mit dem alten Passwort lesbar für jeden, der eine Kopie davon hat. Es gehen keine Daten verloren.',
+                en: 'You are asked for the current and the new practice passphrase. Everything saved afterwards is readable only with the new passphrase, and new PCs get in only with the new one; the other PCs show a notice and ask for it once someone there chooses "Enter new practice passphrase". What is in the shared folder so far stays readable with the old passphrase to anyone who has a copy of it. No data are lost.',
+              },
+            },
+          ]
         : []),
-      {
-        kind: 'action',
-        id: 'change-passphrase',
-        label: { de: 'Praxis-Passwort ändern', en: 'Change practice passphrase' },
-        style: 'secondary',
-        enabled: !this.busy.value && keys?.upToDate === true && !store?.readOnly,
-        confirm: {
-          de: 'Sie werden nach dem bisherigen und dem neuen Praxis-Passwort gefragt. Alles, was danach gespeichert wird, ist nur mit dem neuen Passwort lesbar, und neue PCs kommen nur mit dem neuen Passwort hinein; jeder andere PC fragt einmal danach. Was bisher im gemeinsamen Ordner liegt, bleibt mit dem alten Passwort lesbar für jeden, der eine Kopie davon hat. Es gehen keine Daten verloren.',
-          en: 'You are asked for the current and the new practice passphrase. Everything saved afterwards is readable only with the new passphrase, and new PCs get in only with the new one; every other PC asks for it once. What is in the shared folder so far stays readable with the old passphrase to anyone who has a copy of it. No data are lost.',
-        },
-      },
       {
         kind: 'action',
         id: 'remove-configuration',
-        label: { de: 'Cloud-Einrichtung dieses PCs entfernen', en: "Remove this PC's cloud setup" },
+        label: REMOVE,
         style: 'danger',
-        enabled: !this.busy.value && configured,
+        enabled: idle && configured,
         confirm: {
-          de: 'Die Cloud-Einrichtung dieses PCs wird entfernt. Die Daten im gemeinsamen Ordner bleiben unverändert, und noch nicht übertragene Änderungen bleiben auf diesem PC gespeichert.',
-          en: "This PC's cloud setup is removed. The data in the shared folder stay untouched, and changes not yet sent stay saved on this PC.",
+          de: 'Die Cloud-Einrichtung dieses PCs wird entfernt. Danach arbeitet dieser PC wieder mit seinen eigenen Daten von vor der Einrichtung – was seitdem in der Praxis dazukam, sehen Sie hier erst wieder nach erneutem Verbinden. Die Daten im gemeinsamen Ordner bleiben unverändert, noch nicht übertragene Änderungen bleiben auf diesem PC gespeichert. Was Sie in der Zwischenzeit auf diesem PC eingeben, bietet das erneute Verbinden zur Übernahme an; wo es mit den gemeinsamen Daten kollidiert, werden Sie gefragt, welche Fassung gilt.',
+          en: "This PC's cloud setup is removed. Afterwards this PC works with its own data from before the setup again — what the practice added since shows here only after connecting again. The data in the shared folder stay untouched, and changes not yet sent stay saved on this PC. What you enter on this PC in the meantime is offered for taking over when you connect again; where it clashes with the shared data you are asked which version stands.",
         },
       },
     ];
-    return {
-      title: TITLE,
-      busy: this.busy.value,
-      sections: [
-        { id: 'folder', title: { de: 'Ordner', en: 'Folder' }, items },
-        { id: 'status', title: { de: 'Status', en: 'Status' }, items: status },
-        { id: 'actions', title: { de: 'Aktionen', en: 'Actions' }, items: actions },
-      ],
-    };
+    const sections: ViewSection[] = [];
+    if (!configured && !active) sections.push({ id: 'intro', title: { de: 'Worum es geht', en: 'What this is' }, items: [{ kind: 'notice', id: 'intro', tone: 'info', text: INTRO }] });
+    sections.push({ id: 'folder', title: { de: 'Gemeinsamer Ordner', en: 'Shared folder' }, items }, { id: 'status', title: { de: 'Stand', en: 'Status' }, items: status }, { id: 'actions', title: { de: 'Aktionen', en: 'Actions' }, items: actions });
+    return { title: TITLE, busy: this.busy.value, sections };
+  }
+
+  /** One row per concurrent version, named the way the practice knows the record (HostRecordLabels, 1.1), showing what differs. */
+  protected conflictRows(): { id: string; cells: string[]; actionIds: string[] }[] {
+    const locale = this.service.env.locale;
+    return (this.service.active?.replica.conflictList ?? []).flatMap((c) => {
+      const name = recordName(this.labels, c.collection, c.id, c.versions, locale);
+      // Where two versions show the same minute, the times carry seconds.
+      const minutes = c.versions.map((v) => spokenTime(v.updatedAt, locale));
+      const seconds = new Set(minutes).size < minutes.length;
+      const differs = differingFields(c.versions.map((v) => v.data));
+      return c.versions.map((v) => ({
+        id: `${c.collection}/${c.id}/${v.version}`,
+        cells: [name, v.updatedBy, spokenTime(v.updatedAt, locale, { seconds }), v.data === null ? (locale === 'de' ? '(gelöscht)' : '(deleted)') : differenceText(this.labels, c.collection, v.data, differs, locale)],
+        actionIds: [`keep:${c.collection}/${c.id}/${v.version}`],
+      }));
+    });
   }
 
   /** What the delivery checks found: the store gone from the folder, its header altered, other PCs' changes missing there. */
@@ -441,6 +570,10 @@ export class SettingsController {
         },
       });
     return items;
+  }
+
+  protected refresh(): void {
+    if (!this.changed.closed) this.changed.next(this.changed.value + 1);
   }
 
   setValue(fieldId: string, value: string): void {
@@ -473,14 +606,18 @@ export class SettingsController {
         return restoreText(await this.setup.restoreShared());
       case 'verify':
         return this.verify();
+      case 'take-over-local':
+        return this.takeOverLocal();
       case 'change-passphrase':
         return this.changePassphrase();
       case 'enter-passphrase':
         return this.enterPassphrase();
       case 'remove-configuration':
-        await this.setup.remove();
+        await this.setup.remove(this.localData);
         this.configuredFolder = undefined;
-        return { ok: true, message: { de: 'Die Einrichtung wurde entfernt. Die Daten im gemeinsamen Ordner sind unverändert.', en: 'The setup was removed. The data in the shared folder are unchanged.' } };
+        this.localPending = 0;
+        this.refresh();
+        return { ok: true, message: { de: 'Die Cloud-Einrichtung dieses PCs wurde entfernt. Die Daten im gemeinsamen Ordner sind unverändert; dieser PC arbeitet wieder mit seinen eigenen Daten von vor der Einrichtung.', en: "This PC's cloud setup was removed. The data in the shared folder are unchanged; this PC works with its own data from before the setup again." } };
       default:
         if (actionId.startsWith('keep:')) return this.keepVersion(actionId.slice(5));
         return { ok: false, message: { de: `Unbekannte Aktion „${actionId}“.`, en: `Unknown action "${actionId}".` } };
@@ -496,12 +633,16 @@ export class SettingsController {
     const problem = await this.folderCheck(folder);
     if (problem) return this.fieldError(problem);
     const t = await this.setup.test(folder);
+    this.lastTest = { folder, kind: t.kind };
+    this.refresh();
     // A foreign folder's detail already says what is wrong; the other answers add what saving would do.
     if (t.kind !== 'store' && t.kind !== 'empty') return { ok: false, message: t.detail };
-    const what =
-      t.kind === 'store'
-        ? { de: 'Im Ordner liegen Praxisdaten; dieser PC kann ihnen beitreten.', en: 'The folder holds practice data; this PC can join them.' }
-        : { de: 'Der Ordner ist leer; beim Speichern wird dort ein neuer, verschlüsselter Praxis-Speicher angelegt.', en: 'The folder is empty; saving creates a new, encrypted practice store there.' };
+    const connected = t.kind === 'store' && this.configuredFolder === folder && this.service.isActive;
+    const what = connected
+      ? { de: 'Dieser PC ist mit diesen Praxisdaten verbunden.', en: 'This PC is connected to these practice data.' }
+      : t.kind === 'store'
+        ? { de: 'Im Ordner liegen Praxisdaten; mit „Verbinden“ arbeitet dieser PC mit ihnen.', en: 'The folder holds practice data; "Connect" makes this PC work with them.' }
+        : { de: 'Der Ordner ist leer; „Einrichten“ legt dort einen neuen, verschlüsselten Praxis-Speicher an.', en: 'The folder is empty; "Set up" creates a new, encrypted practice store there.' };
     return { ok: true, message: { de: `${t.detail.de} ${what.de}`, en: `${t.detail.en} ${what.en}` } };
   }
 
@@ -509,9 +650,37 @@ export class SettingsController {
     const folder = this.folder.value.trim();
     const problem = await this.folderCheck(folder);
     if (problem) return this.fieldError(problem);
-    const o = await this.setup.setUp(folder, this.localData);
+    let told = 0;
+    const o = await this.setup
+      .setUp(folder, this.localData, (done, total) => {
+        const now = Date.now();
+        if (done !== 0 && done !== total && now - told < 200) return; // a few times a second is enough to read
+        told = now;
+        this.progress = {
+          de: `${num(done, 'de')} von ${count(total, ['Eintrag', 'Einträgen'], ['entry', 'entries']).de} übernommen …`,
+          en: `${num(done, 'en')} of ${count(total, ['Eintrag', 'Einträgen'], ['entry', 'entries']).en} taken over …`,
+        };
+        this.refresh();
+      })
+      .finally(() => {
+        this.progress = undefined;
+      });
     if (o.kind === 'joined' || o.kind === 'created') this.configuredFolder = folder;
-    return setUpText(o);
+    const out = setUpText(o);
+    if (o.kind === 'joined') {
+      // The host's own data may hold entries made while this PC was not set up: counted, kept, offered.
+      this.localPending = (await this.setup.localPending(this.localData).catch(() => [])).length;
+      if (this.localPending > 0 && out.ok) {
+        const n = count(this.localPending, ['Eintrag', 'Einträge'], ['entry', 'entries']);
+        const w = form(this.localPending, ['fehlt', 'fehlen'], ['is', 'are']);
+        out.message = {
+          de: `${out.message!.de} ${n.de} in den eigenen Daten dieses PCs ${w.de} in den gemeinsamen Daten oder ${this.localPending === 1 ? 'weicht' : 'weichen'} ab (etwa in der Zeit ohne Cloud-Einrichtung eingegeben); sie bleiben unverändert erhalten. „Einträge dieses PCs übernehmen“ übernimmt sie; wo ein Eintrag in den gemeinsamen Daten anders ist, werden Sie gefragt, welche Fassung gilt.`,
+          en: `${out.message!.en} ${n.en} in this PC's own data ${w.en} missing from the shared data or differ (entered while this PC was not set up, perhaps); they stay as they are. "Take over this PC's entries" takes them over; where an entry differs in the shared data you are asked which version stands.`,
+        };
+      }
+    }
+    this.refresh();
+    return out;
   }
 
   /**
@@ -566,8 +735,25 @@ export class SettingsController {
     return {
       ok: true,
       message: {
-        de: `Das Praxis-Passwort wurde geändert. Was ab jetzt gespeichert wird, ist nur mit dem neuen Passwort lesbar.${others ? ` Die anderen ${others} PC(s) fragen einmal nach dem neuen Passwort.` : ''}${left ? ' Die Änderung wird übertragen, sobald der gemeinsame Ordner erreichbar ist.' : ''}`,
-        en: `The practice passphrase was changed. What is saved from now on is readable only with the new passphrase.${others ? ` The other ${others} PC(s) ask for the new passphrase once.` : ''}${left ? ' The change is sent once the shared folder is reachable.' : ''}`,
+        de: `Das Praxis-Passwort wurde geändert. Was ab jetzt gespeichert wird, ist nur mit dem neuen Passwort lesbar.${others ? ` ${others === 1 ? 'Der andere PC zeigt' : `Die anderen ${num(others, 'de')} PCs zeigen`} einen Hinweis; dort muss das neue Passwort einmal unter „Neues Praxis-Passwort eingeben“ eingegeben werden.` : ''}${left ? ' Die Änderung wird übertragen, sobald der gemeinsame Ordner erreichbar ist.' : ''}`,
+        en: `The practice passphrase was changed. What is saved from now on is readable only with the new passphrase.${others ? ` ${others === 1 ? 'The other PC shows' : `The other ${num(others, 'en')} PCs show`} a notice; the new passphrase must be entered there once under "Enter new practice passphrase".` : ''}${left ? ' The change is sent once the shared folder is reachable.' : ''}`,
+      },
+    };
+  }
+
+  /** The host's own entries made while this PC was not set up, taken over; clashes become conflicts to decide. */
+  protected async takeOverLocal(): Promise<ActionOutcome> {
+    const r = await this.setup.takeOverLocal(this.localData);
+    if (!r) return { ok: false, message: { de: 'Der Cloudspeicher ist nicht geöffnet.', en: 'Cloud storage is not open.' } };
+    this.localPending = 0;
+    this.refresh();
+    const added = count(r.added, ['Eintrag', 'Einträge'], ['entry', 'entries']);
+    const clash = count(r.conflicting, ['Eintrag', 'Einträge'], ['entry', 'entries']);
+    return {
+      ok: true,
+      message: {
+        de: `${added.de} übernommen.${r.conflicting ? ` Bei ${clash.de} stehen nun zwei Fassungen; bitte unter „Widersprüchliche Änderungen“ wählen, welche gilt.` : ''}`,
+        en: `${added.en} taken over.${r.conflicting ? ` ${clash.en} now ${r.conflicting === 1 ? 'has' : 'have'} two versions; please choose under "Conflicting changes" which one stands.` : ''}`,
       },
     };
   }
@@ -589,12 +775,13 @@ export class SettingsController {
     const chosen = conflict?.versions.find((v) => v.version === version);
     if (!store || !chosen)
       return { ok: false, message: { de: 'Dieser Konflikt ist bereits gelöst (vielleicht an einem anderen PC).', en: 'This conflict is already resolved (perhaps on another PC).' } };
+    const name = (l: 'de' | 'en') => recordName(this.labels, collection!, id!, conflict!.versions, l);
     await store.resolveConflict(collection!, id!, chosen.data);
     return {
       ok: true,
       message: {
-        de: `Für ${collection}/${id} gilt jetzt die Fassung von ${chosen.updatedBy}. Die anderen Fassungen bleiben im Verlauf erhalten.`,
-        en: `${collection}/${id} now holds the version by ${chosen.updatedBy}. The other versions stay in the history.`,
+        de: `Für „${name('de')}“ gilt jetzt die Fassung von ${chosen.updatedBy}. Die anderen Fassungen bleiben im Verlauf erhalten.`,
+        en: `"${name('en')}" now holds the version by ${chosen.updatedBy}. The other versions stay in the history.`,
       },
     };
   }
@@ -604,8 +791,17 @@ export class SettingsController {
     if (!store) return { ok: false, message: { de: 'Der Cloudspeicher ist nicht geöffnet.', en: 'Cloud storage is not open.' } };
     const report = await store.verify();
     return report.problems.length === 0
-      ? { ok: true, message: { de: `Alles in Ordnung: ${report.segments} Protokolldateien, ${report.changes} Änderungen, ${report.objects} Anhänge geprüft.`, en: `All good: ${report.segments} log files, ${report.changes} changes, ${report.objects} attachments checked.` } }
-      : { ok: false, message: { de: `${report.problems.length} Auffälligkeit(en): ${report.problems.slice(0, 5).map((p) => `${p.path}: ${p.reason}`).join('; ')}`, en: `${report.problems.length} finding(s): ${report.problems.slice(0, 5).map((p) => `${p.path}: ${p.reason}`).join('; ')}` } };
+      ? (() => {
+          const seg = count(report.segments, ['Protokolldatei', 'Protokolldateien'], ['log file', 'log files']);
+          const ch = count(report.changes, ['Änderung', 'Änderungen'], ['change', 'changes']);
+          const ob = count(report.objects, ['Anhang', 'Anhänge'], ['attachment', 'attachments']);
+          return { ok: true as const, message: { de: `Alles in Ordnung: ${seg.de}, ${ch.de}, ${ob.de} geprüft.`, en: `All good: ${seg.en}, ${ch.en}, ${ob.en} checked.` } };
+        })()
+      : (() => {
+          const n = count(report.problems.length, ['Auffälligkeit', 'Auffälligkeiten'], ['finding', 'findings']);
+          const list = report.problems.slice(0, 5).map((p) => `${p.path}: ${p.reason}`).join('; ');
+          return { ok: false as const, message: { de: `${n.de}: ${list}`, en: `${n.en}: ${list}` } };
+        })();
   }
 
   dispose(): void {

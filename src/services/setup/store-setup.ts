@@ -4,13 +4,15 @@
 // Every step that can fail leaves the configuration, the keychain, the replicas and the shared
 // folder as they were (docs/ARCHITECTURE.md, "Decisions").
 import * as fs from 'node:fs';
+import { createHash } from 'node:crypto';
+import * as path from 'node:path';
 import { inject, injectable } from 'inversify';
-import { HostDialogs, type HostLocalData, type LocalizedText } from '../../host-api';
+import { HostDialogs, type HostLocalData, type ImportRecord, type LocalizedText } from '../../host-api';
 import { StorageError } from '../../host-api/storage';
 import { ShareLogin } from '../access/share-login';
 import type { DeviceSeen } from '../store/replica-port';
 import { CloudStorageService, type ActiveStore } from '../cloud-storage-service';
-import type { CloudConfig } from '../config/cloud-config';
+import { pluginDataDir, type CloudConfig } from '../config/cloud-config';
 import { KeychainUnavailableError } from '../credentials/credential-store';
 import { Keyring } from '../crypto/keyring';
 import { MIN_PASSPHRASE, newPassphraseProblem } from '../crypto/passphrase-strength';
@@ -78,6 +80,21 @@ export type RestoreOutcome =
   | { kind: 'not-needed' }
   | { kind: 'header-unreadable' }
   | { kind: 'passphrase-cancelled' };
+
+/** Told while existing records are taken over: how many of how many were read so far. */
+export type ImportProgress = (done: number, total: number) => void;
+
+/** Passes the records on, telling `onProgress` every 100 records and at the end. */
+async function* counted<T>(records: AsyncIterable<T>, total: number, onProgress?: ImportProgress): AsyncIterable<T> {
+  let done = 0;
+  onProgress?.(0, total);
+  for await (const r of records) {
+    yield r;
+    done++;
+    if (done % 100 === 0) onProgress?.(done, total);
+  }
+  onProgress?.(done, total);
+}
 
 export type MoveOutcome = { kind: 'moved' } | { kind: 'not-this-store' } | { kind: 'cancelled' } | { kind: 'not-configured' };
 
@@ -236,7 +253,7 @@ export class StoreSetup {
   }
 
   /** probe → credentials → join or create (+ import) → only then the configuration is written. */
-  async setUp(folder: string, localData?: HostLocalData): Promise<SetUpOutcome> {
+  async setUp(folder: string, localData?: HostLocalData, onProgress?: ImportProgress): Promise<SetUpOutcome> {
     const current = await this.service.configStore.read();
     if (current.kind === 'ok' && current.config.folder !== folder) return { kind: 'other-folder-configured' };
     let p = await this.service.probe(folder);
@@ -246,11 +263,13 @@ export class StoreSetup {
       p = await this.service.probe(folder);
     }
     if (p.state !== 'available') return { kind: p.state === 'unavailable' ? 'unreachable' : p.state, detail: p.detail };
+    // Both ways on ask for the passphrase and keep the key in the keychain: a missing keychain is said first.
+    if (p.content === 'store' || p.content === 'empty') await this.keys.ensureKeychain();
     if (p.content === 'store') return this.join(folder);
     // Set up for a store that is not in this folder (empty, or only a store's empty folders left): never a second one.
     if (current.kind === 'ok' && (p.content === 'empty' || p.content === 'remnants')) return { kind: 'configured-store-missing' };
     if (p.content !== 'empty') return { kind: 'foreign', detail: p.detail };
-    return this.create(folder, localData);
+    return this.create(folder, localData, onProgress);
   }
 
   protected async join(folder: string): Promise<SetUpOutcome> {
@@ -279,7 +298,7 @@ export class StoreSetup {
    * data are imported into a new local replica and verified first; then the configuration is
    * written; publishing the store in the shared folder (its header, written once) comes last.
    */
-  protected async create(folder: string, localData?: HostLocalData): Promise<SetUpOutcome> {
+  protected async create(folder: string, localData?: HostLocalData, onProgress?: ImportProgress): Promise<SetUpOutcome> {
     const pass = await this.dialogs.promptSecret({
       title: { de: 'Praxis-Passwort festlegen', en: 'Choose the practice passphrase' },
       message: {
@@ -302,8 +321,9 @@ export class StoreSetup {
       await this.keys.keep(keyring);
       replica = await this.service.openLocal(header, keyring);
       let imported = 0;
-      if (localData && (await localData.count()) > 0) {
-        const rep = await replica.importRecords(localData.records());
+      const total = localData ? await localData.count() : 0;
+      if (localData && total > 0) {
+        const rep = await replica.importRecords(counted(localData.records(), total, onProgress));
         if (!rep.verified) return await this.undoCreate(replica, localRoot, header.storeId, { kind: 'import-not-verified' });
         imported = rep.imported;
       }
@@ -342,8 +362,10 @@ export class StoreSetup {
    * keychain entries. Never touches the shared folder; the local replica (with any unsent changes)
    * stays on disk, and joining the same store again sends them.
    */
-  async remove(): Promise<void> {
+  async remove(localData?: HostLocalData): Promise<void> {
     const r = await this.service.configStore.read();
+    // What the host's own data hold now: joining again offers only what is entered after this (issue #17).
+    if (r.kind === 'ok' && localData) await this.writeBaseline(r.config.storeId, localData).catch(() => undefined);
     await this.service.deactivate();
     await this.service.configStore.remove();
     if (r.kind === 'ok') {
@@ -353,8 +375,61 @@ export class StoreSetup {
     this.service.setAccess('not-configured');
   }
 
+  // ---- the host's own data after joining again (issue #17, 1) ---------------------------------------
+
+  protected baselineFile(): string {
+    return path.join(pluginDataDir(this.service.env), 'local-baseline.json');
+  }
+
+  /** A digest per record of the host's own data (no content, no names), for the store the setup was removed from. */
+  protected async writeBaseline(storeId: string, localData: HostLocalData): Promise<void> {
+    const digests: Record<string, string> = {};
+    for await (const r of localData.records()) digests[`${r.collection}/${r.id}`] = digestOf(r);
+    await fs.promises.writeFile(this.baselineFile(), JSON.stringify({ storeId, digests }), { mode: 0o600 });
+  }
+
+  protected async readBaseline(storeId: string): Promise<Record<string, string> | undefined> {
+    try {
+      const b = JSON.parse(await fs.promises.readFile(this.baselineFile(), 'utf8')) as { storeId?: string; digests?: Record<string, string> };
+      return b.storeId === storeId && b.digests ? b.digests : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * The host's own records the open store does not hold as they are, and that changed since the setup
+   * was removed (all of them when this PC never removed a setup of this store): what joining again offers.
+   */
+  async localPending(localData?: HostLocalData): Promise<ImportRecord[]> {
+    const active = this.service.active;
+    if (!active || !localData || (await localData.count()) === 0) return [];
+    const baseline = await this.readBaseline(active.config.storeId);
+    const out: ImportRecord[] = [];
+    for await (const r of localData.records()) {
+      if (baseline && baseline[`${r.collection}/${r.id}`] === digestOf(r)) continue;
+      const stored = await active.replica.get(r.collection, r.id).catch(() => undefined);
+      if (stored && JSON.stringify(stored.data) === JSON.stringify(r.data)) continue;
+      out.push(r);
+    }
+    return out;
+  }
+
+  /** Takes the pending records over (a conflict where the store holds another version); then they are no longer offered. */
+  async takeOverLocal(localData?: HostLocalData): Promise<{ added: number; conflicting: number; same: number } | undefined> {
+    const active = this.service.active;
+    if (!active || !localData) return undefined;
+    const report = await active.replica.takeOver(await this.localPending(localData));
+    await this.writeBaseline(active.config.storeId, localData).catch(() => undefined);
+    return report;
+  }
+
   /** The store open now (for the page's own actions), undefined while none is. */
   get active(): ActiveStore | undefined {
     return this.service.active;
   }
+}
+
+function digestOf(r: ImportRecord): string {
+  return createHash('sha256').update(JSON.stringify([r.collection, r.id, r.data])).digest('hex');
 }

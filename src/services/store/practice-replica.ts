@@ -526,15 +526,18 @@ export class PracticeReplica implements ReplicaPort {
   }
 
   /**
-   * What a write replaces: the version shown (or `base`). Heads with identical contents (the same edit
-   * or delete made on two devices) are one version to the user, so a write replaces all of them; a
-   * real conflict stays open until resolveConflict.
+   * What a write replaces: every current head. The host writes what a person saw and edited: the record
+   * shown (with `conflict: true` where versions compete), so a put or remove on a record in conflict
+   * replaces all its versions and resolves the conflict (issue #17: editing a client to hold both changes
+   * must clear it). Heads with identical contents are one version to the user anyway. With `base`, it
+   * must be one of the current heads (compare-and-set), else version-mismatch. Nothing is lost: every
+   * replaced version stays in history().
    */
   protected parentsFor(e: RecordEntry | undefined, base: string | undefined): string[] {
     const shown = e?.shownVersion();
-    const all = (v: string) => (e!.inConflict() ? [v] : [...e!.heads.keys()].sort());
-    if (base === undefined) return shown ? all(shown) : [];
-    if (e && e.heads.has(base)) return all(base);
+    const all = () => [...e!.heads.keys()].sort();
+    if (base === undefined) return shown ? all() : [];
+    if (e && e.heads.has(base)) return all();
     throw storageError(
       'version-mismatch',
       {
@@ -670,6 +673,31 @@ export class PracticeReplica implements ReplicaPort {
         return report;
       }),
     );
+  }
+
+  /**
+   * Takes over records kept outside the store — the host's own data, entered while this PC was not set
+   * up (issue #17): a record the store lacks is added; where the store holds other content, the record
+   * becomes a version beside the store's (no parents: concurrent), so a person is asked which one stands.
+   * Identical content changes nothing. Each record is durable before the next is read.
+   */
+  async takeOver(records: Iterable<ImportRecord> | AsyncIterable<ImportRecord>): Promise<{ added: number; conflicting: number; same: number }> {
+    this.assertOpen();
+    const out = { added: 0, conflicting: 0, same: 0 };
+    for await (const r of records) {
+      input.checkKey(r.collection, r.id);
+      input.checkData(r.data);
+      const copy = JSON.parse(JSON.stringify(r.data)) as JsonObject;
+      await this.writes.run(async () => {
+        const e = this.state.entry(r.collection, r.id);
+        const heads = e ? [...e.heads.values()] : [];
+        if (heads.length > 0 && heads.every((d) => isDeepStrictEqual(d, copy))) return void out.same++;
+        await this.commit({ col: r.collection, id: r.id, parents: [], data: copy, op: 'put' });
+        if (heads.length > 0) out.conflicting++;
+        else out.added++;
+      });
+    }
+    return out;
   }
 
   // ---- close -------------------------------------------------------------------------------

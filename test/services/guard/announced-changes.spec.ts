@@ -39,7 +39,7 @@ describe('changes announced but not arrived', () => {
     const v = await pb2.startupGuards[0]!.check();
     expect(v.kind).toBe('proceed');
     const text = v.kind === 'proceed' ? v.notices.map((n) => n.text.de).join('\n') : '';
-    expect(text).toContain('3 Änderung(en) anderer PCs sind angekündigt');
+    expect(text).toContain('3 Änderungen anderer PCs sind angekündigt');
     await pb2.unload();
     await pa.unload();
   });

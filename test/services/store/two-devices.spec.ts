@@ -33,4 +33,41 @@ describe('two devices on one shared folder', () => {
     await a.store.close();
     await b.store.close();
   });
+
+  test('a put from the host on a record in conflict, made after reading it, replaces all versions: the conflict is resolved on both', async () => {
+    const store = await newSharedStore();
+    const a = await openDevice(store, 'Praxis-PC 1');
+    const b = await openDevice(store, 'Praxis-PC 2');
+    await a.replica.put('clients', 'c1', { name: 'Anna', phone: '1' });
+    await syncAll([a, b]);
+    await a.replica.put('clients', 'c1', { name: 'Anna Beispiel', phone: '1' });
+    await b.replica.put('clients', 'c1', { name: 'Anna', phone: '2' });
+    await syncAll([a, b]);
+    const read = await a.replica.get('clients', 'c1');
+    expect(read!.conflict).toBe(true);
+    // The person edits the client to hold both changes, as the host shows it (with and without baseVersion).
+    await a.replica.put('clients', 'c1', { name: 'Anna Beispiel', phone: '2' }, { baseVersion: read!.version });
+    expect((await a.replica.get('clients', 'c1'))!.conflict).toBe(false);
+    await syncAll([a, b]);
+    for (const d of [a, b]) {
+      const r = await d.replica.get('clients', 'c1');
+      expect(r).toMatchObject({ conflict: false, data: { name: 'Anna Beispiel', phone: '2' } });
+      let open: unknown;
+      d.replica.conflicts$.subscribe((c) => (open = c)).unsubscribe();
+      expect(open).toEqual([]);
+    }
+    // without baseVersion, too
+    await a.replica.put('clients', 'c2', { n: 0 });
+    await syncAll([a, b]);
+    await a.replica.put('clients', 'c2', { n: 1 });
+    await b.replica.put('clients', 'c2', { n: 2 });
+    await syncAll([a, b]);
+    expect((await b.replica.get('clients', 'c2'))!.conflict).toBe(true);
+    await b.replica.put('clients', 'c2', { n: 3 });
+    await syncAll([a, b]);
+    expect(await a.replica.get('clients', 'c2')).toMatchObject({ conflict: false, data: { n: 3 } });
+    expect((await a.replica.history('clients', 'c2')).map((h) => h.data!.n).sort()).toEqual([0, 1, 2, 3]); // nothing lost
+    await a.store.close();
+    await b.store.close();
+  });
 });
