@@ -292,7 +292,7 @@ describe('dev host in Chromium', () => {
 
   // Needs the plugin side of issue #17: a put on a conflicted record resolves the conflict with the
   // written data. Until that lands this test fails as expected; then make it a plain test().
-  test.failing('a host-side edit of a conflicted client (put) resolves the conflict on both PCs', async () => {
+  test('a host-side edit of a conflicted client (put) resolves the conflict on both PCs', async () => {
     const { shared, pa, pb } = await twoDevices('cs-e2e-edit-');
     expect(await setUpCloud(pa, shared, PASS)).toBeTruthy();
     await addClient(pa, 'Bernd Probe');
@@ -306,6 +306,23 @@ describe('dev host in Chromium', () => {
     await pb.getByText('Bernd Probe (geklärt)', { exact: true }).waitFor({ timeout: 20000 });
     await pb.getByTestId(`conflict-${id}`).waitFor({ state: 'detached', timeout: 20000 });
   }, 180000);
+
+  test('the folder field keeps what is typed at 30 ms per key, while every keystroke echoes back through the plugin (#17, finding 3)', async () => {
+    const root = tempDir('cs-e2e-typing-');
+    const h = await startDevHost(['--device', 'Praxis-PC 1', '--app-data', path.join(root, 'a'), '--shared', path.join(root, 'shared')]);
+    hosts.push(h);
+    const p = await open(h);
+    await p.getByTestId('nav-settings').click();
+    await p.getByTestId('page-cloud-storage.settings').click();
+    const field = p.getByTestId('field-folder');
+    await field.fill('');
+    const typed = path.join(root, 'Gemeinsame Praxisdaten', 'shareds-und-noch-mehr');
+    await field.pressSequentially(typed, { delay: 30 });
+    expect(await field.inputValue()).toBe(typed);
+    // and the page, once the echoes settled, shows the same (the plugin got every keystroke)
+    await p.waitForTimeout(500); // deliberate: the last echoes and folder checks arrive after the last key
+    expect(await p.getByTestId('field-folder').inputValue()).toBe(typed);
+  }, 60000);
 
   test('flag off: the host runs without the plugin and has no cloud page', async () => {
     const root = tempDir('cs-e2e-off-');
