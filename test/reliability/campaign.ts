@@ -216,12 +216,12 @@ export async function runSchedule(seed: number, devices: number, operations: num
   }
   /**
    * The oracle's model of what a put or remove on this device replaces, from the API and from the
-   * writes observed so far (not from the store's parents): in a conflict, the version shown;
-   * otherwise every version this device knows that no known write replaced (identical heads).
+   * writes observed so far (not from the store's parents): every version this device knows that no
+   * known write replaced — the conflicting ones included.
    */
   async function replacedBy(store: PracticeStore, id: string): Promise<string[]> {
-    const rec = await store.get('clients', id);
-    if (rec?.conflict) return [rec.version];
+    // in a conflict too: a put or remove replaces every version shown as current (#17: editing a
+    // conflicted record resolves it; ARCHITECTURE.md "Decisions")
     const known = new Set((await store.history('clients', id)).map((h) => h.version));
     const replacedKnown = new Set(observed.filter((o) => o.id === id && known.has(o.version)).flatMap((o) => o.supersedes));
     return [...known].filter((v) => !replacedKnown.has(v));
