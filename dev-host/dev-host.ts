@@ -13,6 +13,8 @@ import {
   HostEnvironment,
   HostLocalData,
   HostLogger,
+  HostRecordLabels,
+  HOST_API_VERSION,
   type ImportRecord,
   type JsonObject,
   type LocalizedText,
@@ -39,19 +41,9 @@ type Prompt =
   | { id: string; kind: 'credentials'; title: LocalizedText; message: LocalizedText; username?: string }
   | { id: string; kind: 'secret'; title: LocalizedText; message: LocalizedText; confirm: boolean };
 
-// HOST-API §6 (1.1), declared here from the contract itself: the host binds them, a plugin checks for them.
-export const HostRecordLabels = Symbol.for('host.HostRecordLabels');
-export interface HostRecordLabels {
-  collectionLabel(collection: string): LocalizedText | undefined;
-  title(collection: string, data: JsonObject): string | undefined;
-  fieldLabel(collection: string, field: string): LocalizedText | undefined;
-}
-export type HostNotice = { id?: string; tone: Tone; text: LocalizedText };
-export interface HostDialogs11 extends HostDialogs {
-  notify(n: HostNotice): void; // same id = replaces the notice
-  withdraw(id: string): void; // the notice is no longer true
-}
-export const HOST_API_VERSION_11 = '1.1.0';
+// HOST-API §6 (1.1): this host binds record labels and offers withdraw (a plugin checks for them).
+export type HostNotice = Parameters<HostDialogs['notify']>[0];
+export type HostDialogs11 = HostDialogs & Required<Pick<HostDialogs, 'withdraw'>>;
 
 /** What this host knows about its records: the clients of the practice. */
 const CLIENT_FIELDS: Record<string, LocalizedText> = {
@@ -137,7 +129,7 @@ export class DevHost {
   protected container(): Container {
     const c = new Container();
     c.bind(HostEnvironment).toConstantValue({
-      apiVersion: HOST_API_VERSION_11,
+      apiVersion: HOST_API_VERSION,
       appDataDir: this.opts.appDataDir,
       deviceName: this.opts.deviceName,
       userName: process.env.USER ?? process.env.USERNAME ?? 'praxis',

@@ -26,4 +26,4 @@ export const PluginManifestSchema = z
 export type PluginManifest = z.infer<typeof PluginManifestSchema>;
 
 /** The API version a host of this copy of the contract implements. */
-export const HOST_API_VERSION = '1.0.0';
+export const HOST_API_VERSION = '1.1.0';
