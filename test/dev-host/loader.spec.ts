@@ -82,7 +82,7 @@ describe('the loader follows HOST-API §1', () => {
   test('host API version outside engines.host: refused', async () => {
     const host = makeHost();
     await expect(loadPlugin(PROJECT_ROOT, host.container, '2.0.0')).rejects.toMatchObject({ reason: 'engine-mismatch' });
-    await expect(loadPlugin(pluginWith((m) => (m.engines.host = '^1.1.0')), host.container)).rejects.toThrow(/needs host API \^1\.1\.0/);
+    await expect(loadPlugin(pluginWith((m) => (m.engines.host = '^1.2.0')), host.container)).rejects.toThrow(/needs host API \^1\.2\.0/);
   });
 
   test('a contribution bound but not declared, or declared but not bound: refused, nothing left loaded', async () => {
