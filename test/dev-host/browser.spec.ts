@@ -115,6 +115,9 @@ describe('dev host in Chromium', () => {
 
     await addClient(pa, 'Erika Mustermann'); // in A's own local storage before the cloud
     expect(await setUpCloud(pa, shared, PASS)).toContain('1 bisheriger Datensatz wurde übernommen');
+    // the host's own status line in words (#17 finding 7: it showed "in-sync · 0 ↑ · 0 ↓ · 0 ⚠ · ●")
+    await pa.getByTestId('sync-state').filter({ hasText: /^alles abgeglichen/ }).waitFor({ timeout: 15000 });
+    expect(await pa.getByTestId('statusbar').innerText()).not.toMatch(/in-sync|available|↑|↓|⚠|●/);
     if (SHOTS) await pa.screenshot({ path: path.join(SHOTS, 'settings-page.png'), fullPage: true });
     await addClient(pa, 'Anna Beispiel');
     expect(await setUpCloud(pb, shared)).toContain('arbeitet jetzt mit den gemeinsamen Praxisdaten');
