@@ -13,7 +13,9 @@ export function tempDir(prefix = 'cs-'): string {
 }
 const created: string[] = [];
 afterAll(() => {
-  for (const d of created.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+  // retried: a dev host or carrier of the suite may still be finishing a write into the folder (a
+  // browser suite failed once with ENOTEMPTY while its hosts were stopping)
+  for (const d of created.splice(0)) fs.rmSync(d, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
 });
 
 export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs = 10000, what = 'condition'): Promise<void> {
