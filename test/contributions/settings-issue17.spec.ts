@@ -42,6 +42,17 @@ function controller(opts: { configured?: string; sync?: Partial<SyncStatus>; che
 
 const allText = (v: SettingsView) => JSON.stringify(v);
 
+
+/** A PC set up through its settings page on `shared` (a new store there). */
+async function setUpAt(shared: string) {
+  const h = host();
+  const { plugin, page } = await open(h);
+  page.set(shared);
+  h.dialogs.secrets.push(PASS);
+  expect(await page.invoke('save')).toMatchObject({ ok: true });
+  return { h, plugin, page };
+}
+
 describe('finding 3: fast typing is never overwritten', () => {
   test('30 keystrokes 30 ms apart, checks answering in between: every view shows the latest typed value', async () => {
     const base = tempDir('cs-typing-');
@@ -82,11 +93,7 @@ describe('finding 4: buttons say what is wrong when pressed; one line on reachab
 
   test('a connected PC is told it is connected, not that it can join', async () => {
     const shared = tempDir('cs-shared-');
-    const h = host();
-    const { plugin, page } = await open(h);
-    page.set(shared);
-    h.dialogs.secrets.push(PASS);
-    expect(await page.invoke('save')).toMatchObject({ ok: true });
+    const { plugin, page } = await setUpAt(shared);
     const out = await page.invoke('test-connection');
     expect(out).toMatchObject({ ok: true, message: { de: expect.stringContaining('Dieser PC ist mit diesen Praxisdaten verbunden') } });
     expect(out.message!.de).not.toContain('beitreten');
@@ -97,11 +104,7 @@ describe('finding 4: buttons say what is wrong when pressed; one line on reachab
     const parent = tempDir('cs-usb-');
     const shared = path.join(parent, 'stick');
     fs.mkdirSync(shared);
-    const h = host();
-    const { plugin, page } = await open(h);
-    page.set(shared);
-    h.dialogs.secrets.push(PASS);
-    expect(await page.invoke('save')).toMatchObject({ ok: true });
+    const { plugin, page } = await setUpAt(shared);
     fs.renameSync(shared, path.join(parent, 'away'));
     await waitFor(() => page.item('access').tone === 'error', 10000, 'unreachable');
     page.set(shared + '/'); // typed again (a trailing slash): the check runs anew
@@ -134,11 +137,7 @@ describe('finding 7 and 5: texts instead of raw states, only what applies, one m
 
   test('after set-up: no raw values, no symbols; „Alles übertragen“; the main action is no longer „Speichern“', async () => {
     const shared = tempDir('cs-shared-');
-    const h = host();
-    const { plugin, page } = await open(h);
-    page.set(shared);
-    h.dialogs.secrets.push(PASS);
-    expect(await page.invoke('save')).toMatchObject({ ok: true });
+    const { plugin, page } = await setUpAt(shared);
     await waitFor(() => page.item('sync')?.text.de.startsWith('Alles übertragen') && (page.item('devices')?.rows.length ?? 0) === 1, 10000, 'in sync');
     expect(page.item('sync').text.de).toMatch(/^Alles übertragen · zuletzt abgeglichen heute, \d\d:\d\d Uhr$/);
     const text = allText(page.view());
