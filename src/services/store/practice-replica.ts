@@ -368,8 +368,8 @@ export class PracticeReplica implements ReplicaPort {
    */
   vouch(tips: Readonly<Record<string, readonly [number, string]>>): boolean {
     let news = false;
-    for (const [dev, [, hash]] of Object.entries(tips)) {
-      if (this.logs.has({ device: dev, seq: tips[dev]![0], hash })) continue;
+    for (const [dev, [seq, hash]] of Object.entries(tips)) {
+      if (this.logs.has({ device: dev, seq, hash })) continue;
       const set = this.vouched.get(dev) ?? this.vouched.set(dev, new Set()).get(dev)!;
       if (set.size >= 4096) set.clear(); // bounded: what is forgotten is vouched again by the next presence
       if (!set.has(hash)) (set.add(hash), (news = true));

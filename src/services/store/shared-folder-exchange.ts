@@ -368,7 +368,8 @@ export class SharedFolderExchange implements Carrier {
     }
     for (const dev of await this.shared.listDevices(bad)) {
       const listed = await this.shared.listSegments(dev, bad);
-      for (const rel of this.held.keys()) if (rel.startsWith(Paths.logDir(dev)) && !listed.some((f) => Paths.segment(dev, f.seq, f.hash) === rel)) this.held.delete(rel);
+      const present = new Set(listed.map((f) => Paths.segment(dev, f.seq, f.hash)));
+      for (const rel of this.held.keys()) if (rel.startsWith(Paths.logDir(dev)) && !present.has(rel)) this.held.delete(rel);
       // newest first: an applied log file vouches for its predecessor (its `prev`) in the same round
       for (const f of listed.reverse()) {
         if (this.replica.hasLogFile(f)) continue;
