@@ -382,11 +382,19 @@ export async function runSchedule(seed: number, devices: number, operations: num
     }
     if (opts.faults === 'delete-key-file' && opts.passphraseChanges) {
       // something to delete: key files exist once the passphrase was changed (no draw, the schedule stays the same)
+      // as a person would: tried again when the page says so; a set-up that never happened fails here with the page's words
       const next = `Kampagnen-Leuchtturm-${passphrases.length + 1}-${seed}`;
-      if ((await ds[0]!.act('change-passphrase', [PASS, next])).ok) {
-        passphrases.push(next);
-        pp.changes++;
+      let out = { ok: false, en: '' };
+      for (let attempt = 0; attempt < 5 && !out.ok; attempt++) {
+        if (attempt > 0) await sleep(500);
+        out = await ds[0]!.act('change-passphrase', [PASS, next]);
       }
+      if (!out.ok) throw new Error(`PC0: the set-up's passphrase change failed: ${out.en}`);
+      passphrases.push(next);
+      pp.changes++;
+      // and the key file is in the cloud's copy before the first draw (else the fault found nothing to delete)
+      await ds[0]!.store!.flush({ timeoutMs: 3000 });
+      if (mode === 'cloud') sim.settle();
     }
     for (let n = 0; n < operations; n++) {
       if (n > 0 && quietRng() < 0.06) await quietCheck();
