@@ -6,10 +6,10 @@
 // that the owner and the sync client go first. Chain gaps nobody here can fill are reported.
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
-import * as fsp from 'node:fs/promises';
 import { errnoOf } from '../common/errors';
 import { sha256Hex } from '../crypto/store-crypto';
-import { HASH_HEX, Paths } from './format';
+import { HASH_HEX, MAX_OBJECT_BYTES, Paths } from './format';
+import { FolderMedium } from './medium';
 import { ReplicaFolder, type BadFile, type SegmentFile } from './replica-folder';
 import type { ReplicaPort } from './replica-port';
 
@@ -78,6 +78,7 @@ export class FolderAudit {
   constructor(
     protected readonly replica: ReplicaPort,
     protected readonly shared: ReplicaFolder,
+    /** Writes a file again at the shared location, over a damaged copy there. */
     protected readonly write: (rel: string, bytes: Uint8Array) => Promise<void>,
     protected readonly opts: AuditOptions,
   ) {}
@@ -139,7 +140,7 @@ export class FolderAudit {
 
   /** The shared folder's header names this store (a folder swapped in mid-round gets nothing). */
   protected async holdsThisStore(): Promise<boolean> {
-    const h = await ReplicaFolder.readHeader(this.shared.root).catch(() => undefined);
+    const h = await ReplicaFolder.readHeader(this.shared.io).catch(() => undefined);
     return h?.kind === 'ok' && h.header.storeId === this.replica.storeId;
   }
 
@@ -178,15 +179,17 @@ export class FolderAudit {
     for (let i = 0; i < files.length && budget > 0; i++) {
       const f = files[(start + i) % files.length]!;
       try {
-        const st = await fsp.lstat(this.shared.abs(f.rel));
-        if (!st.isFile()) {
+        const io = this.shared.io;
+        const st = await io.stat(f.rel);
+        if (st.kind !== 'file') {
           out.set(f.rel, false);
           continue;
         }
         budget -= st.size;
         // A device card is not named by its hash: damaged means it no longer authenticates (an authentic
         // card that differs from the copy here is never "repaired" — two PCs would overwrite each other).
-        out.set(f.rel, f.hash ? (await hashFile(this.shared.abs(f.rel))) === f.hash : (await this.shared.readDeviceInfo(f.device!).then(() => true, () => false)));
+        const hash = !f.hash ? undefined : io instanceof FolderMedium ? await hashFile(io.abs(f.rel)) : sha256Hex(await io.read(f.rel, MAX_OBJECT_BYTES));
+        out.set(f.rel, f.hash ? hash === f.hash : (await this.shared.readDeviceInfo(f.device!).then(() => true, () => false)));
       } catch {
         // gone, or unreadable (a link loop, no permission): the listing reports it; nothing is judged here
       }

@@ -1,11 +1,10 @@
 // Reading and writing one replica folder (local or shared) in the store format. Every read is
 // verified before it is believed (invariant 5, docs/STORE-FORMAT.md); every write is durable and write-once.
-import type * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { errnoOf } from '../common/errors';
-import { exists, fsyncDir, listDir, writeDurable, writeDurableChunks } from '../common/durable-fs';
+import { exists, fsyncDir, listDir, writeDurableChunks } from '../common/durable-fs';
 import type { FileModes } from '../common/private-fs';
 import {
   EnvelopeError,
@@ -57,6 +56,7 @@ import {
   type SnapshotHeader,
   type SnapshotRecord,
 } from './format';
+import { FolderMedium, MediumError, listOrNone, type Medium, type MediumEntry, type WriteMode } from './medium';
 
 export interface BadFile {
   readonly path: string; // relative to the replica root
@@ -126,23 +126,27 @@ export interface SegmentFile {
   readonly hash: string;
 }
 
-/** Reads a file refusing anything larger than `max` (a huge file is reported, never loaded). */
-async function readBounded(file: string, max: number, rel: string, skipUnreadable: boolean): Promise<Buffer> {
+/** Reads a file of a medium refusing anything larger than `max` (a huge file is reported, never loaded). */
+export async function readBounded(io: Medium, rel: string, max: number, skipUnreadable: boolean): Promise<Buffer> {
+  let bytes: Buffer;
   try {
-    const st = await fsp.lstat(file);
-    if (st.isSymbolicLink()) throw new BadFileError({ path: rel, reason: 'is a symbolic link (never followed)' });
-    if (!st.isFile()) throw new BadFileError({ path: rel, reason: 'is not a file' });
-    if (st.size === 0) throw new BadFileError({ path: rel, reason: 'is empty (0 bytes) — possibly not yet synced' });
-    if (st.size > max) throw new BadFileError({ path: rel, reason: `is too large (${st.size} bytes, at most ${max})` });
-    return await fsp.readFile(file);
+    bytes = await io.read(rel, max);
   } catch (e) {
+    if (e instanceof MediumError && e.code === 'ELINK') throw new BadFileError({ path: rel, reason: 'is a symbolic link (never followed)' });
+    if (e instanceof MediumError && e.code === 'ENOTFILE') throw new BadFileError({ path: rel, reason: 'is not a file' });
+    if (e instanceof MediumError && e.code === 'EFBIG') throw new BadFileError({ path: rel, reason: `is too large (${e.size ?? 'more than allowed'} bytes, at most ${max})` });
     throw skipUnreadable ? asUnreadable(rel, e) : e;
   }
+  if (bytes.length === 0) throw new BadFileError({ path: rel, reason: 'is empty (0 bytes) — possibly not yet synced' });
+  return bytes;
 }
 
 export class ReplicaFolder {
+  /** Where the files are: this machine's file system, or a server. */
+  readonly io: Medium;
+
   constructor(
-    readonly root: string,
+    at: string | Medium,
     protected readonly storeId: string,
     protected readonly key: KeySource,
     /**
@@ -153,7 +157,15 @@ export class ReplicaFolder {
     protected readonly skipUnreadable = false,
     /** What this folder's writes create gets these modes (the local replica: private-fs.ts); else the defaults. */
     protected readonly modes?: FileModes,
-  ) {}
+  ) {
+    this.io = typeof at === 'string' ? new FolderMedium(at, modes) : at;
+  }
+
+  /** The folder on this machine (the local replica, a shared folder); a server has none. */
+  get root(): string {
+    if (this.io.root === undefined) throw new Error(`${this.io.label} is not a folder on this machine`);
+    return this.io.root;
+  }
 
   /** The error as this folder treats it: about one entry (skipped and reported), or as it came. */
   protected unreadable(rel: string, e: unknown): unknown {
@@ -166,7 +178,7 @@ export class ReplicaFolder {
 
   /** Whether a path of this replica exists (a folder or a file). */
   exists(rel: string): Promise<boolean> {
-    return exists(this.abs(rel));
+    return this.io.exists(rel);
   }
 
   /** Temp files of durable writes a crash interrupted (never published), in every folder that gets them. */
@@ -182,20 +194,21 @@ export class ReplicaFolder {
   }
 
   /** A durable write below this replica's root, which it never creates (a missing medium fails). */
-  write(rel: string, bytes: Uint8Array | string): Promise<void> {
-    return writeDurable(this.abs(rel), bytes, this.root, this.modes);
+  write(rel: string, bytes: Uint8Array | string, mode: WriteMode = 'create'): Promise<void> {
+    return this.io.write(rel, typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes, mode);
   }
 
-  static async readHeader(root: string): Promise<HeaderReading> {
+  static async readHeader(at: string | Medium): Promise<HeaderReading> {
+    const io = typeof at === 'string' ? new FolderMedium(at) : at;
     let raw: string;
     try {
-      const st = await fsp.lstat(path.join(root, Paths.header));
-      if (!st.isFile()) return { kind: 'foreign', reason: `${Paths.header} is not a file` };
-      if (st.size > MAX_SMALL_FILE_BYTES) return { kind: 'foreign', reason: `${Paths.header} is too large` };
-      raw = await fsp.readFile(path.join(root, Paths.header), 'utf8');
+      raw = (await io.read(Paths.header, MAX_SMALL_FILE_BYTES)).toString('utf8');
     } catch (e) {
+      if (e instanceof MediumError && e.code === 'EFBIG') return { kind: 'foreign', reason: `${Paths.header} is too large` };
+      if (e instanceof MediumError) return { kind: 'foreign', reason: `${Paths.header} is not a file` };
+      if (errnoOf(e) === 'EISDIR') return { kind: 'foreign', reason: `${Paths.header} is not a file` };
       if (errnoOf(e) !== 'ENOENT') throw e;
-      const names = (await listDir(root)).filter((n) => classifyForeignName(n) !== 'system-file');
+      const names = (await listOrNone(io, '')).map((d) => d.name).filter((n) => classifyForeignName(n) !== 'system-file');
       return { kind: 'missing', empty: names.length === 0 };
     }
     let json: unknown;
@@ -216,7 +229,16 @@ export class ReplicaFolder {
     return { kind: 'ok', header: parsed.data, raw: json };
   }
 
-  static async writeHeader(root: string, header: StoreHeader, modes?: FileModes): Promise<void> {
+  static async writeHeader(at: string | Medium, header: StoreHeader, modes?: FileModes): Promise<void> {
+    const json = JSON.stringify(header, null, 2) + '\n';
+    if (typeof at !== 'string' && at.root === undefined) {
+      // a server: created only where nothing is (a server that honours the condition refuses a second
+      // one; one that does not is caught by reading it back: another store's header wins, as on a folder)
+      if (await at.exists(Paths.header)) throw Object.assign(new Error(`${Paths.header} exists`), { code: 'EEXIST' });
+      await at.write(Paths.header, Buffer.from(json, 'utf8'), 'create');
+      return;
+    }
+    const root = typeof at === 'string' ? at : at.root!;
     // Written once, never over an existing store, and never visible half-written: a fsynced temp
     // file is hard-linked to the final name (which fails if it exists), then the folder is fsynced.
     const file = path.join(root, Paths.header);
@@ -224,7 +246,7 @@ export class ReplicaFolder {
     const fh = await fsp.open(tmp, 'wx', modes?.file ?? 0o666);
     try {
       if (modes && process.platform !== 'win32') await fh.chmod(modes.file).catch(() => undefined); // exactly, whatever the umask
-      await fh.writeFile(JSON.stringify(header, null, 2) + '\n');
+      await fh.writeFile(json);
       await fh.sync();
     } finally {
       await fh.close();
@@ -252,9 +274,9 @@ export class ReplicaFolder {
    * where a folder is expected) is reported and taken as empty, so one damaged entry never stops the
    * rest; without `bad` (a writer asking about its own area) the error is thrown.
    */
-  protected async entries(rel: string, bad?: (b: BadFile) => void): Promise<fs.Dirent[]> {
+  protected async entries(rel: string, bad?: (b: BadFile) => void): Promise<MediumEntry[]> {
     try {
-      return await fsp.readdir(this.abs(rel), { withFileTypes: true });
+      return await this.io.list(rel);
     } catch (e) {
       if (errnoOf(e) === 'ENOENT') return [];
       const unreadable = this.unreadable(rel, e);
@@ -272,12 +294,12 @@ export class ReplicaFolder {
   }
 
   /** Whether an entry listed as `d` can be taken as a folder (a link is followed: a loop is reported). */
-  protected async isFolder(rel: string, d: fs.Dirent, bad?: (b: BadFile) => void): Promise<boolean> {
-    if (d.isDirectory()) return true;
+  protected async isFolder(rel: string, d: MediumEntry, bad?: (b: BadFile) => void): Promise<boolean> {
+    if (d.kind === 'dir') return true;
     let problem: unknown = Object.assign(new Error('not a folder'), { code: 'ENOTDIR' });
-    if (d.isSymbolicLink())
+    if (d.kind === 'link' && this.io instanceof FolderMedium)
       try {
-        if ((await fsp.stat(this.abs(rel))).isDirectory()) return true;
+        if (await this.io.linkIsFolder(rel)) return true;
       } catch (e) {
         if (errnoOf(e) === 'ENOENT') return false; // a link to nothing, or gone since the listing
         if (!this.skipUnreadable) throw e;
@@ -320,7 +342,7 @@ export class ReplicaFolder {
   }
 
   async readSegmentBytes(f: SegmentFile): Promise<Buffer> {
-    return readBounded(this.abs(Paths.segment(f.device, f.seq, f.hash)), MAX_SEGMENT_BYTES, Paths.segment(f.device, f.seq, f.hash), this.skipUnreadable);
+    return readBounded(this.io, Paths.segment(f.device, f.seq, f.hash), MAX_SEGMENT_BYTES, this.skipUnreadable);
   }
 
   /** Verifies a segment's bytes: name hash, authentication, schema, and that it says where it is. */
@@ -411,7 +433,7 @@ export class ReplicaFolder {
   }
 
   async readSnapshotBytes(f: SegmentFile): Promise<Buffer> {
-    return readBounded(this.abs(Paths.snapshot(f.device, f.seq, f.hash)), MAX_SNAPSHOT_BYTES, Paths.snapshot(f.device, f.seq, f.hash), this.skipUnreadable);
+    return readBounded(this.io, Paths.snapshot(f.device, f.seq, f.hash), MAX_SNAPSHOT_BYTES, this.skipUnreadable);
   }
 
   /**
@@ -451,7 +473,7 @@ export class ReplicaFolder {
   async readDeviceInfo(dev: string): Promise<DeviceInfo | undefined> {
     const rel = Paths.deviceFile(dev);
     try {
-      const info = this.decode(rel, Contexts.device(dev), await readBounded(this.abs(rel), MAX_SMALL_FILE_BYTES, rel, this.skipUnreadable), DeviceInfoSchema);
+      const info = this.decode(rel, Contexts.device(dev), await this.readDeviceCardBytes(dev), DeviceInfoSchema);
       return info.deviceId === dev ? info : undefined;
     } catch (e) {
       if (errnoOf(e) === 'ENOENT') return undefined;
@@ -459,18 +481,23 @@ export class ReplicaFolder {
     }
   }
 
+  /** A device card's bytes as they lie, bounded (not checked: readDeviceInfo does that). */
+  readDeviceCardBytes(dev: string): Promise<Buffer> {
+    return readBounded(this.io, Paths.deviceFile(dev), MAX_SMALL_FILE_BYTES, this.skipUnreadable);
+  }
+
   /** The only file a device rewrites, and only its own (docs/STORE-FORMAT.md); names shortened as the card's. */
   async writePresence(p: Presence): Promise<void> {
     const stored: Presence = { ...p, name: storedDeviceName(p.name), user: storedUserName(p.user) };
-    await this.write(Paths.presence(p.deviceId), encrypt(this.key, this.storeId, Contexts.presence(p.deviceId), jsonBytes(stored)));
+    await this.write(Paths.presence(p.deviceId), encrypt(this.key, this.storeId, Contexts.presence(p.deviceId), jsonBytes(stored)), 'replace');
   }
 
   /** A device's presence, when and under which key it was written. */
   async readPresence(dev: string): Promise<{ presence: Presence; mtimeMs: number; sealedUnder: string | undefined } | undefined> {
     const rel = Paths.presence(dev);
     try {
-      const st = await fsp.stat(this.abs(rel)).catch((e: unknown) => Promise.reject(this.unreadable(rel, e)));
-      const bytes = await readBounded(this.abs(rel), MAX_SMALL_FILE_BYTES, rel, this.skipUnreadable);
+      const st = await this.io.stat(rel).catch((e: unknown) => Promise.reject(this.unreadable(rel, e)));
+      const bytes = await readBounded(this.io, rel, MAX_SMALL_FILE_BYTES, this.skipUnreadable);
       const presence = this.decode(rel, Contexts.presence(dev), bytes, PresenceSchema);
       if (presence.deviceId !== dev) return undefined;
       return { presence, mtimeMs: st.mtimeMs, sealedUnder: sealedKeyId(bytes) };
@@ -494,7 +521,7 @@ export class ReplicaFolder {
   /** A key file, checked: name hash, size, JSON, format, this store. Whether it is believed is the keyring's call. */
   async readKeyFile(hash: string): Promise<{ file: NamedKeyFile; bytes: Buffer }> {
     const rel = path.join(Paths.keysDir, hash);
-    const bytes = await readBounded(this.abs(rel), MAX_KEY_FILE_BYTES, rel, this.skipUnreadable);
+    const bytes = await readBounded(this.io, rel, MAX_KEY_FILE_BYTES, this.skipUnreadable);
     if (sha256Hex(bytes) !== hash) throw new BadFileError({ path: rel, reason: 'content does not match its name (truncated, changed or half-synced)' });
     const f = this.check(rel, this.parseJson(rel, bytes.toString('utf8')), KeyFileEntrySchema);
     if (f.storeId !== this.storeId) throw new BadFileError({ path: rel, reason: 'belongs to another store' });
@@ -502,7 +529,7 @@ export class ReplicaFolder {
   }
 
   /** The key files of a folder, read without any key (they need none: the keys inside are wrapped). */
-  static keyFilesAt(root: string, storeId: string, bad?: (b: BadFile) => void): Promise<NamedKeyFile[]> {
+  static keyFilesAt(root: string | Medium, storeId: string, bad?: (b: BadFile) => void): Promise<NamedKeyFile[]> {
     const none = {
       get current(): never {
         throw new Error('no key to seal with');

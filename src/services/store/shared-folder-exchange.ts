@@ -12,12 +12,16 @@ import { DisposableCollection, clearing } from '../common/disposable';
 import { errnoOf } from '../common/errors';
 import { MAX_OBJECT_BYTES, Paths, segmentName, type Presence } from './format';
 import { FolderAudit } from './folder-audit';
-import { BadFileError, HeldFileError, KeyMissingError, ReplicaFolder, UnreadableEntryError, asUnreadable, type BadFile } from './replica-folder';
+import { listOrNone, type Medium, type MediumStat, type WriteMode } from './medium';
+import { BadFileError, HeldFileError, KeyMissingError, ReplicaFolder, UnreadableEntryError, asUnreadable, readBounded, type BadFile } from './replica-folder';
 import { RefusedFiles } from './refused-files';
 import type { Carrier, CarrierHealth, DeviceSeen, MissingChanges, ReplicaPort } from './replica-port';
 
 export interface ExchangeOptions {
+  /** The shared folder's path (shown, watched) … */
   readonly sharedRoot: string;
+  /** … or, given, the medium that holds the shared copy (a server); `sharedRoot` is then only its label. */
+  readonly medium?: Medium;
   readonly deviceName: string;
   readonly userName: string;
   readonly logger?: HostLogger;
@@ -40,6 +44,8 @@ const LAYOUT_DIRS = new Set<string>([Paths.devicesDir, Paths.keysDir, Paths.obje
 
 export class SharedFolderExchange implements Carrier {
   protected readonly shared: ReplicaFolder;
+  /** Where the shared copy is (a folder, a server). */
+  protected readonly io: Medium;
   protected readonly status = new BehaviorSubject<SyncStatus>({ state: 'offline', pendingUploads: 0, awaited: 0, conflicts: 0, devices: [] });
   readonly sync$: Observable<SyncStatus> = this.status.asObservable();
   protected readonly healthSubject = new BehaviorSubject<CarrierHealth>('ok');
@@ -92,8 +98,9 @@ export class SharedFolderExchange implements Carrier {
     protected readonly replica: ReplicaPort,
     protected readonly opts: ExchangeOptions,
   ) {
-    this.shared = new ReplicaFolder(opts.sharedRoot, replica.storeId, replica.keyring, true);
-    this.audit = new FolderAudit(replica, this.shared, (rel, bytes) => this.sharedWrite(rel, bytes), {
+    this.shared = new ReplicaFolder(opts.medium ?? opts.sharedRoot, replica.storeId, replica.keyring, true);
+    this.io = this.shared.io;
+    this.audit = new FolderAudit(replica, this.shared, (rel, bytes) => this.sharedWrite(rel, bytes, 'replace'), {
       graceMs: opts.repairGraceMs ?? 120_000,
       hashBudgetBytes: opts.auditBudgetBytes ?? 32 << 20,
     });
@@ -116,16 +123,16 @@ export class SharedFolderExchange implements Carrier {
         this.publish();
       }),
     );
-    if (this.opts.watch !== false) this.startWatching();
+    if (this.opts.watch !== false && this.io.root !== undefined) this.startWatching(this.io.root);
     this.trigger();
     const heartbeat = setInterval(() => void this.writePresence(true), this.opts.heartbeatMs ?? 15000);
     heartbeat.unref?.();
     this.toDispose.push(clearing(heartbeat));
   }
 
-  protected startWatching(): void {
+  protected startWatching(root: string): void {
     try {
-      const watcher = fs.watch(this.opts.sharedRoot, { recursive: true, persistent: false }, (_ev, name) => {
+      const watcher = fs.watch(root, { recursive: true, persistent: false }, (_ev, name) => {
         if (name && String(name).includes(this.replica.deviceId)) return; // our own writes
         this.trigger(50);
       });
@@ -159,13 +166,13 @@ export class SharedFolderExchange implements Carrier {
   /** One full round: check the folder, push, pull, presence. Never throws. */
   async exchange(): Promise<void> {
     try {
-      const hdr = await ReplicaFolder.readHeader(this.opts.sharedRoot);
+      const hdr = await ReplicaFolder.readHeader(this.io);
       // a header that names this store but breaks the format (a lowered KDF cost, say) is ours, altered:
       // this PC works on with its own copy, as with any other change to it
       const ours = hdr.kind === 'ok' ? hdr.header.storeId === this.replica.storeId : hdr.kind === 'foreign' && hdr.storeId === this.replica.storeId;
       if (!ours) {
         this.doubt = true;
-        this.setHealth(hdr.kind !== 'missing' ? 'wrong-folder' : !(await folderExists(this.opts.sharedRoot)) ? 'unreachable' : (await this.looksEmptied()) ? 'emptied' : 'wrong-folder');
+        this.setHealth(hdr.kind !== 'missing' ? 'wrong-folder' : !(await this.io.exists('')) ? 'unreachable' : (await this.looksEmptied()) ? 'emptied' : 'wrong-folder');
         return;
       }
       this.noteHeader(hdr.kind === 'ok' || hdr.kind === 'foreign' ? hdr.raw : undefined);
@@ -220,9 +227,9 @@ export class SharedFolderExchange implements Carrier {
    * folders): the store was taken out of the folder. The same rule as the probe's `remnants`.
    */
   protected async looksEmptied(): Promise<boolean> {
-    const names = (await fs.promises.readdir(this.opts.sharedRoot)).filter((n) => !ignorable(n));
+    const names = (await this.io.list('')).map((d) => d.name).filter((n) => !ignorable(n));
     if (!names.every((n) => LAYOUT_DIRS.has(n))) return false;
-    for (const n of names) if (!(await holdsNoFile(path.join(this.opts.sharedRoot, n), 3))) return false;
+    for (const n of names) if (!(await holdsNoFile(this.io, n, 3))) return false;
     return true;
   }
 
@@ -250,7 +257,7 @@ export class SharedFolderExchange implements Carrier {
 
   async restore(): Promise<number> {
     if (!this.replica.writable) return 0;
-    const hdr = await ReplicaFolder.readHeader(this.opts.sharedRoot);
+    const hdr = await ReplicaFolder.readHeader(this.io);
     if (hdr.kind !== 'missing' || !(await this.looksEmptied())) throw new Error('the shared folder is not empty');
     let n: number;
     this.restoring = true; // into a folder without a header, on purpose: the header comes last
@@ -260,10 +267,10 @@ export class SharedFolderExchange implements Carrier {
       this.restoring = false;
     }
     try {
-      await ReplicaFolder.writeHeader(this.opts.sharedRoot, this.replica.header); // last, and never over another store
+      await ReplicaFolder.writeHeader(this.io, this.replica.header); // last, and never over another store
     } catch (e) {
       // Another PC restored it at the same moment: the same store is back, which is what was asked.
-      const now = await ReplicaFolder.readHeader(this.opts.sharedRoot).catch(() => undefined);
+      const now = await ReplicaFolder.readHeader(this.io).catch(() => undefined);
       if (!(now?.kind === 'ok' && now.header.storeId === this.replica.storeId)) throw e;
     }
     this.writesSeen.push(Paths.header);
@@ -274,10 +281,10 @@ export class SharedFolderExchange implements Carrier {
     return n + 1;
   }
 
-  protected async sharedWrite(rel: string, bytes: Uint8Array): Promise<void> {
+  protected async sharedWrite(rel: string, bytes: Uint8Array, mode: WriteMode = 'create'): Promise<void> {
     if (!this.replica.writable) throw new Error('lock lost');
     await this.checkStillOurs(rel);
-    await this.shared.write(rel, bytes);
+    await this.shared.write(rel, bytes, mode);
     this.writesSeen.push(rel);
   }
 
@@ -286,15 +293,15 @@ export class SharedFolderExchange implements Carrier {
    * swapped or emptied since the round began (stick out, another folder at the path) gets nothing.
    */
   protected async checkStillOurs(rel: string): Promise<void> {
-    if (this.restoring || (await folderExists(path.dirname(this.shared.abs(rel))))) return;
-    const h = await ReplicaFolder.readHeader(this.opts.sharedRoot).catch(() => undefined);
+    if (this.restoring || (await this.io.exists(path.dirname(rel)))) return;
+    const h = await ReplicaFolder.readHeader(this.io).catch(() => undefined);
     const ours = h?.kind === 'ok' ? h.header.storeId === this.replica.storeId : h?.kind === 'foreign' && h.storeId === this.replica.storeId;
     if (!ours) throw Object.assign(new Error('the shared folder no longer holds the store'), { code: 'ENOENT' });
   }
 
   /** Copies a file of the replica to the same path in the shared folder, unless it is there already. */
   protected async sendIfMissing(rel: string): Promise<void> {
-    if (!(await folderExists(this.shared.abs(rel)))) await this.sharedWrite(rel, await this.replica.readFile(rel));
+    if (!(await this.io.exists(rel))) await this.sharedWrite(rel, await this.replica.readFile(rel));
   }
 
   /** Sends this device's own files only: log files, device card and new attachments (never a snapshot). */
@@ -314,7 +321,7 @@ export class SharedFolderExchange implements Carrier {
     }
     // The device card is written once: whether it is there is asked of the name, never of a
     // successful read (a card still syncing or damaged must not be written a second time).
-    if (!this.cardInShared && !(this.cardInShared = await folderExists(this.shared.abs(Paths.deviceFile(me))))) {
+    if (!this.cardInShared && !(this.cardInShared = await this.io.exists(Paths.deviceFile(me)))) {
       const rel = await this.replica.ownDeviceCard();
       await this.sharedWrite(rel, await this.replica.readFile(rel));
       this.cardInShared = true;
@@ -408,7 +415,7 @@ export class SharedFolderExchange implements Carrier {
     try {
       if (await this.replica.hasDeviceCard(dev)) this.cardsHere.add(dev);
       else if (await this.unlessRefused(rel, () => this.shared.readDeviceInfo(dev))) {
-        await this.replica.acceptDeviceCard(dev, await fs.promises.readFile(this.shared.abs(rel)));
+        await this.replica.acceptDeviceCard(dev, await this.shared.readDeviceCardBytes(dev));
         this.cardsHere.add(dev);
       }
     } catch (e) {
@@ -464,8 +471,8 @@ export class SharedFolderExchange implements Carrier {
     const rel = Paths.object(hash);
     try {
       const copied = await this.unlessRefused(rel, async (st) => {
-        if (!st.isFile() || st.size > MAX_OBJECT_BYTES) throw new BadFileError({ path: rel, reason: st.isFile() ? `is too large (${st.size} bytes)` : 'is not a file' });
-        await this.replica.acceptAttachment(hash, await fs.promises.readFile(this.shared.abs(rel)).catch((e: unknown) => Promise.reject(asUnreadable(rel, e))));
+        if (st.kind !== 'file' || st.size > MAX_OBJECT_BYTES) throw new BadFileError({ path: rel, reason: st.kind === 'file' ? `is too large (${st.size} bytes)` : 'is not a file' });
+        await this.replica.acceptAttachment(hash, await readBounded(this.io, rel, MAX_OBJECT_BYTES, true));
         return true;
       });
       return copied ?? false;
@@ -482,8 +489,8 @@ export class SharedFolderExchange implements Carrier {
    * and modification time (then undefined: it is not read and hashed again on every poll). A file that
    * fails a check is remembered; one that cannot be read at all, or waits for a key, is not.
    */
-  protected async unlessRefused<T>(rel: string, read: (st: fs.Stats) => Promise<T>): Promise<T | undefined> {
-    const st = await fs.promises.lstat(this.shared.abs(rel)).catch((e: unknown) => Promise.reject(asUnreadable(rel, e)));
+  protected async unlessRefused<T>(rel: string, read: (st: MediumStat) => Promise<T>): Promise<T | undefined> {
+    const st = await this.io.stat(rel).catch((e: unknown) => Promise.reject(asUnreadable(rel, e)));
     if (this.refused.has(rel, st)) return undefined;
     try {
       const out = await read(st);
@@ -598,7 +605,7 @@ export class SharedFolderExchange implements Carrier {
    */
   protected async presenceFromCard(dev: string, folderNow: number, stale: number): Promise<DeviceSeen | undefined> {
     try {
-      const mtimeMs = (await fs.promises.stat(this.shared.abs(Paths.presence(dev)))).mtimeMs;
+      const mtimeMs = (await this.io.stat(Paths.presence(dev))).mtimeMs;
       const card = (await this.replica.deviceCard(dev).catch(() => undefined)) ?? (await this.shared.readDeviceInfo(dev).catch(() => undefined));
       if (!card) return undefined;
       return { deviceId: dev, name: card.name, user: card.user, since: card.createdAt, active: folderNow - mtimeMs < stale, lastSeenAt: new Date(mtimeMs).toISOString(), thisDevice: false };
@@ -697,20 +704,10 @@ export function ignorable(name: string): boolean {
 }
 
 /** True when a folder holds no file other than ignorable ones, down to `depth` levels (deeper: not empty). */
-async function holdsNoFile(dir: string, depth: number): Promise<boolean> {
-  for (const e of await fs.promises.readdir(dir, { withFileTypes: true })) {
+async function holdsNoFile(io: Medium, dir: string, depth: number): Promise<boolean> {
+  for (const e of await listOrNone(io, dir)) {
     if (ignorable(e.name)) continue;
-    if (!e.isDirectory() || depth === 0 || !(await holdsNoFile(path.join(dir, e.name), depth - 1))) return false;
+    if (e.kind !== 'dir' || depth === 0 || !(await holdsNoFile(io, path.join(dir, e.name), depth - 1))) return false;
   }
   return true;
-}
-
-async function folderExists(p: string): Promise<boolean> {
-  try {
-    await fs.promises.stat(p);
-    return true;
-  } catch (e) {
-    if (errnoOf(e) === 'ENOENT' || errnoOf(e) === 'ENOTDIR') return false;
-    throw e;
-  }
 }

@@ -1,0 +1,125 @@
+// What holds a shared copy of the store: a folder (synced, a stick, a share) or a server (WebDAV, S3).
+// The store format is files; a medium lists, reads, stats and writes them by their store path
+// (format.ts `Paths`), nothing more. Everything it returns is checked by the replica folder that uses
+// it (names, sizes, hashes, authentication): a medium is trusted with nothing. Errors carry errno-style
+// codes (`ENOENT`, `EACCES`, `ETIMEDOUT` …) so that one classification serves every medium.
+import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
+import { exists, writeDurable } from '../common/durable-fs';
+import type { FileModes } from '../common/private-fs';
+import { errnoOf } from '../common/errors';
+
+export type EntryKind = 'file' | 'dir' | 'link' | 'other';
+
+export interface MediumEntry {
+  readonly name: string;
+  readonly kind: EntryKind;
+}
+
+/** One state of a file, enough to tell it changed without reading it (RefusedFiles). */
+export interface MediumStat {
+  readonly kind: EntryKind;
+  readonly size: number;
+  readonly mtimeMs: number;
+  /** The inode change time on a file system; a server's entity tag folded into a number elsewhere. */
+  readonly ctimeMs: number;
+}
+
+/**
+ * `create`: a write-once file (its name is its content's hash, or a device's card): a server may be
+ * asked not to replace an existing one. `replace`: the only files rewritten — a device's presence,
+ * and a damaged copy of a file this PC holds written again with the right bytes.
+ */
+export type WriteMode = 'create' | 'replace';
+
+export interface Medium {
+  /** How it is shown to a person: a folder's path, a server's address without any login. */
+  readonly label: string;
+  /** A local file system path (fs.watch, links), or undefined for a server. */
+  readonly root: string | undefined;
+  /** The entries of a folder; an error with code ENOENT when it does not exist. */
+  list(rel: string): Promise<MediumEntry[]>;
+  /** The entry itself (a link is not followed); ENOENT when it is not there. */
+  stat(rel: string): Promise<MediumStat>;
+  /**
+   * A whole file, at most `max` bytes: a larger one fails with code EFBIG (and `size`), a link with
+   * ELOOP-free code `ELINK`, anything but a file with `ENOTFILE` — without reading it.
+   */
+  read(rel: string, max: number): Promise<Buffer>;
+  /** Writes a whole file, creating the folders it needs below the store's root (never the root itself). */
+  write(rel: string, bytes: Uint8Array, mode: WriteMode): Promise<void>;
+  /** Whether anything is at `rel` (the root itself with ''). */
+  exists(rel: string): Promise<boolean>;
+}
+
+export class MediumError extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+    readonly size?: number,
+  ) {
+    super(message);
+  }
+}
+
+/** A store path with '/' separators (servers), from one with the platform's separator. */
+export function slashed(rel: string): string {
+  return rel.split(path.sep).join('/');
+}
+
+/** A folder of this machine's file system: the shared folder, a stick, a mounted share. */
+export class FolderMedium implements Medium {
+  constructor(
+    readonly root: string,
+    /** What writes create gets these modes (the local replica: private-fs.ts); else the defaults. */
+    protected readonly modes?: FileModes,
+  ) {}
+
+  get label(): string {
+    return this.root;
+  }
+
+  abs(rel: string): string {
+    return path.join(this.root, rel);
+  }
+
+  async list(rel: string): Promise<MediumEntry[]> {
+    return (await fsp.readdir(this.abs(rel), { withFileTypes: true })).map((d) => ({ name: d.name, kind: d.isDirectory() ? 'dir' : d.isFile() ? 'file' : d.isSymbolicLink() ? 'link' : 'other' }));
+  }
+
+  async stat(rel: string): Promise<MediumStat> {
+    const st = await fsp.lstat(this.abs(rel));
+    return { kind: st.isDirectory() ? 'dir' : st.isFile() ? 'file' : st.isSymbolicLink() ? 'link' : 'other', size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs };
+  }
+
+  /** Whether a link at `rel` leads to a folder (followed); ENOENT for a link to nothing. */
+  async linkIsFolder(rel: string): Promise<boolean> {
+    return (await fsp.stat(this.abs(rel))).isDirectory();
+  }
+
+  async read(rel: string, max: number): Promise<Buffer> {
+    const st = await this.stat(rel);
+    if (st.kind === 'link') throw new MediumError(`${rel} is a symbolic link`, 'ELINK');
+    if (st.kind !== 'file') throw new MediumError(`${rel} is not a file`, 'ENOTFILE');
+    if (st.size > max) throw new MediumError(`${rel} is too large`, 'EFBIG', st.size);
+    return fsp.readFile(this.abs(rel));
+  }
+
+  write(rel: string, bytes: Uint8Array): Promise<void> {
+    return writeDurable(this.abs(rel), bytes, this.root, this.modes);
+  }
+
+  exists(rel: string): Promise<boolean> {
+    return exists(this.abs(rel));
+  }
+}
+
+/** The entries of a folder of a medium, none when it does not exist (or is a file). */
+export async function listOrNone(m: Medium, rel: string): Promise<MediumEntry[]> {
+  try {
+    return await m.list(rel);
+  } catch (e) {
+    if (errnoOf(e) === 'ENOENT' || errnoOf(e) === 'ENOTDIR') return [];
+    throw e;
+  }
+}
