@@ -3,19 +3,20 @@ import * as path from 'node:path';
 import { createHeader } from '../../src/services/crypto/store-crypto';
 import type { StoreHeader } from '../../src/services/store/format';
 import { ReplicaFolder } from '../../src/services/store/replica-folder';
+import type { Medium } from '../../src/services/store/medium';
 import { PracticeReplica } from '../../src/services/store/practice-replica';
-import { SharedFolderExchange } from '../../src/services/store/shared-folder-exchange';
+import { SharedFolderExchange, type ExchangeOptions } from '../../src/services/store/shared-folder-exchange';
 import { OpenPracticeStore } from '../../src/services/store/open-practice-store';
 import { tempDir } from './temp';
 
 /** The format's lowest scrypt cost (MIN_KDF_COST): fast enough for tests, accepted by every reader. */
 export const TEST_KDF = { N: 1 << 14, r: 8, p: 1 } as const;
 
-export async function newSharedStore(passphrase = 'correct horse battery staple'): Promise<{ shared: string; header: StoreHeader; key: Buffer }> {
-  const shared = tempDir('cs-shared-');
+export async function newSharedStore(passphrase = 'correct horse battery staple', medium?: Medium): Promise<{ shared: string; header: StoreHeader; key: Buffer; medium?: Medium }> {
+  const shared = medium?.label ?? tempDir('cs-shared-');
   const { header, storeKey } = await createHeader(passphrase, TEST_KDF);
-  await ReplicaFolder.writeHeader(shared, header);
-  return { shared, header, key: storeKey };
+  await ReplicaFolder.writeHeader(medium ?? shared, header);
+  return { shared, header, key: storeKey, medium };
 }
 
 export interface Device {
@@ -29,14 +30,15 @@ export interface Device {
 }
 
 export async function openDevice(
-  store: { shared: string; header: StoreHeader; key: Buffer },
+  store: { shared: string; header: StoreHeader; key: Buffer; medium?: Medium },
   name: string,
-  opts: { id?: string; localRoot?: string; start?: boolean; sharedRoot?: string } = {},
+  /** `medium`: this device's own connection to the store's server (each PC has its own). */
+  opts: { id?: string; localRoot?: string; start?: boolean; sharedRoot?: string; medium?: Medium; exchange?: Partial<ExchangeOptions> } = {},
 ): Promise<Device> {
   const id = opts.id ?? crypto.randomBytes(16).toString('hex');
   const localRoot = opts.localRoot ?? path.join(tempDir(`cs-${name}-`), 'replica');
   const replica = await PracticeReplica.open({ localRoot, header: store.header, key: store.key, deviceId: id, deviceName: name, userName: 'tester', sealDelayMs: 5 });
-  const exchange = new SharedFolderExchange(replica, { sharedRoot: opts.sharedRoot ?? store.shared, deviceName: name, userName: 'tester', pollMs: 100, heartbeatMs: 500, watch: false });
+  const exchange = new SharedFolderExchange(replica, { sharedRoot: opts.sharedRoot ?? store.shared, medium: opts.medium ?? store.medium, deviceName: name, userName: 'tester', pollMs: 100, heartbeatMs: 500, watch: false, ...opts.exchange });
   if (opts.start) exchange.start();
   return { name, id, localRoot, replica, exchange, store: new OpenPracticeStore(replica, exchange) };
 }

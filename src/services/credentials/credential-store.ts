@@ -17,6 +17,8 @@ export interface CredentialStore {
 export const Accounts = {
   storeKey: (storeId: string) => `store-key:${storeId}`,
   share: (folder: string) => `share:${folder}`,
+  /** A WebDAV or S3 server's login, by the address as configured (which never holds a login). */
+  server: (address: string) => `server:${address}`,
 } as const;
 
 export class KeychainUnavailableError extends Error {

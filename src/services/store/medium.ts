@@ -50,6 +50,10 @@ export interface Medium {
   write(rel: string, bytes: Uint8Array, mode: WriteMode): Promise<void>;
   /** Whether anything is at `rel` (the root itself with ''). */
   exists(rel: string): Promise<boolean>;
+  /** Removes the connection check's test file (nothing of the store is ever removed through a medium). */
+  removeProbe?(rel: string): Promise<void>;
+  /** Ends the connection (a server's sockets). */
+  close?(): void;
 }
 
 export class MediumError extends Error {
@@ -112,6 +116,14 @@ export class FolderMedium implements Medium {
   exists(rel: string): Promise<boolean> {
     return exists(this.abs(rel));
   }
+}
+
+/** A server's entity tag as a number for MediumStat.ctimeMs (a changed tag: a changed file). */
+export function tagNumber(tag: string | undefined): number | undefined {
+  if (!tag) return undefined;
+  let h = 0;
+  for (let i = 0; i < tag.length; i++) h = (Math.imul(h, 31) + tag.charCodeAt(i)) >>> 0;
+  return h;
 }
 
 /** The entries of a folder of a medium, none when it does not exist (or is a file). */

@@ -204,9 +204,8 @@ export class ReplicaFolder {
     try {
       raw = (await io.read(Paths.header, MAX_SMALL_FILE_BYTES)).toString('utf8');
     } catch (e) {
-      if (e instanceof MediumError && e.code === 'EFBIG') return { kind: 'foreign', reason: `${Paths.header} is too large` };
-      if (e instanceof MediumError) return { kind: 'foreign', reason: `${Paths.header} is not a file` };
-      if (errnoOf(e) === 'EISDIR') return { kind: 'foreign', reason: `${Paths.header} is not a file` };
+      if (errnoOf(e) === 'EFBIG') return { kind: 'foreign', reason: `${Paths.header} is too large` };
+      if (['ENOTFILE', 'ELINK', 'EISDIR'].includes(errnoOf(e) ?? '')) return { kind: 'foreign', reason: `${Paths.header} is not a file` };
       if (errnoOf(e) !== 'ENOENT') throw e;
       const names = (await listOrNone(io, '')).map((d) => d.name).filter((n) => classifyForeignName(n) !== 'system-file');
       return { kind: 'missing', empty: names.length === 0 };

@@ -1,0 +1,218 @@
+// The store in an S3 bucket (AWS or an S3-compatible provider: Scaleway, Exoscale, OVHcloud, IONOS,
+// MinIO, a NAS's S3 service). Keys are `<prefix>/<store path>`; "folders" are key prefixes. Creates
+// ask `If-None-Match: *` (providers that ignore it lose nothing: names are content hashes and every
+// read is checked). Each request has a time limit over the whole exchange; the SDK retries what S3
+// calls passing (429, 503 SlowDown, dropped connections) with back-off, a bounded number of times.
+import * as https from 'node:https';
+import * as path from 'node:path';
+import * as tls from 'node:tls';
+import { DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { MediumError, slashed, tagNumber, type Medium, type MediumEntry, type MediumStat, type WriteMode } from '../store/medium';
+import { statusError } from './webdav-medium';
+
+export interface S3Location {
+  /** The service's address, e.g. https://s3.fr-par.scw.cloud (path-style requests). */
+  readonly endpoint: string;
+  readonly bucket: string;
+  /** The store's key prefix inside the bucket, without slashes at either end ('' for the bucket's root). */
+  readonly prefix: string;
+  readonly region: string;
+}
+
+export interface S3Login {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+}
+
+export interface S3Options {
+  /** The longest one request may take, start to last byte (default 20 s). */
+  readonly timeoutMs?: number;
+  /** Attempts in all (default 4). */
+  readonly attempts?: number;
+  /** Extra certificate authorities (PEM). */
+  readonly ca?: string;
+  readonly statCacheMs?: number;
+}
+
+export class S3Medium implements Medium {
+  readonly root = undefined;
+  protected readonly client: S3Client;
+  protected readonly seen = new Map<string, { stat: MediumStat; at: number }>();
+  /** Listing without a delimiter (a provider whose grouped listing is broken). */
+  protected flat = false;
+
+  constructor(
+    protected readonly at: S3Location,
+    login: S3Login,
+    protected readonly opts: S3Options = {},
+  ) {
+    this.client = new S3Client({
+      endpoint: at.endpoint,
+      region: at.region,
+      forcePathStyle: true,
+      credentials: { accessKeyId: login.accessKeyId, secretAccessKey: login.secretAccessKey },
+      maxAttempts: opts.attempts ?? 4,
+      requestHandler: {
+        connectionTimeout: Math.min(5000, opts.timeoutMs ?? 20_000),
+        requestTimeout: opts.timeoutMs ?? 20_000,
+        throwOnRequestTimeout: true,
+        ...(opts.ca ? { httpsAgent: new https.Agent({ keepAlive: true, ca: [...tls.rootCertificates, opts.ca] }) } : {}),
+      },
+    });
+  }
+
+  get label(): string {
+    return s3Address(this.at);
+  }
+
+  protected key(rel: string): string {
+    const r = slashed(rel).split('/').filter(Boolean).join('/');
+    return this.at.prefix ? (r ? `${this.at.prefix}/${r}` : this.at.prefix) : r;
+  }
+
+  /** Runs one command with a time limit over the whole request; S3's errors become coded ones. */
+  protected async run<T>(what: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    try {
+      return await fn(AbortSignal.timeout((this.opts.timeoutMs ?? 20_000) * (this.opts.attempts ?? 4)));
+    } catch (e) {
+      throw s3Error(e, what);
+    }
+  }
+
+  async list(rel: string): Promise<MediumEntry[]> {
+    const out = await this.listing(rel, !this.flat);
+    // A provider whose grouped listing misses keys two levels down (s3rver does) answers nothing where
+    // keys lie below: found once, this connection then lists ungrouped and groups the keys itself.
+    if (out.length === 0 && !this.flat && (await this.hasBelow(rel))) {
+      this.flat = true;
+      return this.listing(rel, false);
+    }
+    return out;
+  }
+
+  /** One folder's entries; `grouped`: the server folds deeper keys into prefixes (else they are folded here). */
+  protected async listing(rel: string, grouped: boolean): Promise<MediumEntry[]> {
+    const prefix = this.key(rel) ? `${this.key(rel)}/` : '';
+    const out: MediumEntry[] = [];
+    const dirs = new Set<string>();
+    const now = Date.now();
+    let token: string | undefined;
+    do {
+      const page = await this.run('LIST', (abortSignal) =>
+        this.client.send(new ListObjectsV2Command({ Bucket: this.at.bucket, Prefix: prefix, ContinuationToken: token, ...(grouped ? { Delimiter: '/' } : {}) }), { abortSignal }),
+      );
+      for (const p of page.CommonPrefixes ?? []) dirs.add((p.Prefix ?? '').slice(prefix.length).replace(/\/$/, ''));
+      for (const o of page.Contents ?? []) {
+        const name = (o.Key ?? '').slice(prefix.length);
+        if (name.includes('/')) dirs.add(name.slice(0, name.indexOf('/')));
+        if (!name || name.includes('/')) continue;
+        out.push({ name, kind: 'file' });
+        const mtimeMs = o.LastModified?.getTime() ?? 0;
+        this.seen.set(path.join(rel, name), { stat: { kind: 'file', size: o.Size ?? 0, mtimeMs, ctimeMs: tagNumber(o.ETag) ?? mtimeMs }, at: now });
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token && out.length + dirs.size < 200_000);
+    for (const d of dirs) if (d && !d.includes('/')) out.push({ name: d, kind: 'dir' });
+    return out;
+  }
+
+  async stat(rel: string): Promise<MediumStat> {
+    const s = this.seen.get(rel);
+    if (s && Date.now() - s.at < (this.opts.statCacheMs ?? 2000)) return s.stat;
+    try {
+      const h = await this.run('HEAD', (abortSignal) => this.client.send(new HeadObjectCommand({ Bucket: this.at.bucket, Key: this.key(rel) }), { abortSignal }));
+      const mtimeMs = h.LastModified?.getTime() ?? 0;
+      return { kind: 'file', size: h.ContentLength ?? 0, mtimeMs, ctimeMs: tagNumber(h.ETag) ?? mtimeMs };
+    } catch (e) {
+      // no object of that name: a "folder" when keys lie below it
+      if ((e as { code?: string }).code === 'ENOENT' && (await this.hasBelow(rel))) return { kind: 'dir', size: 0, mtimeMs: 0, ctimeMs: 0 };
+      throw e;
+    }
+  }
+
+  protected async hasBelow(rel: string): Promise<boolean> {
+    const prefix = this.key(rel) ? `${this.key(rel)}/` : '';
+    const page = await this.run('LIST', (abortSignal) => this.client.send(new ListObjectsV2Command({ Bucket: this.at.bucket, Prefix: prefix, MaxKeys: 1 }), { abortSignal }));
+    return (page.KeyCount ?? page.Contents?.length ?? 0) > 0;
+  }
+
+  async read(rel: string, max: number): Promise<Buffer> {
+    return this.run('GET', async (abortSignal) => {
+      const r = await this.client.send(new GetObjectCommand({ Bucket: this.at.bucket, Key: this.key(rel) }), { abortSignal });
+      const body = r.Body as (NodeJS.ReadableStream & { destroy?: () => void }) | undefined;
+      if ((r.ContentLength ?? 0) > max) {
+        body?.destroy?.();
+        throw new MediumError('GET: the file is too large', 'EFBIG', r.ContentLength);
+      }
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const c of (body ?? []) as AsyncIterable<Buffer>) {
+        size += c.length;
+        if (size > max) {
+          body?.destroy?.();
+          throw new MediumError('GET: the file is too large', 'EFBIG', size);
+        }
+        chunks.push(c);
+      }
+      return Buffer.concat(chunks);
+    });
+  }
+
+  async write(rel: string, bytes: Uint8Array, mode: WriteMode): Promise<void> {
+    try {
+      await this.run('PUT', (abortSignal) =>
+        this.client.send(new PutObjectCommand({ Bucket: this.at.bucket, Key: this.key(rel), Body: bytes, ContentLength: bytes.byteLength, ...(mode === 'create' ? { IfNoneMatch: '*' } : {}) }), { abortSignal }),
+      );
+    } catch (e) {
+      // 412: an object of that name is there already — the same write-once file (or a damaged one the audit replaces)
+      if (mode === 'create' && (e as { status?: number }).status === 412) return;
+      throw e;
+    }
+    this.seen.delete(rel);
+  }
+
+  async exists(rel: string): Promise<boolean> {
+    if (rel === '') {
+      await this.run('HEAD', (abortSignal) => this.client.send(new HeadBucketCommand({ Bucket: this.at.bucket }), { abortSignal }));
+      return true;
+    }
+    try {
+      await this.stat(rel);
+      return true;
+    } catch (e) {
+      if ((e as { code?: string }).code === 'ENOENT') return false;
+      throw e;
+    }
+  }
+
+  async removeProbe(rel: string): Promise<void> {
+    if (!/^\.probe-[0-9a-f]+\.tmp$/.test(rel)) throw new Error('only the connection check’s test file is ever removed');
+    await this.run('DELETE', (abortSignal) => this.client.send(new DeleteObjectCommand({ Bucket: this.at.bucket, Key: this.key(rel) }), { abortSignal }));
+  }
+
+  close(): void {
+    this.client.destroy();
+  }
+}
+
+/** The readable notation of an S3 location: `s3+https://endpoint-host/bucket/prefix?region=…`. */
+export function s3Address(at: S3Location): string {
+  const u = new URL(at.endpoint);
+  const scheme = u.protocol === 'http:' ? 's3+http' : 's3+https';
+  return `${scheme}://${u.host}/${at.bucket}${at.prefix ? `/${at.prefix}` : ''}/?region=${encodeURIComponent(at.region)}`;
+}
+
+/** An S3 or network error as a coded one; the message never holds a key, a secret or an address. */
+function s3Error(e: unknown, what: string): Error {
+  if (e instanceof MediumError) return e;
+  const status = e instanceof S3ServiceException ? e.$metadata.httpStatusCode : (e as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+  const name = (e as { name?: string })?.name ?? '';
+  if (name === 'NotFound' || name === 'NoSuchKey' || name === 'NoSuchBucket') return Object.assign(new MediumError(`${what}: not found`, 'ENOENT'), { status: 404 });
+  if (name === 'TimeoutError' || name === 'AbortError' || name === 'RequestTimeout') return new MediumError(`${what}: no answer in time`, 'ETIMEDOUT');
+  if (status) return Object.assign(statusError(status === 403 && /SignatureDoesNotMatch|InvalidAccessKeyId/.test(name) ? 401 : status, what), { status });
+  // the SDK may wrap a network error ("AWS SDK error wrapper for Error: connect ECONNREFUSED …"), and a
+  // kept-alive connection the server closed ("socket hang up") has no code of its own
+  const message = String((e as Error)?.message);
+  const code = (e as { code?: string })?.code ?? /\b(E[A-Z]{4,}|EAI_AGAIN)\b/.exec(message)?.[1] ?? (/socket hang up/i.test(message) ? 'ECONNRESET' : undefined);
+  return new MediumError(`${what}: ${code ?? 'the server could not be reached'}`, code ?? 'EIO');
+}
