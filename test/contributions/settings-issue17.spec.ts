@@ -168,6 +168,18 @@ describe('finding 7 and 5: texts instead of raw states, only what applies, one m
     }
   });
 
+  test('no section is titled like one of its own fields („Gemeinsamer Ordner“ twice): the folder’s section is „Speicherort“', async () => {
+    const h = host();
+    const { plugin, page } = await open(h);
+    const folder = page.view().sections.find((s) => s.id === 'folder')!;
+    expect(folder.title).toEqual({ de: 'Speicherort', en: 'Storage location' });
+    expect(page.item('folder').label).toEqual({ de: 'Gemeinsamer Ordner', en: 'Shared folder' });
+    for (const s of page.view().sections)
+      for (const i of s.items as { label?: { de: string; en: string } }[])
+        for (const lang of ['de', 'en'] as const) expect([s.id, lang, i.label?.[lang] === s.title[lang]]).toEqual([s.id, lang, false]);
+    await plugin.unload();
+  });
+
   test('the removal confirmation says what happens to the data shown on this PC', async () => {
     const h = host();
     const { plugin, page } = await open(h);
