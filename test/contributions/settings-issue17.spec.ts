@@ -179,7 +179,7 @@ describe('finding 7 and 5: texts instead of raw states, only what applies, one m
     expect(folder.title).toEqual({ de: 'Speicherort', en: 'Storage location' });
     expect(page.item('folder').label).toEqual({ de: 'Gemeinsamer Ordner', en: 'Shared folder' });
     for (const s of page.view().sections)
-      for (const i of s.items as { label?: { de: string; en: string } }[])
+      for (const i of s.items as readonly { label?: { de: string; en: string } }[])
         for (const lang of ['de', 'en'] as const) expect([s.id, lang, i.label?.[lang] === s.title[lang]]).toEqual([s.id, lang, false]);
     await plugin.unload();
   });
