@@ -187,7 +187,7 @@ describe('dev host in Chromium', () => {
     await pb.getByText('Nach der Änderung', { exact: true }).waitFor({ timeout: 20000 });
   }, 180000);
 
-  test('the receptionist’s screens: settings page before and after set-up and the passphrase dialog pass axe; a conflict badge opens the versions side by side with the differing fields marked, the choice resolves it; a history per client', async () => {
+  test('the receptionist’s screens: settings page before and after set-up (in German and English) and the passphrase dialog pass axe; a conflict badge opens the versions side by side with the differing fields marked, the choice resolves it; a history per client', async () => {
     const { shared, pa, pb } = await twoDevices('cs-e2e-a11y-');
     const problems: string[] = [];
 
@@ -223,6 +223,15 @@ describe('dev host in Chromium', () => {
     expect(await pa.getByTestId('live').getAttribute('aria-live')).toBe('polite');
     expect(await pa.getByTestId('live').getByTestId('outcome').count()).toBe(1);
     problems.push(...(await seriousViolations(pa, 'settings page after set-up')));
+    // the page in English (the host's language switch): the plugin's texts in English, the page's language said
+    await pa.locator('#lang').click();
+    await pa.getByTestId('section-folder').getByText('Storage location', { exact: true }).waitFor();
+    expect(await pa.evaluate(() => document.documentElement.lang)).toBe('en');
+    expect(await pa.getByLabel('Shared folder', { exact: true }).getAttribute('data-testid')).toBe('field-folder');
+    expect(await pa.getByTestId('settings-page').innerText()).not.toMatch(/Gemeinsamer Ordner|Speicherort|Verbindung testen/);
+    problems.push(...(await seriousViolations(pa, 'settings page in English')));
+    await pa.locator('#lang').click();
+    await pa.getByTestId('section-folder').getByText('Speicherort', { exact: true }).waitFor();
     // every status says its tone in words beside its icon, not by colour alone
     const statuses = pa.locator('[data-testid^="status-"]');
     expect(await statuses.count()).toBeGreaterThan(0);

@@ -71,7 +71,7 @@ describe('dev host screens in Chromium (fixture plugin)', () => {
     expect(labels.fieldLabel('clients', 'unknown')).toBeUndefined();
   });
 
-  test('a blocked start and the passphrase dialog: role, name, focus in and kept in, Escape cancels, Enter submits; notices replaced, withdrawn and closed; axe finds nothing serious', async () => {
+  test('a blocked start, the passphrase dialog and the credentials prompt: role, name, focus in and kept in, Escape cancels, Enter submits; notices replaced, withdrawn and closed; axe finds nothing serious', async () => {
     const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
     await page.goto(host!.url);
     const problems: string[] = [];
@@ -124,6 +124,20 @@ describe('dev host screens in Chromium (fixture plugin)', () => {
     await notices.filter({ hasText: 'Zweite Fassung' }).waitFor({ state: 'detached' });
     dialogs.withdraw('never-shown'); // harmless
     problems.push(...(await seriousViolations(page, 'clients with a notice')));
+
+    // the credentials prompt (a network share's login): named, both fields labelled, the first focused; axe; Escape cancels
+    const asked = dialogs.promptCredentials({ title: { de: 'Anmeldung an der Netzwerkfreigabe', en: 'Log in to the network share' }, message: { de: 'Bitte melden Sie sich an der Freigabe an.', en: 'Please log in to the share.' }, username: 'praxis' });
+    const login = page.getByRole('dialog', { name: 'Anmeldung an der Netzwerkfreigabe' });
+    await login.waitFor();
+    expect(await dialogShape(page)).toEqual({ modal: 'true', name: 'Anmeldung an der Netzwerkfreigabe' });
+    expect(await page.getByLabel('Benutzername').inputValue()).toBe('praxis');
+    expect(await page.getByLabel('Passwort', { exact: true }).getAttribute('type')).toBe('password');
+    await page.waitForFunction(() => document.activeElement?.id === 'p-user');
+    await expectFocusTrapped(page, 4);
+    problems.push(...(await seriousViolations(page, 'credentials prompt')));
+    await page.keyboard.press('Escape');
+    expect(await asked).toBeUndefined();
+    await login.waitFor({ state: 'detached' });
     const close = notices.filter({ hasText: 'wieder erreichbar' }).getByRole('button', { name: 'Hinweis schließen' });
     await close.click();
     await notices.first().waitFor({ state: 'detached' });

@@ -531,7 +531,7 @@ export class SettingsController {
     ];
     const sections: ViewSection[] = [];
     if (!configured && !active) sections.push({ id: 'intro', title: { de: 'Worum es geht', en: 'What this is' }, items: [{ kind: 'notice', id: 'intro', tone: 'info', text: INTRO }] });
-    sections.push({ id: 'folder', title: { de: 'Gemeinsamer Ordner', en: 'Shared folder' }, items }, { id: 'status', title: { de: 'Stand', en: 'Status' }, items: status }, { id: 'actions', title: { de: 'Aktionen', en: 'Actions' }, items: actions });
+    sections.push({ id: 'folder', title: { de: 'Speicherort', en: 'Storage location' }, items }, { id: 'status', title: { de: 'Stand', en: 'Status' }, items: status }, { id: 'actions', title: { de: 'Aktionen', en: 'Actions' }, items: actions });
     return { title: TITLE, busy: this.busy.value, sections };
   }
 

@@ -64,6 +64,8 @@ export const LocalPaths = {
   outbox: (hash: string) => path.join('outbox', hash),
   lock: 'replica.lock',
   reissued: (formerDev: string, seq: number) => path.join('reissued', `${formerDev}-${seq}`),
+  /** Up to which of its own log files this device last saw the shared location hold (a count shown offline; never a reason not to send). */
+  sentMark: 'sent-mark.json',
 } as const;
 
 /** Temp files of durable writes (durable-fs): never data, removed when left over by a crash. */

@@ -69,6 +69,8 @@ export class PracticeReplica implements ReplicaPort {
   protected closed = false;
   protected readonly formerJournal: { change: Change; file: string }[] = [];
   protected readonly reissued = new Set<string>();
+  /** See `sentMark()`: loaded at open, written by the carrier after a round that listed the shared location. */
+  protected sentUpTo = 0;
   /** This replica's own copy of the header as read (JSON, every field): the trusted one (`sameHeader`). */
   protected headerJson: unknown;
   /** Log files were applied whose conflicts are not published yet (see `received`). */
@@ -170,6 +172,7 @@ export class PracticeReplica implements ReplicaPort {
         });
       await this.refreshKeys();
       await this.load();
+      this.sentUpTo = await this.readSentMark();
       if (this.formerJournal.length) await this.reissueFormerJournal();
     } catch (e) {
       await this.lock.dispose();
@@ -302,6 +305,26 @@ export class PracticeReplica implements ReplicaPort {
 
   async attachmentSent(hash: string): Promise<void> {
     await fsp.rm(this.local.abs(LocalPaths.outbox(hash)), { force: true });
+  }
+
+  sentMark(): number {
+    return this.sentUpTo;
+  }
+
+  async markSent(seq: number): Promise<void> {
+    if (seq === this.sentUpTo || !this.writable) return;
+    this.sentUpTo = seq;
+    await this.local.write(LocalPaths.sentMark, JSON.stringify({ v: 1, deviceId: this.opts.deviceId, seq }));
+  }
+
+  /** 0 when there is none, it is unreadable, or it was written under another device id (a copied app-data folder). */
+  protected async readSentMark(): Promise<number> {
+    try {
+      const j = JSON.parse(await fsp.readFile(this.local.abs(LocalPaths.sentMark), 'utf8')) as { v?: unknown; deviceId?: unknown; seq?: unknown };
+      return j.v === 1 && j.deviceId === this.opts.deviceId && Number.isSafeInteger(j.seq) && (j.seq as number) >= 0 ? (j.seq as number) : 0;
+    } catch {
+      return 0;
+    }
   }
 
   keyFileHashes(): Promise<string[]> {

@@ -41,6 +41,13 @@ export interface ReplicaPort {
   /** Attachments saved here and not yet confirmed sent. */
   unsentAttachments(): Promise<string[]>;
   attachmentSent(hash: string): Promise<void>;
+  /**
+   * The highest number up to which every own log file was listed at the shared location when it was
+   * last reached (0: none known). Kept across restarts, so a start without the shared location does
+   * not count changes sent in an earlier session as waiting; the carrier still checks every round.
+   */
+  sentMark(): number;
+  markSent(seq: number): Promise<void>;
   keyFileHashes(): Promise<string[]>;
   /** This device's card, written in the replica first if it is not there yet; returns its path. */
   ownDeviceCard(): Promise<string>;

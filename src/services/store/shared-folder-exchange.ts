@@ -60,6 +60,8 @@ export class SharedFolderExchange implements Carrier {
   protected stopping = false;
   /** This device's log files the shared folder listed in the last round ("<seq>-<hash>"). */
   protected ownListed = new Set<string>();
+  /** Whether a round listed the shared folder yet; until then the replica's sent mark says what was sent (an offline start). */
+  protected listedOnce = false;
   protected readonly audit: FolderAudit;
   /** The first full check waits a period: a start stays quick; the cheap check of our own files runs every round. */
   protected lastAudit = Date.now();
@@ -339,6 +341,14 @@ export class SharedFolderExchange implements Carrier {
       listed.add(name);
     }
     this.ownListed = listed;
+    this.listedOnce = true;
+    let upTo = 0;
+    for (const f of mine) {
+      if (!listed.has(segmentName(f.seq, f.hash))) break;
+      upTo = f.seq;
+    }
+    // only a count for the next offline start: a local write that fails costs no round
+    await this.replica.markSent(upTo).catch((e: unknown) => this.opts.logger?.debug('cloud-storage: sent mark not written', { code: errnoOf(e) }));
     this.publish();
   }
 
@@ -620,11 +630,19 @@ export class SharedFolderExchange implements Carrier {
 
   // ---- status ----------------------------------------------------------------------------
 
-  /** This device's changes the shared folder is not known to hold (not listed, or found damaged there). */
+  /**
+   * This device's changes the shared folder is not known to hold (not listed, or found damaged there).
+   * Before the first listing (a start without the folder) the sent mark of the last session stands in:
+   * changes sent then are not "waiting" (#17 finding 5: „9 ↑“ after an offline start).
+   */
   pendingUploads(): number {
     const me = this.replica.deviceId;
+    const mark = this.listedOnce ? undefined : this.replica.sentMark();
     let n = this.replica.unsealedCount();
-    for (const f of this.replica.ownLogFiles()) if (!this.ownListed.has(segmentName(f.seq, f.hash)) || this.audit.isDamaged(Paths.segment(me, f.seq, f.hash))) n += f.changes;
+    for (const f of this.replica.ownLogFiles()) {
+      const unsent = mark === undefined ? !this.ownListed.has(segmentName(f.seq, f.hash)) : f.seq > mark;
+      if (unsent || this.audit.isDamaged(Paths.segment(me, f.seq, f.hash))) n += f.changes;
+    }
     return n;
   }
 
