@@ -8,7 +8,7 @@ const server = new S3rver({
   address: '127.0.0.1',
   port: Number(port),
   directory,
-  silent: true,
+  silent: !process.env.S3RVER_LOG, // S3RVER_LOG=1: its request log in the server's logTail()
   resetOnClose: false,
   configureBuckets: [{ name: bucket }],
 });
