@@ -13,6 +13,7 @@ import { CloudConfigStore } from './services/config/cloud-config';
 import { CredentialStore, KeytarCredentialStore } from './services/credentials/credential-store';
 import { StartupFlow } from './services/guard/startup-flow';
 import { ShareLogin } from './services/access/share-login';
+import { ServerAccess } from './services/remote/server-access';
 import { StoreKeys } from './services/crypto/store-keys';
 import { StoreSetup } from './services/setup/store-setup';
 import { Notices } from './services/common/notices';
@@ -30,6 +31,7 @@ export const pluginModule = new ContainerModule(({ bind, isBound }) => {
   bind(SharedFolderProbe).toSelf().inSingletonScope();
   bind(ShareConnector).toSelf().inSingletonScope();
   bind(ShareLogin).toSelf().inSingletonScope();
+  bind(ServerAccess).toSelf().inSingletonScope();
   bind(StoreKeys).toSelf().inSingletonScope();
   bind(CloudStorageService)
     .toSelf()

@@ -22,6 +22,8 @@ import { OpenPracticeStore } from './store/open-practice-store';
 import { PracticeReplica } from './store/practice-replica';
 import type { Carrier } from './store/replica-port';
 import { SharedFolderExchange } from './store/shared-folder-exchange';
+import type { Medium } from './store/medium';
+import { ServerAccess } from './remote/server-access';
 
 /** Timings the host never needs to change; tests shorten them. */
 export const CloudStorageTimings = Symbol.for('cloud-storage.Timings');
@@ -98,6 +100,7 @@ export class CloudStorageService implements StoreDiagnostics {
     @inject(FolderClassifier) readonly classifier: FolderClassifier,
     @inject(CloudStorageTimings) @optional() timings?: CloudStorageTimings,
     @inject(Notices) @optional() notices?: Notices,
+    @inject(ServerAccess) @optional() readonly servers?: ServerAccess,
   ) {
     this.notices = notices ?? new Notices(dialogs);
     this.timings = timings ?? DEFAULT_TIMINGS;
@@ -148,12 +151,30 @@ export class CloudStorageService implements StoreDiagnostics {
   }
 
   isNetworkShare(folder: string): boolean {
-    return this.classifier.classify(folder).kind === 'network';
+    return !ServerAccess.serverOf(folder) && this.classifier.classify(folder).kind === 'network';
   }
 
-  /** The bounded check of a folder (a child process killed after the time limit). */
+  /** The bounded check of a folder (a child process killed after the time limit) or a server (in-process, bounded). */
   probe(folder: string, expectStoreId?: string): Promise<ProbeResult> {
+    if (this.servers && ServerAccess.serverOf(folder)) return this.servers.probe(folder, { expectStoreId, timeoutMs: this.timings.probeTimeoutMs });
     return this.prober.probe(folder, { expectStoreId, timeoutMs: this.timings.probeTimeoutMs, networkShare: this.isNetworkShare(folder) });
+  }
+
+  /** Connections to servers, one per address, with the login kept at the time (renewed after a new login). */
+  protected readonly media = new Map<string, Medium>();
+
+  /** Where the shared copy of a configured folder field is: the folder's path, or a connection to its server. */
+  async location(folder: string): Promise<string | Medium> {
+    if (!this.servers || !ServerAccess.serverOf(folder)) return folder;
+    let m = this.media.get(folder);
+    if (!m) this.media.set(folder, (m = await this.servers.medium(folder)));
+    return m;
+  }
+
+  /** After a new login: the next connection to that server uses it. */
+  forgetConnection(folder: string): void {
+    this.media.get(folder)?.close?.();
+    this.media.delete(folder);
   }
 
   localReplicaRoot(storeId: string): string {
@@ -189,8 +210,10 @@ export class CloudStorageService implements StoreDiagnostics {
     if (this.current && !this.current.replica.isClosed && this.current.config.storeId === config.storeId) return this.current;
     await this.deactivate();
     const replica = opened ?? (await this.openLocal(header, keyring));
+    const at = await this.location(config.folder);
     const carrier = new SharedFolderExchange(replica, {
       sharedRoot: config.folder,
+      ...(typeof at === 'string' ? {} : { medium: at }),
       deviceName: this.env.deviceName,
       userName: this.env.userName,
       logger: this.logger,
@@ -259,7 +282,7 @@ export class CloudStorageService implements StoreDiagnostics {
     const a = this.active;
     if (!a) return false;
     const st = a.replica.keyState;
-    const learned = await this.storeKeys.catchUp(a.replica.header, a.replica.keyring, st.upToDate ? undefined : { by: st.currentBy }, [a.replica.local.root, a.config.folder]);
+    const learned = await this.storeKeys.catchUp(a.replica.header, a.replica.keyring, st.upToDate ? undefined : { by: st.currentBy }, [a.replica.local.root, await this.location(a.config.folder)]);
     if (!learned) return false;
     await a.replica.refreshKeys();
     a.carrier.keysChanged();
@@ -290,6 +313,8 @@ export class CloudStorageService implements StoreDiagnostics {
 
   async dispose(): Promise<void> {
     await this.deactivate();
+    for (const m of this.media.values()) m.close?.();
+    this.media.clear();
     this.toDispose.dispose();
   }
 }

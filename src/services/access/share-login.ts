@@ -5,6 +5,7 @@ import { HostDialogs, type LocalizedText } from '../../host-api';
 import { Accounts, CredentialStore } from '../credentials/credential-store';
 import { FolderClassifier } from './folder-classifier';
 import { ShareConnector } from './share-connector';
+import { ServerAccess } from '../remote/server-access';
 
 import { keychainName } from '../common/wording';
 export type LoginOutcome = { ok: true } | { ok: false; text?: LocalizedText };
@@ -16,10 +17,12 @@ export class ShareLogin {
     @inject(CredentialStore) protected readonly credentials: CredentialStore,
     @inject(ShareConnector) protected readonly connector: ShareConnector,
     @inject(HostDialogs) protected readonly dialogs: HostDialogs,
+    @inject(ServerAccess) protected readonly servers: ServerAccess,
   ) {}
 
   /** Reconnects a share with stored credentials, silently. True when it connected. */
   async reconnect(folder: string): Promise<boolean> {
+    if (ServerAccess.serverOf(folder)) return false; // a server's stored login is used by every request already
     const share = this.classifier.shareOf(folder);
     if (!share) return false;
     const raw = await this.credentials.get(Accounts.share(share.uncRoot)).catch(() => undefined);
@@ -34,6 +37,7 @@ export class ShareLogin {
 
   /** Asks for credentials until the share connects or the user cancels; stores them once they work. */
   async logIn(folder: string): Promise<LoginOutcome> {
+    if (ServerAccess.serverOf(folder)) return this.servers.logIn(folder);
     const share = this.classifier.shareOf(folder);
     if (!share) return { ok: false };
     let message: LocalizedText = {
@@ -59,6 +63,7 @@ export class ShareLogin {
 
   /** Forgets the stored login of the share behind a folder (if it is one). */
   async forget(folder: string): Promise<void> {
+    if (ServerAccess.serverOf(folder)) return this.servers.forget(folder);
     const share = this.classifier.shareOf(folder);
     if (share) await this.credentials.delete(Accounts.share(share.uncRoot)).catch(() => false);
   }

@@ -5,6 +5,7 @@ import { HostDialogs, type LocalizedText } from '../../host-api';
 import { localTime } from '../common/local-time';
 import { Accounts, CredentialStore } from '../credentials/credential-store';
 import type { StoreHeader } from '../store/format';
+import type { Medium } from '../store/medium';
 import { ReplicaFolder } from '../store/replica-folder';
 import { Keyring, keyringFromPassphrase, type NamedKeyFile } from './keyring';
 
@@ -47,7 +48,7 @@ export class StoreKeys {
   }
 
   /** The key files of a store in these folders (the shared folder, the local replica), unreadable ones left out. */
-  async keyFilesIn(storeId: string, roots: readonly string[]): Promise<NamedKeyFile[]> {
+  async keyFilesIn(storeId: string, roots: readonly (string | Medium)[]): Promise<NamedKeyFile[]> {
     const byHash = new Map<string, NamedKeyFile>();
     for (const root of roots) {
       const files = await ReplicaFolder.keyFilesAt(root, storeId).catch(() => []);
@@ -60,7 +61,7 @@ export class StoreKeys {
    * The store's keys: from the keychain, or by asking for the passphrase (again after a wrong one,
    * or one that was replaced). `roots` are the folders whose key files a typed passphrase may open.
    */
-  async unlock(header: StoreHeader, roots: readonly string[]): Promise<UnlockOutcome> {
+  async unlock(header: StoreHeader, roots: readonly (string | Medium)[]): Promise<UnlockOutcome> {
     const stored = await this.credentials.get(Accounts.storeKey(header.storeId));
     if (stored) {
       const keyring = Keyring.restore(header, stored);
@@ -88,7 +89,7 @@ export class StoreKeys {
    * person cancels. Needed when this device holds an older generation only (it is behind), or when two
    * PCs changed the passphrase at the same time. The keys learned are added to `keyring` and kept.
    */
-  async catchUp(header: StoreHeader, keyring: Keyring, behind: { by?: { name: string; at: string } } | undefined, roots: readonly string[]): Promise<boolean> {
+  async catchUp(header: StoreHeader, keyring: Keyring, behind: { by?: { name: string; at: string } } | undefined, roots: readonly (string | Medium)[]): Promise<boolean> {
     let message: LocalizedText = behind
       ? {
           de: `Das Praxis-Passwort wurde auf einem anderen PC geändert${replacedBy(behind.by, 'de')}. Bitte geben Sie das neue Passwort einmal ein; bis dahin sind Änderungen, die danach gespeichert wurden, hier nicht lesbar. Ihre eigenen Änderungen gehen nicht verloren.`,

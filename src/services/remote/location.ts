@@ -84,3 +84,22 @@ export function isLoopback(host: string): boolean {
   const h = host.replace(/^\[|\]$/g, '').toLowerCase();
   return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h);
 }
+
+/** The folder-kind advice for a server address (the settings page, beside the field). */
+export function adviceForServer(l: Extract<Location, { kind: 'webdav' | 's3' }>, platform: NodeJS.Platform = process.platform): { title: LocalizedText; advice: LocalizedText } {
+  const keychain = keychainName(platform);
+  const kept = { de: `Die Anmeldung wird nur ${platform === 'win32' ? 'in der' : 'im'} ${keychain.de} gespeichert.`, en: `The login is kept only in the ${keychain.en}.` };
+  const common = {
+    de: 'Kein Sync-Programm nötig: dieser PC spricht direkt mit dem Server, hält eine vollständige verschlüsselte Kopie und arbeitet ohne Verbindung weiter; Änderungen werden übertragen, sobald der Server wieder erreichbar ist.',
+    en: 'No sync client needed: this PC talks to the server directly, keeps a full encrypted copy and works on without a connection; changes are sent once the server is reachable again.',
+  };
+  if (l.kind === 's3')
+    return {
+      title: { de: 'S3-Speicher (z. B. Scaleway, Exoscale, OVHcloud, IONOS)', en: 'S3 storage (e.g. Scaleway, Exoscale, OVHcloud, IONOS)' },
+      advice: { de: `${common.de} Benötigt werden Zugriffsschlüssel und geheimer Schlüssel mit Lese- und Schreibrecht auf den Bucket. ${kept.de}`, en: `${common.en} An access key and secret key with read and write permission on the bucket are needed. ${kept.en}` },
+    };
+  return {
+    title: { de: 'WebDAV-Server (Nextcloud, NAS)', en: 'WebDAV server (Nextcloud, NAS)' },
+    advice: { de: `${common.de} Bei Nextcloud ein App-Passwort verwenden (Einstellungen → Sicherheit), nicht das Hauptpasswort. ${kept.de}`, en: `${common.en} With Nextcloud use an app password (Settings → Security), not the main password. ${kept.en}` },
+  };
+}

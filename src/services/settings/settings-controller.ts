@@ -5,6 +5,7 @@ import { BehaviorSubject, combineLatest, distinctUntilChanged } from 'rxjs';
 import { DisposableCollection, completing } from '../common/disposable';
 import type { AccessStatus, ActionOutcome, HostDialogs, HostLocalData, HostRecordLabels, JsonObject, LocalizedText, SettingsView, SyncStatus, ViewItem, ViewSection } from '../../host-api';
 import { adviceFor } from '../access/folder-classifier';
+import { adviceForServer, looksLikeAddress, parseLocation } from '../remote/location';
 import { SharedFolderProbe, type PathKind } from '../access/shared-folder-probe';
 import type { CloudStorageService } from '../cloud-storage-service';
 import { KeychainUnavailableError } from '../credentials/credential-store';
@@ -27,6 +28,10 @@ const TITLE = { de: 'Gruppenpraxis & Cloudspeicher', en: 'Group practice & cloud
 export function folderProblem(value: string, env: { appDataDir: string; platform: NodeJS.Platform }): LocalizedText | undefined {
   const v = value.trim();
   if (v === '') return { de: 'Bitte geben Sie einen Ordner an.', en: 'Please enter a folder.' };
+  if (looksLikeAddress(v)) {
+    const l = parseLocation(v);
+    return l.kind === 'invalid' ? l.text : undefined; // a server: the connection check says the rest
+  }
   const win = env.platform === 'win32';
   const isAbs = win ? /^[a-zA-Z]:[\\/]/.test(v) || /^\\\\[^\\]+\\[^\\]+/.test(v) : path.posix.isAbsolute(v);
   if (!isAbs)
@@ -44,6 +49,12 @@ export function folderProblem(value: string, env: { appDataDir: string; platform
   const system = win ? [/^[a-z]:\\windows(\\|$)/i, /^[a-z]:\\program files( \(x86\))?(\\|$)/i, /^[a-z]:\\programdata(\\|$)/i] : [/^\/(bin|boot|dev|etc|lib|lib64|proc|run|sbin|sys|usr|var)(\/|$)/, /^\/$/];
   if (system.some((r) => r.test(norm))) return { de: 'Das ist ein Systemordner; bitte einen eigenen Ordner wählen.', en: 'That is a system folder; please choose a folder of your own.' };
   return undefined;
+}
+
+/** The advice beside the field: by the kind of folder, or the kind of server an address names. */
+function adviceForValue(v: string, service: { classifier: { classify(f: string): Parameters<typeof adviceFor>[0] }; env: { platform: NodeJS.Platform } }): ReturnType<typeof adviceFor> {
+  const l = parseLocation(v);
+  return l.kind === 'webdav' || l.kind === 's3' ? adviceForServer(l, service.env.platform) : adviceFor(service.classifier.classify(v), service.env.platform);
 }
 
 /** Asks what is at a path within a time limit; `signal` gives up early (a newer value, the page closed). */
@@ -71,6 +82,7 @@ export function probeFolderChecks(probe: SharedFolderProbe, timeoutMs: number, d
 export async function folderExistenceProblem(value: string, env: { platform: NodeJS.Platform }, checks: FolderChecks, signal: AbortSignal): Promise<LocalizedText | undefined> {
   const v = value.trim();
   if (env.platform === 'win32' && /^\\\\/.test(v)) return undefined; // shares are checked by the probe, which can log in first
+  if (looksLikeAddress(v)) return undefined; // a server: checked by the connection test (it may need a login first)
   switch (await checks.pathKind(v, signal)) {
     case 'directory':
     case 'unknown': // the child could not run: the probe of save / test-connection reports that
@@ -351,7 +363,7 @@ export class SettingsController {
       const problem = await folderExistenceProblem(value, this.service.env, this.checks, signal);
       if (seq !== this.checkSeq || signal.aborted) return;
       // The classifier reads the mount table and the cloud clients' settings: once per value, here.
-      next = { value, state: 'done', ...(problem ? { problem } : { kind: adviceFor(this.service.classifier.classify(value.trim()), this.service.env.platform) }) };
+      next = { value, state: 'done', ...(problem ? { problem } : { kind: adviceForValue(value.trim(), this.service) }) };
     } catch {
       next = { value, state: 'done' }; // nothing known; save and test-connection check again
     }

@@ -157,6 +157,7 @@ export class StoreSetup {
     if (p.state === 'wrong-folder' && (p.content === 'empty' || p.content === 'remnants') && localReplica) return { kind: 'emptied', folder: config.folder };
     if (p.state === 'auth-required') {
       const c = await this.login.logIn(config.folder);
+      if (c.ok) this.service.forgetConnection(config.folder);
       return c.ok ? this.reopenConfigured(config) : { kind: 'login-cancelled', text: c.text, localReplica };
     }
     const kind = p.state === 'unavailable' ? 'unreachable' : p.state;
@@ -167,7 +168,7 @@ export class StoreSetup {
     const header = await this.headerFor(config, online);
     if (!header) return { kind: 'header-unreadable' };
     const local = this.service.localReplicaRoot(config.storeId);
-    const k = await this.keys.unlock(header, online ? [config.folder, local] : [local]);
+    const k = await this.keys.unlock(header, online ? [await this.service.location(config.folder), local] : [local]);
     if (k.kind === 'cancelled') return { kind: 'passphrase-cancelled' };
     const active = await this.service.activate(config, header, k.keyring);
     // The passphrase was changed on another PC: asked once now; cancelling still opens the data.
@@ -191,7 +192,7 @@ export class StoreSetup {
     // A local copy that is there but unreadable is no reason to believe the shared one instead: a
     // damaged copy is "unreadable", and a local folder that cannot be read at all fails in words.
     const mine = await ReplicaFolder.readHeader(this.service.localReplicaRoot(storeId));
-    const r = mine.kind === 'missing' && shared ? await ReplicaFolder.readHeader(shared).catch(() => undefined) : mine;
+    const r = mine.kind === 'missing' && shared ? await ReplicaFolder.readHeader(await this.service.location(shared)).catch(() => undefined) : mine;
     return r?.kind === 'ok' && r.header.storeId === storeId ? r.header : undefined;
   }
 
@@ -205,7 +206,7 @@ export class StoreSetup {
   async moveTo(folder: string): Promise<MoveOutcome> {
     const r = await this.service.readConfig();
     if (r.kind !== 'ok') return { kind: 'not-configured' };
-    const hdr = await ReplicaFolder.readHeader(folder).catch(() => undefined);
+    const hdr = await ReplicaFolder.readHeader(await this.service.location(folder)).catch(() => undefined);
     if (hdr?.kind !== 'ok' || hdr.header.storeId !== r.config.storeId) return { kind: 'not-this-store' };
     await this.service.configStore.write({ ...r.config, folder });
     return { kind: 'moved' };
@@ -259,6 +260,7 @@ export class StoreSetup {
     let p = await this.service.probe(folder);
     if (p.state === 'auth-required') {
       const c = await this.login.logIn(folder);
+      if (c.ok) this.service.forgetConnection(folder);
       if (!c.ok) return { kind: 'login-cancelled', text: c.text };
       p = await this.service.probe(folder);
     }
@@ -273,14 +275,14 @@ export class StoreSetup {
   }
 
   protected async join(folder: string): Promise<SetUpOutcome> {
-    const hdr = await ReplicaFolder.readHeader(folder);
+    const hdr = await ReplicaFolder.readHeader(await this.service.location(folder));
     if (hdr.kind !== 'ok') return { kind: 'header-unreadable' };
     const current = await this.service.configStore.read();
     if (current.kind === 'ok' && current.config.storeId !== hdr.header.storeId) return { kind: 'other-store' };
     // Joining again (the setup was removed, the replica kept): this PC's own copy of the header, not the folder's.
     const header = await this.trustedHeader(hdr.header.storeId, folder);
     if (!header) return { kind: 'header-unreadable' };
-    const k = await this.keys.unlock(header, [folder, this.service.localReplicaRoot(header.storeId)]);
+    const k = await this.keys.unlock(header, [await this.service.location(folder), this.service.localReplicaRoot(header.storeId)]);
     if (k.kind === 'cancelled') return { kind: 'passphrase-cancelled' };
     const config = { version: 1 as const, folder, storeId: header.storeId, configuredAt: new Date().toISOString() };
     await this.service.activate(config, header, k.keyring);
@@ -330,7 +332,7 @@ export class StoreSetup {
       const config = { version: 1 as const, folder, storeId: header.storeId, configuredAt: new Date().toISOString() };
       await this.service.configStore.write(config);
       try {
-        await ReplicaFolder.writeHeader(folder, header);
+        await ReplicaFolder.writeHeader(await this.service.location(folder), header);
       } catch {
         await this.service.configStore.remove();
         return await this.undoCreate(replica, localRoot, header.storeId, { kind: 'header-not-written' });
