@@ -1,5 +1,7 @@
-// `npm start`: the reference dev host. Flags: --device NAME, --port N, --shared DIR, --app-data DIR,
-// --flag-off. Prints the URL (with the per-run token) to open in a browser.
+// `npm start`: the reference dev host. Flags: --device NAME, --port N, --shared DIR|ADDRESS, --app-data DIR,
+// --flag-off. Prints the URL (with the per-run token) to open in a browser. --shared takes a folder or
+// a server address (https://… WebDAV, s3+https://… S3; docs/SERVERS.md), which the person types into
+// the settings page's folder field (the host's folder picker browses folders only).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DevHost } from './dev-host';
@@ -13,14 +15,17 @@ async function main(): Promise<void> {
   const root = path.resolve(__dirname, '..');
   const work = path.join(root, '.dev-host');
   const deviceName = arg('device') ?? 'Praxis-PC 1';
-  const shared = path.resolve(arg('shared') ?? path.join(work, 'shared'));
+  const given = arg('shared');
+  const address = given !== undefined && /^[a-z][a-z0-9+.-]*:\/\//i.test(given) ? given : undefined;
+  const shared = path.resolve(address ? path.join(work, 'shared') : (given ?? path.join(work, 'shared')));
   const appDataDir = path.resolve(arg('app-data') ?? path.join(work, deviceName.replace(/[^A-Za-z0-9-]+/g, '-')));
   fs.mkdirSync(shared, { recursive: true });
   fs.mkdirSync(appDataDir, { recursive: true });
   const host = new DevHost({ pluginDir: root, deviceName, appDataDir, sharedDefault: shared, port: Number(arg('port') ?? 0), flagOn: !process.argv.includes('--flag-off') });
   await host.start();
   console.log(`Dev host "${deviceName}" (cloud storage ${process.argv.includes('--flag-off') ? 'not unlocked' : 'unlocked'})`);
-  console.log(`  shared folder suggested: ${shared}`);
+  if (address) console.log(`  server address to enter:  ${address.replace(/\/\/[^/@]*@/, '//')}`);
+  else console.log(`  shared folder suggested: ${shared}`);
   console.log(`  app data:                ${appDataDir}`);
   console.log(`DEV_HOST_URL ${host.url}`);
   const stop = () => void host.stop().then(() => process.exit(0));
