@@ -7,7 +7,7 @@ import * as https from 'node:https';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
 import { DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
-import { MediumError, slashed, tagNumber, type Medium, type MediumEntry, type MediumStat, type WriteMode } from '../store/medium';
+import { MediumError, assertProbeName, existsByStat, slashed, tagNumber, type Medium, type MediumEntry, type MediumStat, type WriteMode } from '../store/medium';
 import { statusError } from './webdav-medium';
 
 export interface S3Location {
@@ -176,17 +176,11 @@ export class S3Medium implements Medium {
       await this.run('HEAD', (abortSignal) => this.client.send(new HeadBucketCommand({ Bucket: this.at.bucket }), { abortSignal }));
       return true;
     }
-    try {
-      await this.stat(rel);
-      return true;
-    } catch (e) {
-      if ((e as { code?: string }).code === 'ENOENT') return false;
-      throw e;
-    }
+    return existsByStat(this, rel);
   }
 
   async removeProbe(rel: string): Promise<void> {
-    if (!/^\.probe-[0-9a-f]+\.tmp$/.test(rel)) throw new Error('only the connection check’s test file is ever removed');
+    assertProbeName(rel);
     await this.run('DELETE', (abortSignal) => this.client.send(new DeleteObjectCommand({ Bucket: this.at.bucket, Key: this.key(rel) }), { abortSignal }));
   }
 

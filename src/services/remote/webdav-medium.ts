@@ -5,7 +5,7 @@
 // checked by the replica folder that reads it.
 import * as path from 'node:path';
 import { XMLParser } from 'fast-xml-parser';
-import { MediumError, slashed, tagNumber, type EntryKind, type Medium, type MediumEntry, type MediumStat, type WriteMode } from '../store/medium';
+import { MediumError, assertProbeName, existsByStat, slashed, tagNumber, type EntryKind, type Medium, type MediumEntry, type MediumStat, type WriteMode } from '../store/medium';
 import { HttpClient, type HttpOptions, type HttpResponse } from './http';
 
 export interface Login {
@@ -154,17 +154,11 @@ export class WebDavMedium implements Medium {
   }
 
   async exists(rel: string): Promise<boolean> {
-    try {
-      await this.stat(rel);
-      return true;
-    } catch (e) {
-      if ((e as { code?: string }).code === 'ENOENT') return false;
-      throw e;
-    }
+    return existsByStat(this, rel);
   }
 
   async removeProbe(rel: string): Promise<void> {
-    if (!/^\.probe-[0-9a-f]+\.tmp$/.test(rel)) throw new Error('only the connection check’s test file is ever removed');
+    assertProbeName(rel);
     await this.http.send({ method: 'DELETE', url: this.url(rel), headers: this.headers() });
   }
 

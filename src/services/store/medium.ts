@@ -21,7 +21,7 @@ export interface MediumStat {
   readonly kind: EntryKind;
   readonly size: number;
   readonly mtimeMs: number;
-  /** The inode change time on a file system; a server's entity tag folded into a number elsewhere. */
+  /** The inode change time on a file system; a server's entity tag as a number (`tagNumber`). */
   readonly ctimeMs: number;
 }
 
@@ -42,8 +42,8 @@ export interface Medium {
   /** The entry itself (a link is not followed); ENOENT when it is not there. */
   stat(rel: string): Promise<MediumStat>;
   /**
-   * A whole file, at most `max` bytes: a larger one fails with code EFBIG (and `size`), a link with
-   * ELOOP-free code `ELINK`, anything but a file with `ENOTFILE` — without reading it.
+   * A whole file, at most `max` bytes: a larger one fails with code EFBIG (and `size`), a symbolic
+   * link with `ELINK` (never followed), anything else that is not a file with `ENOTFILE` — unread.
    */
   read(rel: string, max: number): Promise<Buffer>;
   /** Writes a whole file, creating the folders it needs below the store's root (never the root itself). */
@@ -116,6 +116,22 @@ export class FolderMedium implements Medium {
   exists(rel: string): Promise<boolean> {
     return exists(this.abs(rel));
   }
+}
+
+/** `exists` of a server medium: whether its `stat` finds the entry (ENOENT: no; anything else is thrown). */
+export async function existsByStat(m: Pick<Medium, 'stat'>, rel: string): Promise<boolean> {
+  try {
+    await m.stat(rel);
+    return true;
+  } catch (e) {
+    if (errnoOf(e) === 'ENOENT') return false;
+    throw e;
+  }
+}
+
+/** Only the connection check's test file may ever be removed through a medium. */
+export function assertProbeName(rel: string): void {
+  if (!/^\.probe-[0-9a-f]+\.tmp$/.test(rel)) throw new Error('only the connection check’s test file is ever removed');
 }
 
 /** A server's entity tag as a number for MediumStat.ctimeMs (a changed tag: a changed file). */
