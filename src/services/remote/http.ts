@@ -9,7 +9,7 @@ import * as tls from 'node:tls';
 import { MediumError } from '../store/medium';
 
 export interface HttpOptions {
-  /** The longest one attempt may take, from connecting to the last byte (default 20 s). */
+  /** The longest one attempt may take, from connecting to the last byte (default 15 s). */
   readonly timeoutMs?: number;
   /** Attempts in all for a passing failure (default 4). */
   readonly attempts?: number;
@@ -36,8 +36,12 @@ export interface HttpRequest {
 
 /** Statuses a server uses for "not now": tried again after a pause. */
 const PASSING = new Set([423, 429, 502, 503, 504]);
-/** Network errors worth one more attempt (the connection dropped; a server restarting). */
-const RETRY_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'ESOCKETTIMEDOUT', 'EAI_AGAIN', 'UND_ERR_SOCKET']);
+/**
+ * Network errors worth one more attempt (the connection dropped; a server restarting). Not a time-out:
+ * a server that hung for the whole limit is not asked again in this round (a frozen server would
+ * otherwise hold a round, and a closing store, for attempts × the limit).
+ */
+const RETRY_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'EAI_AGAIN', 'UND_ERR_SOCKET']);
 
 export class HttpClient {
   protected readonly agent: http.Agent;
@@ -70,7 +74,7 @@ export class HttpClient {
   }
 
   protected once(req: HttpRequest): Promise<HttpResponse> {
-    const timeoutMs = this.opts.timeoutMs ?? 20_000;
+    const timeoutMs = this.opts.timeoutMs ?? 15_000;
     const tls = req.url.protocol === 'https:';
     return new Promise<HttpResponse>((resolve, reject) => {
       let settled = false;

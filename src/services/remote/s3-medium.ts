@@ -25,7 +25,7 @@ export interface S3Login {
 }
 
 export interface S3Options {
-  /** The longest one request may take, start to last byte (default 20 s). */
+  /** The longest one request may take, start to last byte (default 15 s); with the SDK's retries at most twice that. */
   readonly timeoutMs?: number;
   /** Attempts in all (default 4). */
   readonly attempts?: number;
@@ -53,8 +53,8 @@ export class S3Medium implements Medium {
       credentials: { accessKeyId: login.accessKeyId, secretAccessKey: login.secretAccessKey },
       maxAttempts: opts.attempts ?? 4,
       requestHandler: {
-        connectionTimeout: Math.min(5000, opts.timeoutMs ?? 20_000),
-        requestTimeout: opts.timeoutMs ?? 20_000,
+        connectionTimeout: Math.min(5000, opts.timeoutMs ?? 15_000),
+        requestTimeout: opts.timeoutMs ?? 15_000,
         throwOnRequestTimeout: true,
         ...(opts.ca ? { httpsAgent: new https.Agent({ keepAlive: true, ca: [...tls.rootCertificates, opts.ca] }) } : {}),
       },
@@ -73,7 +73,7 @@ export class S3Medium implements Medium {
   /** Runs one command with a time limit over the whole request; S3's errors become coded ones. */
   protected async run<T>(what: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
     try {
-      return await fn(AbortSignal.timeout((this.opts.timeoutMs ?? 20_000) * (this.opts.attempts ?? 4)));
+      return await fn(AbortSignal.timeout((this.opts.timeoutMs ?? 15_000) * 2));
     } catch (e) {
       throw s3Error(e, what);
     }

@@ -105,14 +105,14 @@ export class ServerAccess {
       const bounded = new Promise<ProbeResult>((resolve) => {
         timer = setTimeout(() => resolve({ state: 'unavailable', content: 'unknown', detail: T.noAnswer(Math.round(timeoutMs / 1000)), code: 'TIMEOUT', timedOut: true }), timeoutMs);
       });
-      return await Promise.race([this.check(medium, opts.expectStoreId), bounded]);
+      return await Promise.race([this.check(medium, opts.expectStoreId, timeoutMs), bounded]);
     } finally {
       if (timer) clearTimeout(timer);
       medium.close?.();
     }
   }
 
-  protected async check(m: Medium, expectStoreId: string | undefined): Promise<ProbeResult> {
+  protected async check(m: Medium, expectStoreId: string | undefined, timeoutMs: number): Promise<ProbeResult> {
     let step = 'list';
     try {
       const names = (await m.list('')).map((e) => e.name).filter((n) => !n.startsWith('.'));
@@ -148,7 +148,7 @@ export class ServerAccess {
       if (content === 'foreign') return { state: 'available', content, detail: T.foreign };
       return { state: 'available', content, storeId, detail: T.ok };
     } catch (e) {
-      return failure(step, e);
+      return failure(step, e, timeoutMs);
     }
   }
 
@@ -193,10 +193,10 @@ function open(at: ServerLocation, login: Secret | undefined, opts: { timeoutMs?:
 }
 
 /** The probe's answer for an error at a step: coded, in words, never with a login or an address. */
-function failure(step: string, e: unknown): ProbeResult {
+function failure(step: string, e: unknown, timeoutMs: number): ProbeResult {
   const code = (e as { code?: string }).code ?? 'UNKNOWN';
   const base = { content: 'unknown' as const, code: `${step}:${code}` };
-  if (code === 'ETIMEDOUT') return { state: 'unavailable', ...base, detail: T.noAnswer(5), timedOut: true };
+  if (code === 'ETIMEDOUT') return { state: 'unavailable', ...base, detail: T.noAnswer(Math.round(timeoutMs / 1000)), timedOut: true };
   if (CERTIFICATE.test(code)) return { state: 'unavailable', ...base, detail: T.certificate };
   if (code === 'EAUTH') return { state: 'auth-required', ...base, detail: T.login };
   if (code === 'EACCES' || code === 'EPERM') return { state: 'denied', ...base, detail: T.denied };
