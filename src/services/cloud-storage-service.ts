@@ -155,8 +155,8 @@ export class CloudStorageService implements StoreDiagnostics {
   }
 
   /** The bounded check of a folder (a child process killed after the time limit) or a server (in-process, bounded). */
-  probe(folder: string, expectStoreId?: string): Promise<ProbeResult> {
-    if (this.servers && ServerAccess.serverOf(folder)) return this.servers.probe(folder, { expectStoreId, timeoutMs: this.timings.probeTimeoutMs });
+  probe(folder: string, expectStoreId?: string, opts: { monitor?: boolean } = {}): Promise<ProbeResult> {
+    if (this.servers && ServerAccess.serverOf(folder)) return this.servers.probe(folder, { expectStoreId, timeoutMs: this.timings.probeTimeoutMs, writeTest: !opts.monitor });
     return this.prober.probe(folder, { expectStoreId, timeoutMs: this.timings.probeTimeoutMs, networkShare: this.isNetworkShare(folder) });
   }
 
@@ -259,7 +259,7 @@ export class CloudStorageService implements StoreDiagnostics {
   protected startMonitor(active: ActiveStore, d: DisposableCollection): void {
     const { config } = active;
     const tick = async () => {
-      const r = await this.probe(config.folder, config.storeId);
+      const r = await this.probe(config.folder, config.storeId, { monitor: true });
       if (d.disposed) return;
       this.setAccess(r.state, config.folder, r.state === 'available' ? undefined : active.carrier.health === 'emptied' ? EMPTIED : r.detail);
       if (r.state === 'available') active.carrier.trigger();

@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import { readTree } from '../support/temp';
 import { host, openPage } from '../support/settings-page';
+import { loadCloudPlugin } from '../support/test-host';
 import { waitFor } from '../support/temp';
 import { startLighttpd, startS3rver, type TestServer } from '../support/servers';
 import { serverAccount } from '../../src/services/remote/server-access';
@@ -71,6 +72,20 @@ describe.each([
     expect((await storeB.get('clients', 'k1'))!.data).toEqual({ name: 'Anna Beispiel' });
     // nothing of the practice in plaintext on the server
     expect(everything(env.server.root)).not.toContain('Anna Beispiel');
+
+    // A restarts after its login expired (a changed app password, a revoked key): the startup guard asks
+    // for the login, keeps the new one, and A works on with everything it had
+    await pa.unload();
+    const account = serverAccount(env.address);
+    const kept = a.keychain.items.get(account)!;
+    a.keychain.items.set(account, env.address.startsWith('s3') ? JSON.stringify({ accessKeyId: 'EXPIRED', secretAccessKey: 'expired-secret-1' }) : JSON.stringify({ user: env.user, password: 'abgelaufen-2025' }));
+    const a2 = host(a.keychain, a.env.appDataDir, 'Empfang');
+    a2.dialogs.credentials.push({ username: env.user, password: env.secret });
+    const restarted = await loadCloudPlugin(a2);
+    expect(await restarted.startupGuards[0]!.check()).toMatchObject({ kind: 'proceed' });
+    expect(a2.dialogs.asked.filter((q) => q.kind === 'credentials')).toHaveLength(1);
+    expect(a2.keychain.items.get(account)).toBe(kept);
+    expect((await (await restarted.storageProviders[0]!.open()).get('clients', 'k1'))?.data).toEqual({ name: 'Anna Beispiel' });
   });
 
   test('"test connection" tells apart a wrong address, a wrong login and a stopped server — in words, without the login', async () => {

@@ -94,9 +94,10 @@ export class ServerAccess {
 
   /**
    * The bounded check: list the address, read the store's header, write and read back a test file (and
-   * remove it). `timeoutMs` bounds the whole check, whatever the server does.
+   * remove it; not with `writeTest: false`, the running PC's access monitor, which asks every few
+   * seconds and must not cost three writes each time). `timeoutMs` bounds the whole check.
    */
-  async probe(address: string, opts: { expectStoreId?: string; timeoutMs?: number; login?: Secret } = {}): Promise<ProbeResult> {
+  async probe(address: string, opts: { expectStoreId?: string; timeoutMs?: number; login?: Secret; writeTest?: boolean } = {}): Promise<ProbeResult> {
     const timeoutMs = opts.timeoutMs ?? 5000;
     const at = ServerAccess.serverOf(address)!;
     const medium = open(at, opts.login ?? (await this.storedLogin(address)), { timeoutMs, attempts: 1 });
@@ -105,27 +106,29 @@ export class ServerAccess {
       const bounded = new Promise<ProbeResult>((resolve) => {
         timer = setTimeout(() => resolve({ state: 'unavailable', content: 'unknown', detail: T.noAnswer(Math.round(timeoutMs / 1000)), code: 'TIMEOUT', timedOut: true }), timeoutMs);
       });
-      return await Promise.race([this.check(medium, opts.expectStoreId, timeoutMs), bounded]);
+      return await Promise.race([this.check(medium, opts.expectStoreId, timeoutMs, opts.writeTest ?? true), bounded]);
     } finally {
       if (timer) clearTimeout(timer);
       medium.close?.();
     }
   }
 
-  protected async check(m: Medium, expectStoreId: string | undefined, timeoutMs: number): Promise<ProbeResult> {
+  protected async check(m: Medium, expectStoreId: string | undefined, timeoutMs: number, writeTest: boolean): Promise<ProbeResult> {
     let step = 'list';
     try {
       const names = (await m.list('')).map((e) => e.name).filter((n) => !n.startsWith('.'));
       step = 'header';
       const hdr = names.includes(Paths.header) ? await ReplicaFolder.readHeader(m) : undefined;
-      step = 'write';
-      const probe = `.probe-${crypto.randomBytes(6).toString('hex')}.tmp`;
-      const token = crypto.randomBytes(16);
-      await m.write(probe, token, 'replace');
-      step = 'readback';
-      const back = await m.read(probe, 1024);
-      await m.removeProbe?.(probe).catch(() => undefined);
-      if (!back.equals(token)) return { state: 'unavailable', content: 'unknown', detail: T.broken('readback', 'EMISMATCH'), code: 'readback:EMISMATCH' };
+      if (writeTest) {
+        step = 'write';
+        const probe = `.probe-${crypto.randomBytes(6).toString('hex')}.tmp`;
+        const token = crypto.randomBytes(16);
+        await m.write(probe, token, 'replace');
+        step = 'readback';
+        const back = await m.read(probe, 1024);
+        await m.removeProbe?.(probe).catch(() => undefined);
+        if (!back.equals(token)) return { state: 'unavailable', content: 'unknown', detail: T.broken('readback', 'EMISMATCH'), code: 'readback:EMISMATCH' };
+      }
       const layout = new Set(['devices', 'keys', 'objects', 'snapshots']);
       const content: FolderContent =
         hdr === undefined
