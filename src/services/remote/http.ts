@@ -49,7 +49,7 @@ export class HttpClient {
 
   constructor(protected readonly opts: HttpOptions = {}) {
     this.agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
-    this.tlsAgent = new https.Agent({ keepAlive: true, maxSockets: 4, ...(opts.ca ? { ca: [...tlsRootCertificates(), opts.ca] } : {}) });
+    this.tlsAgent = new https.Agent({ keepAlive: true, maxSockets: 4, ...(opts.ca ? { ca: caBundle(opts.ca) } : {}) });
   }
 
   /**
@@ -140,6 +140,11 @@ export function retryAfterMs(v: string | string[] | undefined): number | undefin
   if (/^\d+$/.test(s.trim())) return Number(s.trim()) * 1000;
   const at = Date.parse(s);
   return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+}
+
+/** The system's roots, NODE_EXTRA_CA_CERTS and `ca`: giving an agent `ca` replaces the defaults, so they are added back. */
+export function caBundle(ca: string): string[] {
+  return [...tlsRootCertificates(), ca];
 }
 
 function tlsRootCertificates(): string[] {

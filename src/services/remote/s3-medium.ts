@@ -5,9 +5,9 @@
 // calls passing (429, 503 SlowDown, dropped connections) with back-off, a bounded number of times.
 import * as https from 'node:https';
 import * as path from 'node:path';
-import * as tls from 'node:tls';
 import { DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { MediumError, assertProbeName, existsByStat, slashed, tagNumber, type Medium, type MediumEntry, type MediumStat, type WriteMode } from '../store/medium';
+import { caBundle } from './http';
 import { statusError } from './webdav-medium';
 
 export interface S3Location {
@@ -56,7 +56,7 @@ export class S3Medium implements Medium {
         connectionTimeout: Math.min(5000, opts.timeoutMs ?? 15_000),
         requestTimeout: opts.timeoutMs ?? 15_000,
         throwOnRequestTimeout: true,
-        ...(opts.ca ? { httpsAgent: new https.Agent({ keepAlive: true, ca: [...tls.rootCertificates, opts.ca] }) } : {}),
+        ...(opts.ca ? { httpsAgent: new https.Agent({ keepAlive: true, ca: caBundle(opts.ca) }) } : {}),
       },
     });
   }

@@ -8,6 +8,7 @@ import { Accounts, CredentialStore } from '../credentials/credential-store';
 import { keychainName } from '../common/wording';
 import { Paths } from '../store/format';
 import { ReplicaFolder } from '../store/replica-folder';
+import { LAYOUT_DIRS, ignorable } from '../store/shared-folder-exchange';
 import type { Medium } from '../store/medium';
 import type { FolderContent, ProbeResult } from '../access/shared-folder-probe';
 import { parseLocation, type Location } from './location';
@@ -116,7 +117,7 @@ export class ServerAccess {
   protected async check(m: Medium, expectStoreId: string | undefined, timeoutMs: number, writeTest: boolean): Promise<ProbeResult> {
     let step = 'list';
     try {
-      const names = (await m.list('')).map((e) => e.name).filter((n) => !n.startsWith('.'));
+      const names = (await m.list('')).map((e) => e.name).filter((n) => !ignorable(n));
       step = 'header';
       const hdr = names.includes(Paths.header) ? await ReplicaFolder.readHeader(m) : undefined;
       if (writeTest) {
@@ -129,12 +130,11 @@ export class ServerAccess {
         await m.removeProbe?.(probe).catch(() => undefined);
         if (!back.equals(token)) return { state: 'unavailable', content: 'unknown', detail: T.broken('readback', 'EMISMATCH'), code: 'readback:EMISMATCH' };
       }
-      const layout = new Set(['devices', 'keys', 'objects', 'snapshots']);
       const content: FolderContent =
         hdr === undefined
           ? names.length === 0
             ? 'empty'
-            : names.every((n) => layout.has(n))
+            : names.every((n) => LAYOUT_DIRS.has(n))
               ? 'remnants'
               : 'foreign'
           : hdr.kind === 'newer'

@@ -40,7 +40,7 @@ export interface ExchangeOptions {
 }
 
 /** Store folders an emptied shared folder may still show (a sync client deletes files before folders). */
-const LAYOUT_DIRS = new Set<string>([Paths.devicesDir, Paths.keysDir, Paths.objectsDir, Paths.snapshotsDir]);
+export const LAYOUT_DIRS: ReadonlySet<string> = new Set<string>([Paths.devicesDir, Paths.keysDir, Paths.objectsDir, Paths.snapshotsDir]);
 
 export class SharedFolderExchange implements Carrier {
   protected readonly shared: ReplicaFolder;
