@@ -20,7 +20,7 @@ import { DeviceIdentity } from './identity/device-identity';
 import { Paths, type StoreHeader } from './store/format';
 import { OpenPracticeStore } from './store/open-practice-store';
 import { PracticeReplica } from './store/practice-replica';
-import type { Carrier } from './store/replica-port';
+import type { Carrier, MovedTo } from './store/replica-port';
 import { SharedFolderExchange } from './store/shared-folder-exchange';
 import type { Medium } from './store/medium';
 import { ServerAccess } from './remote/server-access';
@@ -50,6 +50,17 @@ export const HEADER_ALTERED: LocalizedText = {
   de: 'Die Datei practice-store.json im gemeinsamen Ordner wurde verändert: Sie stimmt nicht mehr mit der Kopie überein, die dieser PC beim Einrichten gespeichert hat. Dieser PC arbeitet mit seiner eigenen, geprüften Kopie weiter; aus der veränderten Datei wird nichts übernommen, und sie wird nicht überschrieben. Solange nicht geklärt ist, wer sie geändert hat, sollte kein neuer PC diesem Ordner beitreten – bitte wenden Sie sich an den Support.',
   en: "The file practice-store.json in the shared folder was changed: it no longer matches the copy this PC kept when it was set up. This PC keeps working with its own, checked copy; nothing is taken from the changed file, and it is not overwritten. Until it is clear who changed it, no new PC should join this folder — please contact support.",
 };
+
+/** What a person reads when the store moved to another location and this PC has not followed yet. */
+export function movedText(m: MovedTo): LocalizedText {
+  const when = new Date(m.at);
+  const de = Number.isNaN(when.getTime()) ? '' : ` am ${when.toLocaleDateString('de-DE')} um ${when.toLocaleTimeString('de-DE', { hour: '2-digit', minute: '2-digit' })} Uhr`;
+  const en = Number.isNaN(when.getTime()) ? '' : ` on ${when.toLocaleDateString('en-GB')} at ${when.toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit' })}`;
+  return {
+    de: `Die Praxisdaten sind umgezogen: ${m.byName} hat sie${de} nach „${m.to}“ gebracht. Bitte wählen Sie unter „Gruppenpraxis & Cloudspeicher“ „Dem Umzug folgen“. Bis dahin bleiben die Änderungen dieses PCs auf diesem PC gespeichert und werden danach übertragen; es geht nichts verloren.`,
+    en: `The practice data have moved: ${m.byName} took them to "${m.to}"${en}. Please choose "Follow the move" under "Group practice & cloud storage". Until then this PC's changes stay saved on this PC and are sent afterwards; nothing is lost.`,
+  };
+}
 
 const LOCAL_ONLY: SyncStatus = { state: 'local-only', pendingUploads: 0, awaited: 0, conflicts: 0, devices: [] };
 
@@ -210,8 +221,30 @@ export class CloudStorageService implements StoreDiagnostics {
     if (this.current && !this.current.replica.isClosed && this.current.config.storeId === config.storeId) return this.current;
     await this.deactivate();
     const replica = opened ?? (await this.openLocal(header, keyring));
+    const carrier = await this.newCarrier(config, replica);
+    return this.attach({ config, replica, carrier, store: new OpenPracticeStore(replica, carrier) });
+  }
+
+  /**
+   * The store moved (this PC moved it, or follows a move): the open replica goes on with a carrier to
+   * the new location, under the same store object the host holds. The old carrier is stopped first
+   * (its last send goes to the old location only while that is still the store's).
+   */
+  async relocate(config: CloudConfig): Promise<ActiveStore> {
+    const a = this.active;
+    if (!a || a.config.storeId !== config.storeId) throw new Error('no open store to move');
+    this.activeDisposables.dispose();
+    await this.monitoring?.catch(() => undefined);
+    await a.carrier.stop();
+    const carrier = await this.newCarrier(config, a.replica);
+    a.store.useCarrier(carrier);
+    this.notices.withdraw(NoticeIds.moved);
+    return this.attach({ config, replica: a.replica, carrier, store: a.store });
+  }
+
+  protected async newCarrier(config: CloudConfig, replica: PracticeReplica): Promise<SharedFolderExchange> {
     const at = await this.location(config.folder);
-    const carrier = new SharedFolderExchange(replica, {
+    return new SharedFolderExchange(replica, {
       sharedRoot: config.folder,
       ...(typeof at === 'string' ? {} : { medium: at }),
       deviceName: this.env.deviceName,
@@ -222,7 +255,10 @@ export class CloudStorageService implements StoreDiagnostics {
       auditMs: this.timings.auditMs,
       repairGraceMs: this.timings.repairGraceMs,
     });
-    const active: ActiveStore = { config, replica, carrier, store: new OpenPracticeStore(replica, carrier) };
+  }
+
+  protected async attach(active: ActiveStore): Promise<ActiveStore> {
+    const { config, replica, carrier } = active;
     this.current = active;
     const d = (this.activeDisposables = new DisposableCollection());
     let told = '';
@@ -246,7 +282,10 @@ export class CloudStorageService implements StoreDiagnostics {
         if (h === 'ok') this.setAccess('available', config.folder);
         else if (h === 'unreachable') this.setAccess('unavailable', config.folder, { de: 'Der gemeinsame Ordner ist nicht erreichbar; Änderungen warten auf diesem PC.', en: 'The shared folder is unreachable; changes wait on this PC.' });
         else if (h === 'emptied') this.setAccess('wrong-folder', config.folder, EMPTIED);
+        else if (h === 'moved' && carrier.movedTo) this.setAccess('wrong-folder', config.folder, movedText(carrier.movedTo));
         else this.setAccess('wrong-folder', config.folder);
+        if (h === 'moved' && carrier.movedTo) this.notices.show(NoticeIds.moved, 'warning', movedText(carrier.movedTo));
+        else if (h === 'ok') this.notices.withdraw(NoticeIds.moved);
       }),
     );
     await carrier.exchange();
@@ -261,7 +300,9 @@ export class CloudStorageService implements StoreDiagnostics {
     const tick = async () => {
       const r = await this.probe(config.folder, config.storeId, { monitor: true });
       if (d.disposed) return;
-      this.setAccess(r.state, config.folder, r.state === 'available' ? undefined : active.carrier.health === 'emptied' ? EMPTIED : r.detail);
+      const moved = active.carrier.health === 'moved' ? active.carrier.movedTo : undefined;
+      if (moved && r.state === 'available') this.setAccess('wrong-folder', config.folder, movedText(moved));
+      else this.setAccess(r.state, config.folder, r.state === 'available' ? undefined : active.carrier.health === 'emptied' ? EMPTIED : r.detail);
       if (r.state === 'available') active.carrier.trigger();
     };
     // One probe at a time: a slow folder never piles up child processes.

@@ -8,6 +8,7 @@ import { HostDialogs, type LocalizedText, type Tone } from '../../host-api';
 export const NoticeIds = {
   passphraseChanged: 'cloud-storage.passphrase-changed',
   offline: 'cloud-storage.offline',
+  moved: 'cloud-storage.moved',
 } as const;
 
 @injectable()

@@ -3,8 +3,8 @@
 import { inject, injectable, optional } from 'inversify';
 import { HostDialogs, HostLocalData, HostLogger, type LocalizedText, type StartupVerdict, type Tone } from '../../host-api';
 import { errnoOf, failureText } from '../common/errors';
-import { StoreSetup, type ReopenOutcome } from '../setup/store-setup';
-import { CloudStorageService, EMPTIED, HEADER_ALTERED } from '../cloud-storage-service';
+import { StoreSetup, type MoveStoreOutcome, type ReopenOutcome } from '../setup/store-setup';
+import { CloudStorageService, EMPTIED, HEADER_ALTERED, movedText } from '../cloud-storage-service';
 import { NoticeIds } from '../common/notices';
 import { count, form } from '../common/wording';
 
@@ -16,6 +16,7 @@ const A = {
   choose: { id: 'choose-folder', label: { de: 'Ordner wählen …', en: 'Choose folder …' }, style: 'secondary' } as Action,
   passphrase: { id: 'enter-passphrase', label: { de: 'Praxis-Passwort eingeben', en: 'Enter practice passphrase' }, style: 'primary' } as Action,
   login: { id: 'log-in', label: { de: 'Anmelden …', en: 'Log in …' }, style: 'primary' } as Action,
+  follow: { id: 'follow-move', label: { de: 'Dem Umzug folgen', en: 'Follow the move' }, style: 'primary' } as Action,
   restore: { id: 'restore-shared-folder', label: { de: 'Praxisdaten von diesem PC in den gemeinsamen Ordner zurückschreiben', en: 'Write the practice data back into the shared folder from this PC' }, style: 'primary' } as Action,
 };
 
@@ -150,6 +151,13 @@ export class StartupFlow {
           [A.retry, ...offline, A.reset],
         );
       case 'opened':
+        if (o.moved)
+          return {
+            kind: 'blocked',
+            title: { de: 'Die Praxisdaten sind umgezogen', en: 'The practice data have moved' },
+            message: { de: `${movedText(o.moved).de}\n\nMit „Ohne Verbindung weiterarbeiten“ öffnen Sie die Daten dieses PCs und folgen später.`, en: `${movedText(o.moved).en}\n\nWith “Work offline” you open this PC’s data and follow later.` },
+            actions: [A.follow, A.offline],
+          };
         return { kind: 'proceed', notices: this.notices(o) };
     }
   }
@@ -209,6 +217,8 @@ export class StartupFlow {
         return this.chooseFolder();
       case 'restore-shared-folder':
         return this.restoreShared();
+      case 'follow-move':
+        return this.followMove();
       default: // retry, enter-passphrase, log-in: the whole check again
         return this.check();
     }
@@ -222,6 +232,21 @@ export class StartupFlow {
     return v;
   }
 
+  /** Follows the move (a folder's path asked for, the moving PC's offered); on failure the same choice again, with why. */
+  protected async followMove(): Promise<StartupVerdict> {
+    const moved = this.service?.active?.carrier.movedTo;
+    let target = moved?.to;
+    if (moved?.kind === 'folder') target = await this.dialogs.pickFolder({ title: { de: 'Neuen Speicherort der Praxisdaten wählen', en: 'Choose the new location of the practice data' }, defaultPath: moved.to });
+    if (!target) return this.check();
+    const o = await this.setup.followMove(target);
+    const v = await this.check();
+    if (o.kind === 'followed' && v.kind === 'proceed')
+      return { ...v, notices: [{ tone: 'ok', text: { de: `Dieser PC arbeitet jetzt mit den Praxisdaten in „${target}“.`, en: `This PC now works with the practice data in "${target}".` } }, ...v.notices] };
+    if (o.kind === 'followed' || v.kind !== 'blocked') return v;
+    const why = followFailure(o);
+    return { ...v, message: { de: `${why.de}\n\n${v.message.de}`, en: `${why.en}\n\n${v.message.en}` } };
+  }
+
   protected async chooseFolder(): Promise<StartupVerdict> {
     const current = await this.setup.configuredFolder();
     const folder = await this.dialogs.pickFolder({ title: { de: 'Ordner mit den Praxisdaten wählen', en: 'Choose the folder with the practice data' }, defaultPath: current });
@@ -231,4 +256,12 @@ export class StartupFlow {
     if (moved.kind !== 'not-this-store' || v.kind !== 'blocked') return v;
     return { ...v, message: { de: `Der Ordner „${folder}“ enthält nicht diese Praxisdaten; die Einrichtung bleibt unverändert.\n\n${v.message.de}`, en: `The folder "${folder}" does not hold these practice data; the setup is unchanged.\n\n${v.message.en}` } };
   }
+}
+
+/** Why following the move did not work (the guard's words; the settings page says more). */
+function followFailure(o: MoveStoreOutcome): LocalizedText {
+  if ('detail' in o) return { de: `Dem Umzug konnte nicht gefolgt werden: ${o.detail.de}`, en: `Could not follow the move: ${o.detail.en}` };
+  if ('text' in o && o.text) return { de: `Dem Umzug konnte nicht gefolgt werden: ${o.text.de}`, en: `Could not follow the move: ${o.text.en}` };
+  if (o.kind === 'other-store') return { de: 'Am neuen Speicherort liegt ein anderer Praxis-Speicher.', en: 'The new location holds another practice store.' };
+  return { de: 'Dem Umzug konnte nicht gefolgt werden; dieser PC arbeitet weiter wie bisher.', en: 'Could not follow the move; this PC carries on as before.' };
 }

@@ -16,8 +16,9 @@ import { count, form, num } from '../common/wording';
 import { keyringFromPassphrase } from '../crypto/keyring';
 import { newPassphraseProblem } from '../crypto/passphrase-strength';
 import { replacedBy } from '../crypto/store-keys';
-import { MIN_PASSPHRASE, type RestoreOutcome, type SetUpOutcome, type StoreSetup } from '../setup/store-setup';
-import { EMPTIED, HEADER_ALTERED } from '../cloud-storage-service';
+import { MIN_PASSPHRASE, sameLocation, type MoveStoreOutcome, type RestoreOutcome, type SetUpOutcome, type StoreSetup } from '../setup/store-setup';
+import type { CopyProgress } from '../store/store-copy';
+import { EMPTIED, HEADER_ALTERED, movedText } from '../cloud-storage-service';
 
 const TITLE = { de: 'Gruppenpraxis & Cloudspeicher', en: 'Group practice & cloud storage' };
 
@@ -216,6 +217,55 @@ function restoreText(o: RestoreOutcome): ActionOutcome {
   }
 }
 
+/** What the page says after moving the store, or following a move. */
+function moveText(o: MoveStoreOutcome, target: string): ActionOutcome {
+  const unchanged = { de: 'Dieser PC arbeitet weiter wie bisher; es wurde nichts umgestellt.', en: 'This PC carries on as before; nothing was switched.' };
+  const fail = (de: string, en: string): ActionOutcome => ({ ok: false, message: { de: `${de} ${unchanged.de}`, en: `${en} ${unchanged.en}` } });
+  switch (o.kind) {
+    case 'moved':
+      return {
+        ok: true,
+        message: {
+          de: `Die Praxisdaten liegen jetzt in „${target}“ (${num(o.files, 'de')} Dateien kopiert und geprüft). Dieser PC arbeitet dort; die anderen PCs zeigen einen Hinweis und folgen mit „Dem Umzug folgen“. Im bisherigen Speicherort wurde nichts gelöscht.${o.refused ? ` ${num(o.refused, 'de')} beschädigte oder fremde Dateien wurden nicht mitgenommen (siehe „Daten prüfen“).` : ''}`,
+          en: `The practice data are now in "${target}" (${num(o.files, 'en')} files copied and checked). This PC works there; the other PCs show a notice and follow with "Follow the move". Nothing was deleted in the previous location.${o.refused ? ` ${num(o.refused, 'en')} damaged or foreign files were not taken along (see "Verify data").` : ''}`,
+        },
+      };
+    case 'followed':
+      return { ok: true, message: { de: `Dieser PC arbeitet jetzt mit den Praxisdaten in „${target}“; seine Änderungen der Zwischenzeit werden dorthin übertragen.`, en: `This PC now works with the practice data in "${target}"; its changes made meanwhile are sent there.` } };
+    case 'not-configured':
+      return fail('Dieser PC ist nicht eingerichtet.', 'This PC is not set up.');
+    case 'not-open':
+      return fail('Die Praxisdaten sind auf diesem PC gerade nicht geöffnet; bitte zuerst verbinden.', 'The practice data are not open on this PC right now; please connect first.');
+    case 'same-location':
+      return fail('Die Praxisdaten liegen bereits dort.', 'The practice data are already there.');
+    case 'read-only':
+      return fail('Die Daten sind gerade schreibgeschützt (das Programm ist noch einmal geöffnet?).', 'The data are read-only right now (is the application open twice?).');
+    case 'behind':
+      return fail('Das Praxis-Passwort wurde auf einem anderen PC geändert; geben Sie es zuerst hier ein („Neues Praxis-Passwort eingeben“).', 'The practice passphrase was changed on another PC; enter it here first ("Enter new practice passphrase").');
+    case 'not-moved':
+      return fail('Die Praxisdaten sind nicht umgezogen.', 'The practice data have not moved.');
+    case 'other-store':
+      return { ok: false, message: { de: `Am neuen Speicherort liegt ein anderer Praxis-Speicher; dorthin wird nichts kopiert. ${unchanged.de}`, en: `The new location holds another practice store; nothing is copied there. ${unchanged.en}` }, fieldErrors: { folder: { de: 'Hier liegt ein anderer Praxis-Speicher.', en: 'This location holds another practice store.' } } };
+    case 'login-cancelled':
+      return { ok: false, message: o.text ? { de: `${o.text.de} ${unchanged.de}`, en: `${o.text.en} ${unchanged.en}` } : { de: `Anmeldung abgebrochen. ${unchanged.de}`, en: `Login cancelled. ${unchanged.en}` } };
+    case 'unreachable':
+    case 'denied':
+    case 'auth-required':
+    case 'wrong-folder':
+    case 'foreign':
+      return { ok: false, message: { de: `Neuer Speicherort: ${o.detail.de} ${unchanged.de}`, en: `New location: ${o.detail.en} ${unchanged.en}` }, fieldErrors: { folder: o.detail } };
+    case 'old-unreachable':
+      return fail(`Der bisherige Speicherort ist gerade nicht erreichbar (${o.detail.de}), also könnten die anderen PCs vom Umzug nichts erfahren. Bitte verbinden Sie ihn und versuchen Sie es erneut.`, `The current location is not reachable right now (${o.detail.en}), so the other PCs could not learn of the move. Please connect it and try again.`);
+    case 'not-there':
+      return fail(`Am neuen Speicherort liegen diese Praxisdaten (noch) nicht: ${o.detail.de} Ist es der richtige Ordner, ist die Synchronisation fertig?`, `The new location does not hold these practice data (yet): ${o.detail.en} Is it the right folder, has syncing finished?`);
+    case 'copy-failed':
+      return fail(
+        `Nicht alle Dateien ließen sich an den neuen Speicherort kopieren und dort prüfen${o.missing ? ` (${num(o.missing, 'de')} fehlen)` : ''}: ${o.text.de} Ein erneuter Versuch setzt dort fort, wo dieser aufgehört hat.`,
+        `Not every file could be copied to the new location and checked there${o.missing ? ` (${num(o.missing, 'en')} missing)` : ''}: ${o.text.en} Trying again carries on where this attempt stopped.`,
+      );
+  }
+}
+
 /** What the page says after "Speichern", for each outcome of the set-up. */
 function setUpText(o: SetUpOutcome): ActionOutcome {
   const unchanged = { de: 'Es wurde nichts geändert.', en: 'Nothing was changed.' };
@@ -223,8 +273,8 @@ function setUpText(o: SetUpOutcome): ActionOutcome {
   switch (o.kind) {
     case 'other-folder-configured':
       return field({
-        de: `Dieser PC ist bereits mit einem anderen Ordner eingerichtet. Wählen Sie zuerst „${REMOVE.de}“; es gehen dabei keine Daten verloren.`,
-        en: `This PC is already set up with another folder. Choose "${REMOVE.en}" first; no data are lost by that.`,
+        de: `Dieser PC ist bereits mit einem anderen Ordner eingerichtet. Um die Praxisdaten hierher zu bringen, wählen Sie „Praxisdaten an diesen Speicherort umziehen“; für andere Praxisdaten zuerst „${REMOVE.de}“. Es gehen dabei keine Daten verloren.`,
+        en: `This PC is already set up with another folder. To bring the practice data here, choose "Move the practice data to this location"; for other practice data, "${REMOVE.en}" first. No data are lost by that.`,
       });
     case 'login-cancelled':
       return { ok: false, message: o.text ?? { de: 'Anmeldung abgebrochen; es wurde nichts geändert.', en: 'Login cancelled; nothing was changed.' } };
@@ -488,12 +538,31 @@ export class SettingsController {
     const needsPassphrase = !!keys && (!keys.upToDate || locked > 0);
     // One primary action per state: what this PC needs next.
     const pending = this.localPending > 0 && !!active;
-    const primary = emptied ? 'restore-shared-folder' : needsPassphrase ? 'enter-passphrase' : !configured ? 'save' : pending ? 'take-over-local' : undefined;
+    const moved = active?.carrier.health === 'moved' ? active.carrier.movedTo : undefined;
+    // Another location typed while this PC works with the store: it can move the store there.
+    const movable = !!active && configured && !moved && folder.trim() !== '' && !sameLocation(folder, this.configuredFolder!);
+    const primary = emptied ? 'restore-shared-folder' : moved ? 'follow-move' : needsPassphrase ? 'enter-passphrase' : !configured ? 'save' : pending ? 'take-over-local' : movable ? 'move-store' : undefined;
     const style = (id: string) => (id === primary ? ('primary' as const) : ('secondary' as const));
     const tested = this.lastTest?.folder === folder.trim() ? this.lastTest.kind : undefined;
     const saveLabel: LocalizedText = configured ? { de: 'Erneut verbinden', en: 'Connect again' } : tested === 'store' ? { de: 'Verbinden', en: 'Connect' } : { de: 'Einrichten', en: 'Set up' };
     const actions: ViewItem[] = [
       ...(emptied ? [{ kind: 'action' as const, id: 'restore-shared-folder', label: { de: 'Praxisdaten von diesem PC in den gemeinsamen Ordner zurückschreiben', en: 'Write the practice data back into the shared folder from this PC' }, style: style('restore-shared-folder'), enabled: idle }] : []),
+      ...(moved ? [{ kind: 'action' as const, id: 'follow-move', label: { de: 'Dem Umzug folgen', en: 'Follow the move' }, style: style('follow-move'), enabled: idle }] : []),
+      ...(movable
+        ? [
+            {
+              kind: 'action' as const,
+              id: 'move-store',
+              label: { de: 'Praxisdaten an diesen Speicherort umziehen', en: 'Move the practice data to this location' },
+              style: style('move-store'),
+              enabled: idle,
+              confirm: {
+                de: `Alle Praxisdaten werden nach „${folder.trim()}“ kopiert und dort geprüft. Erst danach arbeitet dieser PC dort, und im bisherigen Speicherort bleibt ein verschlüsselter Hinweis, damit die anderen PCs folgen können (sie fragen dabei nach der Anmeldung). Im bisherigen Speicherort wird nichts gelöscht; es geht nichts verloren, auch wenn ein PC erst später folgt.`,
+                en: `All practice data are copied to "${folder.trim()}" and checked there. Only then does this PC work there, and an encrypted note stays in the current location so the other PCs can follow (they ask for the login). Nothing is deleted in the current location; nothing is lost, even if a PC follows later.`,
+              },
+            },
+          ]
+        : []),
       ...(needsPassphrase ? [{ kind: 'action' as const, id: 'enter-passphrase', label: { de: 'Neues Praxis-Passwort eingeben', en: 'Enter new practice passphrase' }, style: style('enter-passphrase'), enabled: idle }] : []),
       ...(pending
         ? [
@@ -570,6 +639,7 @@ export class SettingsController {
     if (!carrier) return [];
     const items: ViewItem[] = [];
     if (carrier.health === 'emptied') items.push({ kind: 'notice', id: 'shared-folder-emptied', tone: 'error', text: EMPTIED });
+    if (carrier.health === 'moved' && carrier.movedTo) items.push({ kind: 'notice', id: 'store-moved', tone: 'warning', text: movedText(carrier.movedTo) });
     if (carrier.sharedHeaderAltered) items.push({ kind: 'notice', id: 'shared-header-altered', tone: 'warning', text: HEADER_ALTERED });
     for (const m of carrier.missing)
       items.push({
@@ -616,6 +686,10 @@ export class SettingsController {
         return this.save();
       case 'restore-shared-folder':
         return restoreText(await this.setup.restoreShared());
+      case 'move-store':
+        return this.moveStore();
+      case 'follow-move':
+        return this.followMove();
       case 'verify':
         return this.verify();
       case 'take-over-local':
@@ -693,6 +767,46 @@ export class SettingsController {
     }
     this.refresh();
     return out;
+  }
+
+  protected copyProgress(): (p: CopyProgress) => void {
+    let told = 0;
+    return ({ done, total }) => {
+      const now = Date.now();
+      if (done !== 0 && done !== total && now - told < 200) return;
+      told = now;
+      this.progress = { de: `${num(done, 'de')} von ${count(total, ['Datei', 'Dateien'], ['file', 'files']).de} kopiert und geprüft …`, en: `${num(done, 'en')} of ${count(total, ['Datei', 'Dateien'], ['file', 'files']).en} copied and checked …` };
+      this.refresh();
+    };
+  }
+
+  protected async moveStore(): Promise<ActionOutcome> {
+    const target = this.folder.value.trim();
+    const problem = await this.folderCheck(target);
+    if (problem) return this.fieldError(problem);
+    const o = await this.setup.moveStore(target, this.copyProgress()).finally(() => (this.progress = undefined));
+    if (o.kind === 'moved') this.configuredFolder = target;
+    this.refresh();
+    return moveText(o, target);
+  }
+
+  /** A folder the store moved to may lie elsewhere on this PC: it is asked for, the moving PC's path offered. */
+  protected async followMove(): Promise<ActionOutcome> {
+    const moved = this.service.active?.carrier.movedTo;
+    if (!moved) return moveText({ kind: 'not-moved' }, '');
+    let target = moved.to;
+    if (moved.kind === 'folder') {
+      const picked = await this.dialogs.pickFolder({ title: { de: 'Neuen Speicherort der Praxisdaten wählen', en: 'Choose the new location of the practice data' }, defaultPath: moved.to });
+      if (!picked) return { ok: false, message: { de: 'Abgebrochen; dieser PC arbeitet weiter wie bisher.', en: 'Cancelled; this PC carries on as before.' } };
+      target = picked;
+    }
+    const o = await this.setup.followMove(target, this.copyProgress()).finally(() => (this.progress = undefined));
+    if (o.kind === 'followed') {
+      this.configuredFolder = target;
+      this.folder.next(target);
+    }
+    this.refresh();
+    return moveText(o, target);
   }
 
   /**

@@ -10,7 +10,7 @@ import { inject, injectable } from 'inversify';
 import { HostDialogs, type HostLocalData, type ImportRecord, type LocalizedText } from '../../host-api';
 import { StorageError } from '../../host-api/storage';
 import { ShareLogin } from '../access/share-login';
-import type { DeviceSeen } from '../store/replica-port';
+import type { DeviceSeen, MovedTo } from '../store/replica-port';
 import { CloudStorageService, type ActiveStore } from '../cloud-storage-service';
 import { pluginDataDir, type CloudConfig } from '../config/cloud-config';
 import { KeychainUnavailableError } from '../credentials/credential-store';
@@ -18,9 +18,14 @@ import { Keyring } from '../crypto/keyring';
 import { MIN_PASSPHRASE, newPassphraseProblem } from '../crypto/passphrase-strength';
 import { createHeader } from '../crypto/store-crypto';
 import { StoreKeys } from '../crypto/store-keys';
-import type { StoreHeader } from '../store/format';
+import type { MovedNote, StoreHeader } from '../store/format';
 import type { PracticeReplica } from '../store/practice-replica';
 import { ReplicaFolder } from '../store/replica-folder';
+import { CopyIncompleteError, copyStore, type CopyProgress, type CopyReport } from '../store/store-copy';
+import { sameLocation, type Medium } from '../store/medium';
+
+export { sameLocation };
+import { ServerAccess } from '../remote/server-access';
 import { ReplicaInUseError } from '../store/replica-lock';
 import { failureText } from '../common/errors';
 
@@ -47,7 +52,7 @@ export type ReopenOutcome =
    * `behind`: the passphrase was changed elsewhere and not entered here (own data open, newer changes wait).
    * `headerAltered`: the shared folder's header differs from this PC's copy, which is the one used.
    */
-  | { kind: 'opened'; online: boolean; behind: boolean; headerAltered: boolean; others: readonly DeviceSeen[]; awaited: number };
+  | { kind: 'opened'; online: boolean; behind: boolean; headerAltered: boolean; others: readonly DeviceSeen[]; awaited: number; moved?: MovedTo };
 
 export type TestOutcome = Unusable | { kind: 'foreign'; detail: LocalizedText } | { kind: 'store' | 'empty'; detail: LocalizedText };
 
@@ -95,6 +100,16 @@ async function* counted<T>(records: AsyncIterable<T>, total: number, onProgress?
   }
   onProgress?.(done, total);
 }
+
+/** What moving the store to another location (or following a move) came to. */
+export type MoveStoreOutcome =
+  | { kind: 'moved' | 'followed'; files: number; written: number; refused: number }
+  | { kind: 'not-configured' | 'not-open' | 'same-location' | 'read-only' | 'behind' | 'not-moved' | 'other-store' }
+  | { kind: 'login-cancelled'; text?: LocalizedText }
+  | Unusable
+  | { kind: 'foreign' | 'old-unreachable' | 'not-there'; detail: LocalizedText }
+  /** Not every file could be copied and read back: the old location stays in use, nothing was switched. */
+  | { kind: 'copy-failed'; missing?: number; text: LocalizedText };
 
 export type MoveOutcome = { kind: 'moved' } | { kind: 'not-this-store' } | { kind: 'cancelled' } | { kind: 'not-configured' };
 
@@ -174,7 +189,8 @@ export class StoreSetup {
     // The passphrase was changed on another PC: asked once now; cancelling still opens the data.
     const behind = !active.replica.keyState.upToDate && !(await this.service.catchUp());
     const headerAltered = online && active.carrier.sharedHeaderAltered;
-    return { kind: 'opened', online, behind, headerAltered, others: active.carrier.devicesSeen.filter((d) => !d.thisDevice && d.active), awaited: active.carrier.syncStatus.awaited };
+    const moved = online ? active.carrier.movedTo : undefined;
+    return { kind: 'opened', online, behind, headerAltered, others: active.carrier.devicesSeen.filter((d) => !d.thisDevice && d.active), awaited: active.carrier.syncStatus.awaited, ...(moved ? { moved } : {}) };
   }
 
   /**
@@ -355,6 +371,108 @@ export class StoreSetup {
     await fs.promises.rm(localRoot, { recursive: true, force: true });
     await this.keys.forget(storeId);
     return outcome;
+  }
+
+  // ---- moving the store to another location (issue #15) ------------------------------------------
+
+  /**
+   * Moves the practice's store to another location (a folder to a server, back, or between servers):
+   * every file is copied and read back (copyStore), the header last; then an encrypted note in the old
+   * location tells the other PCs where it went, and this PC goes on there with the same open store.
+   * Nothing is deleted anywhere. A move that fails half-way leaves the old location in use and the new
+   * one without a header (or with this store's, when moving back): trying again resumes it.
+   */
+  async moveStore(target: string, onProgress?: (p: CopyProgress) => void): Promise<MoveStoreOutcome> {
+    const r = await this.service.readConfig();
+    if (r.kind !== 'ok') return { kind: 'not-configured' };
+    const { config } = r;
+    const active = this.service.active;
+    if (!active || active.config.storeId !== config.storeId) return { kind: 'not-open' };
+    if (sameLocation(target, config.folder)) return { kind: 'same-location' };
+    if (active.replica.readOnly) return { kind: 'read-only' };
+    // The note must be sealed under the key the practice writes with, or the other PCs do not believe it.
+    if (!active.replica.keyState.upToDate) return { kind: 'behind' };
+    const ready = await this.reachTarget(target, config.storeId);
+    if (ready.kind !== 'ready') return ready;
+    // The note goes into the old location: it must be there now, holding this store.
+    const old = await this.service.probe(config.folder, config.storeId);
+    if (old.state !== 'available') return { kind: 'old-unreachable', detail: old.detail };
+    const report = await this.copyTo(active, config.folder, target, true, onProgress);
+    if (report.kind !== 'copied') return report;
+    // Where the store comes back to, an earlier note pointing away is ended ("lives here").
+    const targetFolder = this.folderAt(await this.service.location(target), active);
+    if (await targetFolder.readMovedNote().catch(() => undefined)) await targetFolder.writeMovedNote(this.note(active, null, target));
+    await this.folderAt(await this.service.location(config.folder), active).writeMovedNote(this.note(active, target, target));
+    await this.switchTo(config, target);
+    return { kind: 'moved', files: report.files, written: report.written, refused: report.refused };
+  }
+
+  /**
+   * Follows a move another PC made: the new location must hold this very store; what the old location
+   * holds and the new one lacks (changes of PCs that have not followed yet) is copied over; then this
+   * PC works there, and its own changes that waited are sent. `folder`: where a moved-to folder lies
+   * on this PC (its path may differ from the moving PC's); a server's address is the same everywhere.
+   */
+  async followMove(folder?: string, onProgress?: (p: CopyProgress) => void): Promise<MoveStoreOutcome> {
+    const r = await this.service.readConfig();
+    if (r.kind !== 'ok') return { kind: 'not-configured' };
+    const { config } = r;
+    const active = this.service.active;
+    if (!active || active.config.storeId !== config.storeId) return { kind: 'not-open' };
+    const moved = active.carrier.movedTo;
+    if (!moved) return { kind: 'not-moved' };
+    const target = folder ?? moved.to;
+    const ready = await this.reachTarget(target, config.storeId);
+    if (ready.kind !== 'ready') return ready;
+    if (!ready.holdsStore) return { kind: 'not-there', detail: ready.detail };
+    const report = await this.copyTo(active, config.folder, target, false, onProgress);
+    if (report.kind !== 'copied') return report;
+    await this.switchTo(config, target);
+    return { kind: 'followed', files: report.files, written: report.written, refused: report.refused };
+  }
+
+  /** The target reachable (asking for its login once), and empty or holding this store. */
+  protected async reachTarget(target: string, storeId: string): Promise<{ kind: 'ready'; holdsStore: boolean; detail: LocalizedText } | Exclude<MoveStoreOutcome, { kind: 'moved' | 'followed' }>> {
+    let p = await this.service.probe(target);
+    if (p.state === 'auth-required') {
+      const c = await this.login.logIn(target);
+      if (!c.ok) return { kind: 'login-cancelled', text: c.text };
+      this.service.forgetConnection(target);
+      p = await this.service.probe(target);
+    }
+    if (p.state !== 'available') return { kind: p.state === 'unavailable' ? 'unreachable' : p.state, detail: p.detail };
+    if (p.content === 'store') return p.storeId === storeId ? { kind: 'ready', holdsStore: true, detail: p.detail } : { kind: 'other-store' };
+    if (p.content === 'empty' || p.content === 'remnants') return { kind: 'ready', holdsStore: false, detail: p.detail };
+    return { kind: 'foreign', detail: p.detail };
+  }
+
+  protected async copyTo(active: ActiveStore, from: string, to: string, verifyExisting: boolean, onProgress?: (p: CopyProgress) => void): Promise<{ kind: 'copied' } & CopyReport | Extract<MoveStoreOutcome, { kind: 'copy-failed' }>> {
+    // This PC's own changes are sealed first, so the copy carries them too.
+    await active.store.flush({ timeoutMs: 10_000 }).catch(() => undefined);
+    try {
+      const report = await copyStore(
+        { replica: active.replica, from: this.folderAt(await this.service.location(from), active), to: this.folderAt(await this.service.location(to), active), header: active.replica.header },
+        { verifyExisting, onProgress, bad: (b) => active.replica.reportBad(b) },
+      );
+      return { kind: 'copied', ...report };
+    } catch (e) {
+      return { kind: 'copy-failed', missing: e instanceof CopyIncompleteError ? e.missing.length : undefined, text: failureText(e instanceof CopyIncompleteError && e.cause ? e.cause : e) };
+    }
+  }
+
+  protected folderAt(at: string | Medium, active: ActiveStore): ReplicaFolder {
+    return new ReplicaFolder(at, active.config.storeId, active.replica.keyring, true);
+  }
+
+  protected note(active: ActiveStore, to: string | null, target: string): MovedNote {
+    return { t: 'moved', v: 1, storeId: active.config.storeId, to, kind: ServerAccess.serverOf(target) ? 'server' : 'folder', at: new Date().toISOString(), by: active.replica.deviceId };
+  }
+
+  /** The configuration names the new location, then the open store's carrier goes there. */
+  protected async switchTo(config: CloudConfig, target: string): Promise<void> {
+    const next: CloudConfig = { ...config, folder: target };
+    await this.service.configStore.write(next);
+    await this.service.relocate(next);
   }
 
   // ---- remove ---------------------------------------------------------------------------------

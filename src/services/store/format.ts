@@ -54,6 +54,8 @@ export const Paths = {
   object: (hash: string) => path.join('objects', hash.slice(0, 2), hash),
   snapshotsDir: 'snapshots',
   snapshot: (dev: string, seq: number, hash: string) => path.join('snapshots', dev, segmentName(seq, hash)),
+  /** The encrypted "moved to" note a store leaves where it was after it moved (MovedNoteSchema); rewritten, never deleted. */
+  movedNote: 'moved-to',
 } as const;
 
 /** Files only a local replica has (never in the shared folder). */
@@ -79,6 +81,7 @@ export const Contexts = {
   presence: (dev: string) => `presence/${dev}`,
   device: (dev: string) => `device/${dev}`,
   journal: (dev: string, ver: string) => `journal/${dev}/${ver}`,
+  moved: () => 'moved-to',
 } as const;
 
 export function segmentName(seq: number, hash: string): string {
@@ -334,6 +337,27 @@ export const PresenceSchema = z.object({
   tips: z.record(z.string().regex(DEVICE_ID), z.tuple([z.number().int().min(1).max(9_999_999_999), z.string().regex(HASH_HEX)])).optional(),
 });
 export type Presence = z.infer<typeof PresenceSchema>;
+
+/** The longest location a "moved to" note names (a path or a server address; addresses are bounded shorter by location.ts). */
+export const MAX_LOCATION_CHARS = 2048;
+
+/**
+ * Left in a shared location by the PC that moved the store away from it (STORE-FORMAT.md "Moving"):
+ * `to` is where the store lives now (a server address, or a folder path as the moving PC saw it);
+ * null says the store lives here (again): a location the store moved back to. Only a note sealed
+ * under a live key is believed; following it is a person's choice, never automatic.
+ */
+export const MovedNoteSchema = z.object({
+  t: z.literal('moved'),
+  v: z.literal(1),
+  storeId: z.string().regex(STORE_ID),
+  to: z.string().min(1).max(MAX_LOCATION_CHARS).nullable(),
+  /** Whether `to` is a server address (the same for every PC) or a folder (each PC may see it under another path). */
+  kind: z.enum(['server', 'folder']).optional(),
+  at: Iso,
+  by: z.string().regex(DEVICE_ID),
+});
+export type MovedNote = z.infer<typeof MovedNoteSchema>;
 
 const SeqRanges = z.array(z.tuple([z.number().int().min(1), z.number().int().min(1)])).max(1_000_000);
 /** The first line of a snapshot; the records follow, a batch of them per line. */

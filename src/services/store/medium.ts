@@ -71,6 +71,18 @@ export function slashed(rel: string): string {
   return rel.split(path.sep).join('/');
 }
 
+/** Two spellings of one location (a trailing slash, case of a server's host). */
+export function sameLocation(a: string, b: string): boolean {
+  const norm = (x: string) => x.trim().replace(/[\\/]+$/, '');
+  if (norm(a) === norm(b)) return true;
+  try {
+    const [ua, ub] = [new URL(norm(a)), new URL(norm(b))];
+    return ua.protocol === ub.protocol && ua.host.toLowerCase() === ub.host.toLowerCase() && ua.pathname === ub.pathname && ua.search === ub.search;
+  } catch {
+    return false;
+  }
+}
+
 /** A folder of this machine's file system: the shared folder, a stick, a mounted share. */
 export class FolderMedium implements Medium {
   constructor(

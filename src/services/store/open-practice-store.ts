@@ -15,10 +15,15 @@ export class OpenPracticeStore implements PracticeStore {
   /** `carrier` is absent while a store is only local (being created, or opened without a shared location). */
   constructor(
     protected readonly replica: PracticeReplica,
-    protected readonly carrier?: Carrier,
+    protected carrier?: Carrier,
   ) {
     this.changes$ = replica.changes$;
     this.conflicts$ = replica.conflicts$;
+  }
+
+  /** The store moved to another location: the same replica goes on with a carrier to the new one (the old one was stopped). */
+  useCarrier(carrier: Carrier): void {
+    this.carrier = carrier;
   }
 
   get readOnly(): boolean {

@@ -39,6 +39,7 @@ import {
   OBJECT_DIR,
   Paths,
   PresenceSchema,
+  MovedNoteSchema,
   SegmentSchema,
   SNAPSHOT_BATCH,
   SnapshotHeaderSchema,
@@ -51,6 +52,7 @@ import {
   type Change,
   type DeviceInfo,
   type Presence,
+  type MovedNote,
   type Segment,
   type Snapshot,
   type SnapshotHeader,
@@ -500,6 +502,27 @@ export class ReplicaFolder {
       const presence = this.decode(rel, Contexts.presence(dev), bytes, PresenceSchema);
       if (presence.deviceId !== dev) return undefined;
       return { presence, mtimeMs: st.mtimeMs, sealedUnder: sealedKeyId(bytes) };
+    } catch (e) {
+      if (errnoOf(e) === 'ENOENT') return undefined;
+      throw e;
+    }
+  }
+
+  // ---- the "moved to" note ------------------------------------------------------------------
+
+  /** Left where the store was after it moved (or, `to: null`, where it came back to); the one file besides presence that is rewritten. */
+  async writeMovedNote(note: MovedNote): Promise<void> {
+    await this.write(Paths.movedNote, encrypt(this.key, this.storeId, Contexts.moved(), jsonBytes(MovedNoteSchema.parse(note))), 'replace');
+  }
+
+  /** The note, checked (size, authentication, format, this store), and the key it was sealed under; undefined when there is none. */
+  async readMovedNote(): Promise<{ note: MovedNote; sealedUnder: string | undefined } | undefined> {
+    const rel = Paths.movedNote;
+    try {
+      const bytes = await readBounded(this.io, rel, MAX_SMALL_FILE_BYTES, this.skipUnreadable);
+      const note = this.decode(rel, Contexts.moved(), bytes, MovedNoteSchema);
+      if (note.storeId !== this.storeId) throw new BadFileError({ path: rel, reason: 'names another store' });
+      return { note, sealedUnder: sealedKeyId(bytes) };
     } catch (e) {
       if (errnoOf(e) === 'ENOENT') return undefined;
       throw e;

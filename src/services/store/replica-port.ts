@@ -93,7 +93,19 @@ export interface ReplicaPort {
 }
 
 /** `emptied`: the folder is there but the store is gone from it (nothing but empty store folders left). */
-export type CarrierHealth = 'ok' | 'unreachable' | 'wrong-folder' | 'emptied';
+/** `moved`: the location holds a note that the store moved elsewhere (MovedTo); this PC sends nothing there any more. */
+export type CarrierHealth = 'ok' | 'unreachable' | 'wrong-folder' | 'emptied' | 'moved';
+
+/** Where the store went, from a believed "moved to" note in the location this PC still uses. */
+export interface MovedTo {
+  readonly to: string;
+  /** A server address is the same on every PC; a folder may lie under another path here. */
+  readonly kind: 'server' | 'folder';
+  readonly at: string;
+  readonly byDevice: string;
+  /** The moving PC's name as this PC knows it (its card), or the start of its id. */
+  readonly byName: string;
+}
 
 /** A gap in a device's chain as a person reads it: whose changes are missing, and since when. */
 export interface MissingChanges {
@@ -118,6 +130,8 @@ export interface Carrier {
   readonly sync$: Observable<SyncStatus>;
   readonly health$: Observable<CarrierHealth>;
   readonly health: CarrierHealth;
+  /** Where the store moved to, when this location holds a believed note (health `moved`). */
+  readonly movedTo: MovedTo | undefined;
   readonly syncStatus: SyncStatus;
   readonly devicesSeen: readonly DeviceSeen[];
   /** Files here that wait for the key of a newer passphrase. */

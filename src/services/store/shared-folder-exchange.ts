@@ -12,10 +12,10 @@ import { DisposableCollection, clearing } from '../common/disposable';
 import { errnoOf } from '../common/errors';
 import { MAX_OBJECT_BYTES, Paths, segmentName, type Presence } from './format';
 import { FolderAudit } from './folder-audit';
-import { listOrNone, type Medium, type MediumStat, type WriteMode } from './medium';
+import { listOrNone, sameLocation, type Medium, type MediumStat, type WriteMode } from './medium';
 import { BadFileError, HeldFileError, KeyMissingError, ReplicaFolder, UnreadableEntryError, asUnreadable, readBounded, type BadFile } from './replica-folder';
 import { RefusedFiles } from './refused-files';
-import type { Carrier, CarrierHealth, DeviceSeen, MissingChanges, ReplicaPort } from './replica-port';
+import type { Carrier, CarrierHealth, DeviceSeen, MissingChanges, MovedTo, ReplicaPort } from './replica-port';
 
 export interface ExchangeOptions {
   /** The shared folder's path (shown, watched) … */
@@ -95,6 +95,9 @@ export class SharedFolderExchange implements Carrier {
   protected trustEpoch = 0;
   protected conflicts = 0;
   protected headerAltered = false;
+  /** Where the store moved to, from a believed note in this location (checked on the first round, every audit period, and every round once seen). */
+  protected moved?: MovedTo;
+  protected lastMoveCheck = 0;
 
   constructor(
     protected readonly replica: ReplicaPort,
@@ -178,6 +181,16 @@ export class SharedFolderExchange implements Carrier {
         return;
       }
       this.noteHeader(hdr.kind === 'ok' || hdr.kind === 'foreign' ? hdr.raw : undefined);
+      if (this.lastExchangeAt === undefined || this.moved || Date.now() - this.lastMoveCheck >= (this.opts.auditMs ?? 60_000)) await this.checkMoved();
+      if (this.moved) {
+        // The store lives elsewhere now: nothing more is sent here (this PC's changes wait, counted as
+        // pending, until it follows); what late PCs still write here is received.
+        await this.pull();
+        this.lastExchangeAt = new Date().toISOString();
+        this.backoffMs = 0;
+        this.setHealth('moved');
+        return;
+      }
       await this.push();
       // the vouchers first where files may wait for them (a new PC after a passphrase change: every
       // older log file), so they are taken on their first reading, not held and read again
@@ -212,6 +225,40 @@ export class SharedFolderExchange implements Carrier {
     this.headerAltered = altered;
     if (altered) this.opts.logger?.warn('cloud-storage: the shared folder’s practice-store.json differs from this PC’s copy; working with this PC’s copy');
     this.publish();
+  }
+
+  /**
+   * A "moved to" note is believed only when it authenticates under a key this PC writes with (one
+   * sealed under a replaced key is someone's with an old passphrase) and names another location;
+   * a note saying the store lives here (again) ends the move.
+   */
+  protected async checkMoved(): Promise<void> {
+    this.lastMoveCheck = Date.now();
+    let r: Awaited<ReturnType<ReplicaFolder['readMovedNote']>>;
+    try {
+      r = await this.unlessRefused(Paths.movedNote, () => this.shared.readMovedNote());
+    } catch (e) {
+      if (errnoOf(e) === 'ENOENT' || e instanceof KeyMissingError) r = undefined; // none; or under a key this PC lacks: believed once the key is learned
+      else if (e instanceof BadFileError) {
+        this.replica.reportBad(e.bad);
+        r = undefined;
+      } else throw e;
+    }
+    const note = r && r.sealedUnder !== undefined && this.replica.liveKeys().includes(r.sealedUnder) ? r.note : undefined;
+    // a note naming this very location (written back here, or replayed from elsewhere) says the store lives here
+    if (!note?.to || sameLocation(note.to, this.opts.sharedRoot)) {
+      if (this.moved) this.opts.logger?.info('cloud-storage: the store lives in this location again');
+      this.moved = undefined;
+      return;
+    }
+    if (this.moved?.to === note.to && this.moved.at === note.at) return;
+    const byName = this.devices.find((d) => d.deviceId === note.by)?.name ?? this.names.get(note.by) ?? (await this.replica.deviceCard(note.by).catch(() => undefined))?.name ?? note.by.slice(0, 8);
+    this.moved = { to: note.to, kind: note.kind ?? 'server', at: note.at, byDevice: note.by, byName };
+    this.opts.logger?.warn('cloud-storage: the store moved to another location; this PC sends nothing here until it follows');
+  }
+
+  get movedTo(): MovedTo | undefined {
+    return this.moved;
   }
 
   get sharedHeaderAltered(): boolean {
