@@ -74,6 +74,15 @@ export interface StoreDiagnostics {
   readonly keyState: KeyState | undefined;
 }
 
+export interface ActivateOptions {
+  /**
+   * How long the first exchange with the shared location is awaited (ms; 0: not at all). Undefined:
+   * until it ends (setting up, joining: what the person waits for). The startup guard gives a budget,
+   * so that a server that answered the probe and then hangs never holds the start beyond HOST-API's 10 s.
+   */
+  readonly firstRoundMs?: number;
+}
+
 /** The store this device works on now: what the plugin itself may use. The host gets `store` only. */
 export interface ActiveStore {
   readonly config: CloudConfig;
@@ -217,12 +226,12 @@ export class CloudStorageService implements StoreDiagnostics {
   }
 
   /** Starts working on a store: its local replica (opened here unless given) and its carrier to the shared location. */
-  async activate(config: CloudConfig, header: StoreHeader, keyring: Keyring, opened?: PracticeReplica): Promise<ActiveStore> {
+  async activate(config: CloudConfig, header: StoreHeader, keyring: Keyring, opened?: PracticeReplica, opts: ActivateOptions = {}): Promise<ActiveStore> {
     if (this.current && !this.current.replica.isClosed && this.current.config.storeId === config.storeId) return this.current;
     await this.deactivate();
     const replica = opened ?? (await this.openLocal(header, keyring));
     const carrier = await this.newCarrier(config, replica);
-    return this.attach({ config, replica, carrier, store: new OpenPracticeStore(replica, carrier) });
+    return this.attach({ config, replica, carrier, store: new OpenPracticeStore(replica, carrier) }, opts);
   }
 
   /**
@@ -257,7 +266,7 @@ export class CloudStorageService implements StoreDiagnostics {
     });
   }
 
-  protected async attach(active: ActiveStore): Promise<ActiveStore> {
+  protected async attach(active: ActiveStore, opts: ActivateOptions = {}): Promise<ActiveStore> {
     const { config, replica, carrier } = active;
     this.current = active;
     const d = (this.activeDisposables = new DisposableCollection());
@@ -288,7 +297,8 @@ export class CloudStorageService implements StoreDiagnostics {
         else if (h === 'ok') this.notices.withdraw(NoticeIds.moved);
       }),
     );
-    await carrier.exchange();
+    if (opts.firstRoundMs === undefined) await carrier.exchange();
+    else await carrier.firstRound(opts.firstRoundMs);
     carrier.start();
     this.startMonitor(active, d);
     return active;

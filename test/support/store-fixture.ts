@@ -2,6 +2,7 @@ import * as crypto from 'node:crypto';
 import * as path from 'node:path';
 import { createHeader } from '../../src/services/crypto/store-crypto';
 import type { StoreHeader } from '../../src/services/store/format';
+import type { Keyring } from '../../src/services/crypto/keyring';
 import { ReplicaFolder } from '../../src/services/store/replica-folder';
 import type { Medium } from '../../src/services/store/medium';
 import { PracticeReplica } from '../../src/services/store/practice-replica';
@@ -30,7 +31,7 @@ export interface Device {
 }
 
 export async function openDevice(
-  store: { shared: string; header: StoreHeader; key: Buffer; medium?: Medium },
+  store: { shared: string; header: StoreHeader; key: Buffer | Keyring; medium?: Medium },
   name: string,
   /** `medium`: this device's own connection to the store's server (each PC has its own). */
   opts: { id?: string; localRoot?: string; start?: boolean; sharedRoot?: string; medium?: Medium; exchange?: Partial<ExchangeOptions> } = {},

@@ -111,6 +111,9 @@ export type MoveStoreOutcome =
   /** Not every file could be copied and read back: the old location stays in use, nothing was switched. */
   | { kind: 'copy-failed'; missing?: number; text: LocalizedText };
 
+/** How long the startup guard awaits the first exchange after the probe (whose own bound is 5 s). */
+export const FIRST_ROUND_AT_START_MS = 3000;
+
 export type MoveOutcome = { kind: 'moved' } | { kind: 'not-this-store' } | { kind: 'cancelled' } | { kind: 'not-configured' };
 
 @injectable()
@@ -185,7 +188,8 @@ export class StoreSetup {
     const local = this.service.localReplicaRoot(config.storeId);
     const k = await this.keys.unlock(header, online ? [await this.service.location(config.folder), local] : [local]);
     if (k.kind === 'cancelled') return { kind: 'passphrase-cancelled' };
-    const active = await this.service.activate(config, header, k.keyring);
+    // Online, the first exchange gets what is left of the guard's 10 s after the probe (5 s); offline, nothing.
+    const active = await this.service.activate(config, header, k.keyring, undefined, { firstRoundMs: online ? FIRST_ROUND_AT_START_MS : 0 });
     // The passphrase was changed on another PC: asked once now; cancelling still opens the data.
     const behind = !active.replica.keyState.upToDate && !(await this.service.catchUp());
     const headerAltered = online && active.carrier.sharedHeaderAltered;
@@ -377,10 +381,10 @@ export class StoreSetup {
 
   /**
    * Moves the practice's store to another location (a folder to a server, back, or between servers):
-   * every file is copied and read back (copyStore), the header last; then an encrypted note in the old
-   * location tells the other PCs where it went, and this PC goes on there with the same open store.
-   * Nothing is deleted anywhere. A move that fails half-way leaves the old location in use and the new
-   * one without a header (or with this store's, when moving back): trying again resumes it.
+   * every file is copied and read back (copyStore); then an encrypted note in the old location tells
+   * the other PCs where it went, and this PC goes on there with the same open store. Nothing is
+   * deleted anywhere. A move cut off half-way leaves the old location in use and the new one holding
+   * part of this store (nobody is sent there): trying again carries on.
    */
   async moveStore(target: string, onProgress?: (p: CopyProgress) => void): Promise<MoveStoreOutcome> {
     const r = await this.service.readConfig();

@@ -3,7 +3,7 @@
 // what it holds that the shared location may lack, and accepts files the carrier has verified; the
 // carrier never reaches into the replica's state or folder, and the replica knows no carrier.
 import type { Observable } from 'rxjs';
-import type { SyncStatus } from '../../host-api';
+import type { RecordChange, SyncStatus } from '../../host-api';
 import type { Keyring } from '../crypto/keyring';
 import type { DeviceInfo, Segment, StoreHeader } from './format';
 import type { StoreFile } from './folder-audit';
@@ -28,6 +28,8 @@ export interface ReplicaPort {
   readonly writable: boolean;
   /** Emits when there is something new to send (a log file sealed, a key file, an attachment). */
   readonly outgoing$: Observable<void>;
+  /** Every record change, local and remote: a local one is pending from the moment it is acknowledged. */
+  readonly changes$: Observable<RecordChange>;
   /** The unresolved conflicts' count, current value first. */
   readonly conflictCount$: Observable<number>;
 
@@ -147,6 +149,8 @@ export interface Carrier {
   readonly missing: readonly MissingChanges[];
   /** One round now (check, send, receive, presence); never throws. */
   exchange(): Promise<void>;
+  /** The first round, awaited at most `timeoutMs` (0: not at all); it goes on in the background. */
+  firstRound(timeoutMs: number): Promise<void>;
   start(): void;
   /** Schedules a round soon. */
   trigger(): void;

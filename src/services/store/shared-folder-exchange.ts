@@ -122,7 +122,14 @@ export class SharedFolderExchange implements Carrier {
 
   start(): void {
     this.toDispose.push(
-      this.replica.outgoing$.subscribe(() => this.trigger()),
+      // the status counts a change as pending from the moment it is acknowledged, not from the next round
+      this.replica.changes$.subscribe((c) => {
+        if (c.origin === 'local') this.publish();
+      }),
+      this.replica.outgoing$.subscribe(() => {
+        this.publish();
+        this.trigger();
+      }),
       this.replica.conflictCount$.subscribe((n) => {
         this.conflicts = n;
         this.publish();
@@ -146,6 +153,26 @@ export class SharedFolderExchange implements Carrier {
     } catch {
       // no events on this file system: polling alone
     }
+  }
+
+  /**
+   * The first round, awaited at most `timeoutMs` (0: not at all): a start never waits on a slow or
+   * frozen server beyond its budget; the round goes on, and the rounds start() schedules follow it.
+   */
+  async firstRound(timeoutMs: number): Promise<void> {
+    if (!this.running) {
+      const run = this.exchange();
+      this.running = run;
+      void run.finally(() => {
+        if (this.running !== run) return;
+        this.running = undefined;
+        if (this.again && !this.stopping) {
+          this.again = false;
+          this.trigger(0);
+        }
+      });
+    }
+    if (timeoutMs > 0) await withTimeout(this.running, timeoutMs);
   }
 
   /** Schedules a round soon (coalesced). */

@@ -3,8 +3,10 @@
 // Every file is taken from where it can be checked: this PC's replica first (it verified what it
 // holds), then the old location for what this PC lacks (another PC's changes not received yet, files
 // under a key this PC does not hold): a content-addressed file only when its bytes match its name, a
-// device card only when it authenticates. Each file written is read back and compared; the header
-// comes last, so the new location is a store only once everything is in it. Nothing is deleted anywhere.
+// device card only when it authenticates. Each file written is read back and compared. The header
+// comes first: a copy cut off half-way (a server gone, the PC shut down) leaves a location that
+// holds this store, partly, and trying again carries on there; nobody is sent there before the copy
+// ended (the "moved to" note is written after it). Nothing is deleted anywhere.
 import { sha256Hex } from '../crypto/store-crypto';
 import { errnoOf } from '../common/errors';
 import { HASH_HEX, MAX_KEY_FILE_BYTES, MAX_OBJECT_BYTES, MAX_SEGMENT_BYTES, MAX_SMALL_FILE_BYTES, type StoreHeader } from './format';
@@ -61,6 +63,9 @@ export async function copyStore(ends: CopyEnds, opts: CopyOptions): Promise<Copy
   const wanted = new Map<string, { file: StoreFile; local: boolean }>();
   for (const f of await replica.heldFiles()) wanted.set(f.rel, { file: f, local: true });
   if (from) for (const f of await listStoreFiles(from, opts.bad)) if (!wanted.has(f.rel)) wanted.set(f.rel, { file: f, local: false });
+  const hdr = await ReplicaFolder.readHeader(to.io);
+  if (hdr.kind === 'missing') await ReplicaFolder.writeHeader(to.io, header);
+  else if (!(hdr.kind === 'ok' && hdr.header.storeId === header.storeId)) throw Object.assign(new Error('another store appeared in the new location'), { code: 'EEXIST' });
   const there = new Set((await listStoreFiles(to, opts.bad)).map((f) => f.rel));
   const all = [...wanted.values()];
   let done = 0;
@@ -105,9 +110,6 @@ export async function copyStore(ends: CopyEnds, opts: CopyOptions): Promise<Copy
   const listed = new Set((await listStoreFiles(to)).map((f) => f.rel));
   const missing = all.filter((w) => !listed.has(w.file.rel) && !refused.has(w.file.rel)).map((w) => w.file.rel);
   if (missing.length) throw new CopyIncompleteError(missing);
-  const hdr = await ReplicaFolder.readHeader(to.io);
-  if (hdr.kind === 'missing') await ReplicaFolder.writeHeader(to.io, header);
-  else if (!(hdr.kind === 'ok' && hdr.header.storeId === header.storeId)) throw Object.assign(new Error('another store appeared in the new location'), { code: 'EEXIST' });
   return { files: all.length - refused.size, written, bytesWritten, refused: refused.size };
 }
 
