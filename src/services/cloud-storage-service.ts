@@ -363,6 +363,7 @@ export class CloudStorageService implements StoreDiagnostics {
   }
 
   async dispose(): Promise<void> {
+    for (const m of this.media.values()) m.interrupt?.(); // a server in maintenance does not hold the host's quit
     await this.deactivate();
     for (const m of this.media.values()) m.close?.();
     this.media.clear();

@@ -9,7 +9,7 @@ import * as tls from 'node:tls';
 import { MediumError } from '../store/medium';
 
 export interface HttpOptions {
-  /** The longest one attempt may take, from connecting to the last byte (default 15 s). */
+  /** The longest a request may take, all its attempts and the pauses between them (default 15 s). */
   readonly timeoutMs?: number;
   /** Attempts in all for a passing failure (default 4). */
   readonly attempts?: number;
@@ -58,23 +58,56 @@ export class HttpClient {
    */
   async send(req: HttpRequest): Promise<HttpResponse> {
     const attempts = this.opts.attempts ?? 4;
+    const limit = this.opts.timeoutMs ?? 15_000;
+    // The time limit covers the whole request, pauses between attempts included: a server in
+    // maintenance (503, Retry-After) holds a round, or a closing program, no longer than a frozen one.
+    const deadline = Date.now() + limit;
     let wait = 250;
     for (let attempt = 1; ; attempt++) {
       let res: HttpResponse | undefined;
+      let failure: unknown;
       try {
-        res = await this.once(req);
-        if (!PASSING.has(res.status) || attempt >= attempts) return res;
+        res = await this.once(req, Math.max(1, Math.min(limit, deadline - Date.now())));
+        if (!PASSING.has(res.status)) return res;
       } catch (e) {
-        if (attempt >= attempts || !RETRY_CODES.has((e as { code?: string }).code ?? '')) throw e;
+        if (!RETRY_CODES.has((e as { code?: string }).code ?? '')) throw e;
+        failure = e;
       }
       const asked = res ? retryAfterMs(res.headers['retry-after']) : undefined;
-      await sleep(Math.min(asked ?? wait, this.opts.maxBackoffMs ?? 8000));
+      const pause = Math.min(asked ?? wait, this.opts.maxBackoffMs ?? 8000);
+      // no attempt left, no time left for the pause and an attempt after it, or the program is closing
+      if (attempt >= attempts || Date.now() + pause >= deadline || this.interrupted) {
+        if (res) return res;
+        throw failure;
+      }
+      await this.pause(pause);
       wait *= 2;
     }
   }
 
-  protected once(req: HttpRequest): Promise<HttpResponse> {
-    const timeoutMs = this.opts.timeoutMs ?? 15_000;
+  protected interrupted = false;
+  protected readonly wakers = new Set<() => void>();
+
+  /** The program is closing: pauses between attempts end now and no further attempt is made (a request under way finishes). */
+  interrupt(): void {
+    this.interrupted = true;
+    for (const wake of this.wakers) wake();
+    this.wakers.clear();
+  }
+
+  protected pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(t);
+        this.wakers.delete(done);
+        resolve();
+      };
+      const t = setTimeout(done, ms);
+      this.wakers.add(done);
+    });
+  }
+
+  protected once(req: HttpRequest, timeoutMs: number): Promise<HttpResponse> {
     const tls = req.url.protocol === 'https:';
     return new Promise<HttpResponse>((resolve, reject) => {
       let settled = false;
@@ -122,6 +155,7 @@ export class HttpClient {
   }
 
   close(): void {
+    this.interrupt();
     this.agent.destroy();
     this.tlsAgent.destroy();
   }
@@ -160,8 +194,4 @@ function extraCaCerts(): string[] {
   } catch {
     return [];
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

@@ -162,6 +162,10 @@ export class WebDavMedium implements Medium {
     await this.http.send({ method: 'DELETE', url: this.url(rel), headers: this.headers() });
   }
 
+  interrupt(): void {
+    this.http.interrupt();
+  }
+
   close(): void {
     this.http.close();
   }

@@ -54,6 +54,8 @@ export interface Medium {
   removeProbe?(rel: string): Promise<void>;
   /** Ends the connection (a server's sockets). */
   close?(): void;
+  /** The program is closing: no more waiting between attempts (a request under way still finishes, so a last send can land). */
+  interrupt?(): void;
 }
 
 export class MediumError extends Error {
