@@ -106,7 +106,7 @@ export class S3Medium implements Medium {
         const name = (o.Key ?? '').slice(prefix.length);
         if (name.includes('/')) dirs.add(name.slice(0, name.indexOf('/')));
         if (!name || name.includes('/')) continue;
-        out.push({ name, kind: 'file' });
+        out.push({ name, kind: 'file', size: o.Size ?? 0 });
         const mtimeMs = o.LastModified?.getTime() ?? 0;
         this.seen.set(path.join(rel, name), { stat: { kind: 'file', size: o.Size ?? 0, mtimeMs, ctimeMs: tagNumber(o.ETag) ?? mtimeMs }, at: now });
       }

@@ -91,7 +91,7 @@ export class WebDavMedium implements Medium {
       if (!p.startsWith(self)) continue; // not below the folder asked for: never believed
       const name = trimSlash(p.slice(self.length));
       if (!name || name.includes('/')) continue;
-      out.push({ name, kind: r.stat.kind });
+      out.push({ name, kind: r.stat.kind, ...(r.stat.kind === 'file' ? { size: r.stat.size } : {}) });
       this.seen.set(path.join(rel, name), { stat: r.stat, at: now });
       if (out.length >= MAX_LISTING) break;
     }

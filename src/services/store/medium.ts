@@ -14,6 +14,8 @@ export type EntryKind = 'file' | 'dir' | 'link' | 'other';
 export interface MediumEntry {
   readonly name: string;
   readonly kind: EntryKind;
+  /** A file's size where the listing says it (a server's does; a folder's listing does not). */
+  readonly size?: number;
 }
 
 /** One state of a file, enough to tell it changed without reading it (RefusedFiles). */

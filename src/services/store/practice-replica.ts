@@ -299,6 +299,10 @@ export class PracticeReplica implements ReplicaPort {
     return fsp.readFile(this.local.abs(rel));
   }
 
+  async fileSize(rel: string): Promise<number> {
+    return (await fsp.stat(this.local.abs(rel))).size;
+  }
+
   async unsentAttachments(): Promise<string[]> {
     return (await listDir(path.join(this.opts.localRoot, LocalPaths.outboxDir))).filter((n) => /^[0-9a-f]{64}$/.test(n));
   }

@@ -128,6 +128,11 @@ export interface SegmentFile {
   readonly hash: string;
 }
 
+/** A log file as a listing names it, with its size where the listing says it (a server's). */
+export interface ListedSegment extends SegmentFile {
+  readonly size?: number;
+}
+
 /** Reads a file of a medium refusing anything larger than `max` (a huge file is reported, never loaded). */
 export async function readBounded(io: Medium, rel: string, max: number, skipUnreadable: boolean): Promise<Buffer> {
   let bytes: Buffer;
@@ -323,12 +328,12 @@ export class ReplicaFolder {
     return out.sort();
   }
 
-  async listSegments(dev: string, bad?: (b: BadFile) => void): Promise<SegmentFile[]> {
-    const out: SegmentFile[] = [];
-    for (const n of await this.names(Paths.logDir(dev), bad)) {
-      const p = parseSegmentName(n);
-      if (p) out.push({ device: dev, seq: p.seq, hash: p.hash });
-      else bad?.({ path: path.join(Paths.logDir(dev), n), reason: describeForeign(n) });
+  async listSegments(dev: string, bad?: (b: BadFile) => void): Promise<ListedSegment[]> {
+    const out: ListedSegment[] = [];
+    for (const e of await this.entries(Paths.logDir(dev), bad)) {
+      const p = parseSegmentName(e.name);
+      if (p) out.push({ device: dev, seq: p.seq, hash: p.hash, ...(e.size !== undefined ? { size: e.size } : {}) });
+      else bad?.({ path: path.join(Paths.logDir(dev), e.name), reason: describeForeign(e.name) });
     }
     return out.sort((a, b) => a.seq - b.seq || (a.hash < b.hash ? -1 : 1));
   }

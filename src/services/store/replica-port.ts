@@ -40,6 +40,8 @@ export interface ReplicaPort {
   unsealedCount(): number;
   /** The bytes of a file of this replica, by its store path (format.ts `Paths`). */
   readFile(rel: string): Promise<Buffer>;
+  /** The size of a file of this replica (its files never change once written). */
+  fileSize(rel: string): Promise<number>;
   /** Attachments saved here and not yet confirmed sent. */
   unsentAttachments(): Promise<string[]>;
   attachmentSent(hash: string): Promise<void>;

@@ -375,6 +375,15 @@ export class SharedFolderExchange implements Carrier {
     if (!ours) throw Object.assign(new Error('the shared folder no longer holds the store'), { code: 'ENOENT' });
   }
 
+  /** Sizes of this device's own files here (write-once: asked once per file). */
+  protected readonly ownSizes = new Map<string, number>();
+
+  protected async ownSize(rel: string): Promise<number> {
+    let n = this.ownSizes.get(rel);
+    if (n === undefined) this.ownSizes.set(rel, (n = await this.replica.fileSize(rel)));
+    return n;
+  }
+
   /** Copies a file of the replica to the same path in the shared folder, unless it is there already. */
   protected async sendIfMissing(rel: string): Promise<void> {
     if (!(await this.io.exists(rel))) await this.sharedWrite(rel, await this.replica.readFile(rel));
@@ -406,12 +415,24 @@ export class SharedFolderExchange implements Carrier {
     // The cheap check, every round: a log file counts as sent while the folder lists its exact name
     // (number and hash: a stranger's file at our next number is not ours, and never blocks the chain).
     const mine = this.replica.ownLogFiles();
-    const listed = new Set((await this.shared.listSegments(me)).map((f) => segmentName(f.seq, f.hash)));
+    const listing = await this.shared.listSegments(me);
+    const listed = new Set(listing.map((f) => segmentName(f.seq, f.hash)));
+    const sizes = new Map(listing.filter((f) => f.size !== undefined).map((f) => [segmentName(f.seq, f.hash), f.size!]));
     for (const f of mine) {
       const name = segmentName(f.seq, f.hash);
-      if (listed.has(name)) continue;
+      const rel = Paths.segment(me, f.seq, f.hash);
+      if (listed.has(name)) {
+        // A server's listing says each file's size: a copy of ours
+        // cut short (a torn upload kept, or someone) is not sent, and is written again at once.
+        const there = sizes.get(name);
+        if (there === undefined || there === (await this.ownSize(rel))) continue;
+        this.opts.logger?.warn('cloud-storage: an own log file on the server has the wrong size; writing it again');
+        this.doubt = true;
+        await this.sharedWrite(rel, await this.replica.readFile(rel), 'replace');
+        continue;
+      }
       if (this.ownListed.has(name)) this.doubt = true; // it was there: the folder went back in time
-      await this.sharedWrite(Paths.segment(me, f.seq, f.hash), await this.replica.readFile(Paths.segment(me, f.seq, f.hash)));
+      await this.sharedWrite(rel, await this.replica.readFile(rel));
       listed.add(name);
     }
     this.ownListed = listed;
