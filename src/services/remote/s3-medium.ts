@@ -6,7 +6,7 @@
 import * as https from 'node:https';
 import * as path from 'node:path';
 import { DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
-import { MediumError, assertProbeName, existsByStat, slashed, tagNumber, type Medium, type MediumEntry, type MediumStat, type WriteMode } from '../store/medium';
+import { MediumError, assertProbeName, existsByStat, slashed, tagNumber, type FolderChanges, type ListingMark, type Medium, type MediumEntry, type MediumStat, type WriteMode } from '../store/medium';
 import { caBundle } from './http';
 import { statusError } from './webdav-medium';
 
@@ -90,8 +90,19 @@ export class S3Medium implements Medium {
     return out;
   }
 
-  /** One folder's entries; `grouped`: the server folds deeper keys into prefixes (else they are folded here). */
-  protected async listing(rel: string, grouped: boolean): Promise<MediumEntry[]> {
+  /**
+   * With a mark, only the keys after its name (ListObjectsV2 `StartAfter`: S3 lists keys in byte
+   * order): what a round costs stays the same however long a device's history is. S3 cannot say what
+   * was removed: a removal is seen by the next complete listing (the caller's schedule).
+   */
+  async listChanges(rel: string, mark: ListingMark | undefined): Promise<FolderChanges> {
+    if (mark?.after === undefined) return { entries: await this.list(rel), complete: true, removed: undefined, token: undefined };
+    const entries = await this.listing(rel, !this.flat, mark.after);
+    return { entries, complete: false, removed: undefined, token: undefined };
+  }
+
+  /** One folder's entries; `grouped`: the server folds deeper keys into prefixes (else they are folded here); `after`: only names after it. */
+  protected async listing(rel: string, grouped: boolean, after?: string): Promise<MediumEntry[]> {
     const prefix = this.key(rel) ? `${this.key(rel)}/` : '';
     const out: MediumEntry[] = [];
     const dirs = new Set<string>();
@@ -99,7 +110,7 @@ export class S3Medium implements Medium {
     let token: string | undefined;
     do {
       const page = await this.run('LIST', (abortSignal) =>
-        this.client.send(new ListObjectsV2Command({ Bucket: this.at.bucket, Prefix: prefix, ContinuationToken: token, ...(grouped ? { Delimiter: '/' } : {}) }), { abortSignal }),
+        this.client.send(new ListObjectsV2Command({ Bucket: this.at.bucket, Prefix: prefix, ContinuationToken: token, ...(grouped ? { Delimiter: '/' } : {}), ...(after !== undefined && !token ? { StartAfter: prefix + after } : {}) }), { abortSignal }),
       );
       for (const p of page.CommonPrefixes ?? []) dirs.add((p.Prefix ?? '').slice(prefix.length).replace(/\/$/, ''));
       for (const o of page.Contents ?? []) {

@@ -12,6 +12,7 @@ import { DisposableCollection, clearing } from '../common/disposable';
 import { errnoOf } from '../common/errors';
 import { MAX_OBJECT_BYTES, Paths, segmentName, type Presence } from './format';
 import { FolderAudit } from './folder-audit';
+import { LogListings } from './log-listings';
 import { listOrNone, type Medium, type MediumStat, type WriteMode } from './medium';
 import { BadFileError, HeldFileError, KeyMissingError, ReplicaFolder, UnreadableEntryError, asUnreadable, readBounded, type BadFile } from './replica-folder';
 import { RefusedFiles } from './refused-files';
@@ -66,6 +67,10 @@ export class SharedFolderExchange implements Carrier {
   /** The first full check waits a period: a start stays quick; the cheap check of our own files runs every round. */
   protected lastAudit = Date.now();
   protected doubt = false;
+  /** The devices' log folders as the last listings gave them (incremental on a server: log-listings.ts). */
+  protected readonly logs: LogListings;
+  /** When the log folders were last listed completely; the next round lists completely when set to 0. */
+  protected lastCompleteListing = 0;
   protected readonly lastSeqs = new Map<string, number>();
   protected restoring = false;
   /** Device names from the cards held here, for devices whose presence is gone. */
@@ -102,6 +107,7 @@ export class SharedFolderExchange implements Carrier {
   ) {
     this.shared = new ReplicaFolder(opts.medium ?? opts.sharedRoot, replica.storeId, replica.keyring, true);
     this.io = this.shared.io;
+    this.logs = new LogListings(this.shared, (f) => replica.hasLogFile(f));
     this.audit = new FolderAudit(replica, this.shared, (rel, bytes) => this.sharedWrite(rel, bytes, 'replace'), {
       graceMs: opts.repairGraceMs ?? 120_000,
       hashBudgetBytes: opts.auditBudgetBytes ?? 32 << 20,
@@ -174,10 +180,12 @@ export class SharedFolderExchange implements Carrier {
       const ours = hdr.kind === 'ok' ? hdr.header.storeId === this.replica.storeId : hdr.kind === 'foreign' && hdr.storeId === this.replica.storeId;
       if (!ours) {
         this.doubt = true;
+        this.logs.reset();
         this.setHealth(hdr.kind !== 'missing' ? 'wrong-folder' : !(await this.io.exists('')) ? 'unreachable' : (await this.looksEmptied()) ? 'emptied' : 'wrong-folder');
         return;
       }
       this.noteHeader(hdr.kind === 'ok' || hdr.kind === 'foreign' ? hdr.raw : undefined);
+      this.beginListingRound();
       await this.push();
       // the vouchers first where files may wait for them (a new PC after a passphrase change: every
       // older log file), so they are taken on their first reading, not held and read again
@@ -196,6 +204,7 @@ export class SharedFolderExchange implements Carrier {
         this.setHealth('ok');
         return;
       }
+      this.lastCompleteListing = 0; // whatever happened to the location meanwhile, the next round lists it completely
       this.opts.logger?.warn('cloud-storage: shared folder not reachable, will retry', { code: errnoOf(e) ?? 'unknown' });
       this.setHealth('unreachable');
     }
@@ -233,6 +242,17 @@ export class SharedFolderExchange implements Carrier {
     if (!names.every((n) => LAYOUT_DIRS.has(n))) return false;
     for (const n of names) if (!(await holdsNoFile(this.io, n, 3))) return false;
     return true;
+  }
+
+  /**
+   * Complete listings of the log folders (a removal or rollback shows only there on a server): in the
+   * first round, at least every audit period (default 60 s), and in the round after any doubt or
+   * failed round. Other rounds list only what is new (a folder medium lists completely anyway).
+   */
+  protected beginListingRound(): void {
+    const complete = this.doubt || Date.now() - this.lastCompleteListing >= (this.opts.auditMs ?? 60_000);
+    if (complete) this.lastCompleteListing = Date.now();
+    this.logs.beginRound(complete);
   }
 
   /** The full check: on a schedule, and in the next round after any doubt (a file of ours gone, a folder back). */
@@ -276,6 +296,7 @@ export class SharedFolderExchange implements Carrier {
       if (!(now?.kind === 'ok' && now.header.storeId === this.replica.storeId)) throw e;
     }
     this.writesSeen.push(Paths.header);
+    this.logs.reset();
     this.cardInShared = false;
     this.keysInShared.clear();
     this.doubt = true;
@@ -331,8 +352,10 @@ export class SharedFolderExchange implements Carrier {
     await this.reissueFormerLogFiles();
     // The cheap check, every round: a log file counts as sent while the folder lists its exact name
     // (number and hash: a stranger's file at our next number is not ours, and never blocks the chain).
+    // On a server the names come from the last complete listing and what was listed new since; a
+    // removal shows at the next complete one (beginListingRound), or at once where the medium tells.
     const mine = this.replica.ownLogFiles();
-    const listed = new Set((await this.shared.listSegments(me)).map((f) => segmentName(f.seq, f.hash)));
+    const listed = new Set((await this.logs.segments(me)).files.map((f) => segmentName(f.seq, f.hash)));
     for (const f of mine) {
       const name = segmentName(f.seq, f.hash);
       if (listed.has(name)) continue;
@@ -384,7 +407,7 @@ export class SharedFolderExchange implements Carrier {
       this.trustEpoch++;
     }
     for (const dev of await this.shared.listDevices(bad)) {
-      const listed = await this.shared.listSegments(dev, bad);
+      const listed = (await this.logs.segments(dev, bad)).files;
       const present = new Set(listed.map((f) => Paths.segment(dev, f.seq, f.hash)));
       for (const rel of this.held.keys()) if (rel.startsWith(Paths.logDir(dev)) && !present.has(rel)) this.held.delete(rel);
       // newest first: an applied log file vouches for its predecessor (its `prev`) in the same round
@@ -685,6 +708,7 @@ export class SharedFolderExchange implements Carrier {
     this.toDispose.dispose();
     if (this.running) await this.running.catch(() => undefined);
     if (this.timer) clearTimeout(this.timer);
+    this.logs.beginRound(false);
     if (this.health === 'ok') await withTimeout(this.push().then(() => this.writePresence(false)), 3000).catch(() => undefined);
     this.stopped = true;
     this.status.complete();
