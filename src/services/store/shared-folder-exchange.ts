@@ -418,8 +418,8 @@ export class SharedFolderExchange implements Carrier {
         if (dev !== this.replica.deviceId && this.replica.hasLogPosition(dev, f.seq))
           bad({ path: Paths.segment(dev, f.seq, f.hash), reason: 'a second segment at the same position (forked chain) — applied, both kept' });
         try {
-          await this.unlessRefused(Paths.segment(dev, f.seq, f.hash), async () => {
-            const bytes = await this.shared.readSegmentBytes(f);
+          await this.unlessRefused(Paths.segment(dev, f.seq, f.hash), async (st) => {
+            const bytes = arrivedWhole(rel, await this.shared.readSegmentBytes(f), st);
             await this.replica.acceptLogFile(f, bytes, this.shared.decodeSegment(f, bytes));
             this.held.delete(rel);
             this.trustEpoch++;
@@ -505,7 +505,7 @@ export class SharedFolderExchange implements Carrier {
     try {
       const copied = await this.unlessRefused(rel, async (st) => {
         if (st.kind !== 'file' || st.size > MAX_OBJECT_BYTES) throw new BadFileError({ path: rel, reason: st.kind === 'file' ? `is too large (${st.size} bytes)` : 'is not a file' });
-        await this.replica.acceptAttachment(hash, await readBounded(this.io, rel, MAX_OBJECT_BYTES, true));
+        await this.replica.acceptAttachment(hash, arrivedWhole(rel, await readBounded(this.io, rel, MAX_OBJECT_BYTES, true), st));
         return true;
       });
       return copied ?? false;
@@ -738,6 +738,17 @@ async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined>
   } finally {
     if (t) clearTimeout(t);
   }
+}
+
+/**
+ * The bytes of a read, unless fewer or more arrived than the file's size said just before (a transfer
+ * cut short that nothing at the HTTP level told, a file still growing): then the file is not judged —
+ * reported as unreadable for now and read again in the next round, never remembered as refused (its
+ * size and time are the same next round: a refused file would never be read again).
+ */
+function arrivedWhole(rel: string, bytes: Buffer, st: MediumStat): Buffer {
+  if (bytes.length === st.size) return bytes;
+  throw new UnreadableEntryError({ path: rel, reason: `arrived with ${bytes.length} of ${st.size} bytes (cut short or still changing); read again`, unreadable: true });
 }
 
 /** System files, temp files and dot-names (sync clients' own, e.g. `.stfolder`): never store content. */

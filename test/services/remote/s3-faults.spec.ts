@@ -1,6 +1,7 @@
 // What no local server shows, injected by a proxy (node:http) in front of s3rver — and lighttpd where
 // the same fault means the same for WebDAV: conflicts on conditional creates, storms of 503 SlowDown,
-// a slow first byte. Nothing is lost, retries stay within their bounds.
+// a slow first byte, a body cut short. Nothing is lost, retries stay within their bounds, a cut
+// transfer is refused and read again.
 import * as crypto from 'node:crypto';
 import type { Medium } from '../../../src/services/store/medium';
 import { Paths } from '../../../src/services/store/format';
@@ -9,6 +10,7 @@ import { WebDavMedium } from '../../../src/services/remote/webdav-medium';
 import { startLighttpd, startS3rver, type TestServer } from '../../support/servers';
 import { HttpProxy, type ProxiedRequest } from '../../support/http-proxy';
 import { newSharedStore, openDevice, syncAll } from '../../support/store-fixture';
+import { waitFor } from '../../support/temp';
 
 jest.setTimeout(90_000);
 
@@ -213,5 +215,33 @@ describe.each([s3, lighttpd])('$name: passing failures and time limits', (kind) 
     expect(a.exchange.health).toBe('unreachable');
     t.env.proxy.fault = undefined;
     await a.store.close();
+  });
+});
+
+describe.each([s3, lighttpd])('$name: a body cut short on GET', (kind) => {
+  const t = setUp(kind);
+
+  test.each(['short', 'cut'] as const)('%s: the log file is not applied (nor remembered as refused) and read again', async (how) => {
+    const store = await newSharedStore('Teekanne-Nordstrand-2026', t.direct());
+    const a = await openDevice(store, 'Empfang', { medium: t.direct() });
+    const b = await openDevice(store, 'Therapie 1', { medium: t.via() });
+    await syncAll([a, b], 1);
+    await a.replica.put('clients', 'c1', { name: 'Anna' });
+    await syncAll([a], 1);
+    const mine = a.replica.ownLogFiles().at(-1)!;
+    const name = `${String(mine.seq).padStart(10, '0')}-${mine.hash}`;
+    let cuts = 0;
+    t.env.proxy.fault = (r) => (r.method === 'GET' && r.url.includes(name) && cuts++ === 0 ? { kind: 'truncate', bytes: 40, how } : undefined);
+    await b.exchange.exchange();
+    expect(cuts).toBeGreaterThanOrEqual(1);
+    if (how === 'short') {
+      // nothing at the HTTP level tells: the size listed and the hash do
+      expect(await b.replica.get('clients', 'c1')).toBeUndefined();
+      expect(b.replica.badFiles.map((f) => f.reason).join()).toMatch(/cut short/);
+    } // 'cut': the dropped connection is an error (WebDAV asks again at once; S3's body stream fails the round)
+    await waitFor(async () => (await b.exchange.exchange(), (await b.replica.get('clients', 'c1')) !== undefined), 10_000, 'the file read again and applied');
+    expect(b.exchange.syncStatus).toMatchObject({ state: 'in-sync', awaited: 0 });
+    await a.store.close();
+    await b.store.close();
   });
 });
