@@ -6,7 +6,7 @@
 import * as https from 'node:https';
 import * as path from 'node:path';
 import { DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
-import { MediumError, assertProbeName, existsByStat, slashed, tagNumber, type Medium, type MediumEntry, type MediumStat, type WriteMode } from '../store/medium';
+import { MediumError, assertProbeName, existsByStat, slashed, tagNumber, type FolderChanges, type ListingMark, type Medium, type MediumEntry, type MediumStat, type WriteMode } from '../store/medium';
 import { caBundle } from './http';
 import { statusError } from './webdav-medium';
 
@@ -29,6 +29,8 @@ export interface S3Options {
   readonly timeoutMs?: number;
   /** Attempts in all (default 4). */
   readonly attempts?: number;
+  /** The longest wait between attempts, also when the server asks for more with Retry-After (default 8 s). */
+  readonly maxBackoffMs?: number;
   /** Extra certificate authorities (PEM). */
   readonly ca?: string;
   readonly statCacheMs?: number;
@@ -52,6 +54,7 @@ export class S3Medium implements Medium {
       forcePathStyle: true,
       credentials: { accessKeyId: login.accessKeyId, secretAccessKey: login.secretAccessKey },
       maxAttempts: opts.attempts ?? 4,
+      retryStrategy: new BoundedRetry(opts.attempts ?? 4, opts.maxBackoffMs ?? 8000),
       requestHandler: {
         connectionTimeout: Math.min(5000, opts.timeoutMs ?? 15_000),
         requestTimeout: opts.timeoutMs ?? 15_000,
@@ -90,8 +93,19 @@ export class S3Medium implements Medium {
     return out;
   }
 
-  /** One folder's entries; `grouped`: the server folds deeper keys into prefixes (else they are folded here). */
-  protected async listing(rel: string, grouped: boolean): Promise<MediumEntry[]> {
+  /**
+   * With a mark, only the keys after its name (ListObjectsV2 `StartAfter`: S3 lists keys in byte
+   * order): what a round costs stays the same however long a device's history is. S3 cannot say what
+   * was removed: a removal is seen by the next complete listing (the caller's schedule).
+   */
+  async listChanges(rel: string, mark: ListingMark | undefined): Promise<FolderChanges> {
+    if (mark?.after === undefined) return { entries: await this.list(rel), complete: true, removed: undefined, token: undefined };
+    const entries = await this.listing(rel, !this.flat, mark.after);
+    return { entries, complete: false, removed: undefined, token: undefined };
+  }
+
+  /** One folder's entries; `grouped`: the server folds deeper keys into prefixes (else they are folded here); `after`: only names after it. */
+  protected async listing(rel: string, grouped: boolean, after?: string): Promise<MediumEntry[]> {
     const prefix = this.key(rel) ? `${this.key(rel)}/` : '';
     const out: MediumEntry[] = [];
     const dirs = new Set<string>();
@@ -99,7 +113,7 @@ export class S3Medium implements Medium {
     let token: string | undefined;
     do {
       const page = await this.run('LIST', (abortSignal) =>
-        this.client.send(new ListObjectsV2Command({ Bucket: this.at.bucket, Prefix: prefix, ContinuationToken: token, ...(grouped ? { Delimiter: '/' } : {}) }), { abortSignal }),
+        this.client.send(new ListObjectsV2Command({ Bucket: this.at.bucket, Prefix: prefix, ContinuationToken: token, ...(grouped ? { Delimiter: '/' } : {}), ...(after !== undefined && !token ? { StartAfter: prefix + after } : {}) }), { abortSignal }),
       );
       for (const p of page.CommonPrefixes ?? []) dirs.add((p.Prefix ?? '').slice(prefix.length).replace(/\/$/, ''));
       for (const o of page.Contents ?? []) {
@@ -189,6 +203,52 @@ export class S3Medium implements Medium {
   }
 }
 
+/**
+ * The SDK's retries, with the carriers' rules (http.ts): what S3 calls passing (503 SlowDown, 429,
+ * 500/502/504, a dropped connection) and 409 ConditionalRequestConflict (S3 says: retry) are tried
+ * again up to `attempts` in all, waiting 250 ms, 500 ms, 1 s … and `Retry-After` where given, never
+ * longer than `maxBackoffMs`; a request that ran into its time limit is not repeated (a frozen server
+ * would otherwise hold a round, and a closing store, for attempts × the limit — the SDK's own strategy
+ * retries time-outs). The SDK's retry interface, implemented here (a few lines) rather than imported
+ * from its internal packages.
+ */
+class BoundedRetry {
+  readonly mode = 'standard';
+
+  constructor(
+    protected readonly attempts: number,
+    protected readonly maxBackoffMs: number,
+  ) {}
+
+  async acquireInitialRetryToken(): Promise<RetryToken> {
+    return token(0, 0);
+  }
+
+  async refreshRetryTokenForRetry(t: RetryToken, info: { error?: unknown; errorType: string; retryAfterHint?: Date }): Promise<RetryToken> {
+    const e = info.error as { name?: string; $metadata?: { httpStatusCode?: number } } | undefined;
+    const status = e?.$metadata?.httpStatusCode;
+    const timedOut = status === undefined && (e?.name === 'TimeoutError' || e?.name === 'AbortError' || /ETIMEDOUT/.test(String((e as { code?: string })?.code)));
+    const passing = info.errorType === 'THROTTLING' || info.errorType === 'TRANSIENT' || (status !== undefined && [409, 429, 500, 502, 503, 504].includes(status));
+    if (timedOut || !passing || t.getRetryCount() + 1 >= this.attempts) throw info.error;
+    const backoff = 250 * 2 ** t.getRetryCount();
+    const asked = info.retryAfterHint ? info.retryAfterHint.getTime() - Date.now() : undefined;
+    const wait = Math.max(0, Math.min(asked ?? backoff, this.maxBackoffMs));
+    await new Promise((r) => setTimeout(r, wait));
+    return token(t.getRetryCount() + 1, 0);
+  }
+
+  recordSuccess(): void {}
+}
+
+interface RetryToken {
+  getRetryCount(): number;
+  getRetryDelay(): number;
+}
+
+function token(count: number, delay: number): RetryToken {
+  return { getRetryCount: () => count, getRetryDelay: () => delay };
+}
+
 /** The readable notation of an S3 location: `s3+https://endpoint-host/bucket/prefix?region=…`. */
 export function s3Address(at: S3Location): string {
   const u = new URL(at.endpoint);
@@ -203,6 +263,8 @@ function s3Error(e: unknown, what: string): Error {
   const name = (e as { name?: string })?.name ?? '';
   if (name === 'NotFound' || name === 'NoSuchKey' || name === 'NoSuchBucket') return Object.assign(new MediumError(`${what}: not found`, 'ENOENT'), { status: 404 });
   if (name === 'TimeoutError' || name === 'AbortError' || name === 'RequestTimeout') return new MediumError(`${what}: no answer in time`, 'ETIMEDOUT');
+  // 409 on S3 is "a conflicting operation, try again" (ConditionalRequestConflict, OperationAborted): busy, never "not there"
+  if (status === 409) return Object.assign(new MediumError(`${what}: the server answered 409`, 'EAGAIN'), { status });
   if (status) return Object.assign(statusError(status === 403 && /SignatureDoesNotMatch|InvalidAccessKeyId/.test(name) ? 401 : status, what), { status });
   // the SDK may wrap a network error ("AWS SDK error wrapper for Error: connect ECONNREFUSED …"), and a
   // kept-alive connection the server closed ("socket hang up") has no code of its own

@@ -5,7 +5,7 @@
 // checked by the replica folder that reads it.
 import * as path from 'node:path';
 import { XMLParser } from 'fast-xml-parser';
-import { MediumError, assertProbeName, existsByStat, slashed, tagNumber, type EntryKind, type Medium, type MediumEntry, type MediumStat, type WriteMode } from '../store/medium';
+import { MediumError, assertProbeName, existsByStat, slashed, tagNumber, type FolderChanges, type ListingMark, type Medium, type MediumEntry, type MediumStat, type WriteMode } from '../store/medium';
 import { HttpClient, type HttpOptions, type HttpResponse } from './http';
 
 export interface Login {
@@ -76,16 +76,41 @@ export class WebDavMedium implements Medium {
   }
 
   async list(rel: string): Promise<MediumEntry[]> {
+    return (await this.listing(rel)).entries;
+  }
+
+  /**
+   * Plain WebDAV cannot list "what is new", but a folder's own tag (getetag and getlastmodified of
+   * the collection: a file system folder's change time, Nextcloud's tree tag) says whether anything
+   * was added or removed. With the tag of the last listing in the mark, one PROPFIND Depth 0 (a few
+   * hundred bytes) answers an unchanged folder; a changed one, or a server that gives no tag for
+   * folders (rclone gives none), is listed in full. A tag is not taken while the folder changed within the last
+   * 2 s by the server's clock (racy: a change in the same second may leave a second-granular tag as
+   * it was), nor from a server that sends no Date.
+   */
+  async listChanges(rel: string, mark: ListingMark | undefined): Promise<FolderChanges> {
+    if (mark?.token !== undefined) {
+      const res = await this.propfind(rel, 0, true);
+      failUnless(res, 'PROPFIND', [207]);
+      const self = responses(res.body)[0];
+      if (self?.stat.kind === 'file') throw new MediumError(`PROPFIND: ${rel || 'the address'} is a file, not a folder`, 'ENOTDIR');
+      if (self && folderToken(self, res) === mark.token) return { entries: [], complete: false, removed: [], token: mark.token };
+    }
+    const { entries, token } = await this.listing(rel);
+    return { entries, complete: true, removed: undefined, token };
+  }
+
+  protected async listing(rel: string): Promise<{ entries: MediumEntry[]; token: string | undefined }> {
     const res = await this.propfind(rel, 1, true);
     failUnless(res, 'PROPFIND', [207]);
     const self = decodedPath(this.url(rel, true).pathname);
     const out: MediumEntry[] = [];
     const now = Date.now();
-    let selfKind: EntryKind | undefined;
+    let selfEntry: Listed | undefined;
     for (const r of responses(res.body)) {
       const p = decodedPath(new URL(r.href, this.base).pathname);
       if (trimSlash(p) === trimSlash(self)) {
-        selfKind = r.stat.kind;
+        selfEntry = r;
         continue;
       }
       if (!p.startsWith(self)) continue; // not below the folder asked for: never believed
@@ -95,9 +120,9 @@ export class WebDavMedium implements Medium {
       this.seen.set(path.join(rel, name), { stat: r.stat, at: now });
       if (out.length >= MAX_LISTING) break;
     }
-    if (selfKind === 'file') throw new MediumError(`PROPFIND: ${rel || 'the address'} is a file, not a folder`, 'ENOTDIR');
+    if (selfEntry?.stat.kind === 'file') throw new MediumError(`PROPFIND: ${rel || 'the address'} is a file, not a folder`, 'ENOTDIR');
     this.folders.add(rel);
-    return out;
+    return { entries: out, token: selfEntry && out.length < MAX_LISTING ? folderToken(selfEntry, res) : undefined };
   }
 
   async stat(rel: string): Promise<MediumStat> {
@@ -186,6 +211,21 @@ export function statusError(status: number, method: string): MediumError {
 interface Listed {
   readonly href: string;
   readonly stat: MediumStat;
+  /** The entity tag and the modification time as the server wrote them ('' when it gave none). */
+  readonly tag: string;
+  readonly modified: string;
+}
+
+/**
+ * A folder's tag as a listing mark's token: its entity tag and modification time together, or
+ * undefined when the server gives no tag or no modification time for folders (rclone: no tag), sends no Date, or the folder changed within 2 s of the
+ * answer (a second-granular tag could stay the same over a change made in the same second).
+ */
+function folderToken(self: Listed, res: HttpResponse): string | undefined {
+  const date = Date.parse(String(res.headers.date ?? ''));
+  const modified = Date.parse(self.modified);
+  if (!self.tag || !Number.isFinite(date) || !Number.isFinite(modified) || date - modified < 2000) return undefined;
+  return `${self.tag}|${self.modified}`;
 }
 
 /** The entries of a 207 Multi-Status answer, each with what its successful propstat says. */
@@ -209,6 +249,8 @@ function responses(body: Buffer): Listed[] {
     const tag = typeof prop.getetag === 'string' ? prop.getetag : '';
     out.push({
       href: r.href,
+      tag,
+      modified: typeof prop.getlastmodified === 'string' ? prop.getlastmodified : '',
       stat: {
         kind: collection ? 'dir' : 'file',
         size: Number.isFinite(size) && size >= 0 ? size : 0,

@@ -188,7 +188,13 @@ export class FolderAudit {
         budget -= st.size;
         // A device card is not named by its hash: damaged means it no longer authenticates (an authentic
         // card that differs from the copy here is never "repaired" — two PCs would overwrite each other).
-        const hash = !f.hash ? undefined : io instanceof FolderMedium ? await hashFile(io.abs(f.rel)) : sha256Hex(await io.read(f.rel, MAX_OBJECT_BYTES));
+        let hash: string | undefined;
+        if (f.hash && io instanceof FolderMedium) hash = await hashFile(io.abs(f.rel));
+        else if (f.hash) {
+          const bytes = await io.read(f.rel, MAX_OBJECT_BYTES);
+          if (bytes.length !== st.size) continue; // a transfer cut short (or a file changing): not judged in this pass
+          hash = sha256Hex(bytes);
+        }
         out.set(f.rel, f.hash ? hash === f.hash : (await this.shared.readDeviceInfo(f.device!).then(() => true, () => false)));
       } catch {
         // gone, or unreadable (a link loop, no permission): the listing reports it; nothing is judged here

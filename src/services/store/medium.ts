@@ -34,6 +34,25 @@ export interface MediumStat {
  */
 export type WriteMode = 'create' | 'replace';
 
+/** Where an incremental listing of a folder goes on from: what the last listing of it gave. */
+export interface ListingMark {
+  /** Every name up to this one (byte order) is known: the medium may leave them out. */
+  readonly after: string | undefined;
+  /** The medium's own token from the last listing of this folder (a folder's tag, a sync token). */
+  readonly token: string | undefined;
+}
+
+/** What `listChanges` found. */
+export interface FolderChanges {
+  /** `complete`: every entry of the folder; else at least every entry whose name sorts after `mark.after`. */
+  readonly entries: MediumEntry[];
+  readonly complete: boolean;
+  /** Names gone since the mark, when the medium can tell (a complete listing tells by itself); undefined: it cannot. */
+  readonly removed: readonly string[] | undefined;
+  /** For the next call's mark. */
+  readonly token: string | undefined;
+}
+
 export interface Medium {
   /** How it is shown to a person: a folder's path, a server's address without any login. */
   readonly label: string;
@@ -50,6 +69,12 @@ export interface Medium {
   read(rel: string, max: number): Promise<Buffer>;
   /** Writes a whole file, creating the folders it needs below the store's root (never the root itself). */
   write(rel: string, bytes: Uint8Array, mode: WriteMode): Promise<void>;
+  /**
+   * A folder's entries since an earlier listing (`mark`), so that what a round costs on a server does
+   * not grow with the history; without a mark (or when the medium cannot go on from it) a complete
+   * listing. ENOENT like `list`. A medium without it is listed in full.
+   */
+  listChanges?(rel: string, mark: ListingMark | undefined): Promise<FolderChanges>;
   /** Whether anything is at `rel` (the root itself with ''). */
   exists(rel: string): Promise<boolean>;
   /** Removes the connection check's test file (nothing of the store is ever removed through a medium). */

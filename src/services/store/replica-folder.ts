@@ -58,7 +58,7 @@ import {
   type SnapshotHeader,
   type SnapshotRecord,
 } from './format';
-import { FolderMedium, MediumError, listOrNone, type Medium, type MediumEntry, type WriteMode } from './medium';
+import { FolderMedium, MediumError, listOrNone, type ListingMark, type Medium, type MediumEntry, type WriteMode } from './medium';
 
 export interface BadFile {
   readonly path: string; // relative to the replica root
@@ -336,6 +336,40 @@ export class ReplicaFolder {
       else bad?.({ path: path.join(Paths.logDir(dev), e.name), reason: describeForeign(e.name) });
     }
     return out.sort((a, b) => a.seq - b.seq || (a.hash < b.hash ? -1 : 1));
+  }
+
+  /**
+   * A device's log files since an earlier listing (`mark`), where the medium can list incrementally
+   * (`Medium.listChanges`); else, or without a mark, all of them (`complete`). Foreign names are
+   * reported like `listSegments` does; `removed`: names the medium says are gone (undefined: it cannot tell).
+   */
+  async segmentChanges(
+    dev: string,
+    mark: ListingMark | undefined,
+    bad?: (b: BadFile) => void,
+  ): Promise<{ files: ListedSegment[]; complete: boolean; removed: readonly string[] | undefined; token: string | undefined }> {
+    const rel = Paths.logDir(dev);
+    if (!this.io.listChanges) return { files: await this.listSegments(dev, bad), complete: true, removed: undefined, token: undefined };
+    let changes;
+    try {
+      changes = await this.io.listChanges(rel, mark);
+    } catch (e) {
+      // the same rules as `entries`: not there is empty; an unreadable folder is reported (with `bad`) or thrown
+      if (errnoOf(e) === 'ENOENT' || errnoOf(e) === 'ENOTDIR') return { files: [], complete: true, removed: undefined, token: undefined };
+      const unreadable = this.unreadable(rel, e);
+      if (bad && unreadable instanceof UnreadableEntryError) {
+        bad(unreadable.bad);
+        return { files: [], complete: false, removed: undefined, token: undefined };
+      }
+      throw e;
+    }
+    const files: ListedSegment[] = [];
+    for (const { name, size } of changes.entries) {
+      const p = parseSegmentName(name);
+      if (p) files.push({ device: dev, seq: p.seq, hash: p.hash, ...(size !== undefined ? { size } : {}) });
+      else bad?.({ path: path.join(rel, name), reason: describeForeign(name) });
+    }
+    return { files, complete: changes.complete, removed: changes.removed, token: changes.token };
   }
 
   /** Seals and writes a new segment; returns its name parts. */

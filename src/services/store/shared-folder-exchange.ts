@@ -12,6 +12,7 @@ import { DisposableCollection, clearing } from '../common/disposable';
 import { errnoOf } from '../common/errors';
 import { MAX_OBJECT_BYTES, Paths, segmentName, type Presence } from './format';
 import { FolderAudit } from './folder-audit';
+import { LogListings } from './log-listings';
 import { listOrNone, sameLocation, type Medium, type MediumStat, type WriteMode } from './medium';
 import { BadFileError, HeldFileError, KeyMissingError, ReplicaFolder, UnreadableEntryError, asUnreadable, readBounded, type BadFile } from './replica-folder';
 import { RefusedFiles } from './refused-files';
@@ -66,6 +67,10 @@ export class SharedFolderExchange implements Carrier {
   /** The first full check waits a period: a start stays quick; the cheap check of our own files runs every round. */
   protected lastAudit = Date.now();
   protected doubt = false;
+  /** The devices' log folders as the last listings gave them (incremental on a server: log-listings.ts). */
+  protected readonly logs: LogListings;
+  /** When the log folders were last listed completely; the next round lists completely when set to 0. */
+  protected lastCompleteListing = 0;
   protected readonly lastSeqs = new Map<string, number>();
   protected restoring = false;
   /** Device names from the cards held here, for devices whose presence is gone. */
@@ -105,6 +110,7 @@ export class SharedFolderExchange implements Carrier {
   ) {
     this.shared = new ReplicaFolder(opts.medium ?? opts.sharedRoot, replica.storeId, replica.keyring, true);
     this.io = this.shared.io;
+    this.logs = new LogListings(this.shared, (f) => replica.hasLogFile(f));
     this.audit = new FolderAudit(replica, this.shared, (rel, bytes) => this.sharedWrite(rel, bytes, 'replace'), {
       graceMs: opts.repairGraceMs ?? 120_000,
       hashBudgetBytes: opts.auditBudgetBytes ?? 32 << 20,
@@ -204,10 +210,12 @@ export class SharedFolderExchange implements Carrier {
       const ours = hdr.kind === 'ok' ? hdr.header.storeId === this.replica.storeId : hdr.kind === 'foreign' && hdr.storeId === this.replica.storeId;
       if (!ours) {
         this.doubt = true;
+        this.logs.reset();
         this.setHealth(hdr.kind !== 'missing' ? 'wrong-folder' : !(await this.io.exists('')) ? 'unreachable' : (await this.looksEmptied()) ? 'emptied' : 'wrong-folder');
         return;
       }
       this.noteHeader(hdr.kind === 'ok' || hdr.kind === 'foreign' ? hdr.raw : undefined);
+      this.beginListingRound();
       if (this.lastExchangeAt === undefined || this.moved || Date.now() - this.lastMoveCheck >= (this.opts.auditMs ?? 60_000)) await this.checkMoved();
       if (this.moved) {
         // The store lives elsewhere now: nothing more is sent here (this PC's changes wait, counted as
@@ -236,6 +244,7 @@ export class SharedFolderExchange implements Carrier {
         this.setHealth('ok');
         return;
       }
+      this.lastCompleteListing = 0; // whatever happened to the location meanwhile, the next round lists it completely
       this.opts.logger?.warn('cloud-storage: shared folder not reachable, will retry', { code: errnoOf(e) ?? 'unknown' });
       this.setHealth('unreachable');
     }
@@ -309,6 +318,17 @@ export class SharedFolderExchange implements Carrier {
     return true;
   }
 
+  /**
+   * Complete listings of the log folders (a removal or rollback shows only there on a server): in the
+   * first round, at least every audit period (default 60 s), and in the round after any doubt or
+   * failed round. Other rounds list only what is new (a folder medium lists completely anyway).
+   */
+  protected beginListingRound(): void {
+    const complete = this.doubt || Date.now() - this.lastCompleteListing >= (this.opts.auditMs ?? 60_000);
+    if (complete) this.lastCompleteListing = Date.now();
+    this.logs.beginRound(complete);
+  }
+
   /** The full check: on a schedule, and in the next round after any doubt (a file of ours gone, a folder back). */
   protected async auditIfDue(): Promise<void> {
     const every = this.opts.auditMs ?? 60_000;
@@ -350,6 +370,7 @@ export class SharedFolderExchange implements Carrier {
       if (!(now?.kind === 'ok' && now.header.storeId === this.replica.storeId)) throw e;
     }
     this.writesSeen.push(Paths.header);
+    this.logs.reset();
     this.cardInShared = false;
     this.keysInShared.clear();
     this.doubt = true;
@@ -414,8 +435,10 @@ export class SharedFolderExchange implements Carrier {
     await this.reissueFormerLogFiles();
     // The cheap check, every round: a log file counts as sent while the folder lists its exact name
     // (number and hash: a stranger's file at our next number is not ours, and never blocks the chain).
+    // On a server the names come from the last complete listing and what was listed new since; a
+    // removal shows at the next complete one (beginListingRound), or at once where the medium tells.
     const mine = this.replica.ownLogFiles();
-    const listing = await this.shared.listSegments(me);
+    const listing = (await this.logs.segments(me)).files;
     const listed = new Set(listing.map((f) => segmentName(f.seq, f.hash)));
     const sizes = new Map(listing.filter((f) => f.size !== undefined).map((f) => [segmentName(f.seq, f.hash), f.size!]));
     for (const f of mine) {
@@ -479,7 +502,7 @@ export class SharedFolderExchange implements Carrier {
       this.trustEpoch++;
     }
     for (const dev of await this.shared.listDevices(bad)) {
-      const listed = await this.shared.listSegments(dev, bad);
+      const listed = (await this.logs.segments(dev, bad)).files;
       const present = new Set(listed.map((f) => Paths.segment(dev, f.seq, f.hash)));
       for (const rel of this.held.keys()) if (rel.startsWith(Paths.logDir(dev)) && !present.has(rel)) this.held.delete(rel);
       // newest first: an applied log file vouches for its predecessor (its `prev`) in the same round
@@ -490,8 +513,8 @@ export class SharedFolderExchange implements Carrier {
         if (dev !== this.replica.deviceId && this.replica.hasLogPosition(dev, f.seq))
           bad({ path: Paths.segment(dev, f.seq, f.hash), reason: 'a second segment at the same position (forked chain) — applied, both kept' });
         try {
-          await this.unlessRefused(Paths.segment(dev, f.seq, f.hash), async () => {
-            const bytes = await this.shared.readSegmentBytes(f);
+          await this.unlessRefused(Paths.segment(dev, f.seq, f.hash), async (st) => {
+            const bytes = arrivedWhole(rel, await this.shared.readSegmentBytes(f), st);
             await this.replica.acceptLogFile(f, bytes, this.shared.decodeSegment(f, bytes));
             this.held.delete(rel);
             this.trustEpoch++;
@@ -577,7 +600,7 @@ export class SharedFolderExchange implements Carrier {
     try {
       const copied = await this.unlessRefused(rel, async (st) => {
         if (st.kind !== 'file' || st.size > MAX_OBJECT_BYTES) throw new BadFileError({ path: rel, reason: st.kind === 'file' ? `is too large (${st.size} bytes)` : 'is not a file' });
-        await this.replica.acceptAttachment(hash, await readBounded(this.io, rel, MAX_OBJECT_BYTES, true));
+        await this.replica.acceptAttachment(hash, arrivedWhole(rel, await readBounded(this.io, rel, MAX_OBJECT_BYTES, true), st));
         return true;
       });
       return copied ?? false;
@@ -780,6 +803,7 @@ export class SharedFolderExchange implements Carrier {
     this.toDispose.dispose();
     if (this.running) await this.running.catch(() => undefined);
     if (this.timer) clearTimeout(this.timer);
+    this.logs.beginRound(false);
     if (this.health === 'ok') await withTimeout(this.push().then(() => this.writePresence(false)), 3000).catch(() => undefined);
     this.stopped = true;
     this.status.complete();
@@ -809,6 +833,17 @@ async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined>
   } finally {
     if (t) clearTimeout(t);
   }
+}
+
+/**
+ * The bytes of a read, unless fewer or more arrived than the file's size said just before (a transfer
+ * cut short that nothing at the HTTP level told, a file still growing): then the file is not judged —
+ * reported as unreadable for now and read again in the next round, never remembered as refused (its
+ * size and time are the same next round: a refused file would never be read again).
+ */
+function arrivedWhole(rel: string, bytes: Buffer, st: MediumStat): Buffer {
+  if (bytes.length === st.size) return bytes;
+  throw new UnreadableEntryError({ path: rel, reason: `arrived with ${bytes.length} of ${st.size} bytes (cut short or still changing); read again`, unreadable: true });
 }
 
 /** System files, temp files and dot-names (sync clients' own, e.g. `.stfolder`): never store content. */
