@@ -16,6 +16,7 @@ import { SharedFolderExchange } from '../src/services/store/shared-folder-exchan
 import { OpenPracticeStore } from '../src/services/store/open-practice-store';
 import type { ImportRecord } from '../src/host-api';
 import { hostFigures } from './host-figures';
+import { serverFigures, withServerSection } from './server-figures';
 
 // write-file-atomic is only the baseline here (the plugin does not use it: see docs/ARCHITECTURE.md).
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -217,15 +218,26 @@ async function main(): Promise<void> {
     console.log(rows.map((r) => `${r.what}: ${r.ours} vs ${r.alternative} (${r.ratio}), target ${r.target}: ${r.met}`).join('\n'));
     return;
   }
+  const docPath = path.join(__dirname, '..', 'docs', 'PERFORMANCE.md');
+  if (process.argv.includes('--servers-only')) {
+    // the server section on its own: the rest of docs/PERFORMANCE.md is left as it is
+    const servers = await serverFigures(work, QUICK);
+    console.log(servers.text);
+    fs.writeFileSync(docPath, withServerSection(fs.readFileSync(docPath, 'utf8'), servers.section));
+    fs.rmSync(work, { recursive: true, force: true });
+    return;
+  }
   rows.push(...(await hostFigures(work, QUICK)));
   await benchPut();
   await benchPassphraseJoin();
   await benchEditBytes();
   await benchOpen();
   const scaling = await benchScaling();
+  const servers = await serverFigures(work, QUICK);
   const table = ['| what | this plugin | alternative (same run) | ratio | target | met |', '| --- | --- | --- | --- | --- | --- |', ...rows.map((r) => `| ${r.what} | ${r.ours} | ${r.alternative} | ${r.ratio} | ${r.target} | ${r.met} |`)].join('\n');
   console.log(table);
   console.log(`\nScaling:\n${scaling}`);
+  console.log(`\nServers:\n${servers.text}`);
   const doc = `# Performance
 
 Produced by \`npm run bench\`${QUICK ? ' --quick (smaller sizes)' : ''} on ${new Date().toISOString().slice(0, 10)} (${os.cpus().length} cores, Node ${process.version}), ${Math.round((Date.now() - t0) / 1000)} s.
@@ -236,6 +248,8 @@ ${table}
 ## Scaling
 
 ${scaling}
+
+${withServerSection('', servers.section).trim()}
 
 ## What the profile showed, and what changed
 
@@ -269,7 +283,7 @@ How each is measured:
   whose replica is empty: it copies every log file from the shared folder, verifies and applies each
   (it never starts from another PC's snapshot: docs/STORE-FORMAT.md, "Snapshot plaintext").
 `;
-  fs.writeFileSync(path.join(__dirname, '..', 'docs', 'PERFORMANCE.md'), doc);
+  fs.writeFileSync(docPath, doc);
   if (!process.env.BENCH_KEEP) fs.rmSync(work, { recursive: true, force: true });
 }
 
