@@ -51,6 +51,12 @@ export const HEADER_ALTERED: LocalizedText = {
   en: "The file practice-store.json in the shared folder was changed: it no longer matches the copy this PC kept when it was set up. This PC keeps working with its own, checked copy; nothing is taken from the changed file, and it is not overwritten. Until it is clear who changed it, no new PC should join this folder — please contact support.",
 };
 
+/** What a person reads when a running PC's server login stopped working. */
+export const LOGIN_REFUSED: LocalizedText = {
+  de: 'Der Server lehnt die gespeicherte Anmeldung ab (Passwort geändert, App-Passwort oder Schlüssel widerrufen?). Änderungen warten auf diesem PC. Bitte unter „Gruppenpraxis & Cloudspeicher“ „Am Server anmelden …“ wählen.',
+  en: 'The server refuses the stored login (password changed, app password or key revoked?). Changes wait on this PC. Please choose "Log in to the server …" under "Group practice & cloud storage".',
+};
+
 /** What a person reads when the store moved to another location and this PC has not followed yet. */
 export function movedText(m: MovedTo): LocalizedText {
   const when = new Date(m.at);
@@ -292,6 +298,7 @@ export class CloudStorageService implements StoreDiagnostics {
         else if (h === 'unreachable') this.setAccess('unavailable', config.folder, { de: 'Der gemeinsame Ordner ist nicht erreichbar; Änderungen warten auf diesem PC.', en: 'The shared folder is unreachable; changes wait on this PC.' });
         else if (h === 'emptied') this.setAccess('wrong-folder', config.folder, EMPTIED);
         else if (h === 'moved' && carrier.movedTo) this.setAccess('wrong-folder', config.folder, movedText(carrier.movedTo));
+        else if (h === 'auth-required') this.setAccess('auth-required', config.folder, LOGIN_REFUSED);
         else this.setAccess('wrong-folder', config.folder);
         if (h === 'moved' && carrier.movedTo) this.notices.show(NoticeIds.moved, 'warning', movedText(carrier.movedTo));
         else if (h === 'ok') this.notices.withdraw(NoticeIds.moved);
@@ -312,7 +319,7 @@ export class CloudStorageService implements StoreDiagnostics {
       if (d.disposed) return;
       const moved = active.carrier.health === 'moved' ? active.carrier.movedTo : undefined;
       if (moved && r.state === 'available') this.setAccess('wrong-folder', config.folder, movedText(moved));
-      else this.setAccess(r.state, config.folder, r.state === 'available' ? undefined : active.carrier.health === 'emptied' ? EMPTIED : r.detail);
+      else this.setAccess(r.state, config.folder, r.state === 'available' ? undefined : active.carrier.health === 'emptied' ? EMPTIED : r.state === 'auth-required' ? LOGIN_REFUSED : r.detail);
       if (r.state === 'available') active.carrier.trigger();
     };
     // One probe at a time: a slow folder never piles up child processes.

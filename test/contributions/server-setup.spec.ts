@@ -9,6 +9,7 @@ import { loadCloudPlugin } from '../support/test-host';
 import { waitFor } from '../support/temp';
 import { startLighttpd, startS3rver, type TestServer } from '../support/servers';
 import { serverAccount } from '../../src/services/remote/server-access';
+import type { AccessStatus, SyncStatus } from '../../src/host-api';
 
 jest.setTimeout(120_000);
 const PASS = 'Teekanne-Nordstrand-2026';
@@ -118,5 +119,42 @@ describe.each([
     expect(stopped).not.toContain(env.secret);
     await env.server.up();
     expect(fs.existsSync(env.server.root)).toBe(true);
+  });
+});
+
+describe('the login changed on the server while a PC works (an app password replaced in Nextcloud)', () => {
+  test('access turns auth-required in words, the page asks for the login, the change made meanwhile is sent; nothing in plaintext kept', async () => {
+    const server = await startLighttpd({ auth: true, basePath: 'remote.php/dav/files/praxis/Praxisdaten' });
+    servers.push(server);
+    const a = host(undefined, undefined, 'Empfang');
+    const { plugin, page } = await openPage(a);
+    page.set(server.url);
+    a.dialogs.credentials.push({ username: server.user!, password: server.password! });
+    a.dialogs.secrets.push(PASS);
+    expect(await page.invoke('save')).toMatchObject({ ok: true });
+    const store = await plugin.storageProviders[0]!.open();
+    let access: AccessStatus | undefined;
+    let sync: SyncStatus | undefined;
+    plugin.storageProviders[0]!.access$.subscribe((x) => (access = x));
+    plugin.storageProviders[0]!.sync$.subscribe((x) => (sync = x));
+
+    await server.changePassword!();
+    await store.put('clients', 'k1', { name: 'Anna Beispiel' });
+    await waitFor(() => access?.state === 'auth-required', 20_000, 'access says the login is refused');
+    expect(access!.detail!.de).toMatch(/lehnt die gespeicherte Anmeldung ab/);
+    expect(access!.detail!.en).toMatch(/refuses the stored login/);
+    expect(sync!.state).not.toBe('in-sync');
+    expect(sync!.pendingUploads).toBeGreaterThan(0);
+    await waitFor(() => page.item('log-in')?.style === 'primary', 10_000, 'the page offers to log in');
+
+    // a wrong one first (asked again), then the new one
+    a.dialogs.credentials.push({ username: server.user!, password: 'noch-das-alte' }, { username: server.user!, password: server.password! });
+    expect(await page.invoke('log-in')).toMatchObject({ ok: true });
+    expect(a.dialogs.asked.filter((q) => q.kind === 'credentials')).toHaveLength(3);
+    expect(JSON.parse(a.keychain.items.get(serverAccount(server.url))!).password).toBe(server.password);
+    await waitFor(() => access?.state === 'available' && sync?.state === 'in-sync', 20_000, 'back on the server, in sync');
+    expect((await store.flush({ timeoutMs: 10_000 })).pending).toBe(0);
+    expect(everything(a.env.appDataDir)).not.toContain(server.password!);
+    expect(a.logger.lines.join('\n')).not.toContain(server.password!);
   });
 });

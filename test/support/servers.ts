@@ -47,6 +47,8 @@ export interface TestServer {
   stop(): Promise<void>;
   /** The last few KB of the server's stdout/stderr and error log, for failure messages. */
   logTail(): string;
+  /** `auth: true`: the login gets a new random password (an app password changed on the server) and the server restarts; `password` is the new one. */
+  changePassword?(): Promise<void>;
 }
 
 export interface S3TestServer extends TestServer {
@@ -338,6 +340,8 @@ interface Spec {
   caPem?: string;
   user?: string;
   password?: string;
+  /** The htpasswd file (`auth: true`), rewritten by changePassword(). */
+  loginFile?: string;
   caFile?: string;
 }
 
@@ -371,6 +375,16 @@ async function launch(spec: Spec): Promise<TestServer> {
     pause: () => current.pause(),
     resume: () => current.resume(),
     down: () => current.stop(),
+    ...(spec.loginFile
+      ? {
+          changePassword: async () => {
+            const next = newPassword();
+            fs.writeFileSync(spec.loginFile!, htpasswdLine(TEST_USER, next), { mode: 0o644 });
+            server.password = next;
+            await server.restart();
+          },
+        }
+      : {}),
     up: async () => {
       if (stopped) throw new Error(`${spec.name} was stopped for good`);
       if (current.running) return;
@@ -405,13 +419,17 @@ function normBase(basePath: string | undefined): string {
   return p ? p + '/' : '';
 }
 
+function newPassword(): string {
+  return crypto.randomBytes(18).toString('base64url');
+}
+
 /** `{SHA}` htpasswd line: understood by apache, lighttpd and rclone alike; a hash only, never the password. */
 function htpasswdLine(user: string, password: string): string {
   return `${user}:{SHA}${crypto.createHash('sha1').update(password).digest('base64')}\n`;
 }
 
 function newLogin(dir: string): { user: string; password: string; file: string } {
-  const password = crypto.randomBytes(18).toString('base64url');
+  const password = newPassword();
   const file = path.join(dir, 'htpasswd');
   fs.writeFileSync(file, htpasswdLine(TEST_USER, password), { mode: 0o644 });
   return { user: TEST_USER, password, file };
@@ -462,6 +480,7 @@ export async function startLighttpd(opts: WebDavOptions = {}): Promise<TestServe
     caPem: tls ? testCaPem() : undefined,
     user: login?.user,
     password: login?.password,
+    loginFile: login?.file,
     caFile: tls?.caFile,
   });
 }
@@ -544,6 +563,7 @@ export async function startApache(opts: WebDavOptions = {}): Promise<TestServer>
     caPem: tls ? testCaPem() : undefined,
     user: login?.user,
     password: login?.password,
+    loginFile: login?.file,
     caFile: tls?.caFile,
   });
 }
@@ -589,6 +609,7 @@ export async function startRclone(opts: RcloneOptions = {}): Promise<TestServer>
     caPem: tls ? testCaPem() : undefined,
     user: login?.user,
     password: login?.password,
+    loginFile: login?.file,
     caFile: tls?.caFile,
   });
 }

@@ -541,12 +541,15 @@ export class SettingsController {
     const moved = active?.carrier.health === 'moved' ? active.carrier.movedTo : undefined;
     // Another location typed while this PC works with the store: it can move the store there.
     const movable = !!active && configured && !moved && folder.trim() !== '' && !sameLocation(folder, this.configuredFolder!);
-    const primary = emptied ? 'restore-shared-folder' : moved ? 'follow-move' : needsPassphrase ? 'enter-passphrase' : !configured ? 'save' : pending ? 'take-over-local' : movable ? 'move-store' : undefined;
+    // A server refused the running PC's login: asked again from here (the next start's guard would ask too).
+    const loginNeeded = !!active && configured && this.service.accessStatus.state === 'auth-required' && looksLikeAddress(this.configuredFolder!);
+    const primary = loginNeeded ? 'log-in' : emptied ? 'restore-shared-folder' : moved ? 'follow-move' : needsPassphrase ? 'enter-passphrase' : !configured ? 'save' : pending ? 'take-over-local' : movable ? 'move-store' : undefined;
     const style = (id: string) => (id === primary ? ('primary' as const) : ('secondary' as const));
     const tested = this.lastTest?.folder === folder.trim() ? this.lastTest.kind : undefined;
     const saveLabel: LocalizedText = configured ? { de: 'Erneut verbinden', en: 'Connect again' } : tested === 'store' ? { de: 'Verbinden', en: 'Connect' } : { de: 'Einrichten', en: 'Set up' };
     const actions: ViewItem[] = [
       ...(emptied ? [{ kind: 'action' as const, id: 'restore-shared-folder', label: { de: 'Praxisdaten von diesem PC in den gemeinsamen Ordner zurückschreiben', en: 'Write the practice data back into the shared folder from this PC' }, style: style('restore-shared-folder'), enabled: idle }] : []),
+      ...(loginNeeded ? [{ kind: 'action' as const, id: 'log-in', label: { de: 'Am Server anmelden …', en: 'Log in to the server …' }, style: style('log-in'), enabled: idle }] : []),
       ...(moved ? [{ kind: 'action' as const, id: 'follow-move', label: { de: 'Dem Umzug folgen', en: 'Follow the move' }, style: style('follow-move'), enabled: idle }] : []),
       ...(movable
         ? [
@@ -690,6 +693,12 @@ export class SettingsController {
         return this.moveStore();
       case 'follow-move':
         return this.followMove();
+      case 'log-in': {
+        const o = await this.setup.logInAgain();
+        if (o.kind === 'logged-in') return { ok: true, message: { de: 'Angemeldet; dieser PC arbeitet wieder mit dem Server, wartende Änderungen werden übertragen.', en: 'Logged in; this PC works with the server again, waiting changes are sent.' } };
+        if (o.kind === 'not-open') return { ok: false, message: { de: 'Die Praxisdaten sind auf diesem PC gerade nicht geöffnet.', en: 'The practice data are not open on this PC right now.' } };
+        return { ok: false, message: o.text ?? { de: 'Anmeldung abgebrochen; Änderungen warten weiter auf diesem PC.', en: 'Login cancelled; changes keep waiting on this PC.' } };
+      }
       case 'verify':
         return this.verify();
       case 'take-over-local':

@@ -377,6 +377,20 @@ export class StoreSetup {
     return outcome;
   }
 
+  /**
+   * The running PC's server login stopped working (access `auth-required`): asked for with the host's
+   * dialog, tested, kept in the keychain; the open store then goes on with a new connection.
+   */
+  async logInAgain(): Promise<{ kind: 'logged-in' } | { kind: 'not-open' } | { kind: 'login-cancelled'; text?: LocalizedText }> {
+    const active = this.service.active;
+    if (!active) return { kind: 'not-open' };
+    const c = await this.login.logIn(active.config.folder);
+    if (!c.ok) return { kind: 'login-cancelled', text: c.text };
+    this.service.forgetConnection(active.config.folder);
+    await this.service.relocate(active.config);
+    return { kind: 'logged-in' };
+  }
+
   // ---- moving the store to another location (issue #15) ------------------------------------------
 
   /**

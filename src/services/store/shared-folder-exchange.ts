@@ -245,8 +245,9 @@ export class SharedFolderExchange implements Carrier {
         return;
       }
       this.lastCompleteListing = 0; // whatever happened to the location meanwhile, the next round lists it completely
-      this.opts.logger?.warn('cloud-storage: shared folder not reachable, will retry', { code: errnoOf(e) ?? 'unknown' });
-      this.setHealth('unreachable');
+      const code = errnoOf(e) ?? 'unknown';
+      this.opts.logger?.warn(code === 'EAUTH' ? 'cloud-storage: the server refused the login, will retry' : 'cloud-storage: shared folder not reachable, will retry', { code });
+      this.setHealth(code === 'EAUTH' ? 'auth-required' : 'unreachable');
     }
   }
 
