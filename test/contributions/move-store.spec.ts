@@ -14,7 +14,7 @@ import { InMemoryCredentialStore } from '../support/memory-credential-store';
 import { openPage, TIMINGS } from '../support/settings-page';
 import { loadCloudPlugin, makeHost } from '../support/test-host';
 import { tempDir, waitFor } from '../support/temp';
-import { startLighttpd, type TestServer } from '../support/servers';
+import { startLighttpd, startS3rver, type TestServer } from '../support/servers';
 
 jest.setTimeout(180_000);
 const PASS = 'Teekanne-Nordstrand-2026';
@@ -156,5 +156,43 @@ describe('moving a practice between a folder and a WebDAV server', () => {
     for (const s of [sa, sb]) await waitFor(async () => (await s.list('clients')).length === 7, 30_000, 'seven clients on A and B (C follows at its next check)');
     expect(await clients(sb)).toBe(await clients(sa));
     expect(latest<AccessStatus>(pa.storageProviders[0]!.access$)().state).toBe('available');
+  });
+
+  test('to an S3 bucket (s3rver): the second PC follows with the access key as login; both work on there', async () => {
+    const s3 = await startS3rver();
+    servers.push(s3);
+    const address = `s3+http://${new URL(s3.endpoint).host}/${s3.bucket}/praxis-umzug?region=${s3.region}`;
+    const login = { username: s3.accessKeyId, password: s3.secretAccessKey };
+    const folder = tempDir('cs-move-folder-');
+    const a = pc('Empfang', 400);
+    const { plugin: pa, page: pageA } = await openPage(a);
+    pageA.set(folder);
+    a.dialogs.secrets.push(PASS);
+    expect(await pageA.invoke('save')).toMatchObject({ ok: true });
+    const b = pc('Therapie 1', 400);
+    const { plugin: pb, page: pageB } = await openPage(b);
+    pageB.set(folder);
+    b.dialogs.secrets.push(PASS);
+    expect(await pageB.invoke('save')).toMatchObject({ ok: true });
+    const [sa, sb] = await Promise.all([pa, pb].map((p) => p.storageProviders[0]!.open()));
+    await sa.put('clients', 'a1', { name: 'Anna Beispiel' });
+    await waitFor(async () => (await sb.get('clients', 'a1')) !== undefined, 30_000, 'the client on B');
+
+    pageA.set(address);
+    await waitFor(() => pageA.item('move-store')?.enabled === true, 10_000, 'move offered');
+    a.dialogs.credentials.push(login);
+    expect(await pageA.invoke('move-store')).toMatchObject({ ok: true });
+    await waitFor(() => pageB.item('follow-move') !== undefined, 20_000, 'B told of the move');
+    b.dialogs.credentials.push(login);
+    expect(await pageB.invoke('follow-move')).toMatchObject({ ok: true });
+    await sb.put('clients', 'b1', { name: 'Bruno Beispiel' });
+    await sa.put('clients', 'a2', { name: 'Anton Neu' });
+    for (const s of [sa, sb]) await waitFor(async () => (await s.list('clients')).length === 3, 30_000, 'three clients on both');
+    expect(await clients(sb)).toBe(await clients(sa));
+    // the bucket holds the store, encrypted
+    const onServer = fs.readdirSync(path.join(s3.root, s3.bucket), { recursive: true }).map(String);
+    expect(onServer.some((f) => f.includes('practice-store.json'))).toBe(true);
+    await pa.unload();
+    await pb.unload();
   });
 });
