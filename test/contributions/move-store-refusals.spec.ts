@@ -17,6 +17,16 @@ afterEach(async () => {
   for (const s of servers.splice(0)) await s.stop();
 });
 
+/** The practice set up in `folder` through the settings page of a PC called "Empfang". */
+async function practiceIn(folder: string) {
+  const a = host(undefined, undefined, 'Empfang');
+  const { plugin, page } = await openPage(a);
+  page.set(folder);
+  a.dialogs.secrets.push(PASS);
+  expect(await page.invoke('save')).toMatchObject({ ok: true });
+  return { a, plugin, page, store: await plugin.storageProviders[0]!.open() };
+}
+
 function latest<T>(o: { subscribe(f: (v: T) => void): unknown }): () => T {
   let v: T | undefined;
   o.subscribe((x) => (v = x));
@@ -25,12 +35,7 @@ function latest<T>(o: { subscribe(f: (v: T) => void): unknown }): () => T {
 
 test('same place, another store, foreign files, a cancelled login, the old place away: refused in words, nothing written, the practice goes on where it was', async () => {
   const folder = tempDir('cs-move-from-');
-  const a = host(undefined, undefined, 'Empfang');
-  const { plugin, page } = await openPage(a);
-  page.set(folder);
-  a.dialogs.secrets.push(PASS);
-  expect(await page.invoke('save')).toMatchObject({ ok: true });
-  const store = await plugin.storageProviders[0]!.open();
+  const { plugin, page, store } = await practiceIn(folder);
   await store.put('clients', 'k1', { name: 'Anna Beispiel' });
   const access = latest<AccessStatus>(plugin.storageProviders[0]!.access$);
   const still = async () => {
@@ -103,12 +108,7 @@ test('a copy cut off half-way (the server gone) leaves the practice where it was
   const server = await startLighttpd({ auth: true });
   servers.push(server);
   const folder = tempDir('cs-move-from-');
-  const a = host(undefined, undefined, 'Empfang');
-  const { plugin, page } = await openPage(a);
-  page.set(folder);
-  a.dialogs.secrets.push(PASS);
-  expect(await page.invoke('save')).toMatchObject({ ok: true });
-  const store = await plugin.storageProviders[0]!.open();
+  const { a, plugin, page, store } = await practiceIn(folder);
   // enough to copy that stopping the server lands in the middle: 24 scanned letters of 128 KiB
   for (let i = 0; i < 24; i++) {
     const ref = await store.putAttachment(Buffer.alloc(128 * 1024, i + 1), { name: `brief-${i}.pdf`, mediaType: 'application/pdf' });

@@ -37,6 +37,16 @@ function pc(name: string, auditMs: number, keychain = new InMemoryCredentialStor
   return Object.assign(h, { keychain });
 }
 
+/** A PC set up on (or joined to) the store in `folder` through its settings page. */
+async function pcOn(folder: string, name: string, auditMs: number) {
+  const h = pc(name, auditMs);
+  const { plugin, page } = await openPage(h);
+  page.set(folder);
+  h.dialogs.secrets.push(PASS);
+  expect(await page.invoke('save')).toMatchObject({ ok: true });
+  return { h, plugin, page };
+}
+
 function latest<T>(o: { subscribe(f: (v: T) => void): unknown }): () => T {
   let v: T | undefined;
   o.subscribe((x) => (v = x));
@@ -55,21 +65,9 @@ describe('moving a practice between a folder and a WebDAV server', () => {
     const folder = tempDir('cs-move-folder-');
 
     // Three PCs on the folder. C notices a move only at its next start (a full check every 60 s).
-    const a = pc('Empfang', 400);
-    const { plugin: pa, page: pageA } = await openPage(a);
-    pageA.set(folder);
-    a.dialogs.secrets.push(PASS);
-    expect(await pageA.invoke('save')).toMatchObject({ ok: true });
-    const b = pc('Therapie 1', 400);
-    const { plugin: pb, page: pageB } = await openPage(b);
-    pageB.set(folder);
-    b.dialogs.secrets.push(PASS);
-    expect(await pageB.invoke('save')).toMatchObject({ ok: true });
-    const c = pc('Therapie 2', 600_000);
-    const { plugin: pc1, page: pageC } = await openPage(c);
-    pageC.set(folder);
-    c.dialogs.secrets.push(PASS);
-    expect(await pageC.invoke('save')).toMatchObject({ ok: true });
+    const { h: a, plugin: pa, page: pageA } = await pcOn(folder, 'Empfang', 400);
+    const { h: b, plugin: pb, page: pageB } = await pcOn(folder, 'Therapie 1', 400);
+    const { h: c, plugin: pc1 } = await pcOn(folder, 'Therapie 2', 600_000);
     const [sa, sb, sc] = await Promise.all([pa, pb, pc1].map((p) => p.storageProviders[0]!.open()));
     await sa.put('clients', 'a1', { name: 'Anna Beispiel' });
     await sb.put('clients', 'b1', { name: 'Bruno Beispiel' });
@@ -164,16 +162,8 @@ describe('moving a practice between a folder and a WebDAV server', () => {
     const address = `s3+http://${new URL(s3.endpoint).host}/${s3.bucket}/praxis-umzug?region=${s3.region}`;
     const login = { username: s3.accessKeyId, password: s3.secretAccessKey };
     const folder = tempDir('cs-move-folder-');
-    const a = pc('Empfang', 400);
-    const { plugin: pa, page: pageA } = await openPage(a);
-    pageA.set(folder);
-    a.dialogs.secrets.push(PASS);
-    expect(await pageA.invoke('save')).toMatchObject({ ok: true });
-    const b = pc('Therapie 1', 400);
-    const { plugin: pb, page: pageB } = await openPage(b);
-    pageB.set(folder);
-    b.dialogs.secrets.push(PASS);
-    expect(await pageB.invoke('save')).toMatchObject({ ok: true });
+    const { h: a, plugin: pa, page: pageA } = await pcOn(folder, 'Empfang', 400);
+    const { h: b, plugin: pb, page: pageB } = await pcOn(folder, 'Therapie 1', 400);
     const [sa, sb] = await Promise.all([pa, pb].map((p) => p.storageProviders[0]!.open()));
     await sa.put('clients', 'a1', { name: 'Anna Beispiel' });
     await waitFor(async () => (await sb.get('clients', 'a1')) !== undefined, 30_000, 'the client on B');

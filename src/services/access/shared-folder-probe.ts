@@ -145,6 +145,31 @@ const T = {
   },
 } as const;
 
+/** What a content verdict says, worded for a folder or for a server. */
+export interface ContentTexts {
+  readonly ok: LocalizedText;
+  readonly otherStore: LocalizedText;
+  readonly noStore: LocalizedText;
+  readonly newer: LocalizedText;
+  readonly foreign: LocalizedText;
+  readonly remnants: LocalizedText;
+}
+
+/**
+ * What a reachable location's content means, given the store expected there (none: a folder being
+ * chosen): one rule for folders (SharedFolderProbe) and servers (ServerAccess), each with its words.
+ */
+export function contentVerdict(content: FolderContent, storeId: string | undefined, expectStoreId: string | undefined, T: ContentTexts): ProbeResult {
+  if (content === 'newer-store') return { state: 'wrong-folder', content, detail: T.newer };
+  if (expectStoreId !== undefined) {
+    if (content !== 'store') return { state: 'wrong-folder', content, detail: T.noStore };
+    if (storeId !== expectStoreId) return { state: 'wrong-folder', content, storeId, detail: T.otherStore };
+  }
+  if (content === 'foreign') return { state: 'available', content, detail: T.foreign };
+  if (content === 'remnants') return { state: 'available', content, detail: T.remnants };
+  return { state: 'available', content, storeId, detail: T.ok };
+}
+
 @injectable()
 export class SharedFolderProbe {
   constructor(@inject(ProbeChildOptions) @optional() protected readonly child: ProbeChildOptions = {}) {}
@@ -194,15 +219,7 @@ export class SharedFolderProbe {
       if (DISK_FULL_CODES.has(code)) return { state: 'denied', ...base, detail: T.full };
       return { state: 'unavailable', ...base, detail: T.broken(step, code) };
     }
-    if (opts.expectStoreId !== undefined) {
-      if (content === 'newer-store') return { state: 'wrong-folder', content, detail: T.newer };
-      if (content !== 'store') return { state: 'wrong-folder', content, detail: T.noStore };
-      if (storeId !== opts.expectStoreId) return { state: 'wrong-folder', content, storeId, detail: T.otherStore };
-    }
-    if (content === 'newer-store') return { state: 'wrong-folder', content, detail: T.newer };
-    if (content === 'foreign') return { state: 'available', content, detail: T.foreign };
-    if (content === 'remnants') return { state: 'available', content, detail: T.remnants };
-    return { state: 'available', content, storeId, detail: T.ok };
+    return contentVerdict(content, storeId, opts.expectStoreId, T);
   }
 
   protected runChild(script: string, folder: string, timeoutMs: number, signal?: AbortSignal): Promise<ChildAnswer | 'timeout' | 'aborted'> {

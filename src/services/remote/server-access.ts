@@ -10,7 +10,7 @@ import { Paths } from '../store/format';
 import { ReplicaFolder } from '../store/replica-folder';
 import { LAYOUT_DIRS, ignorable } from '../store/shared-folder-exchange';
 import type { Medium } from '../store/medium';
-import type { FolderContent, ProbeResult } from '../access/shared-folder-probe';
+import { contentVerdict, type FolderContent, type ProbeResult } from '../access/shared-folder-probe';
 import { parseLocation, type Location } from './location';
 import { S3Medium, type S3Login } from './s3-medium';
 import { WebDavMedium, type Login } from './webdav-medium';
@@ -55,6 +55,10 @@ const T = {
   otherStore: { de: 'Unter dieser Adresse liegt ein anderer Praxis-Speicher als der, mit dem dieser PC eingerichtet wurde.', en: 'This address holds another practice store than the one this PC was set up with.' },
   noStore: { de: 'Unter dieser Adresse liegt kein Praxis-Speicher (falscher Ordner auf dem Server, oder er wurde geleert).', en: 'This address holds no practice store (the wrong folder on the server, or it was emptied).' },
   newer: { de: 'Dieser Praxis-Speicher wurde mit einer neueren Programmversion angelegt. Bitte aktualisieren Sie das Programm; es wurde nichts verändert.', en: 'This practice store was made by a newer version of the application. Please update; nothing was changed.' },
+  remnants: {
+    de: 'Unter dieser Adresse liegen nur Ordner eines Praxis-Speichers ohne seine Kennungsdatei (practice-store.json): ein geleerter Speicher. Hier wird kein neuer Speicher angelegt; ein PC, der diese Praxisdaten kennt, kann sie wiederherstellen oder hierher umziehen.',
+    en: 'This address holds only the folders of a practice store without its identification file (practice-store.json): an emptied store. No new store is created here; a PC that knows these practice data can restore them or move them here.',
+  },
   foreign: { de: 'Unter dieser Adresse liegen andere Dateien, aber kein Praxis-Speicher. Bitte einen leeren Ordner oder den Ordner mit den Praxisdaten angeben.', en: 'This address holds other files but no practice store. Give an empty folder or the folder with the practice data.' },
 } as const;
 
@@ -142,14 +146,7 @@ export class ServerAccess {
             : hdr.kind === 'ok'
               ? 'store'
               : 'foreign';
-      const storeId = hdr?.kind === 'ok' ? hdr.header.storeId : undefined;
-      if (content === 'newer-store') return { state: 'wrong-folder', content, detail: T.newer };
-      if (expectStoreId !== undefined) {
-        if (content !== 'store') return { state: 'wrong-folder', content, detail: T.noStore };
-        if (storeId !== expectStoreId) return { state: 'wrong-folder', content, storeId, detail: T.otherStore };
-      }
-      if (content === 'foreign') return { state: 'available', content, detail: T.foreign };
-      return { state: 'available', content, storeId, detail: T.ok };
+      return contentVerdict(content, hdr?.kind === 'ok' ? hdr.header.storeId : undefined, expectStoreId, T);
     } catch (e) {
       return failure(step, e, timeoutMs);
     }
