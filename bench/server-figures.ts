@@ -285,11 +285,14 @@ async function s3Carrier(): Promise<Carrier> {
 
 /** The carrier with the few handles the bench needs: a round with the full check or a heartbeat now. */
 class BenchExchange extends SharedFolderExchange {
+  /** The next round is the one every audit period: the full check and the complete listings (every presence read, `objects/` listed). */
   auditNext(): void {
     this.lastAudit = 0;
+    this.lastCompleteListing = 0;
   }
   noAuditYet(): void {
     this.lastAudit = Date.now();
+    this.lastCompleteListing = Date.now();
   }
   heartbeat(): Promise<void> {
     this.lastPresence = { news: this.lastPresence.news, at: 0 };
@@ -336,6 +339,8 @@ interface Figures {
   reader: Counts;
   audit: Counts;
   presence: Counts;
+  /** What another PC's round reads of a rewritten presence (above an idle round). */
+  presenceRead: Counts;
   monitor?: Counts;
   monitorMs?: number;
   latency: { median: number; max: number; n: number };
@@ -406,7 +411,13 @@ async function measure(c: Carrier, work: string, quick: boolean, log: (s: string
   const idleRounds = async (rounds: number) => {
     const samples: Counts[] = [];
     const ms: number[] = [];
+    // A WebDAV folder's tag is believed once the folder has been unchanged for 2 s by the server's clock
+    // (getlastmodified is second-granular): the rounds are counted after 3 s without a write, the state
+    // of every idle round after the first second or two of quiet.
+    await new Promise((res) => setTimeout(res, 3000));
     for (const pc of pcs) pc.exchange.noAuditYet();
+    // one round each, not counted, takes in what changed before (the presences just rewritten)
+    for (const pc of pcs) await pc.exchange.exchange();
     for (let r = 0; r < rounds; r++)
       for (const pc of pcs) {
         const x = await counted(() => pc.exchange.exchange(), `idle round ${pc.name}`);
@@ -426,6 +437,7 @@ async function measure(c: Carrier, work: string, quick: boolean, log: (s: string
   for (let e = 0; e < 3; e++) {
     for (const pc of pcs) await pc.exchange.heartbeat(); // no presence due in the counted rounds
     for (const pc of pcs) pc.exchange.noAuditYet();
+    for (const pc of pcs) await pc.exchange.exchange(); // the rewritten presences taken in: the counted rounds read what the edit changed
     const w = pcs[e]!;
     await w.replica.put('clients', 'r0', { ...practiceRecord(0, e + 1).data });
     await w.replica.sealNow();
@@ -448,12 +460,23 @@ async function measure(c: Carrier, work: string, quick: boolean, log: (s: string
   }
   const audit = Counts.median(audits);
 
-  // --- the presence heartbeat (every ~15 s)
+  // --- the presence heartbeat (every ~15 s), and what it costs each other PC: its next round reads the
+  // changed presence (less an idle round)
+  for (const pc of pcs) pc.exchange.noAuditYet();
+  for (const pc of pcs) await pc.exchange.exchange(); // settled: nothing changed that a counted round would take in
   const beats: Counts[] = [];
-  for (const pc of pcs) beats.push((await counted(() => pc.exchange.heartbeat(), `presence ${pc.name}`)).counts);
+  const seenBeats: Counts[] = [];
+  for (const [i, pc] of pcs.entries()) {
+    beats.push((await counted(() => pc.exchange.heartbeat(), `presence ${pc.name}`)).counts);
+    const other = pcs[(i + 1) % pcs.length]!;
+    seenBeats.push((await counted(() => other.exchange.exchange(), `presence of ${pc.name} read by ${other.name}`)).counts.minus(idle.counts));
+    for (const o of pcs) if (o !== other && o !== pc) await o.exchange.exchange();
+  }
   const presence = Counts.median(beats);
+  const presenceRead = Counts.median(seenBeats);
 
-  // --- the running PC's access monitor (every 4 s): list and header, on a connection of its own
+  // --- the running PC's access monitor (every 4 s): as CloudStorageService.probe makes it, a listing of
+  // the address on the open store's connection (the header is the round's to read)
   let monitor: Counts | undefined;
   let monitorMs: number | undefined;
   if (c.address) {
@@ -461,7 +484,7 @@ async function measure(c: Carrier, work: string, quick: boolean, log: (s: string
     const ticks: Counts[] = [];
     const ms: number[] = [];
     for (let i = 0; i < 5; i++) {
-      const r = await counted(() => access.probe(c.address!, { login: c.login, writeTest: false, timeoutMs: DEFAULT_TIMINGS.probeTimeoutMs }));
+      const r = await counted(() => access.probe(c.address!, { login: c.login, writeTest: false, timeoutMs: DEFAULT_TIMINGS.probeTimeoutMs, medium: pcs[0]!.medium, readHeader: false, expectStoreId: header.storeId }));
       if (r.value.state !== 'available') throw new Error(`${c.short}: the monitor's check says ${r.value.state}`);
       ticks.push(r.counts);
       ms.push(r.ms);
@@ -542,6 +565,7 @@ async function measure(c: Carrier, work: string, quick: boolean, log: (s: string
     reader,
     audit,
     presence,
+    presenceRead,
     monitor,
     monitorMs,
     latency: { median: median(lat), max: Math.max(...lat), n: lat.length },
@@ -618,7 +642,7 @@ function perDay(f: Figures): { day: ReturnType<typeof dayOfOnePc>; practice: Cou
   const pc = (x: Counts, n: number): [Counts, number] => [x, n * PCS];
   const parts = [
     { what: `idle rounds (${day.rounds.toLocaleString('en')} per PC)`, counts: Counts.scaled([pc(f.idle, day.rounds)]) },
-    { what: `presence rewrites (${day.presence.toLocaleString('en')} per PC)`, counts: Counts.scaled([pc(f.presence, day.presence)]) },
+    { what: `presence rewrites (${day.presence.toLocaleString('en')} per PC; each read by the ${PCS - 1} others)`, counts: Counts.scaled([pc(f.presence, day.presence), pc(f.presenceRead, day.presence * (PCS - 1))]) },
     { what: `full checks (${day.audits} per PC)`, counts: Counts.scaled([pc(f.audit, day.audits)]) },
     ...(f.monitor ? [{ what: `access monitor checks (${day.monitorTicks.toLocaleString('en')} per PC)`, counts: Counts.scaled([pc(f.monitor, day.monitorTicks)]) }] : []),
     {
@@ -673,8 +697,9 @@ export async function serverFigures(work: string, quick: boolean): Promise<{ sec
     row(`a remote change → changes$ on another PC (median of ${base.latency.n}, max)`, withRatio((f) => f.latency.median, (f) => `${ms(f.latency.median)}, max ${ms(f.latency.max)}${f === base ? ' (file-system events)' : ' (polling)'}`)),
     row('an idle round of one PC, 4-PC practice (nothing new), median', withRatio((f) => f.idle.requests, (f) => `${reqBytes(f.idle)}; ${ms(f.idleMs)}`)),
     row('… the presence rewrite (every ~15 s)', (f) => reqBytes(f.presence)),
+    row('… reading another PC\'s rewritten presence, above an idle round', (f) => reqBytes(f.presenceRead)),
     row('… the full check (every 60 s), above an idle round', (f) => reqBytes(f.audit)),
-    row('… the access monitor\'s check (every 4 s, a connection of its own)', (f) => (f.monitor ? `${reqBytes(f.monitor)}; ${ms(f.monitorMs!)}` : 'a probe in a child process (not counted)')),
+    row('… the access monitor\'s check (every 4 s, on the open store\'s connection)', (f) => (f.monitor ? `${reqBytes(f.monitor)}; ${ms(f.monitorMs!)}` : 'a probe in a child process (not counted)')),
     row('… each further log file in the store adds to every idle round (listings)', (f) => (f === base ? '– (a folder listing\'s bytes are not counted)' : `↓ ${bytes(f.perLogFile.down)}`)),
   ].join('\n');
   const fixedDayRows = dayTable(days, figures);
@@ -691,11 +716,11 @@ ${kindsNote}
 
 ### Per working day, 4-PC practice
 
-8 hours, ${EDITS_PER_DAY} edits a day spread over the PCs, the timers above (simulated from the product's timer rules with the measured round and monitor durations). Per day = PCs × (rounds × idle round + presence rewrites × presence + full checks × full check + monitor checks × monitor check) + edits × (writer's round + 3 receivers' rounds, each less the idle round it replaces). The store's size is that of this run (${recs} records, ${base.logFiles} log files: a new store); every round lists every device's log folder whole, so listings grow with every log file ever written (nothing in the shared folder is deleted): the last two rows extrapolate the measured per-log-file figure linearly (bytes only; S3 adds one more LIST per 1,000 keys of a listing).
+8 hours, ${EDITS_PER_DAY} edits a day spread over the PCs, the timers above (simulated from the product's timer rules with the measured round and monitor durations). Per day = PCs × (rounds × idle round + presence rewrites × (presence + 3 × reading it) + full checks × full check + monitor checks × monitor check) + edits × (writer's round + 3 receivers' rounds, each less the idle round it replaces). The store's size is that of this run (${recs} records, ${base.logFiles} log files: a new store); an idle round lists the log folders incrementally (docs/SERVERS.md, "Incremental listing"), a round in each audit period completely (counted with the full check): the last two rows extrapolate the measured per-log-file figure of an idle round linearly (bytes only).
 
 ${fixedDayRows}
 
-How each is measured (bench/server-figures.ts): **join** — a PC with an empty replica opens the store and runs one round, in this process, after one such join that is not counted (it warms the code up) (the table above's "cold open" runs in a fresh process); **edit** — PC *n* changes a record and runs a round, then each other PC runs one (3 edits from 3 PCs, medians); **idle round** — every PC's presence fresh, no full check due, nothing new; **full check** — a round with it less an idle round; **latency** — PC1 and PC2 running with the product's timings, PC1 puts a record at a random moment of PC2's cycle, time until PC2's \`changes$\` has it (PC1's 50 ms seal delay included); **per log file** — ${base.addedFiles} more edits (one log file each), then idle rounds again: the difference divided by ${base.addedFiles}.
+How each is measured (bench/server-figures.ts): **join** — a PC with an empty replica opens the store and runs one round, in this process, after one such join that is not counted (it warms the code up) (the table above's "cold open" runs in a fresh process); **edit** — PC *n* changes a record and runs a round, then each other PC runs one (3 edits from 3 PCs, medians); **idle round** — every PC's presence fresh, no full check due, nothing new, counted after 3 s without a write (a WebDAV folder's tag is believed once it is 2 s old); **full check** — a round with it (and with the complete listings, every presence read and \`objects/\` listed, which come in the same round each audit period) less an idle round; **latency** — PC1 and PC2 running with the product's timings, PC1 puts a record at a random moment of PC2's cycle, time until PC2's \`changes$\` has it (PC1's 50 ms seal delay included); **per log file** — ${base.addedFiles} more edits (one log file each), then idle rounds again: the difference divided by ${base.addedFiles}.
 `;
   const text = [table, '', fixedDayRows].join('\n');
   return { section, text };

@@ -180,9 +180,17 @@ export class CloudStorageService implements StoreDiagnostics {
     return !ServerAccess.serverOf(folder) && this.classifier.classify(folder).kind === 'network';
   }
 
-  /** The bounded check of a folder (a child process killed after the time limit) or a server (in-process, bounded). */
+  /**
+   * The bounded check of a folder (a child process killed after the time limit) or a server (in-process,
+   * bounded). The access monitor's check of a server goes over the open store's connection (no new one,
+   * no TLS handshake every few seconds) and lists the address without reading the header, which the
+   * carrier's round reads and checks every 2 s.
+   */
   probe(folder: string, expectStoreId?: string, opts: { monitor?: boolean } = {}): Promise<ProbeResult> {
-    if (this.servers && ServerAccess.serverOf(folder)) return this.servers.probe(folder, { expectStoreId, timeoutMs: this.timings.probeTimeoutMs, writeTest: !opts.monitor });
+    if (this.servers && ServerAccess.serverOf(folder)) {
+      const medium = opts.monitor ? this.media.get(folder) : undefined;
+      return this.servers.probe(folder, { expectStoreId, timeoutMs: this.timings.probeTimeoutMs, writeTest: !opts.monitor, ...(medium ? { medium, readHeader: false } : {}) });
+    }
     return this.prober.probe(folder, { expectStoreId, timeoutMs: this.timings.probeTimeoutMs, networkShare: this.isNetworkShare(folder) });
   }
 
@@ -319,6 +327,8 @@ export class CloudStorageService implements StoreDiagnostics {
       if (d.disposed) return;
       const moved = active.carrier.health === 'moved' ? active.carrier.movedTo : undefined;
       if (moved && r.state === 'available') this.setAccess('wrong-folder', config.folder, movedText(moved));
+      // the check of a server did not read the header (the round does): what the round found there stands
+      else if (r.state === 'available' && active.carrier.health === 'wrong-folder' && ServerAccess.serverOf(config.folder)) this.setAccess('wrong-folder', config.folder);
       else this.setAccess(r.state, config.folder, r.state === 'available' ? undefined : active.carrier.health === 'emptied' ? EMPTIED : r.state === 'auth-required' ? LOGIN_REFUSED : r.detail);
       if (r.state === 'available') active.carrier.trigger();
     };

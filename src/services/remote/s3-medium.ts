@@ -94,6 +94,15 @@ export class S3Medium implements Medium {
   }
 
   /**
+   * A folder of files (no sub-folders in the store format): a grouped listing lists the keys directly
+   * in it on every provider (the flaw `list` checks for is about keys further down), so an empty answer
+   * is not asked a second time.
+   */
+  async listFiles(rel: string): Promise<MediumEntry[]> {
+    return this.listing(rel, !this.flat);
+  }
+
+  /**
    * With a mark, only the keys after its name (ListObjectsV2 `StartAfter`: S3 lists keys in byte
    * order): what a round costs stays the same however long a device's history is. S3 cannot say what
    * was removed: a removal is seen by the next complete listing (the caller's schedule).

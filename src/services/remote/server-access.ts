@@ -101,29 +101,37 @@ export class ServerAccess {
    * The bounded check: list the address, read the store's header, write and read back a test file (and
    * remove it; not with `writeTest: false`, the running PC's access monitor, which asks every few
    * seconds and must not cost three writes each time). `timeoutMs` bounds the whole check.
+   *
+   * The access monitor gives the open store's own connection (`medium`: no new connection, on https no
+   * new TLS handshake; it is left open) and `readHeader: false`: the carrier's round reads and checks
+   * the header every 2 s (another store's header there turns the carrier, and with it the access state,
+   * to `wrong-folder`), so the monitor only lists the address — reachable, login valid, a header there.
    */
-  async probe(address: string, opts: { expectStoreId?: string; timeoutMs?: number; login?: Secret; writeTest?: boolean } = {}): Promise<ProbeResult> {
+  async probe(address: string, opts: { expectStoreId?: string; timeoutMs?: number; login?: Secret; writeTest?: boolean; medium?: Medium; readHeader?: boolean } = {}): Promise<ProbeResult> {
     const timeoutMs = opts.timeoutMs ?? 5000;
     const at = ServerAccess.serverOf(address)!;
-    const medium = open(at, opts.login ?? (await this.storedLogin(address)), { timeoutMs, attempts: 1 });
+    const medium = opts.medium ?? open(at, opts.login ?? (await this.storedLogin(address)), { timeoutMs, attempts: 1 });
     let timer: NodeJS.Timeout | undefined;
     try {
       const bounded = new Promise<ProbeResult>((resolve) => {
         timer = setTimeout(() => resolve({ state: 'unavailable', content: 'unknown', detail: T.noAnswer(Math.round(timeoutMs / 1000)), code: 'TIMEOUT', timedOut: true }), timeoutMs);
       });
-      return await Promise.race([this.check(medium, opts.expectStoreId, timeoutMs, opts.writeTest ?? true), bounded]);
+      return await Promise.race([this.check(medium, opts.expectStoreId, timeoutMs, opts.writeTest ?? true, opts.readHeader ?? true), bounded]);
     } finally {
       if (timer) clearTimeout(timer);
-      medium.close?.();
+      if (!opts.medium) medium.close?.();
     }
   }
 
-  protected async check(m: Medium, expectStoreId: string | undefined, timeoutMs: number, writeTest: boolean): Promise<ProbeResult> {
+  protected async check(m: Medium, expectStoreId: string | undefined, timeoutMs: number, writeTest: boolean, readHeader = true): Promise<ProbeResult> {
     let step = 'list';
     try {
       const names = (await m.list('')).map((e) => e.name).filter((n) => !ignorable(n));
       step = 'header';
-      const hdr = names.includes(Paths.header) ? await ReplicaFolder.readHeader(m) : undefined;
+      const listed = names.includes(Paths.header);
+      // not read (the monitor): the round reads it; listed, it is taken as this store's here
+      if (listed && !readHeader) return { state: 'available', content: 'store', ...(expectStoreId !== undefined ? { storeId: expectStoreId } : {}), detail: T.ok };
+      const hdr = listed ? await ReplicaFolder.readHeader(m) : undefined;
       if (writeTest) {
         step = 'write';
         const probe = `.probe-${crypto.randomBytes(6).toString('hex')}.tmp`;

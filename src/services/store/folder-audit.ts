@@ -20,6 +20,8 @@ export interface StoreFile {
   readonly device?: string;
   readonly seq?: number;
   readonly hash?: string;
+  /** Its size as the listing gave it (a server's listing does): the full check needs no `stat` of it. */
+  readonly size?: number;
 }
 
 /** A position in a device's chain that this replica lacks and the shared folder does not deliver. */
@@ -58,12 +60,13 @@ const ORDER: Record<StoreFile['kind'], number> = { key: 0, card: 1, object: 2, l
 export async function listStoreFiles(folder: ReplicaFolder, bad?: (b: BadFile) => void): Promise<StoreFile[]> {
   // With `bad`, an entry that cannot be listed (a link loop, no permission) is reported and skipped.
   const out: StoreFile[] = [];
-  for (const hash of await folder.listKeyFiles(bad)) out.push({ rel: Paths.keyFile(hash), kind: 'key', hash });
+  const sized = (size: number | undefined) => (size !== undefined ? { size } : {});
+  for (const k of await folder.listKeyFileEntries(bad)) out.push({ rel: Paths.keyFile(k.hash), kind: 'key', hash: k.hash, ...sized(k.size) });
   for (const dev of await folder.listDevices(bad)) {
     if (await folder.exists(Paths.deviceFile(dev))) out.push({ rel: Paths.deviceFile(dev), kind: 'card', device: dev });
-    for (const f of await folder.listSegments(dev, bad)) out.push({ rel: Paths.segment(dev, f.seq, f.hash), kind: 'log', device: dev, seq: f.seq, hash: f.hash });
+    for (const f of await folder.listSegments(dev, bad)) out.push({ rel: Paths.segment(dev, f.seq, f.hash), kind: 'log', device: dev, seq: f.seq, hash: f.hash, ...sized(f.size) });
   }
-  for (const hash of await folder.listObjects(bad)) out.push({ rel: Paths.object(hash), kind: 'object', hash });
+  for (const o of await folder.listObjectFiles(bad)) out.push({ rel: Paths.object(o.hash), kind: 'object', hash: o.hash, ...sized(o.size) });
   return out.sort((a, b) => ORDER[a.kind] - ORDER[b.kind] || (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
 }
 
@@ -103,10 +106,12 @@ export class FolderAudit {
   async run(lastSeqs: ReadonlyMap<string, number>, locked: ReadonlySet<string>): Promise<number> {
     if (!(await this.holdsThisStore())) return 0;
     const held = await this.replica.heldFiles();
-    const inShared = new Set((await listStoreFiles(this.shared, (b) => this.replica.reportBad(b))).map((f) => f.rel));
+    const listed = new Map((await listStoreFiles(this.shared, (b) => this.replica.reportBad(b))).map((f) => [f.rel, f]));
+    const inShared = new Set(listed.keys());
     const now = this.now();
     let written = 0;
-    const present = held.filter((f) => inShared.has(f.rel));
+    // the size the listing gave travels with the file: a server is not asked for it once more per file
+    const present = held.filter((f) => inShared.has(f.rel)).map((f) => ({ ...f, ...(listed.get(f.rel)!.size !== undefined ? { size: listed.get(f.rel)!.size } : {}) }));
     const checked = await this.hashSome(present);
     for (const f of held) {
       const missing = !inShared.has(f.rel);
@@ -180,7 +185,8 @@ export class FolderAudit {
       const f = files[(start + i) % files.length]!;
       try {
         const io = this.shared.io;
-        const st = await io.stat(f.rel);
+        // a server's listing said the size (and that it is a file); a folder is asked (an lstat is cheap)
+        const st = f.size !== undefined ? { kind: 'file' as const, size: f.size } : await io.stat(f.rel);
         if (st.kind !== 'file') {
           out.set(f.rel, false);
           continue;

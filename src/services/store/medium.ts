@@ -60,6 +60,12 @@ export interface Medium {
   readonly root: string | undefined;
   /** The entries of a folder; an error with code ENOENT when it does not exist. */
   list(rel: string): Promise<MediumEntry[]>;
+  /**
+   * The files directly in a folder that holds files only (`keys/`, `objects/<aa>/`): like `list`, but
+   * a medium may spare what it does to find sub-folders (S3: the check of a grouped listing that came
+   * back empty). A medium without it is asked `list`.
+   */
+  listFiles?(rel: string): Promise<MediumEntry[]>;
   /** The entry itself (a link is not followed); ENOENT when it is not there. */
   stat(rel: string): Promise<MediumStat>;
   /**

@@ -27,6 +27,11 @@ export class RefusedFiles {
     return r !== undefined && r.size === st.size && r.mtimeMs === st.mtimeMs && r.ctimeMs === st.ctimeMs;
   }
 
+  /** Whether `rel` was refused in any state. */
+  includes(rel: string): boolean {
+    return this.refused.has(rel);
+  }
+
   add(rel: string, st: FileStamp): void {
     this.refused.delete(rel);
     this.refused.set(rel, { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs });

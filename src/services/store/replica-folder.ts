@@ -58,7 +58,7 @@ import {
   type SnapshotHeader,
   type SnapshotRecord,
 } from './format';
-import { FolderMedium, MediumError, listOrNone, type ListingMark, type Medium, type MediumEntry, type WriteMode } from './medium';
+import { FolderMedium, MediumError, listOrNone, type ListingMark, type Medium, type MediumEntry, type MediumStat, type WriteMode } from './medium';
 
 export interface BadFile {
   readonly path: string; // relative to the replica root
@@ -280,9 +280,9 @@ export class ReplicaFolder {
    * where a folder is expected) is reported and taken as empty, so one damaged entry never stops the
    * rest; without `bad` (a writer asking about its own area) the error is thrown.
    */
-  protected async entries(rel: string, bad?: (b: BadFile) => void): Promise<MediumEntry[]> {
+  protected async entries(rel: string, bad?: (b: BadFile) => void, filesOnly = false): Promise<MediumEntry[]> {
     try {
-      return await this.io.list(rel);
+      return await (filesOnly && this.io.listFiles ? this.io.listFiles(rel) : this.io.list(rel));
     } catch (e) {
       if (errnoOf(e) === 'ENOENT') return [];
       const unreadable = this.unreadable(rel, e);
@@ -295,8 +295,8 @@ export class ReplicaFolder {
     }
   }
 
-  protected async names(rel: string, bad?: (b: BadFile) => void): Promise<string[]> {
-    return (await this.entries(rel, bad)).map((d) => d.name);
+  protected async names(rel: string, bad?: (b: BadFile) => void, filesOnly = false): Promise<string[]> {
+    return (await this.entries(rel, bad, filesOnly)).map((d) => d.name);
   }
 
   /** Whether an entry listed as `d` can be taken as a folder (a link is followed: a loop is reported). */
@@ -410,14 +410,20 @@ export class ReplicaFolder {
   }
 
   async listObjects(bad?: (b: BadFile) => void): Promise<string[]> {
-    const out: string[] = [];
+    return (await this.listObjectFiles(bad)).map((o) => o.hash);
+  }
+
+  /** The attachments here by hash, with the size the listing gave (a server's listing gives it; a folder's does not). */
+  async listObjectFiles(bad?: (b: BadFile) => void): Promise<{ hash: string; size?: number }[]> {
+    const out: { hash: string; size?: number }[] = [];
     for (const d of await this.names(Paths.objectsDir, bad)) {
       if (!OBJECT_DIR.test(d)) {
         if (!d.startsWith('.incoming-')) bad?.({ path: path.join(Paths.objectsDir, d), reason: describeForeign(d) });
         continue;
       }
-      for (const n of await this.names(path.join(Paths.objectsDir, d), bad)) {
-        if (HASH_HEX.test(n) && n.startsWith(d)) out.push(n);
+      for (const e of await this.entries(path.join(Paths.objectsDir, d), bad, true)) {
+        const n = e.name;
+        if (HASH_HEX.test(n) && n.startsWith(d)) out.push({ hash: n, ...(e.size !== undefined ? { size: e.size } : {}) });
         else bad?.({ path: path.join(Paths.objectsDir, d, n), reason: describeForeign(n) });
       }
     }
@@ -532,11 +538,11 @@ export class ReplicaFolder {
     await this.write(Paths.presence(p.deviceId), encrypt(this.key, this.storeId, Contexts.presence(p.deviceId), jsonBytes(stored)), 'replace');
   }
 
-  /** A device's presence, when and under which key it was written. */
-  async readPresence(dev: string): Promise<{ presence: Presence; mtimeMs: number; sealedUnder: string | undefined } | undefined> {
+  /** A device's presence, when and under which key it was written (`stat`: the file's state, when the caller just asked for it). */
+  async readPresence(dev: string, stat?: MediumStat): Promise<{ presence: Presence; mtimeMs: number; sealedUnder: string | undefined } | undefined> {
     const rel = Paths.presence(dev);
     try {
-      const st = await this.io.stat(rel).catch((e: unknown) => Promise.reject(this.unreadable(rel, e)));
+      const st: MediumStat = stat ?? (await this.io.stat(rel).catch((e: unknown) => Promise.reject<MediumStat>(this.unreadable(rel, e))));
       const bytes = await readBounded(this.io, rel, MAX_SMALL_FILE_BYTES, this.skipUnreadable);
       const presence = this.decode(rel, Contexts.presence(dev), bytes, PresenceSchema);
       if (presence.deviceId !== dev) return undefined;
@@ -571,12 +577,17 @@ export class ReplicaFolder {
   // ---- key files (plaintext JSON; the keys inside are wrapped) ----------------------------
 
   async listKeyFiles(bad?: (b: BadFile) => void): Promise<string[]> {
-    const out: string[] = [];
-    for (const n of await this.names(Paths.keysDir, bad)) {
-      if (HASH_HEX.test(n)) out.push(n);
-      else bad?.({ path: path.join(Paths.keysDir, n), reason: describeForeign(n) });
+    return (await this.listKeyFileEntries(bad)).map((k) => k.hash);
+  }
+
+  /** The key files here by hash, sorted, with the size the listing gave (a server's). */
+  async listKeyFileEntries(bad?: (b: BadFile) => void): Promise<{ hash: string; size?: number }[]> {
+    const out: { hash: string; size?: number }[] = [];
+    for (const e of await this.entries(Paths.keysDir, bad, true)) {
+      if (HASH_HEX.test(e.name)) out.push({ hash: e.name, ...(e.size !== undefined ? { size: e.size } : {}) });
+      else bad?.({ path: path.join(Paths.keysDir, e.name), reason: describeForeign(e.name) });
     }
-    return out.sort();
+    return out.sort((a, b) => (a.hash < b.hash ? -1 : a.hash > b.hash ? 1 : 0));
   }
 
   /** A key file, checked: name hash, size, JSON, format, this store. Whether it is believed is the keyring's call. */

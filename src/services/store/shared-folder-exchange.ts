@@ -71,6 +71,17 @@ export class SharedFolderExchange implements Carrier {
   protected readonly logs: LogListings;
   /** When the log folders were last listed completely; the next round lists completely when set to 0. */
   protected lastCompleteListing = 0;
+  /** Whether this round lists completely (and reads every presence and lists `objects/` whatever the stamps say). */
+  protected completeRound = true;
+  /** Counts rounds: `devices/` is listed once in a round. */
+  protected roundNo = 0;
+  protected roundDevices?: { round: number; devices: string[]; bad: BadFile[] };
+  /** Each device's presence as last read, with the state (size, time, tag) it was read at: read again only when that changes. */
+  protected readonly presences = new Map<string, { stamp: MediumStat; read: PresenceReading | undefined }>();
+  /** This device's own presence file's state after its last write (the folder's clock), until it writes again. */
+  protected ownPresenceStat?: MediumStat;
+  /** A listed attachment could not be taken yet (unreadable, gone between listing and reading): `objects/` is listed again next round. */
+  protected objectsPending = true;
   protected readonly lastSeqs = new Map<string, number>();
   protected restoring = false;
   /** Device names from the cards held here, for devices whose presence is gone. */
@@ -327,7 +338,25 @@ export class SharedFolderExchange implements Carrier {
   protected beginListingRound(): void {
     const complete = this.doubt || Date.now() - this.lastCompleteListing >= (this.opts.auditMs ?? 60_000);
     if (complete) this.lastCompleteListing = Date.now();
+    this.completeRound = complete;
+    this.roundNo++;
     this.logs.beginRound(complete);
+  }
+
+  /**
+   * The devices' folders, listed once in a round (pull and presence both ask): a device that appears
+   * later in the round is seen in the next one. Foreign names are reported to every caller that asks
+   * with `bad`.
+   */
+  protected async roundDeviceList(bad?: (b: BadFile) => void): Promise<string[]> {
+    let r = this.roundDevices;
+    if (!r || r.round !== this.roundNo) {
+      const found: BadFile[] = [];
+      r = { round: this.roundNo, devices: await this.shared.listDevices((b) => found.push(b)), bad: found };
+      this.roundDevices = r;
+    }
+    if (bad) for (const b of r.bad) bad(b);
+    return r.devices;
   }
 
   /** The full check: on a schedule, and in the next round after any doubt (a file of ours gone, a folder back). */
@@ -498,11 +527,12 @@ export class SharedFolderExchange implements Carrier {
 
   protected async pullFiles(): Promise<void> {
     const bad = (b: BadFile) => this.replica.reportBad(b);
+    const epoch = this.trustEpoch;
     if (await this.pullKeys(bad)) {
       this.locked.clear(); // what was locked is tried again below
       this.trustEpoch++;
     }
-    for (const dev of await this.shared.listDevices(bad)) {
+    for (const dev of await this.roundDeviceList(bad)) {
       const listed = (await this.logs.segments(dev, bad)).files;
       const present = new Set(listed.map((f) => Paths.segment(dev, f.seq, f.hash)));
       for (const rel of this.held.keys()) if (rel.startsWith(Paths.logDir(dev)) && !present.has(rel)) this.held.delete(rel);
@@ -532,11 +562,28 @@ export class SharedFolderExchange implements Carrier {
       }
       if (dev !== this.replica.deviceId && !this.cardsHere.has(dev)) await this.pullDeviceCard(dev, bad);
     }
+    // something was taken in (a log file, a key): the attachments its records name are listed now
+    await this.pullObjects(bad, epoch !== this.trustEpoch);
+  }
+
+  /**
+   * Attachments this replica lacks. A device writes an attachment before the log file that names it,
+   * so on a server `objects/` (one listing per `objects/<aa>/` folder) is listed in a round that took
+   * in a log file or a key, while an attachment listed before could not be taken yet, and in every
+   * complete round (the first, every audit period, after any doubt or failed round: another PC's
+   * repair, a restored server); `getAttachment` fetches one it lacks at once (`fetchAttachment`).
+   * A folder is listed every round: a sync client delivers files in any order, and its listing is cheap.
+   */
+  protected async pullObjects(bad: (b: BadFile) => void, tookSomething: boolean): Promise<void> {
+    if (this.io.root === undefined && !tookSomething && !this.objectsPending && !this.completeRound) return;
     this.objectsHere ??= new Set(await this.replica.attachmentHashes());
+    let pending = false;
     for (const hash of await this.shared.listObjects(bad)) {
       if (this.objectsHere.has(hash)) continue;
       if (await this.copyObject(hash)) this.objectsHere.add(hash);
+      else if (!this.refused.includes(Paths.object(hash)) && !this.locked.has(Paths.object(hash))) pending = true; // refused: read again only when it changes; locked: when a key arrives
     }
+    this.objectsPending = pending;
   }
 
   protected async pullDeviceCard(dev: string, bad: (b: BadFile) => void): Promise<void> {
@@ -618,8 +665,8 @@ export class SharedFolderExchange implements Carrier {
    * and modification time (then undefined: it is not read and hashed again on every poll). A file that
    * fails a check is remembered; one that cannot be read at all, or waits for a key, is not.
    */
-  protected async unlessRefused<T>(rel: string, read: (st: MediumStat) => Promise<T>): Promise<T | undefined> {
-    const st = await this.io.stat(rel).catch((e: unknown) => Promise.reject(asUnreadable(rel, e)));
+  protected async unlessRefused<T>(rel: string, read: (st: MediumStat) => Promise<T>, stat?: MediumStat): Promise<T | undefined> {
+    const st: MediumStat = stat ?? (await this.io.stat(rel).catch((e: unknown) => Promise.reject<MediumStat>(asUnreadable(rel, e))));
     if (this.refused.has(rel, st)) return undefined;
     try {
       const out = await read(st);
@@ -663,6 +710,7 @@ export class SharedFolderExchange implements Carrier {
     };
     try {
       await this.checkStillOurs(Paths.presence(me));
+      this.ownPresenceStat = undefined; // its time is asked again after the write (the folder's clock)
       await this.shared.writePresence(p);
       this.lastPresence = { news, at: Date.now() };
       this.writesSeen.push(Paths.presence(me));
@@ -676,18 +724,46 @@ export class SharedFolderExchange implements Carrier {
     const me = this.replica.deviceId;
     const live = this.replica.liveKeys();
     let vouched = false;
-    const own = await this.shared.readPresence(me).catch(() => undefined);
-    const folderNow = own?.mtimeMs ?? Date.now();
+    // One look at each presence file a round (its size, time and tag), one read only when that changed
+    // since the last read — a presence changes every ~15 s, a round comes every 2 s — and every file
+    // read again in each complete round (at least every audit period), should a server keep a tag and
+    // time over a rewrite. This device's own file is looked at only after it wrote it (its time is the
+    // folder's clock) and in complete rounds.
+    const ownStat = (!this.completeRound && this.ownPresenceStat) || (await this.presenceStat(me).catch(() => undefined));
+    if (ownStat && ownStat.kind === 'file') this.ownPresenceStat = ownStat;
+    const folderNow = ownStat?.kind === 'file' ? ownStat.mtimeMs : Date.now();
     const stale = 3 * (this.opts.heartbeatMs ?? 15000);
     const devices: DeviceSeen[] = [];
     let awaited = 0;
-    for (const dev of await this.shared.listDevices(() => undefined /* reported by the pull */)) {
-      let p: Awaited<ReturnType<ReplicaFolder['readPresence']>>;
+    const listedDevices = await this.roundDeviceList();
+    for (const dev of [...this.presences.keys()]) if (!listedDevices.includes(dev)) this.presences.delete(dev);
+    for (const dev of listedDevices) {
+      const rel = Paths.presence(dev);
+      let p: PresenceReading | undefined;
+      let st: MediumStat | undefined;
       try {
-        p = await this.unlessRefused(Paths.presence(dev), () => this.shared.readPresence(dev));
+        st = dev === me ? ownStat : await this.presenceStat(dev);
+        if (!st) {
+          this.presences.delete(dev);
+          continue; // none
+        }
+        const at = st;
+        p = await this.unlessRefused(
+          rel,
+          async () => {
+            const known = this.presences.get(dev);
+            if (known && !this.completeRound && sameStamp(known.stamp, at)) return known.read;
+            this.presences.delete(dev);
+            const read = await this.shared.readPresence(dev, at);
+            this.presences.set(dev, { stamp: at, read });
+            return read;
+          },
+          st,
+        );
       } catch (e) {
+        this.presences.delete(dev);
         if (e instanceof KeyMissingError) {
-          const seen = await this.presenceFromCard(dev, folderNow, stale);
+          const seen = await this.presenceFromCard(dev, folderNow, stale, st);
           if (seen) devices.push(seen);
         } else if (e instanceof BadFileError) this.replica.reportBad(e.bad);
         continue;
@@ -697,7 +773,7 @@ export class SharedFolderExchange implements Carrier {
       if (!thisDevice && (p.sealedUnder === undefined || !live.includes(p.sealedUnder))) {
         // written under a replaced key: nothing in it is taken (a PC not given the new passphrase
         // yet, or someone with an old one); the PC is shown from its card and the file's time
-        const seen = await this.presenceFromCard(dev, folderNow, stale);
+        const seen = await this.presenceFromCard(dev, folderNow, stale, st);
         if (seen) devices.push(seen);
         continue;
       }
@@ -732,14 +808,25 @@ export class SharedFolderExchange implements Carrier {
    * one (not vouched for): its device card (written once, under the key of its day) names it, and the
    * presence file's time says whether it is alive.
    */
-  protected async presenceFromCard(dev: string, folderNow: number, stale: number): Promise<DeviceSeen | undefined> {
+  protected async presenceFromCard(dev: string, folderNow: number, stale: number, st?: MediumStat): Promise<DeviceSeen | undefined> {
     try {
-      const mtimeMs = (await this.io.stat(Paths.presence(dev))).mtimeMs;
+      const mtimeMs = (st ?? (await this.io.stat(Paths.presence(dev)))).mtimeMs;
       const card = (await this.replica.deviceCard(dev).catch(() => undefined)) ?? (await this.shared.readDeviceInfo(dev).catch(() => undefined));
       if (!card) return undefined;
       return { deviceId: dev, name: card.name, user: card.user, since: card.createdAt, active: folderNow - mtimeMs < stale, lastSeenAt: new Date(mtimeMs).toISOString(), thisDevice: false };
     } catch {
       return undefined;
+    }
+  }
+
+  /** A presence file's state, undefined when there is none; unreadable: reported as such (UnreadableEntryError). */
+  protected async presenceStat(dev: string): Promise<MediumStat | undefined> {
+    const rel = Paths.presence(dev);
+    try {
+      return await this.io.stat(rel);
+    } catch (e) {
+      if (errnoOf(e) === 'ENOENT') return undefined;
+      throw asUnreadable(rel, e);
     }
   }
 
@@ -818,6 +905,13 @@ export class SharedFolderExchange implements Carrier {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+type PresenceReading = NonNullable<Awaited<ReturnType<ReplicaFolder['readPresence']>>>;
+
+/** The same state of a file: size, modification time and change time (a server's tag). */
+function sameStamp(a: MediumStat, b: MediumStat): boolean {
+  return a.kind === b.kind && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs;
 }
 
 /** At most 400 tips (a presence stays far below the 64 KiB small-file bound), this device's own first. */
