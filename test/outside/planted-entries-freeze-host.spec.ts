@@ -6,6 +6,9 @@
 // round finished within a minute, and more of them than the refused-file memory holds (4096) are read
 // again every round. The parse stall alone also comes without an attacker once a device has written
 // some ten thousand log files.
+// Fixed: a listing is read in slices that let the event loop go (docs/SERVERS.md), and a round looks at
+// no more than a budget of files that do not check out per area, rotating (docs/STORE-FORMAT.md, "A
+// round's work on files that do not check out").
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -37,6 +40,7 @@ test('10 000 empty files planted in a device log folder do not stall the host’
   const end = Date.now() + 15_000;
   await until(() => Date.now() > end, 20_000, 'fifteen seconds of work');
   const stalled = await pc.call<number>('loopStop');
+  console.log(`longest event-loop delay in the host over 15 s with 10,000 planted files: ${stalled} ms`);
   expect(pc.crashes).toEqual([]);
   expect(stalled < 1000 ? 'under 1 s' : `${stalled} ms`).toBe('under 1 s');
 });

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { MediumError, assertProbeName, existsByStat, slashed, tagNumber, type FolderChanges, type ListingMark, type Medium, type MediumEntry, type MediumStat, type WriteMode } from '../store/medium';
 import { caBundle } from './http';
-import { statusError } from './webdav-medium';
+import { MAX_LISTING, statusError } from './webdav-medium';
 
 export interface S3Location {
   /** The service's address, e.g. https://s3.fr-par.scw.cloud (path-style requests). */
@@ -134,7 +134,9 @@ export class S3Medium implements Medium {
         this.seen.set(path.join(rel, name), { stat: { kind: 'file', size: o.Size ?? 0, mtimeMs, ctimeMs: tagNumber(o.ETag) ?? mtimeMs }, at: now });
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token && out.length + dirs.size < 200_000);
+      // the same bound as on WebDAV: the folder is reported and skipped, never taken in part
+      if (out.length + dirs.size > MAX_LISTING) throw new MediumError(`LIST: the server lists more than ${MAX_LISTING} entries in one folder`, 'E2BIG');
+    } while (token);
     for (const d of dirs) if (d && !d.includes('/')) out.push({ name: d, kind: 'dir' });
     return out;
   }

@@ -21,8 +21,13 @@ export interface WebDavOptions extends HttpOptions {
 const PROPFIND_BODY =
   '<?xml version="1.0" encoding="utf-8"?><d:propfind xmlns:d="DAV:"><d:prop><d:resourcetype/><d:getcontentlength/><d:getlastmodified/><d:getetag/></d:prop></d:propfind>';
 
-/** At most this many entries are taken from one listing (a store folder holds far fewer; a hostile one is cut). */
-const MAX_LISTING = 200_000;
+/**
+ * At most this many entries in one listing. A log folder only grows until compaction exists: one PC that
+ * alone writes 300 log files every working day reaches it after about 330 working days (a 4-PC practice
+ * writes ~66,000 a year all together, docs/SERVERS.md). An answer with more is refused before it is
+ * parsed (E2BIG: the folder is reported and skipped), never read for minutes.
+ */
+export const MAX_LISTING = 100_000;
 
 const xml = new XMLParser({ removeNSPrefix: true, ignoreAttributes: true, parseTagValue: false, processEntities: true, isArray: (name) => name === 'response' || name === 'propstat' });
 
@@ -65,14 +70,23 @@ export class WebDavMedium implements Medium {
     return { ...(this.auth ? { authorization: this.auth } : {}), ...extra };
   }
 
-  protected async propfind(rel: string, depth: 0 | 1, folder: boolean): Promise<HttpResponse> {
-    return this.http.send({
+  /** Set once the program is closing: a listing being read stops at its next slice. */
+  protected closing = false;
+
+  /**
+   * One PROPFIND, with the limit its answer is read within: the request's time limit counts from the
+   * request's start and covers reading the answer too.
+   */
+  protected async propfind(rel: string, depth: 0 | 1, folder: boolean): Promise<{ res: HttpResponse; limit: ReadLimit }> {
+    const limit: ReadLimit = { deadline: Date.now() + (this.opts.timeoutMs ?? 15_000), interrupted: () => this.closing };
+    const res = await this.http.send({
       method: 'PROPFIND',
       url: this.url(rel, folder),
       headers: this.headers({ depth: String(depth), 'content-type': 'application/xml; charset=utf-8' }),
       body: Buffer.from(PROPFIND_BODY, 'utf8'),
       maxBytes: 64 << 20,
     });
+    return { res, limit };
   }
 
   async list(rel: string): Promise<MediumEntry[]> {
@@ -90,9 +104,9 @@ export class WebDavMedium implements Medium {
    */
   async listChanges(rel: string, mark: ListingMark | undefined): Promise<FolderChanges> {
     if (mark?.token !== undefined) {
-      const res = await this.propfind(rel, 0, true);
+      const { res, limit } = await this.propfind(rel, 0, true);
       failUnless(res, 'PROPFIND', [207]);
-      const self = responses(res.body)[0];
+      const self = (await responses(res.body, limit, DEPTH0_ENTRIES))[0];
       if (self?.stat.kind === 'file') throw new MediumError(`PROPFIND: ${rel || 'the address'} is a file, not a folder`, 'ENOTDIR');
       if (self && folderToken(self, res) === mark.token) return { entries: [], complete: false, removed: [], token: mark.token };
     }
@@ -101,13 +115,15 @@ export class WebDavMedium implements Medium {
   }
 
   protected async listing(rel: string): Promise<{ entries: MediumEntry[]; token: string | undefined }> {
-    const res = await this.propfind(rel, 1, true);
+    const { res, limit } = await this.propfind(rel, 1, true);
     failUnless(res, 'PROPFIND', [207]);
     const self = decodedPath(this.url(rel, true).pathname);
     const out: MediumEntry[] = [];
     const now = Date.now();
     let selfEntry: Listed | undefined;
-    for (const r of responses(res.body)) {
+    const letGo = slicer(limit);
+    for (const r of await responses(res.body, limit)) {
+      await letGo(); // a URL per entry: 10,000 of them are some 100 ms
       const p = decodedPath(new URL(r.href, this.base).pathname);
       if (trimSlash(p) === trimSlash(self)) {
         selfEntry = r;
@@ -118,19 +134,18 @@ export class WebDavMedium implements Medium {
       if (!name || name.includes('/')) continue;
       out.push({ name, kind: r.stat.kind, ...(r.stat.kind === 'file' ? { size: r.stat.size } : {}) });
       this.seen.set(path.join(rel, name), { stat: r.stat, at: now });
-      if (out.length >= MAX_LISTING) break;
     }
     if (selfEntry?.stat.kind === 'file') throw new MediumError(`PROPFIND: ${rel || 'the address'} is a file, not a folder`, 'ENOTDIR');
     this.folders.add(rel);
-    return { entries: out, token: selfEntry && out.length < MAX_LISTING ? folderToken(selfEntry, res) : undefined };
+    return { entries: out, token: selfEntry ? folderToken(selfEntry, res) : undefined };
   }
 
   async stat(rel: string): Promise<MediumStat> {
     const s = this.seen.get(rel);
     if (s && Date.now() - s.at < (this.opts.statCacheMs ?? 2000)) return s.stat;
-    const res = await this.propfind(rel, 0, false);
+    const { res, limit } = await this.propfind(rel, 0, false);
     failUnless(res, 'PROPFIND', [207]);
-    const first = responses(res.body)[0];
+    const first = (await responses(res.body, limit, DEPTH0_ENTRIES))[0];
     if (!first) throw new MediumError('PROPFIND: the server answered without an entry', 'EIO');
     return first.stat;
   }
@@ -188,10 +203,12 @@ export class WebDavMedium implements Medium {
   }
 
   interrupt(): void {
+    this.closing = true;
     this.http.interrupt();
   }
 
   close(): void {
+    this.closing = true;
     this.http.close();
   }
 }
@@ -208,7 +225,7 @@ export function statusError(status: number, method: string): MediumError {
   return new MediumError(`${method}: the server answered ${status}`, code);
 }
 
-interface Listed {
+export interface Listed {
   readonly href: string;
   readonly stat: MediumStat;
   /** The entity tag and the modification time as the server wrote them ('' when it gave none). */
@@ -228,38 +245,199 @@ function folderToken(self: Listed, res: HttpResponse): string | undefined {
   return `${self.tag}|${self.modified}`;
 }
 
-/** The entries of a 207 Multi-Status answer, each with what its successful propstat says. */
-function responses(body: Buffer): Listed[] {
-  let doc: unknown;
-  try {
-    doc = xml.parse(body.toString('utf8'));
-  } catch {
-    throw new MediumError('PROPFIND: the answer is not XML', 'EIO');
-  }
-  const rs = (doc as { multistatus?: { response?: unknown[] } } | undefined)?.multistatus?.response;
-  if (!Array.isArray(rs)) throw new MediumError('PROPFIND: the answer is not a WebDAV listing', 'EIO');
+/** What ends the reading of a listing before it is done: its time limit, the program closing. */
+export interface ReadLimit {
+  readonly deadline: number;
+  readonly interrupted: () => boolean;
+}
+
+/** The longest the event loop is held by reading one listing before it lets the host run (ms). */
+const SLICE_MS = 8;
+/** Entries parsed at a time (one parser call). */
+const BATCH = 16;
+/** A Depth 0 answer names the one resource asked about; a few more are tolerated, never thousands. */
+const DEPTH0_ENTRIES = 16;
+/** Nesting deeper than this is no WebDAV listing (a real one nests 6 deep): refused before any parsing. */
+const MAX_DEPTH = 64;
+
+const LT = 0x3c;
+const GT = 0x3e;
+const SLASH = 0x2f;
+const BANG = 0x21;
+const QUESTION = 0x3f;
+
+/**
+ * The entries of a 207 Multi-Status answer, each with what its successful propstat says. Read in
+ * slices: a scanner finds the `<response>` elements of the root (comments, CDATA, processing
+ * instructions and quoted attribute values skipped, nesting bounded), and the parser reads a few at a
+ * time; after at most SLICE_MS the event loop is let go (a 10,000-entry folder no longer holds the host
+ * for seconds). The limit is checked between slices: the whole listing, request and reading, stays
+ * within the request's time limit. A DOCTYPE before the root is skipped, never read (no entity of it is
+ * ever expanded); more than `maxEntries` entries fail with E2BIG before they are parsed.
+ */
+export async function responses(body: Buffer, limit?: ReadLimit, maxEntries = MAX_LISTING + 1): Promise<Listed[]> {
+  const notXml = () => new MediumError('PROPFIND: the answer is not XML', 'EIO');
+  const notListing = () => new MediumError('PROPFIND: the answer is not a WebDAV listing', 'EIO');
   const out: Listed[] = [];
-  for (const r of rs as { href?: unknown; propstat?: { status?: unknown; prop?: Record<string, unknown> }[] }[]) {
-    if (typeof r?.href !== 'string') continue;
-    const ok = (r.propstat ?? []).filter((p) => typeof p?.status === 'string' && / 200 /.test(p.status + ' ')).map((p) => p.prop ?? {});
-    const prop = Object.assign({}, ...ok) as Record<string, unknown>;
-    const collection = typeof prop.resourcetype === 'object' && prop.resourcetype !== null && 'collection' in prop.resourcetype;
-    const size = Number(prop.getcontentlength ?? 0);
-    const mtimeMs = typeof prop.getlastmodified === 'string' ? Date.parse(prop.getlastmodified) : NaN;
-    const tag = typeof prop.getetag === 'string' ? prop.getetag : '';
-    out.push({
-      href: r.href,
-      tag,
-      modified: typeof prop.getlastmodified === 'string' ? prop.getlastmodified : '',
-      stat: {
-        kind: collection ? 'dir' : 'file',
-        size: Number.isFinite(size) && size >= 0 ? size : 0,
-        mtimeMs: Number.isFinite(mtimeMs) ? mtimeMs : 0,
-        ctimeMs: tagNumber(tag) ?? (Number.isFinite(mtimeMs) ? mtimeMs : 0),
-      },
-    });
+  const letGo = slicer(limit);
+  const found: [number, number][] = [];
+  const parseFound = async () => {
+    for (let i = 0; i < found.length; i += BATCH) {
+      const text = found
+        .slice(i, i + BATCH)
+        .map(([a, b]) => body.toString('utf8', a, b))
+        .join('');
+      let doc: unknown;
+      try {
+        doc = xml.parse(`<multistatus>${text}</multistatus>`);
+      } catch {
+        throw notXml();
+      }
+      const rs = (doc as { multistatus?: { response?: unknown[] } } | undefined)?.multistatus?.response;
+      if (Array.isArray(rs)) for (const r of rs) pushListed(out, r);
+      await letGo();
+    }
+    found.length = 0;
+  };
+
+  // the prolog: declaration, comments, processing instructions, a DOCTYPE (skipped), white space
+  let pos = 0;
+  let rootName: string | undefined;
+  let depth = 0;
+  let responseAt = -1;
+  let count = 0;
+  let steps = 0;
+  for (;;) {
+    const lt = body.indexOf(LT, pos);
+    if (lt < 0) break;
+    const next = body[lt + 1];
+    if (next === BANG) {
+      if (body.toString('latin1', lt, lt + 4) === '<!--') pos = after(body, lt + 4, '-->');
+      else if (body.toString('latin1', lt, lt + 9) === '<![CDATA[') pos = after(body, lt + 9, ']]>');
+      else if (depth === 0 && rootName === undefined) pos = afterDoctype(body, lt + 2);
+      else throw notXml();
+      if (pos < 0) throw notXml();
+    } else if (next === QUESTION) {
+      pos = after(body, lt + 2, '?>');
+      if (pos < 0) throw notXml();
+    } else {
+      const end = tagEnd(body, lt + 1);
+      if (end < 0) throw notXml();
+      const closing = next === SLASH;
+      const selfClosing = !closing && body[end - 1] === SLASH;
+      const name = localName(body, closing ? lt + 2 : lt + 1, end);
+      pos = end + 1;
+      if (closing) {
+        depth--;
+        if (depth < 0) throw notXml();
+        if (depth === 1 && responseAt >= 0) {
+          found.push([responseAt, pos]);
+          responseAt = -1;
+          if (found.length >= BATCH * 4) await parseFound();
+        }
+        if (depth === 0) break; // the root's end: what follows is not read
+      } else {
+        if (rootName === undefined) {
+          rootName = name;
+          if (name !== 'multistatus') throw notListing();
+        } else if (depth === 1 && name === 'response') {
+          if (++count > maxEntries) throw new MediumError(`PROPFIND: the server lists more than ${maxEntries - 1} entries in one folder`, 'E2BIG');
+          if (selfClosing) continue;
+          responseAt = lt;
+        }
+        if (!selfClosing) depth++;
+        if (depth > MAX_DEPTH) throw notXml();
+        if (selfClosing && depth === 0) break;
+      }
+    }
+    if (++steps % 1024 === 0) await letGo();
   }
+  if (rootName === undefined) throw body.toString('utf8').trim() ? notXml() : notListing();
+  if (depth !== 0) throw notXml();
+  await parseFound();
   return out;
+}
+
+/**
+ * A function to call between pieces of work: once SLICE_MS have passed since the event loop was last let
+ * go, it lets it go (setImmediate), and then fails when the limit ran out or the program is closing.
+ */
+function slicer(limit: ReadLimit | undefined): () => Promise<void> {
+  let sliceStart = performance.now();
+  return async () => {
+    if (performance.now() - sliceStart < SLICE_MS) return;
+    await new Promise<void>((r) => setImmediate(r));
+    sliceStart = performance.now();
+    if (limit?.interrupted()) throw new MediumError('PROPFIND: the program is closing', 'EINTR');
+    if (limit && Date.now() > limit.deadline) throw new MediumError('PROPFIND: the answer was not read within the time limit', 'ETIMEDOUT');
+  };
+}
+
+/** The index just after the first `end` at or after `from`, or -1. */
+function after(body: Buffer, from: number, end: string): number {
+  const i = body.indexOf(end, from, 'latin1');
+  return i < 0 ? -1 : i + end.length;
+}
+
+/** The index just after a `<!DOCTYPE …>` whose name begins at `from` (an internal subset in brackets, quotes respected), or -1. */
+function afterDoctype(body: Buffer, from: number): number {
+  let quote = 0;
+  let brackets = 0;
+  for (let i = from; i < body.length; i++) {
+    const c = body[i]!;
+    if (quote) {
+      if (c === quote) quote = 0;
+    } else if (c === 0x22 || c === 0x27) quote = c;
+    else if (c === 0x5b) brackets++;
+    else if (c === 0x5d) brackets--;
+    else if (c === GT && brackets <= 0) return i + 1;
+  }
+  return -1;
+}
+
+/** The index of the `>` ending the tag begun before `from` (quoted attribute values may hold `>`), or -1. */
+function tagEnd(body: Buffer, from: number): number {
+  let quote = 0;
+  for (let i = from; i < body.length; i++) {
+    const c = body[i]!;
+    if (quote) {
+      if (c === quote) quote = 0;
+    } else if (c === 0x22 || c === 0x27) quote = c;
+    else if (c === GT) return i;
+    else if (c === LT) return -1;
+  }
+  return -1;
+}
+
+/** A tag's name without its namespace prefix. */
+function localName(body: Buffer, from: number, end: number): string {
+  let i = from;
+  while (i < end && body[i] !== 0x20 && body[i] !== 0x09 && body[i] !== 0x0a && body[i] !== 0x0d && body[i] !== SLASH) i++;
+  const name = body.toString('utf8', from, i);
+  return name.slice(name.lastIndexOf(':') + 1);
+}
+
+/** One `<response>` as the parser gave it, with what its successful propstat says (none without an href). */
+function pushListed(out: Listed[], raw: unknown): void {
+  const r = raw as { href?: unknown; propstat?: { status?: unknown; prop?: Record<string, unknown> }[] } | undefined;
+  if (typeof r?.href !== 'string') return;
+  const ok = (r.propstat ?? []).filter((p) => typeof p?.status === 'string' && / 200 /.test(p.status + ' ')).map((p) => p.prop ?? {});
+  const prop = Object.assign({}, ...ok) as Record<string, unknown>;
+  const collection = typeof prop.resourcetype === 'object' && prop.resourcetype !== null && 'collection' in prop.resourcetype;
+  const size = Number(prop.getcontentlength ?? 0);
+  const mtimeMs = typeof prop.getlastmodified === 'string' ? Date.parse(prop.getlastmodified) : NaN;
+  const tag = typeof prop.getetag === 'string' ? prop.getetag : '';
+  out.push({
+    href: r.href,
+    tag,
+    modified: typeof prop.getlastmodified === 'string' ? prop.getlastmodified : '',
+    stat: {
+      kind: collection ? 'dir' : 'file',
+      size: Number.isFinite(size) && size >= 0 ? size : 0,
+      mtimeMs: Number.isFinite(mtimeMs) ? mtimeMs : 0,
+      ctimeMs: tagNumber(tag) ?? (Number.isFinite(mtimeMs) ? mtimeMs : 0),
+    },
+  });
 }
 
 function decodedPath(p: string): string {

@@ -53,6 +53,10 @@ export interface ReplicaOptions {
   readonly formerDeviceIds?: readonly string[];
 }
 
+/** Files not valid store data that are remembered (reported once each) and logged one by one. */
+const MAX_BAD_FILES = 20_000;
+const MAX_BAD_FILES_LOGGED = 200;
+
 export class PracticeReplica implements ReplicaPort {
   readonly local: ReplicaFolder;
   protected readonly clock: HybridClock;
@@ -76,6 +80,7 @@ export class PracticeReplica implements ReplicaPort {
   /** Log files were applied whose conflicts are not published yet (see `received`). */
   protected conflictsStale = false;
   readonly badFiles: BadFile[] = [];
+  protected readonly badSeen = new Set<string>();
 
   protected readonly changesSubject = new Subject<RecordChange>();
   protected readonly conflictsSubject = new BehaviorSubject<readonly RecordConflict[]>([]);
@@ -455,9 +460,14 @@ export class PracticeReplica implements ReplicaPort {
 
   reportBad(b: BadFile): void {
     if (b.reason.startsWith('a temporary')) return; // a write in progress, by us or a sync client: not a finding
-    if (this.badFiles.some((x) => x.path === b.path && x.reason === b.reason)) return;
+    const key = `${b.path}\n${b.reason}`;
+    if (this.badSeen.has(key)) return; // a set: thousands of planted files make no quadratic work
+    // bounded: thousands of planted names are neither kept one by one for ever nor logged line by line
+    if (this.badSeen.size >= MAX_BAD_FILES) return;
+    this.badSeen.add(key);
     this.badFiles.push(b);
-    this.opts.logger?.warn('cloud-storage: ignored a file that is not valid store data', { path: b.path, reason: b.reason });
+    if (this.badFiles.length <= MAX_BAD_FILES_LOGGED) this.opts.logger?.warn('cloud-storage: ignored a file that is not valid store data', { path: b.path, reason: b.reason });
+    if (this.badFiles.length === MAX_BAD_FILES_LOGGED) this.opts.logger?.warn(`cloud-storage: more files that are not valid store data are ignored without a log line each (${MAX_BAD_FILES_LOGGED} logged)`);
   }
 
   // ---- key generations (docs/PASSPHRASE.md) ------------------------------------------------

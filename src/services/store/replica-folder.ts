@@ -111,6 +111,8 @@ export function unreadableReason(e: unknown): string | undefined {
       return 'cannot be read: a folder where a file is expected — skipped';
     case 'ENAMETOOLONG':
       return 'cannot be read: its path is too long — skipped';
+    case 'E2BIG':
+      return 'cannot be read: the server lists more entries in it than a store folder may hold (100,000) — skipped';
     default:
       return undefined;
   }

@@ -14,8 +14,9 @@ import { MAX_OBJECT_BYTES, Paths, segmentName, type Presence } from './format';
 import { FolderAudit } from './folder-audit';
 import { LogListings } from './log-listings';
 import { listOrNone, sameLocation, type Medium, type MediumStat, type WriteMode } from './medium';
-import { BadFileError, HeldFileError, KeyMissingError, ReplicaFolder, UnreadableEntryError, asUnreadable, readBounded, type BadFile } from './replica-folder';
+import { BadFileError, HeldFileError, KeyMissingError, ReplicaFolder, UnreadableEntryError, asUnreadable, readBounded, type BadFile, type ListedSegment } from './replica-folder';
 import { RefusedFiles } from './refused-files';
+import { Budget, RotatingReads, ascending, descending } from './rotating-reads';
 import type { Carrier, CarrierHealth, DeviceSeen, MissingChanges, MovedTo, ReplicaPort } from './replica-port';
 
 export interface ExchangeOptions {
@@ -98,6 +99,8 @@ export class SharedFolderExchange implements Carrier {
   protected objectsHere?: Set<string>;
   /** Files that failed a check, not read again until their size or time changes (bounded). */
   protected readonly refused = new RefusedFiles();
+  /** Where each area's look at files that are not taken goes on from (a round looks at a bounded number). */
+  protected readonly reads = new RotatingReads();
   protected readonly keysInShared = new Set<string>();
   protected keysHere?: Set<string>;
   /** Files encrypted with a key of a newer passphrase this device does not hold yet (path → true). */
@@ -222,6 +225,7 @@ export class SharedFolderExchange implements Carrier {
       if (!ours) {
         this.doubt = true;
         this.logs.reset();
+        this.reads.reset();
         this.setHealth(hdr.kind !== 'missing' ? 'wrong-folder' : !(await this.io.exists('')) ? 'unreachable' : (await this.looksEmptied()) ? 'emptied' : 'wrong-folder');
         return;
       }
@@ -401,6 +405,7 @@ export class SharedFolderExchange implements Carrier {
     }
     this.writesSeen.push(Paths.header);
     this.logs.reset();
+    this.reads.reset();
     this.cardInShared = false;
     this.keysInShared.clear();
     this.doubt = true;
@@ -532,36 +537,32 @@ export class SharedFolderExchange implements Carrier {
       this.locked.clear(); // what was locked is tried again below
       this.trustEpoch++;
     }
+    // This PC's folder and those of devices whose authenticated card is held here first, each with a
+    // budget of its own for files that are not taken (a flood planted in one never holds up another);
+    // then the devices without one: their card is read first (a real new PC writes it before any log
+    // file), and while they have none, all of them share one budget (rotating-reads.ts).
+    const me = this.replica.deviceId;
+    const known: string[] = [];
+    const unknown: string[] = [];
     for (const dev of await this.roundDeviceList(bad)) {
-      const listed = (await this.logs.segments(dev, bad)).files;
-      const present = new Set(listed.map((f) => Paths.segment(dev, f.seq, f.hash)));
-      for (const rel of this.held.keys()) if (rel.startsWith(Paths.logDir(dev)) && !present.has(rel)) this.held.delete(rel);
-      // newest first: an applied log file vouches for its predecessor (its `prev`) in the same round
-      for (const f of listed.reverse()) {
-        if (this.replica.hasLogFile(f)) continue;
-        const rel = Paths.segment(dev, f.seq, f.hash);
-        if (this.held.get(rel) === this.trustEpoch) continue;
-        if (dev !== this.replica.deviceId && this.replica.hasLogPosition(dev, f.seq))
-          bad({ path: Paths.segment(dev, f.seq, f.hash), reason: 'a second segment at the same position (forked chain) — applied, both kept' });
-        try {
-          await this.unlessRefused(Paths.segment(dev, f.seq, f.hash), async (st) => {
-            const bytes = arrivedWhole(rel, await this.shared.readSegmentBytes(f), st);
-            await this.replica.acceptLogFile(f, bytes, this.shared.decodeSegment(f, bytes));
-            this.held.delete(rel);
-            this.trustEpoch++;
-          });
-        } catch (e) {
-          if (e instanceof HeldFileError) {
-            if (!this.held.has(rel)) bad(e.bad);
-            this.held.set(rel, this.trustEpoch);
-          } else if (e instanceof KeyMissingError) this.locked.add(e.bad.path);
-          else if (e instanceof BadFileError) bad(e.bad);
-          else if (errnoOf(e) === 'ENOENT') continue; // vanished between listing and reading: next round
-          else throw e;
-        }
-      }
-      if (dev !== this.replica.deviceId && !this.cardsHere.has(dev)) await this.pullDeviceCard(dev, bad);
+      if (dev === me || this.cardsHere.has(dev)) known.push(dev);
+      else if (await this.replica.hasDeviceCard(dev)) {
+        this.cardsHere.add(dev);
+        known.push(dev);
+      } else unknown.push(dev);
     }
+    for (const dev of known) await this.pullLogFiles(dev, new Budget(), bad);
+    const strangers = new Budget();
+    await this.reads.each('devices', unknown, ascending, strangers, async (dev) => {
+      await this.pullDeviceCard(dev, bad);
+      if (this.cardsHere.has(dev)) {
+        await this.pullLogFiles(dev, new Budget(), bad);
+        return true;
+      }
+      strangers.left--; // the card's look and the folder's listing
+      await this.pullLogFiles(dev, strangers, bad);
+      return true;
+    });
     // something was taken in (a log file, a key): the attachments its records name are listed now
     await this.pullObjects(bad, epoch !== this.trustEpoch);
   }
@@ -573,17 +574,64 @@ export class SharedFolderExchange implements Carrier {
    * complete round (the first, every audit period, after any doubt or failed round: another PC's
    * repair, a restored server); `getAttachment` fetches one it lacks at once (`fetchAttachment`).
    * A folder is listed every round: a sync client delivers files in any order, and its listing is cheap.
+   * Attachments that are not taken share one budget a round (rotating-reads.ts).
    */
   protected async pullObjects(bad: (b: BadFile) => void, tookSomething: boolean): Promise<void> {
     if (this.io.root === undefined && !tookSomething && !this.objectsPending && !this.completeRound) return;
     this.objectsHere ??= new Set(await this.replica.attachmentHashes());
     let pending = false;
-    for (const hash of await this.shared.listObjects(bad)) {
-      if (this.objectsHere.has(hash)) continue;
-      if (await this.copyObject(hash)) this.objectsHere.add(hash);
-      else if (!this.refused.includes(Paths.object(hash)) && !this.locked.has(Paths.object(hash))) pending = true; // refused: read again only when it changes; locked: when a key arrives
-    }
-    this.objectsPending = pending;
+    const objects = (await this.shared.listObjects(bad)).filter((h) => !this.objectsHere!.has(h)).sort(ascending);
+    await this.reads.each('objects', objects, ascending, new Budget(), async (hash) => {
+      if (await this.copyObject(hash)) {
+        this.objectsHere!.add(hash);
+        return true;
+      }
+      if (!this.refused.includes(Paths.object(hash)) && !this.locked.has(Paths.object(hash))) pending = true; // refused: read again only when it changes; locked: when a key arrives
+      return false;
+    });
+    // one not looked at this round (the budget spent) is pending too
+    this.objectsPending = pending || objects.some((h) => !this.objectsHere!.has(h) && !this.refused.includes(Paths.object(h)) && !this.locked.has(Paths.object(h)));
+  }
+
+  /**
+   * A device's log files this replica lacks, newest first (an applied log file vouches for its
+   * predecessor, its `prev`, in the same round); a file not taken costs one from `budget`, and once it
+   * is spent the rest wait for the next round (rotating-reads.ts). A held file (sealed under a replaced
+   * key: authentic, made by someone who had a passphrase) is not counted.
+   */
+  protected async pullLogFiles(dev: string, budget: Budget, bad: (b: BadFile) => void): Promise<void> {
+    const listed = (await this.logs.segments(dev, bad)).files;
+    const present = new Set(listed.map((f) => Paths.segment(dev, f.seq, f.hash)));
+    for (const rel of this.held.keys()) if (rel.startsWith(Paths.logDir(dev)) && !present.has(rel)) this.held.delete(rel);
+    const byName = new Map<string, ListedSegment>();
+    for (const f of listed) if (!this.replica.hasLogFile(f)) byName.set(segmentName(f.seq, f.hash), f);
+    const names = [...byName.keys()].reverse();
+    await this.reads.each(`log:${dev}`, names, descending, budget, async (name) => {
+      const f = byName.get(name)!;
+      if (this.replica.hasLogFile(f)) return true;
+      const rel = Paths.segment(dev, f.seq, f.hash);
+      if (this.held.get(rel) === this.trustEpoch) return true;
+      if (dev !== this.replica.deviceId && this.replica.hasLogPosition(dev, f.seq)) bad({ path: rel, reason: 'a second segment at the same position (forked chain) — applied, both kept' });
+      try {
+        const taken = await this.unlessRefused(rel, async (st) => {
+          const bytes = arrivedWhole(rel, await this.shared.readSegmentBytes(f), st);
+          await this.replica.acceptLogFile(f, bytes, this.shared.decodeSegment(f, bytes));
+          this.held.delete(rel);
+          this.trustEpoch++;
+          return true;
+        });
+        return taken === true;
+      } catch (e) {
+        if (e instanceof HeldFileError) {
+          if (!this.held.has(rel)) bad(e.bad);
+          this.held.set(rel, this.trustEpoch);
+          return true;
+        } else if (e instanceof KeyMissingError) this.locked.add(e.bad.path);
+        else if (e instanceof BadFileError) bad(e.bad);
+        else if (errnoOf(e) !== 'ENOENT') throw e; // ENOENT: vanished between listing and reading: next round
+        return false;
+      }
+    });
   }
 
   protected async pullDeviceCard(dev: string, bad: (b: BadFile) => void): Promise<void> {
@@ -607,18 +655,20 @@ export class SharedFolderExchange implements Carrier {
   protected async pullKeys(bad: (b: BadFile) => void): Promise<boolean> {
     this.keysHere ??= new Set(await this.replica.keyFileHashes());
     const arrived: { hash: string; bytes: Uint8Array }[] = [];
-    for (const hash of await this.shared.listKeyFiles(bad)) {
-      if (this.keysHere.has(hash)) continue;
+    const lacking = (await this.shared.listKeyFiles(bad)).filter((h) => !this.keysHere!.has(h)).sort(ascending);
+    await this.reads.each('keys', lacking, ascending, new Budget(), async (hash) => {
       try {
         const read = await this.unlessRefused(Paths.keyFile(hash), () => this.shared.readKeyFile(hash));
-        if (!read) continue;
+        if (!read) return false;
         arrived.push({ hash, bytes: read.bytes });
         this.keysInShared.add(hash);
+        return true;
       } catch (e) {
         if (e instanceof BadFileError) bad(e.bad);
         else if (errnoOf(e) !== 'ENOENT') throw e;
+        return false;
       }
-    }
+    });
     if (arrived.length === 0) return false;
     const changed = await this.replica.acceptKeyFiles(arrived);
     for (const h of await this.replica.keyFileHashes()) this.keysHere.add(h); // with a link file it wrote
