@@ -3,7 +3,7 @@
 // what it holds that the shared location may lack, and accepts files the carrier has verified; the
 // carrier never reaches into the replica's state or folder, and the replica knows no carrier.
 import type { Observable } from 'rxjs';
-import type { SyncStatus } from '../../host-api';
+import type { RecordChange, SyncStatus } from '../../host-api';
 import type { Keyring } from '../crypto/keyring';
 import type { DeviceInfo, Segment, StoreHeader } from './format';
 import type { StoreFile } from './folder-audit';
@@ -30,6 +30,8 @@ export interface ReplicaPort {
   readonly outgoing$: Observable<void>;
   /** The unresolved conflicts' count, current value first. */
   readonly conflictCount$: Observable<number>;
+  /** Every change applied here: `local` ones are acknowledged and wait to be sent. */
+  readonly changes$: Observable<RecordChange>;
 
   // ---- what this device offers ----------------------------------------------------------
   /** This device's log files, oldest first. */

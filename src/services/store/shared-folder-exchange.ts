@@ -119,7 +119,13 @@ export class SharedFolderExchange implements Carrier {
 
   start(): void {
     this.toDispose.push(
-      this.replica.outgoing$.subscribe(() => this.trigger()),
+      // a change made here is shown as waiting at once, also while a round waits on a server that
+      // does not answer (the round publishes only when it ends: up to the request's time limit)
+      this.replica.changes$.subscribe((c) => c.origin === 'local' && this.publish()),
+      this.replica.outgoing$.subscribe(() => {
+        this.publish();
+        this.trigger();
+      }),
       this.replica.conflictCount$.subscribe((n) => {
         this.conflicts = n;
         this.publish();
