@@ -344,6 +344,14 @@ until that round ended — the status said "in sync" for up to the request's tim
 default) with the change acknowledged and not sent (seed 372774958, \`webdav-rclone\`, with
 \`server-freeze\`). Fixed: the carrier publishes its status on every local change
 (test/services/remote/server-exchange.spec.ts, "a change made while a round waits on a frozen server").
+
+An earlier run (20 minutes, 37 schedules, 0 lost, 0 divergent, 0 false in-sync) ended one
+\`webdav-rclone\` schedule (seed 1607532500) with both PCs awaiting one announced log file: the campaign
+stopped the worker PC as soon as the PCs agreed. Most likely cause (a replay of the seed passed): a
+file of the worker PC's own that a SIGKILL had torn on the server (rclone keeps the bytes) was not
+written again yet — the restarted PC sees the name listed and counts it as sent until its full check
+reads it back. The quiescence now lets the worker PC run until every PC is settled; the figures
+above are from a run after that change.
 `;
 
 const FAULTS_DOC = `## What the simulator does
