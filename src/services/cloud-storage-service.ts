@@ -36,6 +36,8 @@ export interface CloudStorageTimings {
   readonly auditMs?: number;
   /** How long a file may be missing or damaged in the shared folder before this PC writes it again (default 2 min). */
   readonly repairGraceMs?: number;
+  /** A server's time limit per request (default 15 s: http.ts, s3-medium.ts). */
+  readonly serverTimeoutMs?: number;
 }
 export const DEFAULT_TIMINGS: CloudStorageTimings = { probeTimeoutMs: 5000, monitorMs: 4000, pollMs: 2000, heartbeatMs: 15000 };
 
@@ -201,7 +203,7 @@ export class CloudStorageService implements StoreDiagnostics {
   async location(folder: string): Promise<string | Medium> {
     if (!this.servers || !ServerAccess.serverOf(folder)) return folder;
     let m = this.media.get(folder);
-    if (!m) this.media.set(folder, (m = await this.servers.medium(folder)));
+    if (!m) this.media.set(folder, (m = await this.servers.medium(folder, this.timings.serverTimeoutMs ? { timeoutMs: this.timings.serverTimeoutMs } : {})));
     return m;
   }
 

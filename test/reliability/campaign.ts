@@ -2,6 +2,8 @@
 // the reference loader), random sync-client schedules from the simulator, then quiescence; and the
 // invariants checked after every run. Plain functions (no jest), shared by the test suite and by
 // `npm run reliability`, which writes docs/RELIABILITY.md.
+import { spawn } from 'node:child_process';
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -24,20 +26,40 @@ import { ReplicaFolder } from '../../src/services/store/replica-folder';
 import { Keyring, keyringFromPassphrase, unlockKeyFile } from '../../src/services/crypto/keyring';
 import { HEADER_KEY_ID } from '../../src/services/store/format';
 import { CloudStorageTimings, StoreDiagnostics } from '../../src/services/cloud-storage-service';
+import { HEADER_KEY_ID as HEADER_KEY, Paths } from '../../src/services/store/format';
+import { listOrNone, type Medium } from '../../src/services/store/medium';
+import { PracticeReplica } from '../../src/services/store/practice-replica';
+import { FaultProxy } from '../support/fault-proxy';
+import { isServerCarrier, startCarrier, type CarrierEnv, type ServerCarrier } from './server-carriers';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const PASS = 'Kampagnen-Leuchtturm-1';
 /** The full check of the shared folder every 700 ms, others' files written again after 1 s missing or damaged. */
-const TIMINGS: CloudStorageTimings = { probeTimeoutMs: 5000, monitorMs: 60000, pollMs: 150, heartbeatMs: 400, auditMs: 700, repairGraceMs: 1000 };
+const TIMINGS: CloudStorageTimings = { probeTimeoutMs: 5000, monitorMs: 60000, pollMs: 150, heartbeatMs: 400, auditMs: 700, repairGraceMs: 1000, serverTimeoutMs: 3000 };
 /**
  * How long "in sync" may lag a fault under a PC's feet: a deleted or rolled-back file is noticed in
  * the next round (by name), a damaged one only by the next full check (auditMs), and repairs take a round.
  */
 const IN_SYNC_LAG_MS = TIMINGS.auditMs! + 4 * TIMINGS.pollMs + 400;
 
-/** Every fault kind a schedule can draw: the simulator's folder faults and a PC's app-data restored from an older backup. */
-export type FaultKind = FolderFault | 'app-data-restore';
+/**
+ * What can go wrong with a server and the PCs on it (server schedules): the server stopped for a few
+ * operations, restarted, frozen (SIGSTOP) for up to five seconds, slowed (a delaying proxy in front of
+ * one PC or all), an upload torn (the connection cut mid-PUT: rclone and s3rver keep the bytes that
+ * arrived), an answer lost (the server has the file, the PC never hears it), and a PC's worker process
+ * killed with SIGKILL (mid-upload too) and started again.
+ */
+export type ServerFault = 'server-down' | 'server-restart' | 'server-freeze' | 'slow' | 'torn-upload' | 'lost-answer' | 'pc-kill';
+export const SERVER_FAULTS: readonly ServerFault[] = ['server-down', 'server-restart', 'server-freeze', 'slow', 'torn-upload', 'lost-answer', 'pc-kill'];
+/** Every fault kind a schedule can draw: the simulator's folder faults, a PC's app-data restored from an older backup, the server faults. */
+export type FaultKind = FolderFault | 'app-data-restore' | ServerFault;
+/** The folder schedules' kinds. */
 export const FAULT_KINDS: readonly FaultKind[] = [...FOLDER_FAULTS, 'app-data-restore'];
+/** The server schedules' kinds: the server's faults and the PC-side ones that make sense there. */
+export const SERVER_FAULT_KINDS: readonly FaultKind[] = [...SERVER_FAULTS, 'app-data-restore'];
+export const ALL_FAULT_KINDS: readonly FaultKind[] = [...FAULT_KINDS, ...SERVER_FAULTS];
+/** Where the shared copy is: a synced folder (`cloud`), a USB stick (`usb`), or a server. */
+export type Mode = 'cloud' | 'usb' | ServerCarrier;
 const IDS = ['c0', 'c1', 'c2', 'c3', 'c4'];
 
 type Op = 'put' | 'remove' | 'resolve' | 'attach' | 'restart' | 'sync' | 'passphrase' | 'fault';
@@ -53,13 +75,15 @@ class SimDevice {
     readonly index: number,
     readonly appDataDir: string,
     readonly folder: string,
+    /** What the person types into the host's login dialog (a server's login). */
+    readonly login?: { username: string; password: string },
   ) {}
 
   protected container(): Container {
     const c = new Container();
     c.bind(HostEnvironment).toConstantValue({ apiVersion: '1.0.0', appDataDir: this.appDataDir, deviceName: `PC${this.index}`, userName: 'kampagne', locale: 'de', platform: process.platform });
     c.bind(FeatureFlags).toConstantValue({ isEnabled: () => true });
-    const dialogs: HostDialogs = { pickFolder: async () => this.folder, promptCredentials: async () => undefined, promptSecret: async () => this.secrets.shift(), notify: () => undefined };
+    const dialogs: HostDialogs = { pickFolder: async () => this.folder, promptCredentials: async () => this.login, promptSecret: async () => this.secrets.shift(), notify: () => undefined };
     c.bind(HostDialogs).toConstantValue(dialogs);
     c.bind(HostLogger).toConstantValue({ debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined });
     c.bind(HostLocalData).toConstantValue({ count: async () => 0, records: async function* () {} });
@@ -143,7 +167,7 @@ interface Observed {
 
 export interface RunResult {
   devices: number;
-  mode: 'cloud' | 'usb';
+  mode: Mode;
   operations: number;
   restarts: number;
   acknowledged: number;
@@ -165,11 +189,16 @@ export interface RunResult {
   faultFailures: string[];
   /** Checks of "in sync" against the shared folder's files (quiet moments and the end), skipped ones (a fault too recent), and false in-sync found. */
   inSync: { checks: number; deferred: number; falseInSync: string[] };
+  /** Server schedules: runs of the PC's worker process (each but the last ended by SIGKILL) and the changes it acknowledged. */
+  worker: { runs: number; acknowledged: number };
+  /** Server schedules: a PC that after the quiescence still had something pending or awaited, or was not online. */
+  pending: string[];
 }
 
 async function view(store: PracticeStore): Promise<unknown> {
   const out: unknown[] = [];
   for (const r of await store.list('clients')) out.push(r);
+  for (const r of await store.list('notes')) out.push(r); // the server schedules' worker PC writes notes
   for (const id of IDS) out.push(await store.history('clients', id));
   let conflicts: readonly RecordConflict[] = [];
   store.conflicts$.subscribe((c) => (conflicts = c)).unsubscribe();
@@ -180,21 +209,57 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export interface ScheduleOptions {
   passphraseChanges?: boolean;
-  /** Faults between the operations: true draws any kind, a kind draws only that one. */
-  faults?: boolean | FaultKind;
+  /**
+   * Faults between the operations: true draws any kind the carrier has, a kind draws only that one, a
+   * list takes its kinds in turn (so that a short schedule has each).
+   */
+  faults?: boolean | FaultKind | readonly FaultKind[];
 }
 
-export async function runSchedule(seed: number, devices: number, operations: number, mode: 'cloud' | 'usb', opts: ScheduleOptions = {}): Promise<RunResult> {
+const WRITER = path.join(__dirname, '..', 'support', 'crash-writer.js');
+
+export async function runSchedule(seed: number, devices: number, operations: number, mode: Mode, opts: ScheduleOptions = {}): Promise<RunResult> {
   const rng: Rng = seededRng(seed);
   // quiet-moment checks draw from their own stream, so that every earlier seed keeps its schedule
   const quietRng: Rng = seededRng(seed ^ 0x5bd1e995);
+  // and so do the proxies (where a tear cuts, which PUTs it hits): they draw as requests come
+  const proxyRng: Rng = seededRng(seed ^ 0x27d4eb2f);
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'cs-campaign-'));
-  const sim = new CloudSim(root, devices, rng, mode);
-  const ds = Array.from({ length: devices }, (_, i) => new SimDevice(i, path.join(root, `app-data-${i}`), sim.folder(i)));
+  const serverMode = isServerCarrier(mode);
+  const T0 = Date.now();
+  const faults = Object.fromEntries(ALL_FAULT_KINDS.map((k) => [k, 0])) as Record<FaultKind, number>;
+  // a server: started for this schedule, each PC behind its own fault proxy
+  let env: CarrierEnv | undefined;
+  const proxies: FaultProxy[] = [];
+  try {
+    if (serverMode) {
+      env = await startCarrier(mode);
+      for (let i = 0; i < devices; i++)
+        proxies.push(
+          await new FaultProxy(env.port, {
+            // presence files are rewritten every heartbeat: a tear hits mostly the files that are written once
+            target: (p) => !p.endsWith('/presence') || proxyRng() < 0.25,
+            random: proxyRng,
+            onEvent: (e) => {
+              if (process.env.CAMPAIGN_DEBUG) console.log(`[${Date.now() - T0} ms] proxy of PC${i}: ${e.kind} ${e.path} ${e.sent}/${e.length}`);
+              if (e.kind === 'lost-answer') return void faults['lost-answer']++;
+              faults['torn-upload']++;
+              sim.lastFault = sim.lastFaultAt[i] = Date.now();
+            },
+          }).start(),
+        );
+    }
+  } catch (e) {
+    for (const p of proxies) await p.close();
+    await env?.server.stop();
+    fs.rmSync(root, { recursive: true, force: true });
+    throw e;
+  }
+  const sim = new CloudSim(root, devices, rng, serverMode ? 'cloud' : (mode as 'cloud' | 'usb'));
+  const ds = Array.from({ length: devices }, (_, i) => new SimDevice(i, path.join(root, `app-data-${i}`), env ? env.address(proxies[i]!.port) : sim.folder(i), env?.login));
   const observed: Observed[] = [];
   let acked: { dev: number; version: string; id: string }[] = [];
   let restarts = 0;
-  const faults = Object.fromEntries(FAULT_KINDS.map((k) => [k, 0])) as Record<FaultKind, number>;
   const appData = { backups: 0, forgiven: 0 };
   const faultFailures: string[] = [];
   const inSync = { checks: 0, deferred: 0, falseInSync: [] as string[] };
@@ -244,9 +309,24 @@ export async function runSchedule(seed: number, devices: number, operations: num
     return storeId && keys.size ? { storeId, keyring: new Keyring(storeId, keys) } : undefined;
   }
   /** The changes a folder really holds: log files whose bytes match their name and open with the store's keys. */
-  async function changesIn(root: string, keys = storeKeys()): Promise<Set<string>> {
+  async function changesIn(root: string | Medium, keys = storeKeys()): Promise<Set<string>> {
     const out = new Set<string>();
     if (!keys) return out;
+    if (typeof root !== 'string') {
+      // a server, read from its disk
+      const folder = new ReplicaFolder(root, keys.storeId, keys.keyring);
+      const devs = (await listOrNone(root, Paths.devicesDir).catch(() => [])).map((e) => e.name).filter((x) => /^[0-9a-f]{32}$/.test(x));
+      for (const dev of devs)
+        for (const f of await folder.listSegments(dev).catch(() => [])) {
+          try {
+            const seg = folder.decodeSegment(f, await root.read(Paths.segment(dev, f.seq, f.hash), 64 << 20));
+            for (const c of seg.changes) out.add(c.ver);
+          } catch {
+            // damaged, torn, or a key not held: not there
+          }
+        }
+      return out;
+    }
     const folder = new ReplicaFolder(root, keys.storeId, keys.keyring);
     let devs: string[] = [];
     try {
@@ -285,10 +365,19 @@ export async function runSchedule(seed: number, devices: number, operations: num
         continue;
       }
       inSync.checks++;
-      const folder = mode === 'cloud' ? sim.folder(d.index) : sim.medium();
-      if (!seen.has(folder)) seen.set(folder, await changesIn(folder, keys));
+      const folder = env ? 'server' : mode === 'cloud' ? sim.folder(d.index) : sim.medium();
+      if (!seen.has(folder)) seen.set(folder, await changesIn(env ? env.disk : folder, keys));
       const there = seen.get(folder)!;
       const missing = acked.filter((a) => a.dev === d.index && !there.has(a.version));
+      if (missing.length && process.env.CAMPAIGN_DEBUG && env) {
+        const lines: string[] = [];
+        for (const dev of (await listOrNone(env.disk, Paths.devicesDir)).map((e) => e.name))
+          for (const e of await listOrNone(env.disk, Paths.logDir(dev))) {
+            const b = await env.disk.read(path.join(Paths.logDir(dev), e.name), 64 << 20).catch(() => Buffer.alloc(0));
+            lines.push(`${dev.slice(0, 6)}/${e.name.slice(0, 20)} ${b.length} ${crypto.createHash('sha256').update(b).digest('hex') === e.name.slice(11) ? 'ok' : 'TORN'}`);
+          }
+        console.log(`[${Date.now() - T0} ms] FALSE IN-SYNC PC${d.index}, last fault under it ${now - sim.lastFaultAt[d.index]!} ms ago`, JSON.stringify(d.sync), missing.map((m) => m.version).join(), '\n' + lines.join('\n'));
+      }
       if (missing.length) inSync.falseInSync.push(`${where}: PC${d.index} said in-sync while ${missing.length} of its acknowledged changes were not in its shared folder (first ${missing[0]!.id}@${missing[0]!.version})`);
     }
   }
@@ -318,7 +407,8 @@ export async function runSchedule(seed: number, devices: number, operations: num
       const keys = storeKeys();
       const folders = [sim.cloud, ...ds.map((x) => sim.folder(x.index)), path.join(root, 'usb-stick-in-the-drawer')];
       const reached = new Set<string>();
-      for (const f of folders) if (fs.existsSync(f)) for (const v of await changesIn(f, keys)) reached.add(v);
+      if (env) for (const v of await changesIn(env.disk, keys)) reached.add(v);
+      else for (const f of folders) if (fs.existsSync(f)) for (const v of await changesIn(f, keys)) reached.add(v);
       for (const o of ds)
         if (o !== d && o.store)
           for (const id of IDS) for (const h of await o.store.history('clients', id)) reached.add(h.version);
@@ -356,10 +446,140 @@ export async function runSchedule(seed: number, devices: number, operations: num
     restarts++;
     sim.takeSnapshot();
   }
+  // ---- server schedules: the server's state, and the PC whose worker process is killed ----
+  const srv = { down: false, upAt: 0, frozen: undefined as NodeJS.Timeout | undefined, slowUntil: 0 };
+  /** The server answers again (a freeze ends early when the server is to be stopped or the schedule ends). */
+  function thaw(): void {
+    if (!srv.frozen) return;
+    clearTimeout(srv.frozen);
+    srv.frozen = undefined;
+    env!.server.resume();
+  }
+  /** Before each operation: a stopped server comes back, a slowed link ends, after their number of operations. */
+  async function serverTick(n: number): Promise<void> {
+    if (srv.down && n >= srv.upAt) {
+      await env!.server.up();
+      srv.down = false;
+    }
+    if (srv.slowUntil && n >= srv.slowUntil) {
+      for (const p of proxies) p.delayMs = 0;
+      srv.slowUntil = 0;
+    }
+  }
+  /**
+   * A PC of the practice whose program runs as its own process (test/support/crash-writer.js: notes as
+   * fast as it can, exchanging with the server all the while), killed with SIGKILL at a random moment —
+   * mid-upload too — and started again on the same replica. Its acknowledged changes must reach every PC.
+   */
+  const worker = { localRoot: path.join(root, 'worker-replica'), deviceId: crypto.randomBytes(16).toString('hex'), acked: new Map<string, string>(), removed: new Set<string>(), start: 0, runs: 0, idle: undefined as ReturnType<typeof spawn> | undefined, log: '' };
+  function workerPayload(idle: boolean): object {
+    const replicas = path.join(ds[0]!.appDataDir, 'cloud-storage', 'replicas');
+    const local = path.join(replicas, fs.readdirSync(replicas)[0]!);
+    const headerFile = JSON.parse(fs.readFileSync(path.join(local, Paths.header), 'utf8')) as object;
+    const secret = [...ds[0]!.keychain].find(([a]) => a.startsWith('store-key:'))![1];
+    const key = secret.startsWith('{') ? (JSON.parse(secret) as { keys: Record<string, string> }).keys[HEADER_KEY]! : secret;
+    return { header: headerFile, key, localRoot: worker.localRoot, sharedRoot: '', deviceId: worker.deviceId, start: worker.start, idle, medium: env!.writerMedium, pauseMs: 10, exchange: { auditMs: TIMINGS.auditMs, repairGraceMs: TIMINGS.repairGraceMs } };
+  }
+  /** One run of the worker: killed `killAfterMs` after it is ready, or (idle) left running until stopped. */
+  function workerRun(killAfterMs: number | 'idle'): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [WRITER], { stdio: ['pipe', 'pipe', 'pipe'] });
+      worker.runs++;
+      let buf = '';
+      child.stderr!.on('data', (b: Buffer) => (worker.log = (worker.log + b.toString()).slice(-3000)));
+      child.stdout!.on('data', (b: Buffer) => {
+        buf += b.toString();
+        let nl;
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, nl);
+          buf = buf.slice(nl + 1);
+          if (line === 'ready') {
+            if (killAfterMs === 'idle') {
+              worker.idle = child;
+              resolve();
+            } else setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+          }
+          const m = /^ack (\S+) (\S+)$/.exec(line);
+          if (m && m[2] === 'removed') {
+            worker.removed.add(m[1]!);
+            worker.acked.delete(m[1]!);
+          } else if (m) worker.acked.set(m[1]!, m[2]!);
+        }
+      });
+      child.on('error', reject);
+      child.on('exit', (code, signal) => {
+        worker.start = Math.max(worker.start, ...[...worker.acked.keys(), ...worker.removed].map((id) => Number(id.slice(1)) + 1)) + 1;
+        if (killAfterMs === 'idle') worker.idle = undefined;
+        if (signal === 'SIGKILL' || killAfterMs === 'idle') resolve();
+        else reject(new Error(`the worker PC ended by itself (${signal ?? code}): ${worker.log}`));
+      });
+      child.stdin!.end(JSON.stringify(workerPayload(killAfterMs === 'idle')));
+    });
+  }
+  async function stopIdleWorker(): Promise<void> {
+    const child = worker.idle;
+    if (!child) return;
+    const gone = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await gone;
+  }
+  /** Whether every change the worker acknowledged has reached this PC (its removals included). */
+  async function workerArrived(d: SimDevice): Promise<string[]> {
+    const missing: string[] = [];
+    for (const [id, version] of worker.acked) if (!(await d.store!.history('notes', id)).some((h) => h.version === version)) missing.push(`${id}@${version}`);
+    for (const id of worker.removed) {
+      const r = await d.store!.get('notes', id);
+      if (r && r.data !== null) missing.push(`the removal of ${id}`);
+    }
+    return missing;
+  }
+  /** A server fault; `d` is the PC the operation drew (the one whose connection a proxy fault hits). */
+  async function serverFault(kind: FaultKind, d: SimDevice, n: number): Promise<void> {
+    const server = env!.server;
+    if (kind === 'server-down') {
+      if (srv.down) return;
+      thaw();
+      await server.down();
+      srv.down = true;
+      srv.upAt = n + 1 + Math.floor(rng() * 4);
+      faults[kind]++;
+    } else if (kind === 'server-restart') {
+      if (srv.down) return;
+      thaw();
+      await server.restart();
+      faults[kind]++;
+    } else if (kind === 'server-freeze') {
+      if (srv.down || srv.frozen) return;
+      try {
+        server.pause();
+      } catch {
+        server.resume(); // a process that would not stop (servers.ts gives up after a second): no freeze
+        return;
+      }
+      // up to five seconds: past the PCs' time limit per request (3 s here) in about half of them
+      srv.frozen = setTimeout(() => thaw(), 300 + Math.floor(rng() * 5000));
+      faults[kind]++;
+    } else if (kind === 'slow') {
+      const delay = 20 + Math.floor(rng() * 400);
+      if (rng() < 0.5) for (const p of proxies) p.delayMs = delay;
+      else proxies[d.index]!.delayMs = delay;
+      srv.slowUntil = n + 1 + Math.floor(rng() * 5);
+      faults[kind]++;
+    } else if (kind === 'torn-upload') proxies[d.index]!.tear(1 + Math.floor(rng() * 5)); // counted as they happen
+    else if (kind === 'lost-answer') proxies[d.index]!.loseAnswers(1 + Math.floor(rng() * 3));
+    else if (kind === 'pc-kill') {
+      if (opts.passphraseChanges) return; // the worker knows the first passphrase only
+      for (let k = 1 + Math.floor(rng() * 3); k > 0; k--) {
+        await workerRun(50 + Math.floor(rng() * 1200));
+        faults[kind]++;
+      }
+    } else if (kind === 'app-data-restore') await appDataFault(d);
+  }
   try {
     // set up: the first device creates the store, the others join once it reached them
     for (const d of ds) {
       if (mode === 'usb') sim.plug(d.index);
+      if (process.env.CAMPAIGN_DEBUG) console.log(`[${Date.now() - T0} ms] setting up PC${d.index}`);
       await d.setUp();
       if (mode === 'cloud') {
         await d.store!.flush({ timeoutMs: 3000 });
@@ -396,7 +616,11 @@ export async function runSchedule(seed: number, devices: number, operations: num
       await ds[0]!.store!.flush({ timeoutMs: 3000 });
       if (mode === 'cloud') sim.settle();
     }
+    let faultNo = 0;
+    if (process.env.CAMPAIGN_DEBUG) console.log(`[${Date.now() - T0} ms] set up`);
     for (let n = 0; n < operations; n++) {
+      if (process.env.CAMPAIGN_DEBUG) console.log(`[${Date.now() - T0} ms] op ${n}`);
+      if (env) await serverTick(n);
       if (n > 0 && quietRng() < 0.06) await quietCheck();
       const d = ds[Math.floor(rng() * devices)]!;
       const store = d.store!;
@@ -404,7 +628,8 @@ export async function runSchedule(seed: number, devices: number, operations: num
       let op: Op = r < 0.45 ? 'put' : r < 0.55 ? 'remove' : r < 0.63 ? 'resolve' : r < 0.68 ? 'attach' : r < 0.72 ? 'restart' : 'sync';
       // drawn only when enabled, so the schedules of earlier seeds (and the regression cases) stay the same
       if (op === 'sync' && opts.passphraseChanges && rng() < 0.12) op = 'passphrase';
-      if (op === 'sync' && opts.faults && rng() < (opts.faults === true ? 0.35 : 0.7)) op = 'fault'; // one kind only: more often
+      if (op === 'sync' && opts.faults && rng() < (env ? 0.8 : opts.faults === true ? 0.35 : 0.7)) op = 'fault'; // one kind only, or a server: more often
+      if (Array.isArray(opts.faults) && n % 4 === 2) op = 'fault'; // a list: at least every fourth operation, so that a short schedule has each kind
       const id = IDS[Math.floor(rng() * IDS.length)]!;
       if (op === 'put') {
         const replaces = await replacedBy(store, id);
@@ -443,12 +668,16 @@ export async function runSchedule(seed: number, devices: number, operations: num
       } else if (op === 'restart') {
         await d.restart(opts.passphraseChanges ? newestFirst() : []);
         restarts++;
+      } else if (op === 'fault' && env) {
+        const kind = Array.isArray(opts.faults) ? opts.faults[faultNo++ % opts.faults.length]! : typeof opts.faults === 'string' ? (opts.faults as FaultKind) : SERVER_FAULT_KINDS[Math.floor(rng() * SERVER_FAULT_KINDS.length)]!;
+        if (process.env.CAMPAIGN_DEBUG) console.log(`[${Date.now() - T0} ms] fault ${kind} on PC${d.index}`);
+        await serverFault(kind, d, n);
       } else if (op === 'fault') {
         const kinds = typeof opts.faults === 'string' ? [opts.faults] : FAULT_KINDS;
         const kind = kinds[Math.floor(rng() * kinds.length)]!;
         if (kind === 'app-data-restore') await appDataFault(d);
         else if (kind === 'empty') await emptyAndRestore(d);
-        else if (sim.fault(kind)) faults[kind]++;
+        else if (sim.fault(kind as FolderFault)) faults[kind]++;
         if (rng() < 0.3) sim.takeSnapshot();
       } else if (op === 'passphrase') {
         // the person tries the passphrases they know as "the current one", newest first
@@ -466,26 +695,43 @@ export async function runSchedule(seed: number, devices: number, operations: num
           }
           if (!/is wrong|already replaced|changed while you were typing/.test(out.en)) throw new Error(`PC${d.index}: change-passphrase failed: ${out.en}`);
         }
+      } else if (env) {
+        await sleep(Math.floor(rng() * 300)); // deliberate: idle time between operations; the PCs' own rounds run meanwhile
       } else {
         for (let k = 0; k < 1 + Math.floor(rng() * 4); k++) sim.step();
         if (opts.faults && rng() < 0.2) sim.takeSnapshot();
         await sleep(Math.floor(rng() * 120)); // deliberate: random idle time between operations is part of the schedule
       }
     }
-    // quiescence: every client catches up, every device pushes and pulls, until nothing moves
+    if (env) {
+      // the server answers again, at full speed; torn uploads and lost answers still armed may hit the
+      // first PUTs of the quiescence; the worker PC starts once more and sends what it has
+      thaw();
+      if (srv.down) await env.server.up();
+      srv.down = false;
+      for (const p of proxies) p.delayMs = 0;
+      if (worker.runs > 0) await workerRun('idle');
+    }
+    // quiescence: every client catches up, every device pushes and pulls, until nothing moves (on a
+    // server also: every PC online with nothing pending or announced and not arrived — the worker PC
+    // runs on meanwhile, so its full check can write again a file of its own torn by its SIGKILL)
+    const settled = (d: SimDevice) => d.sync !== undefined && (d.sync.state === 'in-sync' || d.sync.state === 'conflicts') && d.sync.pendingUploads === 0 && d.sync.awaited === 0;
     let agreed = false;
-    for (let round = 0; round < 40 && !agreed; round++) {
+    for (let round = 0; round < 40 && !(agreed && (!env || ds.every(settled))); round++) {
       for (const d of ds) {
         if (mode === 'usb') sim.plug(d.index);
-        sim.settle();
+        if (!env) sim.settle();
         await d.store!.flush({ timeoutMs: 3000 });
-        sim.settle();
+        if (!env) sim.settle();
         await sleep(mode === 'usb' ? 350 : 100); // deliberate: lets polls (and the USB monitor) run between rounds; the rounds' agreement check is the condition
         await catchUp(d);
       }
       const views = await Promise.all(ds.map((d) => view(d.store!)));
-      agreed = views.every((v) => isDeepStrictEqual(v, views[0])) && ds.every((d) => d.keys.upToDate && d.keys.current === ds[0]!.keys.current);
+      agreed = views.every((v) => isDeepStrictEqual(v, views[0])) && ds.every((d) => d.keys.upToDate && d.keys.current === ds[0]!.keys.current) && (worker.runs === 0 || (await workerArrived(ds[0]!)).length === 0);
+      if (process.env.CAMPAIGN_DEBUG) console.log(`[${Date.now() - T0} ms] quiescence round ${round}: agreed ${agreed}, ${ds.map((d) => `PC${d.index} ${d.sync?.state}`).join(' ')}`);
     }
+    for (const p of proxies) p.clear();
+    await stopIdleWorker();
     // invariants
     const lost: string[] = [];
     for (const d of ds)
@@ -493,6 +739,19 @@ export async function runSchedule(seed: number, devices: number, operations: num
         const h = await d.store!.history('clients', a.id);
         if (!h.some((x) => x.version === a.version)) lost.push(`PC${d.index} lacks ${a.id}@${a.version} (by PC${a.dev})`);
       }
+    // the worker PC's changes, on every PC and in its own replica (verify finds nothing there)
+    const verifyProblems: string[] = [];
+    if (worker.runs > 0) {
+      for (const d of ds) for (const m of await workerArrived(d)) lost.push(`PC${d.index} lacks the worker PC's ${m}`);
+      const p = workerPayload(true) as { header: never; key: string };
+      const replica = await PracticeReplica.open({ localRoot: worker.localRoot, header: p.header, key: Buffer.from(p.key, 'base64'), deviceId: worker.deviceId, deviceName: 'crash', userName: 'crash', lockStaleMs: 2000 });
+      try {
+        for (const [id, version] of worker.acked) if (!(await replica.history('notes', id)).some((h) => h.version === version)) lost.push(`the worker PC's own replica lacks ${id}@${version}`);
+        for (const pr of (await replica.verify()).problems) verifyProblems.push(`the worker PC: ${pr.path}: ${pr.reason}`);
+      } finally {
+        await replica.close();
+      }
+    }
     const conflictMismatches: string[] = [];
     for (const id of IDS) {
       const mine = observed.filter((o) => o.id === id);
@@ -542,11 +801,19 @@ export async function runSchedule(seed: number, devices: number, operations: num
         pp.violations.push(`the current passphrase does not open the current key ${short(current)}; key files: ${desc.join(' | ')}`);
       }
     }
+    // nothing pending (server schedules; a folder PC's status depends on where its sync client is): every
+    // PC online, nothing waiting to go up or announced and not arrived — within a few of its rounds
+    const pending: string[] = [];
+    if (env) {
+      const until = Date.now() + 10 * TIMINGS.pollMs + 2000;
+      while (!ds.every(settled) && Date.now() < until) await sleep(TIMINGS.pollMs);
+      for (const d of ds) if (!settled(d)) pending.push(`PC${d.index} after the quiescence: ${JSON.stringify({ state: d.sync?.state, pendingUploads: d.sync?.pendingUploads, awaited: d.sync?.awaited })}`);
+    }
+    if (process.env.CAMPAIGN_DEBUG) console.log(`[${Date.now() - T0} ms] invariants checked`);
     // no false in-sync at the end: once a fault is older than the lag a full check needs
-    sim.settle();
+    if (!env) sim.settle();
     await sleep(Math.max(0, IN_SYNC_LAG_MS - (Date.now() - sim.lastFault)));
     await checkInSync('end of the schedule', true);
-    const verifyProblems: string[] = [];
     // verify every replica: each device's local one, and (cloud mode) the cloud folder itself
     for (const d of ds) {
       const page = d.plugin!.settingsPages[0]!.open();
@@ -554,12 +821,13 @@ export async function runSchedule(seed: number, devices: number, operations: num
       page.dispose();
       if (!out.ok) verifyProblems.push(`PC${d.index}: ${out.message.en}`);
     }
+    if (process.env.CAMPAIGN_DEBUG) console.log(`[${Date.now() - T0} ms] verified`);
     return {
       devices,
       mode,
       operations,
       restarts,
-      acknowledged: acked.length,
+      acknowledged: acked.length + worker.acked.size + worker.removed.size,
       lost,
       divergent: !agreed,
       conflictMismatches,
@@ -572,15 +840,24 @@ export async function runSchedule(seed: number, devices: number, operations: num
       restoredFolders,
       faultFailures,
       inSync,
+      worker: { runs: worker.runs, acknowledged: worker.acked.size + worker.removed.size },
+      pending,
     };
   } finally {
     for (const d of ds) await d.unload().catch(() => undefined);
+    if (env) {
+      if (srv.frozen) clearTimeout(srv.frozen);
+      worker.idle?.kill('SIGKILL');
+      for (const p of proxies) await p.close();
+      await env.server.stop();
+    }
     if (mode === 'usb' && sim.pluggedInto() !== undefined) sim.plug(undefined);
+    if (process.env.CAMPAIGN_DEBUG) console.log(`[${Date.now() - T0} ms] torn down`);
     if (process.env.CAMPAIGN_KEEP) console.log(`kept ${root}`);
     else fs.rmSync(root, { recursive: true, force: true });
   }
 }
 
 export function failuresOf(r: RunResult): string[] {
-  return [...r.lost, ...(r.divergent ? ['devices did not converge'] : []), ...r.conflictMismatches, ...r.writeViolations, ...r.verifyProblems, ...r.passphrase.violations, ...r.faultFailures, ...r.inSync.falseInSync];
+  return [...r.lost, ...(r.divergent ? ['devices did not converge'] : []), ...r.conflictMismatches, ...r.writeViolations, ...r.verifyProblems, ...r.passphrase.violations, ...r.faultFailures, ...r.inSync.falseInSync, ...r.pending];
 }

@@ -1,12 +1,12 @@
 // A worker process of `npm run reliability`: runs the tasks the parent sends (one schedule, a
 // chunk of the crash campaign, the bad-file corpus) and sends each result back. Each schedule is
 // independent and fully described by its task, so any failure is reproducible from its seed alone.
-import { runSchedule, type RunResult, type ScheduleOptions } from './campaign';
+import { runSchedule, type Mode, type RunResult, type ScheduleOptions } from './campaign';
 import { badFileCorpus, crashCampaign, type BadFileResult, type CrashResult } from './faults';
 import { seededRng } from '../support/cloud-sim';
 
 export type Task =
-  | { kind: 'schedule'; n: number; seed: number; devices: number; mode: 'cloud' | 'usb'; ops: number; opts: ScheduleOptions }
+  | { kind: 'schedule'; n: number; seed: number; devices: number; mode: Mode; ops: number; opts: ScheduleOptions }
   | { kind: 'crash'; n: number; seed: number; kills: number }
   | { kind: 'bad-files'; n: number };
 export type Outcome =

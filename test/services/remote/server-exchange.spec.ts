@@ -150,3 +150,42 @@ describe.each(KINDS)('two PCs on $name', (kind) => {
     await b.store.close();
   });
 });
+
+// Found by the reliability campaign's server schedules (a frozen server, `npm run reliability -- --replay
+// 372774958 3 webdav-rclone 20 torn-upload+pc-kill+lost-answer+torn-upload+server-freeze`): a change
+// made while a round waits on a server that does not answer was not shown until the request ran into
+// its time limit — the status said "in sync" for up to that limit (15 s by default) with the change
+// acknowledged and not sent.
+test('a change made while a round waits on a frozen server is shown as waiting at once, never "in sync"', async () => {
+  const server = await startLighttpd({});
+  const media: Medium[] = [];
+  let a: Device | undefined;
+  const connect = () => {
+    const m = new WebDavMedium(server.url, undefined, { timeoutMs: 3000, attempts: 2 });
+    media.push(m);
+    return m;
+  };
+  try {
+    const store = await newSharedStore('Teekanne-Nordstrand-2026', connect());
+    a = await openDevice(store, 'Empfang', { medium: connect(), start: true });
+    await a.replica.put('clients', 'c1', { name: 'Anna' });
+    const pc = a;
+    await waitFor(() => statusOf(pc).state === 'in-sync', 10_000, 'in sync');
+    server.pause();
+    try {
+      await pc.replica.put('clients', 'c2', { name: 'Ben' });
+      // well within the 3 s time limit of the request the round waits on
+      await waitFor(() => statusOf(pc).state !== 'in-sync', 1000, 'the new change shown as waiting').catch((e: Error) => {
+        throw new Error(`${e.message}: ${JSON.stringify(statusOf(pc))}`);
+      });
+      expect(statusOf(pc).pendingUploads).toBeGreaterThanOrEqual(1);
+    } finally {
+      server.resume();
+    }
+    await waitFor(() => statusOf(a!).state === 'in-sync' && statusOf(a!).pendingUploads === 0, 20_000, 'sent once the server answers');
+  } finally {
+    await a?.store.close();
+    for (const m of media) m.close?.();
+    await server.stop();
+  }
+});
