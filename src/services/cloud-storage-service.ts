@@ -304,6 +304,7 @@ export class CloudStorageService implements StoreDiagnostics {
       }),
       carrier.sync$.subscribe((s) => this.sync.next(s)),
       carrier.health$.subscribe((h) => {
+        if (h === 'starting') return; // nothing known yet: access stays what the probe said
         if (h === 'ok') this.setAccess('available', config.folder);
         else if (h === 'unreachable') this.setAccess('unavailable', config.folder, { de: 'Der gemeinsame Ordner ist nicht erreichbar; Änderungen warten auf diesem PC.', en: 'The shared folder is unreachable; changes wait on this PC.' });
         else if (h === 'emptied') this.setAccess('wrong-folder', config.folder, EMPTIED);

@@ -103,11 +103,13 @@ describe('settings page: the save flow', () => {
     expect(await page.invoke('save')).toMatchObject({ ok: true });
     expect(h.dialogs.asked.filter((a) => a.kind === 'secret')).toHaveLength(1);
     expect(JSON.parse(state(h, shared).config!).storeId).toBe(JSON.parse(before!).storeId);
-    // switching to another store needs removing the setup first
+    // another folder is not saved over the setup: the page names the move there, or removing the setup for other data
     page.set(tempDir('cs-other-'));
     const sw = await page.invoke('save');
     expect(sw.ok).toBe(false);
-    expect(!sw.ok && sw.message.en).toContain("Choose \"Remove this PC's cloud setup\" first");
+    expect(!sw.ok && sw.message.en).toContain('"Move the practice data to this location"');
+    expect(!sw.ok && sw.message.en).toContain("\"Remove this PC's cloud setup\" first");
+    expect(page.item('move-store')).toMatchObject({ enabled: true });
     await plugin.unload();
   });
 

@@ -97,8 +97,8 @@ export interface ReplicaPort {
 }
 
 /** `emptied`: the folder is there but the store is gone from it (nothing but empty store folders left). */
-/** `auth-required`: a server refused the login (expired, changed, revoked). `moved`: the location holds a note that the store moved elsewhere (MovedTo); this PC sends nothing there any more. */
-export type CarrierHealth = 'ok' | 'unreachable' | 'wrong-folder' | 'emptied' | 'moved' | 'auth-required';
+/** `starting`: no round has ended yet (nothing is known of the location). `auth-required`: a server refused the login (expired, changed, revoked). `moved`: the location holds a note that the store moved elsewhere (MovedTo); this PC sends nothing there any more. */
+export type CarrierHealth = 'starting' | 'ok' | 'unreachable' | 'wrong-folder' | 'emptied' | 'moved' | 'auth-required';
 
 /** Where the store went, from a believed "moved to" note in the location this PC still uses. */
 export interface MovedTo {

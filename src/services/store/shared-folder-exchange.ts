@@ -50,7 +50,7 @@ export class SharedFolderExchange implements Carrier {
   protected readonly io: Medium;
   protected readonly status = new BehaviorSubject<SyncStatus>({ state: 'offline', pendingUploads: 0, awaited: 0, conflicts: 0, devices: [] });
   readonly sync$: Observable<SyncStatus> = this.status.asObservable();
-  protected readonly healthSubject = new BehaviorSubject<CarrierHealth>('ok');
+  protected readonly healthSubject = new BehaviorSubject<CarrierHealth>('starting');
   readonly health$: Observable<CarrierHealth> = this.healthSubject.asObservable();
   protected readonly toDispose = new DisposableCollection();
   protected timer?: NodeJS.Timeout;
