@@ -440,6 +440,7 @@ export class StoreSetup {
     const moved = active.carrier.movedTo;
     if (!moved) return { kind: 'not-moved' };
     const target = folder ?? moved.to;
+    if (sameLocation(target, config.folder)) return { kind: 'same-location' }; // the old place chosen again: it says the store is elsewhere
     const ready = await this.reachTarget(target, config.storeId);
     if (ready.kind !== 'ready') return ready;
     if (!ready.holdsStore) return { kind: 'not-there', detail: ready.detail };
