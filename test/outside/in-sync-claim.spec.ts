@@ -8,7 +8,7 @@ import { startLighttpd, type TestServer } from '../support/servers';
 import { startProxy, type Proxy } from './support/proxy';
 import { rounds, setUpFirstPc, until, type Pc } from './support/pc';
 
-jest.setTimeout(120_000);
+jest.setTimeout(180_000);
 
 let server: TestServer;
 let proxy: Proxy;
@@ -51,7 +51,10 @@ test('a change made while the server is in maintenance (503) is never reported a
   expect([...new Set(claims)]).toEqual([]);
 });
 
-test('an own log file truncated on the server (same name: a torn upload, or someone) is not counted as sent once a round listed its size', async () => {
+// A torn upload is caught by the first listing after the write (the new name comes with its size). A
+// file cut short later, after it was listed whole, changes no folder tag: it is caught by the next
+// complete listing, at most one audit period (60 s) and a round later (docs/SERVERS.md), and written again.
+test('an own log file truncated on the server (same name: a torn upload, or someone) is written again within one complete listing', async () => {
   const logs = () => files(server.root).filter((f) => f.includes(`${path.sep}log${path.sep}`));
   await until(() => logs().length > 0, 20_000, 'the log file on the server');
   await rounds(pc, 1, 20_000);
@@ -59,9 +62,8 @@ test('an own log file truncated on the server (same name: a torn upload, or some
   const own = logs();
   const whole = own.map((f) => fs.readFileSync(f));
   for (const f of own) fs.truncateSync(f, Math.floor(fs.statSync(f).size / 2)); // what a cut-off upload leaves on rclone or s3rver
-  await rounds(pc, 3, 30_000);
-  const intact = own.every((f, i) => fs.readFileSync(f).equals(whole[i]!));
-  const s = pc.lastSync()!;
-  // either the PC wrote its file again, or it does not claim it is there
-  expect({ intact, claims: s.state === 'in-sync' && s.pendingUploads === 0 ? 'in-sync, nothing pending' : 'not claimed' }).not.toEqual({ intact: false, claims: 'in-sync, nothing pending' });
+  const intact = () => own.every((f, i) => fs.readFileSync(f).equals(whole[i]!));
+  await until(intact, 80_000, 'the own log file written again on the server');
+  await rounds(pc, 1, 20_000);
+  expect(pc.lastSync()).toMatchObject({ state: 'in-sync', pendingUploads: 0 });
 });
