@@ -2,6 +2,8 @@
 // killed on timeout: an unreachable SMB share can block a file-system call for 60 s and hold one
 // of libuv's four threads, which would stall the host if we asked in-process.
 import { spawn } from 'node:child_process';
+import * as crypto from 'node:crypto';
+import * as path from 'node:path';
 import { inject, injectable, optional } from 'inversify';
 import type { AccessStatus, LocalizedText } from '../../host-api';
 import { DISK_FULL_CODES, GONE_CODES } from '../common/errors';
@@ -59,7 +61,13 @@ const fail = (step, e) => out({ ok: false, step, code: (e && e.code) || 'UNKNOWN
   // The carrier's rule (shared-folder-exchange.ts ignorable): system files, temp files, dot-names.
   const ign = (n) => n.startsWith('.') || ['desktop.ini', 'thumbs.db', 'icon\r'].includes(n.toLowerCase()) || n.startsWith('~$') || /\.(tmp|temp|partial)$/i.test(n);
   const others = names.filter((n) => !ign(n));
-  const probe = path.join(dir, '.probe-' + crypto.randomBytes(6).toString('hex') + '.tmp');
+  // A test file left by a check that was killed at its bound (a PC's own is removed right after; this
+  // catches one whose remover died too): only the check's own name pattern, and only when an hour old.
+  for (const n of names) {
+    if (!/^\.probe-[0-9a-f]{12}\.tmp$/.test(n)) continue;
+    try { const s = await fs.promises.stat(path.join(dir, n)); if (Date.now() - s.mtimeMs > 3600000) await fs.promises.unlink(path.join(dir, n)); } catch {}
+  }
+  const probe = path.join(dir, process.argv[2]);
   const token = crypto.randomBytes(16).toString('hex');
   try { await fs.promises.writeFile(probe, token, { flag: 'wx' }); } catch (e) { return out({ ok: false, step: 'write', code: (e && e.code) || 'UNKNOWN', header, count: others.length }); }
   try {
@@ -79,6 +87,12 @@ const fail = (step, e) => out({ ok: false, step, code: (e && e.code) || 'UNKNOWN
   try { for (const n of others) if (remnants && !(await noFile(path.join(dir, n), 3))) remnants = false; } catch { remnants = false; }
   out({ ok: true, header, count: others.length, remnants });
 })().catch((e) => fail('unexpected', e));
+`;
+
+// Removes the test file of a check killed at its bound; gives up after 60 s.
+const REMOVE_CHILD = String.raw`
+setTimeout(() => process.exit(0), 60000);
+require('fs').unlink(process.argv[1], () => process.exit(0));
 `;
 
 // The folder field's check: only what is at the path (no listing, no test file), same child and bound.
@@ -176,7 +190,11 @@ export class SharedFolderProbe {
 
   async probe(folder: string, opts: ProbeOptions = {}): Promise<ProbeResult> {
     const timeoutMs = opts.timeoutMs ?? 5000;
-    const answer = await this.runChild(CHILD, folder, timeoutMs);
+    const testFile = '.probe-' + crypto.randomBytes(6).toString('hex') + '.tmp';
+    const answer = await this.runChild(CHILD, folder, timeoutMs, undefined, [testFile]);
+    // killed at the bound, the child may have written its test file and not removed it: a throwaway
+    // child removes it (never this process: a hung drive would hold one of the host's threads)
+    if (answer === 'timeout' || answer === 'aborted') this.removeLater(path.join(folder, testFile));
     if (answer === 'aborted') return { state: 'unavailable', content: 'unknown', detail: T.broken('child', 'ABORTED'), code: 'child:ABORTED' };
     if (answer === 'timeout')
       return { state: 'unavailable', content: 'unknown', detail: T.timedOut(Math.round(timeoutMs / 1000)), code: 'TIMEOUT', timedOut: true };
@@ -222,10 +240,21 @@ export class SharedFolderProbe {
     return contentVerdict(content, storeId, opts.expectStoreId, T);
   }
 
-  protected runChild(script: string, folder: string, timeoutMs: number, signal?: AbortSignal): Promise<ChildAnswer | 'timeout' | 'aborted'> {
+  /** Removes a file in a detached child that ends itself after 60 s whether or not the drive answered. */
+  protected removeLater(file: string): void {
+    try {
+      const proc = spawn(process.execPath, [...(this.child.execArgv ?? []), '-e', REMOVE_CHILD, file], { stdio: 'ignore', windowsHide: true, detached: true });
+      proc.on('error', () => undefined);
+      proc.unref();
+    } catch {
+      /* nothing more to do: the next check removes it once it is an hour old */
+    }
+  }
+
+  protected runChild(script: string, folder: string, timeoutMs: number, signal?: AbortSignal, args: string[] = []): Promise<ChildAnswer | 'timeout' | 'aborted'> {
     return new Promise((resolve) => {
       if (signal?.aborted) return resolve('aborted');
-      const proc = spawn(process.execPath, [...(this.child.execArgv ?? []), '-e', script, folder], {
+      const proc = spawn(process.execPath, [...(this.child.execArgv ?? []), '-e', script, folder, ...args], {
         stdio: ['ignore', 'pipe', 'ignore'],
         windowsHide: true,
       });

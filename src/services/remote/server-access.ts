@@ -136,10 +136,15 @@ export class ServerAccess {
         step = 'write';
         const probe = `.probe-${crypto.randomBytes(6).toString('hex')}.tmp`;
         const token = crypto.randomBytes(16);
-        await m.write(probe, token, 'replace');
-        step = 'readback';
-        const back = await m.read(probe, 1024);
-        await m.removeProbe?.(probe).catch(() => undefined);
+        let back: Buffer;
+        try {
+          await m.write(probe, token, 'replace');
+          step = 'readback';
+          back = await m.read(probe, 1024);
+        } finally {
+          // also when the read-back failed or timed out (a write that failed may still have landed)
+          await m.removeProbe?.(probe).catch(() => undefined);
+        }
         if (!back.equals(token)) return { state: 'unavailable', content: 'unknown', detail: T.broken('readback', 'EMISMATCH'), code: 'readback:EMISMATCH' };
       }
       const content: FolderContent =

@@ -32,6 +32,27 @@ describe('SharedFolderProbe', () => {
     expect(fs.readdirSync(empty)).toEqual(['Brief.docx']); // the probe file was removed
   });
 
+  test('a check killed after writing its test file leaves nothing behind; an hour-old leftover is swept', async () => {
+    const dir = tempDir();
+    const hook = path.join(tempDir('cs-hang-'), 'hang-unlink.js');
+    // the child writes and reads back its test file, then its removal never settles (the drive hangs there)
+    fs.writeFileSync(hook, "const fs = require('fs'); fs.promises.unlink = () => new Promise(() => {}); setInterval(() => {}, 1000);");
+    const r = await new SharedFolderProbe({ execArgv: ['--require', hook] }).probe(dir, { timeoutMs: 2500 });
+    expect(r).toMatchObject({ timedOut: true });
+    const t0 = Date.now();
+    while (fs.readdirSync(dir).length > 0 && Date.now() - t0 < 15000) await new Promise((res) => setTimeout(res, 100));
+    expect(fs.readdirSync(dir)).toEqual([]); // removed by the throwaway child, not left in the practice's folder
+    const old = path.join(dir, '.probe-0123456789ab.tmp');
+    const fresh = path.join(dir, '.probe-ba9876543210.tmp'); // another PC's check in progress
+    const other = path.join(dir, '.probe-notes.tmp'); // not the check's name: never touched
+    for (const f of [old, fresh, other]) fs.writeFileSync(f, 'x');
+    const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
+    fs.utimesSync(old, twoHoursAgo, twoHoursAgo);
+    fs.utimesSync(other, twoHoursAgo, twoHoursAgo);
+    expect(await new SharedFolderProbe().probe(dir)).toMatchObject({ state: 'available', content: 'empty' });
+    expect(fs.readdirSync(dir).sort()).toEqual(['.probe-ba9876543210.tmp', '.probe-notes.tmp']);
+  });
+
   test('error codes map to access states, never raw codes', () => {
     const i = SharedFolderProbe.interpret;
     expect(i({ ok: false, step: 'write', code: 'EACCES' }, { networkShare: true }).state).toBe('auth-required');
