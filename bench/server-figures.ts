@@ -290,6 +290,10 @@ class BenchExchange extends SharedFolderExchange {
     this.lastAudit = 0;
     this.lastCompleteListing = 0;
   }
+  /** As at the start of a day: no server copy counts as verified at its version yet (the full check reads them all). */
+  forgetVerified(): void {
+    (this.audit as unknown as { verified: Map<string, unknown> }).verified.clear();
+  }
   noAuditYet(): void {
     this.lastAudit = Date.now();
     this.lastCompleteListing = Date.now();
@@ -337,6 +341,8 @@ interface Figures {
   idleMs: number;
   writer: Counts;
   reader: Counts;
+  /** The day's first full check (every copy read) and a later one (a server's copies only where their version changed). */
+  firstAudit: Counts;
   audit: Counts;
   presence: Counts;
   /** What another PC's round reads of a rewritten presence (above an idle round). */
@@ -451,13 +457,19 @@ async function measure(c: Carrier, work: string, quick: boolean, log: (s: string
   const writer = Counts.median(writers);
   const reader = Counts.median(readers);
 
-  // --- the full check (every 60 s): a round with it, less an idle round
+  // --- the full check (every 60 s): a round with it, less an idle round; the day's first (nothing
+  // verified yet: every copy read) and the next one (a server's copies read only where their version changed)
+  const firstAudits: Counts[] = [];
   const audits: Counts[] = [];
   for (const pc of pcs.slice(0, 2)) {
     await pc.exchange.exchange(); // presence news after the edits settled
+    pc.exchange.forgetVerified();
+    pc.exchange.auditNext();
+    firstAudits.push((await counted(() => pc.exchange.exchange(), `first full check ${pc.name}`)).counts.minus(idle.counts));
     pc.exchange.auditNext();
     audits.push((await counted(() => pc.exchange.exchange(), `full check ${pc.name}`)).counts.minus(idle.counts));
   }
+  const firstAudit = Counts.median(firstAudits);
   const audit = Counts.median(audits);
 
   // --- the presence heartbeat (every ~15 s), and what it costs each other PC: its next round reads the
@@ -563,6 +575,7 @@ async function measure(c: Carrier, work: string, quick: boolean, log: (s: string
     idleMs: idle.ms,
     writer,
     reader,
+    firstAudit,
     audit,
     presence,
     presenceRead,
@@ -643,7 +656,7 @@ function perDay(f: Figures): { day: ReturnType<typeof dayOfOnePc>; practice: Cou
   const parts = [
     { what: `idle rounds (${day.rounds.toLocaleString('en')} per PC)`, counts: Counts.scaled([pc(f.idle, day.rounds)]) },
     { what: `presence rewrites (${day.presence.toLocaleString('en')} per PC; each read by the ${PCS - 1} others)`, counts: Counts.scaled([pc(f.presence, day.presence), pc(f.presenceRead, day.presence * (PCS - 1))]) },
-    { what: `full checks (${day.audits} per PC)`, counts: Counts.scaled([pc(f.audit, day.audits)]) },
+    { what: `full checks (${day.audits} per PC: the day's first reads every copy, the others a server's copies only where their version changed)`, counts: Counts.scaled([pc(f.firstAudit, 1), pc(f.audit, day.audits - 1)]) },
     ...(f.monitor ? [{ what: `access monitor checks (${day.monitorTicks.toLocaleString('en')} per PC)`, counts: Counts.scaled([pc(f.monitor, day.monitorTicks)]) }] : []),
     {
       what: `${EDITS_PER_DAY} edits (above the idle rounds they replace: 1 writer, ${PCS - 1} receivers each)`,
@@ -698,7 +711,8 @@ export async function serverFigures(work: string, quick: boolean): Promise<{ sec
     row('an idle round of one PC, 4-PC practice (nothing new), median', withRatio((f) => f.idle.requests, (f) => `${reqBytes(f.idle)}; ${ms(f.idleMs)}`)),
     row('… the presence rewrite (every ~15 s)', (f) => reqBytes(f.presence)),
     row('… reading another PC\'s rewritten presence, above an idle round', (f) => reqBytes(f.presenceRead)),
-    row('… the full check (every 60 s), above an idle round', (f) => reqBytes(f.audit)),
+    row('… the day\'s first full check (every copy read and hashed), above an idle round', (f) => reqBytes(f.firstAudit)),
+    row('… a later full check (every 60 s; a server\'s copies read again only where their version changed, or after a day)', (f) => reqBytes(f.audit)),
     row('… the access monitor\'s check (every 4 s, on the open store\'s connection)', (f) => (f.monitor ? `${reqBytes(f.monitor)}; ${ms(f.monitorMs!)}` : 'a probe in a child process (not counted)')),
     row('… each further log file in the store adds to every idle round (listings)', (f) => (f === base ? '– (a folder listing\'s bytes are not counted)' : `↓ ${bytes(f.perLogFile.down)}`)),
   ].join('\n');
@@ -716,11 +730,11 @@ ${kindsNote}
 
 ### Per working day, 4-PC practice
 
-8 hours, ${EDITS_PER_DAY} edits a day spread over the PCs, the timers above (simulated from the product's timer rules with the measured round and monitor durations). Per day = PCs × (rounds × idle round + presence rewrites × (presence + 3 × reading it) + full checks × full check + monitor checks × monitor check) + edits × (writer's round + 3 receivers' rounds, each less the idle round it replaces). The store's size is that of this run (${recs} records, ${base.logFiles} log files: a new store); an idle round lists the log folders incrementally (docs/SERVERS.md, "Incremental listing"), a round in each audit period completely (counted with the full check): the last two rows extrapolate the measured per-log-file figure of an idle round linearly (bytes only).
+8 hours, ${EDITS_PER_DAY} edits a day spread over the PCs, the timers above (simulated from the product's timer rules with the measured round and monitor durations). Per day = PCs × (rounds × idle round + presence rewrites × (presence + 3 × reading it) + (the day's first full check + (full checks − 1) × a later full check) + monitor checks × monitor check) + edits × (writer's round + 3 receivers' rounds, each less the idle round it replaces). The store's size is that of this run (${recs} records, ${base.logFiles} log files: a new store); an idle round lists the log folders incrementally (docs/SERVERS.md, "Incremental listing"), a round in each audit period completely (counted with the full check): the last two rows extrapolate the measured per-log-file figure of an idle round linearly (bytes only).
 
 ${fixedDayRows}
 
-How each is measured (bench/server-figures.ts): **join** — a PC with an empty replica opens the store and runs one round, in this process, after one such join that is not counted (it warms the code up) (the table above's "cold open" runs in a fresh process); **edit** — PC *n* changes a record and runs a round, then each other PC runs one (3 edits from 3 PCs, medians); **idle round** — every PC's presence fresh, no full check due, nothing new, counted after 3 s without a write (a WebDAV folder's tag is believed once it is 2 s old); **full check** — a round with it (and with the complete listings, every presence read and \`objects/\` listed, which come in the same round each audit period) less an idle round; **latency** — PC1 and PC2 running with the product's timings, PC1 puts a record at a random moment of PC2's cycle, time until PC2's \`changes$\` has it (PC1's 50 ms seal delay included); **per log file** — ${base.addedFiles} more edits (one log file each), then idle rounds again: the difference divided by ${base.addedFiles}.
+How each is measured (bench/server-figures.ts): **join** — a PC with an empty replica opens the store and runs one round, in this process, after one such join that is not counted (it warms the code up) (the table above's "cold open" runs in a fresh process); **edit** — PC *n* changes a record and runs a round, then each other PC runs one (3 edits from 3 PCs, medians); **idle round** — every PC's presence fresh, no full check due, nothing new, counted after 3 s without a write (a WebDAV folder's tag is believed once it is 2 s old); **full check** — a round with it (and with the complete listings, every presence read and \`objects/\` listed, which come in the same round each audit period) less an idle round, once with nothing verified yet (the day's first) and once right after (a later one); **latency** — PC1 and PC2 running with the product's timings, PC1 puts a record at a random moment of PC2's cycle, time until PC2's \`changes$\` has it (PC1's 50 ms seal delay included); **per log file** — ${base.addedFiles} more edits (one log file each), then idle rounds again: the difference divided by ${base.addedFiles}.
 `;
   const text = [table, '', fixedDayRows].join('\n');
   return { section, text };

@@ -20,7 +20,7 @@ import { DeviceIdentity } from './identity/device-identity';
 import { Paths, type StoreHeader } from './store/format';
 import { OpenPracticeStore } from './store/open-practice-store';
 import { PracticeReplica } from './store/practice-replica';
-import type { Carrier, MovedTo } from './store/replica-port';
+import type { Carrier, CarrierHealth, MovedTo } from './store/replica-port';
 import { SharedFolderExchange } from './store/shared-folder-exchange';
 import type { Medium } from './store/medium';
 import { ServerAccess } from './remote/server-access';
@@ -68,6 +68,28 @@ export function movedText(m: MovedTo): LocalizedText {
     de: `Die Praxisdaten sind umgezogen: ${m.byName} hat sie${de} nach „${m.to}“ gebracht. Bitte wählen Sie unter „Gruppenpraxis & Cloudspeicher“ „Dem Umzug folgen“. Bis dahin bleiben die Änderungen dieses PCs auf diesem PC gespeichert und werden danach übertragen; es geht nichts verloren.`,
     en: `The practice data have moved: ${m.byName} took them to "${m.to}"${en}. Please choose "Follow the move" under "Group practice & cloud storage". Until then this PC's changes stay saved on this PC and are sent afterwards; nothing is lost.`,
   };
+}
+
+const UNREACHABLE: LocalizedText = { de: 'Der gemeinsame Ordner ist nicht erreichbar; Änderungen warten auf diesem PC.', en: 'The shared folder is unreachable; changes wait on this PC.' };
+
+/** What the carrier's own finding means for access$, in words; undefined while its first round runs (nothing known yet). */
+export function accessOfHealth(h: CarrierHealth, movedTo: MovedTo | undefined): { state: AccessStatus['state']; detail?: LocalizedText } | undefined {
+  switch (h) {
+    case 'starting':
+      return undefined;
+    case 'ok':
+      return { state: 'available' };
+    case 'unreachable':
+      return { state: 'unavailable', detail: UNREACHABLE };
+    case 'emptied':
+      return { state: 'wrong-folder', detail: EMPTIED };
+    case 'moved':
+      return movedTo ? { state: 'wrong-folder', detail: movedText(movedTo) } : { state: 'wrong-folder' };
+    case 'auth-required':
+      return { state: 'auth-required', detail: LOGIN_REFUSED };
+    case 'wrong-folder':
+      return { state: 'wrong-folder' };
+  }
 }
 
 const LOCAL_ONLY: SyncStatus = { state: 'local-only', pendingUploads: 0, awaited: 0, conflicts: 0, devices: [] };
@@ -304,13 +326,9 @@ export class CloudStorageService implements StoreDiagnostics {
       }),
       carrier.sync$.subscribe((s) => this.sync.next(s)),
       carrier.health$.subscribe((h) => {
-        if (h === 'starting') return; // nothing known yet: access stays what the probe said
-        if (h === 'ok') this.setAccess('available', config.folder);
-        else if (h === 'unreachable') this.setAccess('unavailable', config.folder, { de: 'Der gemeinsame Ordner ist nicht erreichbar; Änderungen warten auf diesem PC.', en: 'The shared folder is unreachable; changes wait on this PC.' });
-        else if (h === 'emptied') this.setAccess('wrong-folder', config.folder, EMPTIED);
-        else if (h === 'moved' && carrier.movedTo) this.setAccess('wrong-folder', config.folder, movedText(carrier.movedTo));
-        else if (h === 'auth-required') this.setAccess('auth-required', config.folder, LOGIN_REFUSED);
-        else this.setAccess('wrong-folder', config.folder);
+        const own = accessOfHealth(h, carrier.movedTo);
+        if (!own) return; // starting: access stays what the probe said
+        this.setAccess(own.state, config.folder, own.detail);
         if (h === 'moved' && carrier.movedTo) this.notices.show(NoticeIds.moved, 'warning', movedText(carrier.movedTo));
         else if (h === 'ok') this.notices.withdraw(NoticeIds.moved);
       }),
@@ -328,11 +346,12 @@ export class CloudStorageService implements StoreDiagnostics {
     const tick = async () => {
       const r = await this.probe(config.folder, config.storeId, { monitor: true });
       if (d.disposed) return;
-      const moved = active.carrier.health === 'moved' ? active.carrier.movedTo : undefined;
-      if (moved && r.state === 'available') this.setAccess('wrong-folder', config.folder, movedText(moved));
-      // the check of a server did not read the header (the round does): what the round found there stands
-      else if (r.state === 'available' && active.carrier.health === 'wrong-folder' && ServerAccess.serverOf(config.folder)) this.setAccess('wrong-folder', config.folder);
-      else this.setAccess(r.state, config.folder, r.state === 'available' ? undefined : active.carrier.health === 'emptied' ? EMPTIED : r.state === 'auth-required' ? LOGIN_REFUSED : r.detail);
+      const h = active.carrier.health;
+      const own = accessOfHealth(h, active.carrier.movedTo);
+      // What the check cannot see stands while the location answers: a move (the note is the round's to
+      // read), and on a server another store's header (the check of a server does not read it; the round does).
+      if (own && r.state === 'available' && (h === 'moved' || (h === 'wrong-folder' && ServerAccess.serverOf(config.folder)))) this.setAccess(own.state, config.folder, own.detail);
+      else this.setAccess(r.state, config.folder, r.state === 'available' ? undefined : h === 'emptied' ? EMPTIED : r.state === 'auth-required' ? LOGIN_REFUSED : r.detail);
       if (r.state === 'available') active.carrier.trigger();
     };
     // One probe at a time: a slow folder never piles up child processes.

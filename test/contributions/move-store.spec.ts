@@ -185,4 +185,52 @@ describe('moving a practice between a folder and a WebDAV server', () => {
     await pa.unload();
     await pb.unload();
   });
+
+  test('from one server to another (s3rver → lighttpd with its own login): the second PC follows; nothing written on the first server is lost', async () => {
+    const s3 = await startS3rver();
+    const dav = await startLighttpd({ auth: true, basePath: 'remote.php/dav/files/praxis/Praxisdaten' });
+    servers.push(s3, dav);
+    const from = `s3+http://${new URL(s3.endpoint).host}/${s3.bucket}/praxis?region=${s3.region}`;
+    const s3Login = { username: s3.accessKeyId, password: s3.secretAccessKey };
+    const davLogin = { username: dav.user!, password: dav.password! };
+    const onS3 = async (name: string) => {
+      const h = pc(name, 400);
+      const { plugin, page } = await openPage(h);
+      page.set(from);
+      h.dialogs.credentials.push(s3Login);
+      h.dialogs.secrets.push(PASS);
+      expect(await page.invoke('save')).toMatchObject({ ok: true });
+      return { h, plugin, page };
+    };
+    const { h: a, plugin: pa, page: pageA } = await onS3('Empfang');
+    const { h: b, plugin: pb, page: pageB } = await onS3('Therapie 1');
+    const [sa, sb] = await Promise.all([pa, pb].map((p) => p.storageProviders[0]!.open()));
+    await sa.put('clients', 'a1', { name: 'Anna Beispiel' });
+    await sb.put('clients', 'b1', { name: 'Bruno Beispiel' });
+    for (const s of [sa, sb]) await waitFor(async () => (await s.list('clients')).length === 2, 30_000, 'two clients on both');
+
+    pageA.set(dav.url);
+    await waitFor(() => pageA.item('move-store')?.enabled === true, 10_000, 'move offered');
+    a.dialogs.credentials.push(davLogin);
+    expect(await pageA.invoke('move-store')).toMatchObject({ ok: true });
+    // B writes on the first server before it notices: that change still reaches A on the second
+    await sb.put('clients', 'b2', { name: 'Berta Spät' });
+    await waitFor(() => pageB.item('follow-move') !== undefined, 20_000, 'B told of the move');
+    b.dialogs.credentials.push(davLogin);
+    expect(await pageB.invoke('follow-move')).toMatchObject({ ok: true });
+    await sa.put('clients', 'a2', { name: 'Anton Neu' });
+    for (const s of [sa, sb]) await waitFor(async () => (await s.list('clients')).length === 4, 30_000, 'four clients on both');
+    expect(await clients(sb)).toBe(await clients(sa));
+    // the second server holds the store; the first one holds the moved-to note
+    expect(fs.existsSync(path.join(dav.root, 'practice-store.json'))).toBe(true);
+    expect(fs.readdirSync(path.join(s3.root, s3.bucket), { recursive: true }).map(String).some((f) => f.includes(Paths.movedNote))).toBe(true);
+    for (const p of [pa, pb]) expect(latest<AccessStatus>(p.storageProviders[0]!.access$)().state).toBe('available');
+    // the logins stay in each PC's keychain, one per server
+    for (const h of [a, b]) {
+      expect(await h.keychain.get(serverAccount(dav.url))).toBeDefined();
+      expect(await h.keychain.get(serverAccount(from))).toBeDefined();
+    }
+    await pa.unload();
+    await pb.unload();
+  });
 });

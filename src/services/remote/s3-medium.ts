@@ -129,8 +129,8 @@ export class S3Medium implements Medium {
         const name = (o.Key ?? '').slice(prefix.length);
         if (name.includes('/')) dirs.add(name.slice(0, name.indexOf('/')));
         if (!name || name.includes('/')) continue;
-        out.push({ name, kind: 'file', size: o.Size ?? 0 });
         const mtimeMs = o.LastModified?.getTime() ?? 0;
+        out.push({ name, kind: 'file', size: o.Size ?? 0, ...(o.ETag ? { version: `${o.ETag}|${o.Size ?? 0}|${mtimeMs}` } : {}) });
         this.seen.set(path.join(rel, name), { stat: { kind: 'file', size: o.Size ?? 0, mtimeMs, ctimeMs: tagNumber(o.ETag) ?? mtimeMs }, at: now });
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;

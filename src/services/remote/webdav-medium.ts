@@ -132,7 +132,7 @@ export class WebDavMedium implements Medium {
       if (!p.startsWith(self)) continue; // not below the folder asked for: never believed
       const name = trimSlash(p.slice(self.length));
       if (!name || name.includes('/')) continue;
-      out.push({ name, kind: r.stat.kind, ...(r.stat.kind === 'file' ? { size: r.stat.size } : {}) });
+      out.push({ name, kind: r.stat.kind, ...(r.stat.kind === 'file' ? { size: r.stat.size, ...(r.tag ? { version: `${r.tag}|${r.stat.size}|${r.modified}` } : {}) } : {}) });
       this.seen.set(path.join(rel, name), { stat: r.stat, at: now });
     }
     if (selfEntry?.stat.kind === 'file') throw new MediumError(`PROPFIND: ${rel || 'the address'} is a file, not a folder`, 'ENOTDIR');

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import { errnoOf } from '../common/errors';
 import { sha256Hex } from '../crypto/store-crypto';
 import { HASH_HEX, MAX_OBJECT_BYTES, Paths } from './format';
-import { FolderMedium } from './medium';
+import { FolderMedium, listedOf } from './medium';
 import { ReplicaFolder, type BadFile, type SegmentFile } from './replica-folder';
 import type { ReplicaPort } from './replica-port';
 
@@ -22,6 +22,8 @@ export interface StoreFile {
   readonly hash?: string;
   /** Its size as the listing gave it (a server's listing does): the full check needs no `stat` of it. */
   readonly size?: number;
+  /** The server's version of it as the listing gave it: a copy verified at this version is not read again soon. */
+  readonly version?: string;
 }
 
 /** A position in a device's chain that this replica lacks and the shared folder does not deliver. */
@@ -37,6 +39,11 @@ export interface AuditOptions {
   readonly graceMs: number;
   /** Bytes of the shared folder read and hashed per audit (the rotating full check). */
   readonly hashBudgetBytes: number;
+  /**
+   * How long a server's copy verified at a listed version counts as checked while the listing names
+   * the same version (default a day): the server's bytes are not downloaded again every audit.
+   */
+  readonly versionTrustMs?: number;
   readonly now?: () => number;
 }
 
@@ -60,13 +67,13 @@ const ORDER: Record<StoreFile['kind'], number> = { key: 0, card: 1, object: 2, l
 export async function listStoreFiles(folder: ReplicaFolder, bad?: (b: BadFile) => void): Promise<StoreFile[]> {
   // With `bad`, an entry that cannot be listed (a link loop, no permission) is reported and skipped.
   const out: StoreFile[] = [];
-  const sized = (size: number | undefined) => (size !== undefined ? { size } : {});
-  for (const k of await folder.listKeyFileEntries(bad)) out.push({ rel: Paths.keyFile(k.hash), kind: 'key', hash: k.hash, ...sized(k.size) });
+  for (const k of await folder.listKeyFileEntries(bad)) out.push({ rel: Paths.keyFile(k.hash), kind: 'key', hash: k.hash, ...listedOf(k) });
   for (const dev of await folder.listDevices(bad)) {
-    if (await folder.exists(Paths.deviceFile(dev))) out.push({ rel: Paths.deviceFile(dev), kind: 'card', device: dev });
-    for (const f of await folder.listSegments(dev, bad)) out.push({ rel: Paths.segment(dev, f.seq, f.hash), kind: 'log', device: dev, seq: f.seq, hash: f.hash, ...sized(f.size) });
+    const card = await folder.cardEntry(dev, bad);
+    if (card) out.push({ rel: Paths.deviceFile(dev), kind: 'card', device: dev, ...listedOf(card) });
+    for (const f of await folder.listSegments(dev, bad)) out.push({ rel: Paths.segment(dev, f.seq, f.hash), kind: 'log', device: dev, seq: f.seq, hash: f.hash, ...listedOf(f) });
   }
-  for (const o of await folder.listObjectFiles(bad)) out.push({ rel: Paths.object(o.hash), kind: 'object', hash: o.hash, ...sized(o.size) });
+  for (const o of await folder.listObjectFiles(bad)) out.push({ rel: Paths.object(o.hash), kind: 'object', hash: o.hash, ...listedOf(o) });
   return out.sort((a, b) => ORDER[a.kind] - ORDER[b.kind] || (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
 }
 
@@ -75,6 +82,8 @@ export class FolderAudit {
   protected readonly firstBad = new Map<string, number>();
   protected readonly damaged = new Set<string>();
   protected readonly gapSince = new Map<string, number>();
+  /** Path → the server's version whose bytes were read and matched, and when. */
+  protected readonly verified = new Map<string, { version: string; at: number }>();
   protected cursor = 0;
   protected found: ChainGap[] = [];
 
@@ -110,8 +119,9 @@ export class FolderAudit {
     const inShared = new Set(listed.keys());
     const now = this.now();
     let written = 0;
-    // the size the listing gave travels with the file: a server is not asked for it once more per file
-    const present = held.filter((f) => inShared.has(f.rel)).map((f) => ({ ...f, ...(listed.get(f.rel)!.size !== undefined ? { size: listed.get(f.rel)!.size } : {}) }));
+    // the size and version the listing gave travel with the file: a server is not asked for them once more per file
+    const present = held.filter((f) => inShared.has(f.rel)).map((f) => ({ ...f, ...listedOf(listed.get(f.rel)!) }));
+    for (const rel of [...this.verified.keys()]) if (!inShared.has(rel)) this.verified.delete(rel);
     const checked = await this.hashSome(present);
     for (const f of held) {
       const missing = !inShared.has(f.rel);
@@ -180,9 +190,20 @@ export class FolderAudit {
     const out = new Map<string, boolean>();
     if (files.length === 0) return out;
     let budget = this.opts.hashBudgetBytes;
+    const now = this.now();
+    const trustMs = this.opts.versionTrustMs ?? 24 * 3600_000;
     const start = this.cursor; // fixed for this pass: the cursor moves below, the walk must not jump with it
     for (let i = 0; i < files.length && budget > 0; i++) {
       const f = files[(start + i) % files.length]!;
+      // Read and matched at the version the server lists now: the same bytes (a server gives a changed
+      // file another tag, size or time), checked again only once a day. A folder lists no versions:
+      // its copies are read on the rotating budget (reading them costs no transfer; a stick's bits can rot).
+      const v = f.version !== undefined ? this.verified.get(f.rel) : undefined;
+      if (v && v.version === f.version && now - v.at < trustMs) {
+        out.set(f.rel, true);
+        this.cursor = (start + i + 1) % files.length;
+        continue;
+      }
       try {
         const io = this.shared.io;
         // a server's listing said the size (and that it is a file); a folder is asked (an lstat is cheap)
@@ -201,7 +222,10 @@ export class FolderAudit {
           if (bytes.length !== st.size) continue; // a transfer cut short (or a file changing): not judged in this pass
           hash = sha256Hex(bytes);
         }
-        out.set(f.rel, f.hash ? hash === f.hash : (await this.shared.readDeviceInfo(f.device!).then(() => true, () => false)));
+        const good = f.hash ? hash === f.hash : await this.shared.readDeviceInfo(f.device!).then(() => true, () => false);
+        out.set(f.rel, good);
+        if (good && f.version !== undefined) this.verified.set(f.rel, { version: f.version, at: now });
+        else this.verified.delete(f.rel);
       } catch {
         // gone, or unreadable (a link loop, no permission): the listing reports it; nothing is judged here
       }

@@ -16,6 +16,16 @@ export interface MediumEntry {
   readonly kind: EntryKind;
   /** A file's size where the listing says it (a server's does; a folder's listing does not). */
   readonly size?: number;
+  /**
+   * Which version of the file the server holds, where its listing says (entity tag, size and time):
+   * any change of the bytes gives another. A folder's listing gives none.
+   */
+  readonly version?: string;
+}
+
+/** What a listing said of a file beyond its name: size and version, where it said them. */
+export function listedOf(e: { size?: number | undefined; version?: string | undefined }): { size?: number; version?: string } {
+  return { ...(e.size !== undefined ? { size: e.size } : {}), ...(e.version !== undefined ? { version: e.version } : {}) };
 }
 
 /** One state of a file, enough to tell it changed without reading it (RefusedFiles). */

@@ -58,7 +58,7 @@ import {
   type SnapshotHeader,
   type SnapshotRecord,
 } from './format';
-import { FolderMedium, MediumError, listOrNone, type ListingMark, type Medium, type MediumEntry, type MediumStat, type WriteMode } from './medium';
+import { FolderMedium, MediumError, listOrNone, listedOf, type ListingMark, type Medium, type MediumEntry, type MediumStat, type WriteMode } from './medium';
 
 export interface BadFile {
   readonly path: string; // relative to the replica root
@@ -130,9 +130,10 @@ export interface SegmentFile {
   readonly hash: string;
 }
 
-/** A log file as a listing names it, with its size where the listing says it (a server's). */
+/** A log file as a listing names it, with its size and version where the listing says them (a server's). */
 export interface ListedSegment extends SegmentFile {
   readonly size?: number;
+  readonly version?: string;
 }
 
 /** Reads a file of a medium refusing anything larger than `max` (a huge file is reported, never loaded). */
@@ -297,6 +298,12 @@ export class ReplicaFolder {
     }
   }
 
+  /** A device's card as its folder lists it (with size and version where the listing gives them); undefined when there is none. */
+  async cardEntry(dev: string, bad?: (b: BadFile) => void): Promise<MediumEntry | undefined> {
+    const name = path.basename(Paths.deviceFile(dev));
+    return (await this.entries(Paths.deviceDir(dev), bad)).find((e) => e.name === name);
+  }
+
   protected async names(rel: string, bad?: (b: BadFile) => void, filesOnly = false): Promise<string[]> {
     return (await this.entries(rel, bad, filesOnly)).map((d) => d.name);
   }
@@ -334,7 +341,7 @@ export class ReplicaFolder {
     const out: ListedSegment[] = [];
     for (const e of await this.entries(Paths.logDir(dev), bad)) {
       const p = parseSegmentName(e.name);
-      if (p) out.push({ device: dev, seq: p.seq, hash: p.hash, ...(e.size !== undefined ? { size: e.size } : {}) });
+      if (p) out.push({ device: dev, seq: p.seq, hash: p.hash, ...listedOf(e) });
       else bad?.({ path: path.join(Paths.logDir(dev), e.name), reason: describeForeign(e.name) });
     }
     return out.sort((a, b) => a.seq - b.seq || (a.hash < b.hash ? -1 : 1));
@@ -366,9 +373,10 @@ export class ReplicaFolder {
       throw e;
     }
     const files: ListedSegment[] = [];
-    for (const { name, size } of changes.entries) {
+    for (const e of changes.entries) {
+      const name = e.name;
       const p = parseSegmentName(name);
-      if (p) files.push({ device: dev, seq: p.seq, hash: p.hash, ...(size !== undefined ? { size } : {}) });
+      if (p) files.push({ device: dev, seq: p.seq, hash: p.hash, ...listedOf(e) });
       else bad?.({ path: path.join(rel, name), reason: describeForeign(name) });
     }
     return { files, complete: changes.complete, removed: changes.removed, token: changes.token };
@@ -415,9 +423,9 @@ export class ReplicaFolder {
     return (await this.listObjectFiles(bad)).map((o) => o.hash);
   }
 
-  /** The attachments here by hash, with the size the listing gave (a server's listing gives it; a folder's does not). */
-  async listObjectFiles(bad?: (b: BadFile) => void): Promise<{ hash: string; size?: number }[]> {
-    const out: { hash: string; size?: number }[] = [];
+  /** The attachments here by hash, with the size and version the listing gave (a server's listing gives them; a folder's does not). */
+  async listObjectFiles(bad?: (b: BadFile) => void): Promise<{ hash: string; size?: number; version?: string }[]> {
+    const out: { hash: string; size?: number; version?: string }[] = [];
     for (const d of await this.names(Paths.objectsDir, bad)) {
       if (!OBJECT_DIR.test(d)) {
         if (!d.startsWith('.incoming-')) bad?.({ path: path.join(Paths.objectsDir, d), reason: describeForeign(d) });
@@ -425,7 +433,7 @@ export class ReplicaFolder {
       }
       for (const e of await this.entries(path.join(Paths.objectsDir, d), bad, true)) {
         const n = e.name;
-        if (HASH_HEX.test(n) && n.startsWith(d)) out.push({ hash: n, ...(e.size !== undefined ? { size: e.size } : {}) });
+        if (HASH_HEX.test(n) && n.startsWith(d)) out.push({ hash: n, ...listedOf(e) });
         else bad?.({ path: path.join(Paths.objectsDir, d, n), reason: describeForeign(n) });
       }
     }
@@ -582,11 +590,11 @@ export class ReplicaFolder {
     return (await this.listKeyFileEntries(bad)).map((k) => k.hash);
   }
 
-  /** The key files here by hash, sorted, with the size the listing gave (a server's). */
-  async listKeyFileEntries(bad?: (b: BadFile) => void): Promise<{ hash: string; size?: number }[]> {
-    const out: { hash: string; size?: number }[] = [];
+  /** The key files here by hash, sorted, with the size and version the listing gave (a server's). */
+  async listKeyFileEntries(bad?: (b: BadFile) => void): Promise<{ hash: string; size?: number; version?: string }[]> {
+    const out: { hash: string; size?: number; version?: string }[] = [];
     for (const e of await this.entries(Paths.keysDir, bad, true)) {
-      if (HASH_HEX.test(e.name)) out.push({ hash: e.name, ...(e.size !== undefined ? { size: e.size } : {}) });
+      if (HASH_HEX.test(e.name)) out.push({ hash: e.name, ...listedOf(e) });
       else bad?.({ path: path.join(Paths.keysDir, e.name), reason: describeForeign(e.name) });
     }
     return out.sort((a, b) => (a.hash < b.hash ? -1 : a.hash > b.hash ? 1 : 0));

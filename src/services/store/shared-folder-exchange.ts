@@ -39,6 +39,8 @@ export interface ExchangeOptions {
   readonly repairGraceMs?: number;
   /** Bytes of the shared folder read and hashed per full check (default 32 MiB). */
   readonly auditBudgetBytes?: number;
+  /** How long a server's copy read and matched at a listed version is not read again (default a day). */
+  readonly auditVersionTrustMs?: number;
 }
 
 /** Store folders an emptied shared folder may still show (a sync client deletes files before folders). */
@@ -90,6 +92,8 @@ export class SharedFolderExchange implements Carrier {
   protected readonly sinceIso = new Date().toISOString();
   protected lastExchangeAt?: string;
   protected devices: DeviceSeen[] = [];
+  /** The round's budget for presences of devices without an authenticated card that are not taken. */
+  protected presenceBudget = new Budget();
   protected awaited = 0;
   protected writesSeen: string[] = [];
   protected lastPresence = { news: '', at: 0 };
@@ -128,6 +132,7 @@ export class SharedFolderExchange implements Carrier {
     this.audit = new FolderAudit(replica, this.shared, (rel, bytes) => this.sharedWrite(rel, bytes, 'replace'), {
       graceMs: opts.repairGraceMs ?? 120_000,
       hashBudgetBytes: opts.auditBudgetBytes ?? 32 << 20,
+      ...(opts.auditVersionTrustMs !== undefined ? { versionTrustMs: opts.auditVersionTrustMs } : {}),
     });
   }
 
@@ -231,6 +236,7 @@ export class SharedFolderExchange implements Carrier {
       }
       this.noteHeader(hdr.kind === 'ok' || hdr.kind === 'foreign' ? hdr.raw : undefined);
       this.beginListingRound();
+      this.presenceBudget = new Budget(); // one for the round, however often it looks at the presences
       if (this.lastExchangeAt === undefined || this.moved || Date.now() - this.lastMoveCheck >= (this.opts.auditMs ?? 60_000)) await this.checkMoved();
       if (this.moved) {
         // The store lives elsewhere now: nothing more is sent here (this PC's changes wait, counted as
@@ -735,7 +741,7 @@ export class SharedFolderExchange implements Carrier {
   // ---- presence -------------------------------------------------------------------------
 
   protected async writePresence(active: boolean): Promise<void> {
-    if (!this.replica.writable || this.health !== 'ok') return;
+    if (!this.replica.writable || (this.health !== 'ok' && this.health !== 'starting')) return; // starting: its first round, which reached the location
     const me = this.replica.deviceId;
     const mine = this.replica.ownLogFiles();
     const changeCount = this.replica.changeCountOf(me);
@@ -787,7 +793,8 @@ export class SharedFolderExchange implements Carrier {
     let awaited = 0;
     const listedDevices = await this.roundDeviceList();
     for (const dev of [...this.presences.keys()]) if (!listedDevices.includes(dev)) this.presences.delete(dev);
-    for (const dev of listedDevices) {
+    /** Looks at one device's presence; whether it was taken (read under a live key, or unchanged since). */
+    const lookAt = async (dev: string): Promise<boolean> => {
       const rel = Paths.presence(dev);
       let p: PresenceReading | undefined;
       let st: MediumStat | undefined;
@@ -795,7 +802,7 @@ export class SharedFolderExchange implements Carrier {
         st = dev === me ? ownStat : await this.presenceStat(dev);
         if (!st) {
           this.presences.delete(dev);
-          continue; // none
+          return false; // none
         }
         const at = st;
         p = await this.unlessRefused(
@@ -816,16 +823,16 @@ export class SharedFolderExchange implements Carrier {
           const seen = await this.presenceFromCard(dev, folderNow, stale, st);
           if (seen) devices.push(seen);
         } else if (e instanceof BadFileError) this.replica.reportBad(e.bad);
-        continue;
+        return false;
       }
-      if (!p) continue;
+      if (!p) return false;
       const thisDevice = dev === me;
       if (!thisDevice && (p.sealedUnder === undefined || !live.includes(p.sealedUnder))) {
         // written under a replaced key: nothing in it is taken (a PC not given the new passphrase
         // yet, or someone with an old one); the PC is shown from its card and the file's time
         const seen = await this.presenceFromCard(dev, folderNow, stale, st);
         if (seen) devices.push(seen);
-        continue;
+        return false;
       }
       if (!thisDevice && p.presence.tips && this.replica.vouch(p.presence.tips)) {
         vouched = true;
@@ -846,7 +853,18 @@ export class SharedFolderExchange implements Carrier {
         const have = this.replica.changeCountOf(dev);
         awaited += Math.max(0, p.presence.changeCount - have);
       }
+      return true;
+    };
+    // This PC and the devices whose authenticated card is held here: every round. Devices without one
+    // (a PC whose card has not arrived yet, or names planted by someone without the passphrase) share
+    // one budget for presences not taken, rotating (rotating-reads.ts): thousands of planted device
+    // folders cost a bounded number of requests a round.
+    const strangers: string[] = [];
+    for (const dev of listedDevices) {
+      if (dev === me || this.cardsHere.has(dev)) await lookAt(dev);
+      else strangers.push(dev);
     }
+    await this.reads.each('presences', strangers, ascending, this.presenceBudget, lookAt);
     this.devices = devices.sort((a, b) => (a.thisDevice ? -1 : b.thisDevice ? 1 : a.name.localeCompare(b.name)));
     this.awaited = awaited;
     this.publish();

@@ -4,43 +4,14 @@
 // the round's connection without the header — and every change still seen in the round after it.
 import type { Medium } from '../../../src/services/store/medium';
 import { Paths } from '../../../src/services/store/format';
-import { S3Medium } from '../../../src/services/remote/s3-medium';
-import { WebDavMedium } from '../../../src/services/remote/webdav-medium';
 import { ServerAccess } from '../../../src/services/remote/server-access';
-import { startLighttpd, startS3rver, type TestServer } from '../../support/servers';
+import { startServerWithMedia, type ServerWithMedia } from '../../support/server-media';
 import { HttpProxy, type ProxiedRequest } from '../../support/http-proxy';
 import { newSharedStore, openDevice, syncAll, type Device } from '../../support/store-fixture';
 
 jest.setTimeout(120_000);
 
-interface Kind {
-  name: string;
-  start(): Promise<{ server: TestServer; target: string; connect(url?: string): Medium; address(p: HttpProxy): string; login: { user: string; password: string } | { accessKeyId: string; secretAccessKey: string } | undefined }>;
-}
-
-const KINDS: Kind[] = [
-  {
-    name: 'lighttpd',
-    start: async () => {
-      const server = await startLighttpd({});
-      return { server, target: server.url, connect: (url) => new WebDavMedium(url ?? server.url, undefined), address: (p) => p.url, login: undefined };
-    },
-  },
-  {
-    name: 's3rver',
-    start: async () => {
-      const s = await startS3rver();
-      const login = { accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey };
-      return {
-        server: s,
-        target: s.url,
-        connect: (url) => new S3Medium({ endpoint: (url ?? s.endpoint).replace(/\/$/, ''), bucket: s.bucket, prefix: 'praxis', region: s.region }, login),
-        address: (p) => `s3+http://${new URL(p.url).host}/${s.bucket}/praxis?region=${s.region}`,
-        login,
-      };
-    },
-  },
-];
+const KINDS = [{ name: 'lighttpd' as const }, { name: 's3rver' as const }];
 
 /** A request as a key: method, path and query, WebDAV depth. */
 const key = (r: ProxiedRequest) => `${r.method} ${r.headers.depth ?? ''} ${decodeURIComponent(r.url)}`;
@@ -49,12 +20,12 @@ const objectListings = (seen: ProxiedRequest[]) => seen.filter((r) => (r.method 
 const looks = (seen: ProxiedRequest[]) => seen.filter((r) => r.method === 'HEAD' || (r.method === 'PROPFIND' && r.headers.depth === '0'));
 
 describe.each(KINDS)('an idle round on $name', (kind) => {
-  let env: Awaited<ReturnType<Kind['start']>>;
+  let env: ServerWithMedia;
   let proxy: HttpProxy;
   const media: Medium[] = [];
   const devices: Device[] = [];
   beforeAll(async () => {
-    env = await kind.start();
+    env = await startServerWithMedia(kind.name);
     proxy = await HttpProxy.start(env.target);
   });
   afterAll(async () => {
@@ -125,7 +96,7 @@ describe.each(KINDS)('an idle round on $name', (kind) => {
     // the access monitor: one listing on the round's connection, the header not read
     const access = new ServerAccess({ get: async () => undefined } as never, {} as never);
     proxy.reset();
-    const r = await access.probe(env.address(proxy), { medium: a.exchange['io' as never] as Medium, readHeader: false, writeTest: false, expectStoreId: store.header.storeId, login: env.login });
+    const r = await access.probe(env.address(proxy.url), { medium: a.exchange['io' as never] as Medium, readHeader: false, writeTest: false, expectStoreId: store.header.storeId, login: env.login });
     expect(r.state).toBe('available');
     expect(proxy.seen).toHaveLength(1);
     expect(proxy.seen.filter((x) => decodeURIComponent(x.url).includes(Paths.header))).toEqual([]);

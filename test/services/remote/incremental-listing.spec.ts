@@ -6,40 +6,25 @@ import * as crypto from 'node:crypto';
 import * as path from 'node:path';
 import type { Medium } from '../../../src/services/store/medium';
 import { Paths, segmentName } from '../../../src/services/store/format';
-import { S3Medium } from '../../../src/services/remote/s3-medium';
-import { WebDavMedium } from '../../../src/services/remote/webdav-medium';
-import { startApache, startLighttpd, startRclone, startS3rver, type TestServer } from '../../support/servers';
+import { startServerWithMedia, type ServerKind, type ServerWithMedia } from '../../support/server-media';
 import { newSharedStore, openDevice, syncAll } from '../../support/store-fixture';
 import { waitFor } from '../../support/temp';
 
 jest.setTimeout(90_000);
 
-interface Kind {
-  name: string;
-  /** What an unchanged folder costs: 'tag' (one PROPFIND Depth 0), 'after' (S3: the names after the last one), 'complete'. */
-  mode: 'tag' | 'after' | 'complete';
-  start(): Promise<{ server: TestServer; connect(): Medium }>;
-}
-
-const KINDS: Kind[] = [
-  { name: 'lighttpd', mode: 'tag', start: async () => { const server = await startLighttpd({}); return { server, connect: () => new WebDavMedium(server.url, undefined) }; } },
-  { name: 'apache2', mode: 'tag', start: async () => { const server = await startApache({}); return { server, connect: () => new WebDavMedium(server.url, undefined) }; } },
-  { name: 'rclone', mode: 'complete', start: async () => { const server = await startRclone({}); return { server, connect: () => new WebDavMedium(server.url, undefined) }; } },
-  {
-    name: 's3rver',
-    mode: 'after',
-    start: async () => {
-      const s = await startS3rver();
-      return { server: s, connect: () => new S3Medium({ endpoint: s.endpoint, bucket: s.bucket, prefix: 'praxis', region: s.region }, { accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey }) };
-    },
-  },
+/** What an unchanged folder costs: 'tag' (one PROPFIND Depth 0), 'after' (S3: the names after the last one), 'complete'. */
+const KINDS: { name: ServerKind; mode: 'tag' | 'after' | 'complete' }[] = [
+  { name: 'lighttpd', mode: 'tag' },
+  { name: 'apache2', mode: 'tag' },
+  { name: 'rclone', mode: 'complete' },
+  { name: 's3rver', mode: 'after' },
 ];
 
 const hex = (n: number) => crypto.randomBytes(n).toString('hex');
 const names = (es: { name: string }[]) => es.map((e) => e.name).sort();
 
 describe.each(KINDS)('$name', (kind) => {
-  let env: Awaited<ReturnType<Kind['start']>>;
+  let env: ServerWithMedia;
   const media: Medium[] = [];
   const connect = () => {
     const m = env.connect();
@@ -47,7 +32,7 @@ describe.each(KINDS)('$name', (kind) => {
     return m;
   };
   beforeAll(async () => {
-    env = await kind.start();
+    env = await startServerWithMedia(kind.name);
   });
   afterAll(async () => {
     for (const m of media.splice(0)) m.close?.();

@@ -3,9 +3,7 @@
 // (docs/SERVERS.md, "Incremental listing", has the figures this prints).
 
 import { FolderMedium, type Medium } from '../../../src/services/store/medium';
-import { WebDavMedium } from '../../../src/services/remote/webdav-medium';
-import { S3Medium } from '../../../src/services/remote/s3-medium';
-import { startLighttpd, startS3rver, type TestServer } from '../../support/servers';
+import { startServerWithMedia } from '../../support/server-media';
 import { HttpProxy, type Counts } from '../../support/http-proxy';
 import { newSharedStore, openDevice, syncAll, type Device } from '../../support/store-fixture';
 import { waitFor, walk } from '../../support/temp';
@@ -16,29 +14,7 @@ const DEVICES = 4;
 // 500 for the figures in docs/SERVERS.md (LISTING_COST_FILES=500, several minutes); fewer by default
 const FILES = Number(process.env.LISTING_COST_FILES ?? 40);
 
-interface Kind {
-  name: string;
-  start(): Promise<{ server: TestServer; direct(): Medium; proxied(p: HttpProxy): Medium; target: string }>;
-}
-
-const KINDS: Kind[] = [
-  {
-    name: 'lighttpd',
-    start: async () => {
-      const server = await startLighttpd({});
-      return { server, target: server.url, direct: () => new WebDavMedium(server.url, undefined), proxied: (p) => new WebDavMedium(p.url, undefined) };
-    },
-  },
-  {
-    name: 's3rver',
-    start: async () => {
-      const s = await startS3rver();
-      const at = (endpoint: string) => ({ endpoint, bucket: s.bucket, prefix: 'praxis', region: s.region });
-      const login = { accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey };
-      return { server: s, target: s.url, direct: () => new S3Medium(at(s.endpoint), login), proxied: (p) => new S3Medium(at(p.url.replace(/\/$/, '')), login) };
-    },
-  },
-];
+const KINDS = [{ name: 'lighttpd' as const }, { name: 's3rver' as const }];
 
 const fmt = (c: Counts) => `${c.requests} requests (${Object.entries(c.byMethod).map(([m, n]) => `${n} ${m}`).join(', ')}), ${(c.bytesUp / 1024).toFixed(1)} KiB up, ${(c.bytesDown / 1024).toFixed(1)} KiB down`;
 
@@ -57,12 +33,12 @@ describe.each(KINDS)(`a round on $name with ${DEVICES} devices × ${FILES} log f
       }),
     );
     await syncAll(devs, 2);
-    const env = await kind.start();
+    const env = await startServerWithMedia(kind.name);
     const proxy = await HttpProxy.start(env.target);
     const media: Medium[] = [];
     const m = <T extends Medium>(x: T): T => (media.push(x), x);
     try {
-      const loader = m(env.direct());
+      const loader = m(env.connect());
       const files = walk(local.shared).filter((f) => !f.endsWith('practice-store.json'));
       const header = new FolderMedium(local.shared);
       await loader.write('practice-store.json', await header.read('practice-store.json', 1 << 20), 'create');
@@ -70,8 +46,8 @@ describe.each(KINDS)(`a round on $name with ${DEVICES} devices × ${FILES} log f
       for (const d of devs) await d.store.close();
       const server = { ...local, shared: loader.label, medium: undefined };
       const reopen = (i: number, medium: Medium) => openDevice(server, `PC${i}`, { id: devs[i]!.id, localRoot: devs[i]!.localRoot, medium, exchange: { heartbeatMs: 600_000, auditMs: 3_600_000 } });
-      const a = await reopen(0, m(env.proxied(proxy)));
-      const b = await reopen(1, m(env.direct()));
+      const a = await reopen(0, m(env.connect(proxy.url)));
+      const b = await reopen(1, m(env.connect()));
       await syncAll([a, b], 2);
       // A WebDAV folder's tag is believed only once the folder is 2 s unchanged (the racy window): rounds
       // until no log folder is listed completely any more — the state of every idle round after that.

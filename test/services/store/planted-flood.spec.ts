@@ -126,6 +126,50 @@ describe('a planted flood', () => {
   });
 });
 
+describe('planted device folders with presence files', () => {
+  test('cost at most the budget of presence looks a round; the real PCs are seen every round, a new real one within the bound', async () => {
+    const store = await newSharedStore();
+    const a = await openDevice(store, 'PC-A');
+    const planted = new Set<string>();
+    const count = countingMedium(store.shared, (rel) => /presence$/.test(rel) && planted.has(rel.split(/[\\/]/)[1] ?? ''));
+    const b = await openDevice(store, 'PC-B', { medium: count.medium, exchange: { auditMs: 3_600_000 } });
+    await edit(a, 'k0');
+    await syncAll([a, b]);
+    for (let i = 0; i < 600; i++) {
+      const dev = crypto.randomBytes(16).toString('hex');
+      fs.mkdirSync(path.join(store.shared, 'devices', dev), { recursive: true });
+      fs.writeFileSync(path.join(store.shared, 'devices', dev, 'presence'), crypto.randomBytes(300));
+      planted.add(dev);
+    }
+    const bound = Math.ceil(planted.size / UNPROVEN_PER_ROUND) + 1;
+    let c: Device | undefined;
+    let cSeenIn: number | undefined;
+    for (let r = 1; r <= bound + 2; r++) {
+      const before = count.stats.n;
+      count.roundReads();
+      await a.exchange.exchange();
+      if (c) await c.exchange.exchange();
+      await b.exchange.exchange();
+      // a stat and at most one read for each presence looked at
+      expect([r, count.stats.n - before]).toEqual([r, expect.any(Number)]);
+      expect(count.stats.n - before).toBeLessThanOrEqual(UNPROVEN_PER_ROUND);
+      expect(count.roundReads()).toBeLessThanOrEqual(UNPROVEN_PER_ROUND);
+      const seen = b.exchange.devicesSeen.map((d) => d.name);
+      expect([r, seen]).toEqual([r, expect.arrayContaining(['PC-A', 'PC-B'])]);
+      expect(seen.length).toBeLessThanOrEqual(3); // no planted folder is shown as a PC
+      if (r === 2) {
+        c = await openDevice(store, 'PC-C');
+        await c.exchange.exchange(); // its card and its presence (the first round writes it)
+        expect(fs.existsSync(path.join(store.shared, 'devices', c.id, 'presence'))).toBe(true);
+      }
+      if (c && cSeenIn === undefined && seen.includes('PC-C')) cSeenIn = r;
+    }
+    expect(cSeenIn).toBeDefined();
+    expect(cSeenIn! - 2).toBeLessThanOrEqual(bound);
+    for (const d of [a, b, c!]) await d.store.close();
+  });
+});
+
 describe('the rotation', () => {
   test('spends the budget only on files not taken, goes on where it stopped, and puts new names first', async () => {
     const reads = new RotatingReads();

@@ -1,0 +1,87 @@
+// The full check on a server reads a copy again only when the server lists another version of it (or
+// once a day): the store's bytes are not downloaded every minute by every PC (docs/SERVERS.md,
+// "Requests and cost"). Damage that changes the version is still found at the next check and mended.
+
+import * as path from 'node:path';
+import { FolderMedium, type Medium } from '../../../src/services/store/medium';
+import { startServerWithMedia } from '../../support/server-media';
+import { HttpProxy } from '../../support/http-proxy';
+import { newSharedStore, openDevice, syncAll, type Device } from '../../support/store-fixture';
+import { walk } from '../../support/temp';
+
+jest.setTimeout(300_000);
+
+const KINDS = [{ name: 'lighttpd' as const }, { name: 's3rver' as const }];
+
+/** GETs of store files (log files, cards, keys, attachments) the proxy saw, by decoded path. */
+const fileGets = (proxy: HttpProxy) =>
+  proxy.seen.filter((r) => r.method === 'GET' && !/list-type=2/.test(r.url) && /(devices|keys|objects)(\/|%2F)/i.test(r.url) && !/presence/.test(r.url)).map((r) => decodeURIComponent(r.url));
+
+describe.each(KINDS)('the full check on $name', (kind) => {
+  test('reads a verified copy again only when its version changed, and mends it', async () => {
+    const local = await newSharedStore('Teekanne-Nordstrand-2026');
+    const devs: Device[] = [];
+    for (let i = 0; i < 2; i++) devs.push(await openDevice(local, `PC${i}`, { exchange: { heartbeatMs: 600_000 } }));
+    for (const d of devs)
+      for (let n = 0; n < 4; n++) {
+        await d.replica.put('clients', `c-${d.name}-${n}`, { n, text: 'x'.repeat(2000) });
+        await d.replica.sealNow();
+      }
+    await syncAll(devs, 2);
+    const env = await startServerWithMedia(kind.name);
+    const proxy = await HttpProxy.start(env.target);
+    const media: Medium[] = [];
+    const m = <T extends Medium>(x: T): T => (media.push(x), x);
+    try {
+      const loader = m(env.connect());
+      const header = new FolderMedium(local.shared);
+      const files = walk(local.shared).filter((f) => !f.endsWith('practice-store.json'));
+      await loader.write('practice-store.json', await header.read('practice-store.json', 1 << 20), 'create');
+      for (const rel of files) await loader.write(rel, await header.read(rel, 64 << 20), 'create');
+      for (const d of devs) await d.store.close();
+      const server = { ...local, shared: loader.label, medium: undefined };
+      const a = await openDevice(server, 'PC0', { id: devs[0]!.id, localRoot: devs[0]!.localRoot, medium: m(env.connect(proxy.url)), exchange: { heartbeatMs: 600_000, auditMs: 3_600_000 } });
+      const fullCheck = async () => {
+        (a.exchange as unknown as { lastAudit: number }).lastAudit = 0;
+        proxy.reset();
+        await a.exchange.exchange();
+        return fileGets(proxy);
+      };
+      await a.exchange.exchange();
+      const logs = files.filter((f) => /[\\/]log[\\/]/.test(f));
+      expect(logs.length).toBe(8);
+      // the first full check reads every copy (cards and log files) and matches it ...
+      expect((await fullCheck()).length).toBe(logs.length + 2);
+      // ... the next ones read none of them again
+      expect(await fullCheck()).toEqual([]);
+      expect(await fullCheck()).toEqual([]);
+
+      // someone with the login overwrites another PC's log file with garbage of the same size: a new version
+      const victim = logs.find((f) => f.includes(devs[1]!.id))!;
+      const size = (await loader.read(victim, 1 << 20)).length;
+      await new Promise((r) => setTimeout(r, 1100)); // another second: a second-granular time differs too
+      await loader.write(victim, Buffer.alloc(size, 0x41), 'replace');
+      const after = await fullCheck();
+      expect(after.some((u) => u.includes(path.basename(victim)))).toBe(true); // read because its version changed
+      expect(after.length).toBe(1);
+      // another device's file: written again after the grace period (2 min by default) — found damaged now
+      expect((a.exchange as unknown as { audit: { isDamaged(rel: string): boolean } }).audit.isDamaged(victim)).toBe(true);
+      await a.store.close();
+
+      // the same PC with no trust in versions (as once a day): every copy is read again; the damaged one is
+      // mended at once when the grace period is over (0 here)
+      const b = await openDevice(server, 'PC0', { id: devs[0]!.id, localRoot: devs[0]!.localRoot, medium: m(env.connect(proxy.url)), exchange: { heartbeatMs: 600_000, auditMs: 3_600_000, auditVersionTrustMs: 0, repairGraceMs: 0 } });
+      await b.exchange.exchange();
+      (b.exchange as unknown as { lastAudit: number }).lastAudit = 0;
+      proxy.reset();
+      await b.exchange.exchange();
+      expect(fileGets(proxy).filter((u) => /[\\/]log[\\/]|log%2F/i.test(u)).length).toBeGreaterThanOrEqual(logs.length);
+      expect((await loader.read(victim, 1 << 20)).equals(await header.read(victim, 1 << 20))).toBe(true);
+      await b.store.close();
+    } finally {
+      for (const x of media) x.close?.();
+      await proxy.close();
+      await env.server.stop();
+    }
+  });
+});
