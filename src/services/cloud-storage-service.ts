@@ -59,6 +59,12 @@ export const LOGIN_REFUSED: LocalizedText = {
   en: 'The server refuses the stored login (password changed, app password or key revoked?). Changes wait on this PC. Please choose "Log in to the server …" under "Group practice & cloud storage".',
 };
 
+/** What a person reads when the shared location takes no more files. */
+export const SHARED_FULL: LocalizedText = {
+  de: 'Am gemeinsamen Speicherort ist kein Platz mehr: Der Datenträger oder Speicherplatz ist voll, oder ein Ordner auf einem USB-Stick mit FAT32 hat die Höchstzahl an Dateien erreicht. Die Änderungen dieses PCs bleiben auf diesem PC gespeichert und werden übertragen, sobald wieder Platz ist; Änderungen der anderen PCs kommen weiter an. Bitte schaffen Sie dort Platz (oder nehmen Sie einen größeren bzw. mit exFAT formatierten Stick und ziehen Sie die Praxisdaten um).',
+  en: 'The shared location has no more room: its disk or storage is full, or a folder on a FAT32 USB drive reached its file limit. This PC’s changes stay saved on this PC and are sent once there is room again; the other PCs’ changes keep arriving. Please free space there (or use a larger or exFAT-formatted drive and move the practice data to it).',
+};
+
 /** What a person reads when the store moved to another location and this PC has not followed yet. */
 export function movedText(m: MovedTo): LocalizedText {
   const when = new Date(m.at);
@@ -89,6 +95,8 @@ export function accessOfHealth(h: CarrierHealth, movedTo: MovedTo | undefined): 
       return { state: 'auth-required', detail: LOGIN_REFUSED };
     case 'wrong-folder':
       return { state: 'wrong-folder' };
+    case 'full':
+      return { state: 'denied', detail: SHARED_FULL };
   }
 }
 
@@ -349,8 +357,9 @@ export class CloudStorageService implements StoreDiagnostics {
       const h = active.carrier.health;
       const own = accessOfHealth(h, active.carrier.movedTo);
       // What the check cannot see stands while the location answers: a move (the note is the round's to
-      // read), and on a server another store's header (the check of a server does not read it; the round does).
-      if (own && r.state === 'available' && (h === 'moved' || (h === 'wrong-folder' && ServerAccess.serverOf(config.folder)))) this.setAccess(own.state, config.folder, own.detail);
+      // read), no room in the folders the round writes (the check writes its test file at the top), and on
+      // a server another store's header (the check of a server does not read it; the round does).
+      if (own && r.state === 'available' && (h === 'moved' || h === 'full' || (h === 'wrong-folder' && ServerAccess.serverOf(config.folder)))) this.setAccess(own.state, config.folder, own.detail);
       else this.setAccess(r.state, config.folder, r.state === 'available' ? undefined : h === 'emptied' ? EMPTIED : r.state === 'auth-required' ? LOGIN_REFUSED : r.detail);
       if (r.state === 'available') active.carrier.trigger();
     };

@@ -98,7 +98,8 @@ export interface ReplicaPort {
 
 /** `emptied`: the folder is there but the store is gone from it (nothing but empty store folders left). */
 /** `starting`: no round has ended yet (nothing is known of the location). `auth-required`: a server refused the login (expired, changed, revoked). `moved`: the location holds a note that the store moved elsewhere (MovedTo); this PC sends nothing there any more. */
-export type CarrierHealth = 'starting' | 'ok' | 'unreachable' | 'wrong-folder' | 'emptied' | 'moved' | 'auth-required';
+/** `full`: the location took no more files (its disk or quota full, a FAT32 stick's folder at its entry limit): nothing is sent, what the others write is still received. */
+export type CarrierHealth = 'starting' | 'ok' | 'unreachable' | 'wrong-folder' | 'emptied' | 'moved' | 'auth-required' | 'full';
 
 /** Where the store went, from a believed "moved to" note in the location this PC still uses. */
 export interface MovedTo {

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { BehaviorSubject, type Observable } from 'rxjs';
 import type { HostLogger, SyncStatus } from '../../host-api';
 import { DisposableCollection, clearing } from '../common/disposable';
-import { errnoOf } from '../common/errors';
+import { DISK_FULL_CODES, errnoOf } from '../common/errors';
 import { MAX_OBJECT_BYTES, Paths, segmentName, type Presence } from './format';
 import { FolderAudit } from './folder-audit';
 import { LogListings } from './log-listings';
@@ -247,7 +247,22 @@ export class SharedFolderExchange implements Carrier {
         this.setHealth('moved');
         return;
       }
-      await this.push();
+      let full = false;
+      try {
+        await this.push();
+      } catch (e) {
+        // No room there (a full disk or quota, a FAT32 stick's folder at its entry limit, a server's 507):
+        // nothing more is sent, what the others write is still received, and the changes wait here.
+        if (!DISK_FULL_CODES.has(errnoOf(e) ?? '')) throw e;
+        full = true;
+      }
+      if (full) {
+        await this.pull();
+        this.lastExchangeAt = new Date().toISOString();
+        this.backoffMs = 0;
+        this.setHealth('full');
+        return;
+      }
       // the vouchers first where files may wait for them (a new PC after a passphrase change: every
       // older log file), so they are taken on their first reading, not held and read again
       if (this.lastExchangeAt === undefined || this.held.size > 0) await this.readPresence();
@@ -809,7 +824,9 @@ export class SharedFolderExchange implements Carrier {
           rel,
           async () => {
             const known = this.presences.get(dev);
-            if (known && !this.completeRound && sameStamp(known.stamp, at)) return known.read;
+            // a folder's presence is read every round (a local read costs no request, and a stick's or an
+            // old file system's times come in 1–2 s steps: two rewrites of one size in a step look alike)
+            if (known && !this.completeRound && this.io.root === undefined && sameStamp(known.stamp, at)) return known.read;
             this.presences.delete(dev);
             const read = await this.shared.readPresence(dev, at);
             this.presences.set(dev, { stamp: at, read });
