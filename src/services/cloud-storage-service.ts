@@ -76,6 +76,14 @@ export function movedText(m: MovedTo): LocalizedText {
   };
 }
 
+/**
+ * How the carrier reaches a configured folder (default: the folder itself). A seam for the tests'
+ * FAT32 stick (test/support/fat32-medium.ts), which enforces the stick's rules over a real folder; a
+ * host has no reason to bind it.
+ */
+export const FolderMediumFactory = Symbol.for('cloud-storage.FolderMediumFactory');
+export type FolderMediumFactory = (folder: string) => Medium;
+
 const UNREACHABLE: LocalizedText = { de: 'Der gemeinsame Ordner ist nicht erreichbar; Änderungen warten auf diesem PC.', en: 'The shared folder is unreachable; changes wait on this PC.' };
 
 /** What the carrier's own finding means for access$, in words; undefined while its first round runs (nothing known yet). */
@@ -159,6 +167,7 @@ export class CloudStorageService implements StoreDiagnostics {
     @inject(CloudStorageTimings) @optional() timings?: CloudStorageTimings,
     @inject(Notices) @optional() notices?: Notices,
     @inject(ServerAccess) @optional() readonly servers?: ServerAccess,
+    @inject(FolderMediumFactory) @optional() protected readonly folderMedium?: FolderMediumFactory,
   ) {
     this.notices = notices ?? new Notices(dialogs);
     this.timings = timings ?? DEFAULT_TIMINGS;
@@ -299,9 +308,10 @@ export class CloudStorageService implements StoreDiagnostics {
 
   protected async newCarrier(config: CloudConfig, replica: PracticeReplica): Promise<SharedFolderExchange> {
     const at = await this.location(config.folder);
+    const medium = typeof at === 'string' ? this.folderMedium?.(at) : at;
     return new SharedFolderExchange(replica, {
       sharedRoot: config.folder,
-      ...(typeof at === 'string' ? {} : { medium: at }),
+      ...(medium ? { medium } : {}),
       deviceName: this.env.deviceName,
       userName: this.env.userName,
       logger: this.logger,

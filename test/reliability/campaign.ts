@@ -25,7 +25,8 @@ import { CloudSim, FOLDER_FAULTS, seededRng, type FolderFault, type Rng, type Si
 import { ReplicaFolder } from '../../src/services/store/replica-folder';
 import { Keyring, keyringFromPassphrase, unlockKeyFile } from '../../src/services/crypto/keyring';
 import { HEADER_KEY_ID } from '../../src/services/store/format';
-import { CloudStorageTimings, StoreDiagnostics } from '../../src/services/cloud-storage-service';
+import { CloudStorageTimings, FolderMediumFactory, StoreDiagnostics } from '../../src/services/cloud-storage-service';
+import { Fat32Medium } from '../support/fat32-medium';
 import { HEADER_KEY_ID as HEADER_KEY, Paths } from '../../src/services/store/format';
 import { listOrNone, type Medium } from '../../src/services/store/medium';
 import { PracticeReplica } from '../../src/services/store/practice-replica';
@@ -58,8 +59,8 @@ export const FAULT_KINDS: readonly FaultKind[] = [...FOLDER_FAULTS, 'app-data-re
 /** The server schedules' kinds: the server's faults and the PC-side ones that make sense there. */
 export const SERVER_FAULT_KINDS: readonly FaultKind[] = [...SERVER_FAULTS, 'app-data-restore'];
 export const ALL_FAULT_KINDS: readonly FaultKind[] = [...FAULT_KINDS, ...SERVER_FAULTS];
-/** Where the shared copy is: a synced folder (`cloud`), a USB stick (`usb`), or a server. */
-export type Mode = 'cloud' | 'usb' | ServerCarrier;
+/** Where the shared copy is: a synced folder (`cloud`), a USB stick (`usb`; `usb-fat32`: one with FAT32's rules, test/support/fat32-medium.ts), or a server. */
+export type Mode = 'cloud' | 'usb' | 'usb-fat32' | ServerCarrier;
 const IDS = ['c0', 'c1', 'c2', 'c3', 'c4'];
 
 type Op = 'put' | 'remove' | 'resolve' | 'attach' | 'restart' | 'sync' | 'passphrase' | 'fault';
@@ -77,6 +78,8 @@ class SimDevice {
     readonly folder: string,
     /** What the person types into the host's login dialog (a server's login). */
     readonly login?: { username: string; password: string },
+    /** The stick is FAT32: the carrier reaches it through the FAT32 rules. */
+    readonly fat32 = false,
   ) {}
 
   protected container(): Container {
@@ -88,6 +91,7 @@ class SimDevice {
     c.bind(HostLogger).toConstantValue({ debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined });
     c.bind(HostLocalData).toConstantValue({ count: async () => 0, records: async function* () {} });
     c.bind(CloudStorageTimings).toConstantValue(TIMINGS);
+    if (this.fat32) c.bind(FolderMediumFactory).toConstantValue((f: string) => new Fat32Medium(f));
     const k = this.keychain;
     c.bind(Symbol.for('cloud-storage.CredentialStore')).toConstantValue({ get: async (a: string) => k.get(a), set: async (a: string, s: string) => void k.set(a, s), delete: async (a: string) => k.delete(a), accounts: async () => [...k.keys()] });
     return c;
@@ -255,8 +259,9 @@ export async function runSchedule(seed: number, devices: number, operations: num
     fs.rmSync(root, { recursive: true, force: true });
     throw e;
   }
-  const sim = new CloudSim(root, devices, rng, serverMode ? 'cloud' : (mode as 'cloud' | 'usb'));
-  const ds = Array.from({ length: devices }, (_, i) => new SimDevice(i, path.join(root, `app-data-${i}`), env ? env.address(proxies[i]!.port) : sim.folder(i), env?.login));
+  const usb = mode === 'usb' || mode === 'usb-fat32';
+  const sim = new CloudSim(root, devices, rng, serverMode ? 'cloud' : usb ? 'usb' : 'cloud');
+  const ds = Array.from({ length: devices }, (_, i) => new SimDevice(i, path.join(root, `app-data-${i}`), env ? env.address(proxies[i]!.port) : sim.folder(i), env?.login, mode === 'usb-fat32'));
   const observed: Observed[] = [];
   let acked: { dev: number; version: string; id: string }[] = [];
   let restarts = 0;
@@ -424,7 +429,7 @@ export async function runSchedule(seed: number, devices: number, operations: num
   }
   /** A person finds the shared folder emptied and writes it back from this PC through the startup guard. */
   async function emptyAndRestore(d: SimDevice): Promise<void> {
-    if (mode === 'usb') sim.plug(d.index);
+    if (usb) sim.plug(d.index);
     if (!sim.fault('empty')) return;
     faults.empty++;
     await d.unload();
@@ -578,7 +583,7 @@ export async function runSchedule(seed: number, devices: number, operations: num
   try {
     // set up: the first device creates the store, the others join once it reached them
     for (const d of ds) {
-      if (mode === 'usb') sim.plug(d.index);
+      if (usb) sim.plug(d.index);
       if (process.env.CAMPAIGN_DEBUG) console.log(`[${Date.now() - T0} ms] setting up PC${d.index}`);
       await d.setUp();
       if (mode === 'cloud') {
@@ -719,11 +724,11 @@ export async function runSchedule(seed: number, devices: number, operations: num
     let agreed = false;
     for (let round = 0; round < 40 && !(agreed && (!env || ds.every(settled))); round++) {
       for (const d of ds) {
-        if (mode === 'usb') sim.plug(d.index);
+        if (usb) sim.plug(d.index);
         if (!env) sim.settle();
         await d.store!.flush({ timeoutMs: 3000 });
         if (!env) sim.settle();
-        await sleep(mode === 'usb' ? 350 : 100); // deliberate: lets polls (and the USB monitor) run between rounds; the rounds' agreement check is the condition
+        await sleep(usb ? 350 : 100); // deliberate: lets polls (and the USB monitor) run between rounds; the rounds' agreement check is the condition
         await catchUp(d);
       }
       const views = await Promise.all(ds.map((d) => view(d.store!)));
@@ -851,7 +856,7 @@ export async function runSchedule(seed: number, devices: number, operations: num
       for (const p of proxies) await p.close();
       await env.server.stop();
     }
-    if (mode === 'usb' && sim.pluggedInto() !== undefined) sim.plug(undefined);
+    if (usb && sim.pluggedInto() !== undefined) sim.plug(undefined);
     if (process.env.CAMPAIGN_DEBUG) console.log(`[${Date.now() - T0} ms] torn down`);
     if (process.env.CAMPAIGN_KEEP) console.log(`kept ${root}`);
     else fs.rmSync(root, { recursive: true, force: true });

@@ -98,6 +98,17 @@ describe('reliability campaign (CI size)', () => {
     );
   }, 600000);
 
+  test('on a FAT32 stick (its rules: 2 s times, entries per folder, case-insensitive names), random work and faults: nothing lost, all converge, no false in-sync', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 2 ** 31 - 1 }), fc.integer({ min: 2, max: 3 }), async (seed, devices) => {
+        const r = await runSchedule(seed, devices, 30, 'usb-fat32', { faults: true });
+        const f = failuresOf(r);
+        if (f.length) throw new Error(`npm run reliability -- --replay ${seed} ${devices} usb-fat32 30 f: ${f.slice(0, 5).join('; ')}`);
+      }),
+      { numRuns: Number(process.env.RELIABILITY_RUNS ?? 1), endOnFailure: true },
+    );
+  }, 600000);
+
   test('random practice work, random sync-client schedules: nothing lost, all converge, conflicts exactly where concurrent', async () => {
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: 1, max: 2 ** 31 - 1 }), fc.integer({ min: 2, max: 4 }), fc.constantFrom<'cloud' | 'usb'>('cloud', 'cloud', 'usb'), async (seed, devices, mode) => {

@@ -69,7 +69,7 @@ function tasks(long: boolean, serversOnly: boolean): Task[] {
   for (let i = 0; i < schedules; i++) {
     if (i % every === 0 && crash.length) out.push(crash.shift()!);
     if (i % 5 === 4 && servers.length) out.push(servers.shift()!);
-    const mode = i % 3 === 2 ? 'usb' : 'cloud';
+    const mode = i % 3 === 2 ? (i % 6 === 5 ? 'usb-fat32' : 'usb') : 'cloud'; // half the stick schedules on a FAT32 stick
     const devices = [2, 3, 2, 3, 4][Math.floor(i / 3) % 5]!; // 4 devices are the slowest: one schedule in five
     // a quarter without faults (the earlier campaign), a quarter with faults and passphrase changes, half with faults
     const opts: ScheduleOptions = i % 4 === 0 ? {} : i % 4 === 2 ? { faults: true, passphraseChanges: true } : { faults: true };
@@ -195,7 +195,7 @@ check, the grace period) is real time, so a replay runs the same schedule, not a
 
 | figure | value |
 | --- | --- |
-| schedules run (random practice work through the loaded plugin, random sync-client behaviour, random faults) | ${results.length} (${results.filter((r) => r.mode === 'cloud').length} cloud folder, ${results.filter((r) => r.mode === 'usb').length} USB stick; ${results.filter((r) => Object.values(r.faults).some((n) => n > 0)).length} with faults) |
+| schedules run (random practice work through the loaded plugin, random sync-client behaviour, random faults) | ${results.length} (${results.filter((r) => r.mode === 'cloud').length} cloud folder, ${results.filter((r) => r.mode === 'usb').length} USB stick, ${results.filter((r) => r.mode === 'usb-fat32').length} FAT32 USB stick; ${results.filter((r) => Object.values(r.faults).some((n) => n > 0)).length} with faults) |
 | operations per schedule / devices per schedule | ${results[0]?.operations ?? 0} / 2–4 (${sum((r) => r.devices)} device runs: ${[2, 3, 4].map((n) => `${results.filter((r) => r.devices === n).length} with ${n}`).join(', ')}) |
 | operations (put, remove, resolve, attachment, app restart, passphrase change, sync-client steps, faults) | ${sum((r) => r.operations)} |
 | acknowledged changes | ${sum((r) => r.acknowledged) + csum((c) => c.acknowledged)} |
