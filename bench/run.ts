@@ -17,6 +17,7 @@ import { OpenPracticeStore } from '../src/services/store/open-practice-store';
 import type { ImportRecord } from '../src/host-api';
 import { hostFigures } from './host-figures';
 import { serverFigures, withServerSection } from './server-figures';
+import { DECADE_BEGIN, DECADE_END, decadeFigures, withDecadeSection } from './decade';
 
 // write-file-atomic is only the baseline here (the plugin does not use it: see docs/ARCHITECTURE.md).
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -219,6 +220,18 @@ async function main(): Promise<void> {
     return;
   }
   const docPath = path.join(__dirname, '..', 'docs', 'PERFORMANCE.md');
+  if (process.argv.includes('--decade')) {
+    // the years of format 1 on their own (issue #16's baseline): only that section is rewritten
+    const num = (name: string, dflt: number) => {
+      const i = process.argv.indexOf(name);
+      return i >= 0 ? Number(process.argv[i + 1]) : dflt;
+    };
+    const decade = await decadeFigures(work, { days: num('--days', QUICK ? 8 : 40), records: num('--records', QUICK ? 2000 : 100_000) });
+    console.log(decade.text);
+    fs.writeFileSync(docPath, withDecadeSection(fs.readFileSync(docPath, 'utf8'), decade.section));
+    fs.rmSync(work, { recursive: true, force: true });
+    return;
+  }
   if (process.argv.includes('--servers-only')) {
     // the server section on its own: the rest of docs/PERFORMANCE.md is left as it is
     const servers = await serverFigures(work, QUICK);
@@ -283,7 +296,10 @@ How each is measured:
   whose replica is empty: it copies every log file from the shared folder, verifies and applies each
   (it never starts from another PC's snapshot: docs/STORE-FORMAT.md, "Snapshot plaintext").
 `;
-  fs.writeFileSync(docPath, doc);
+  // the decade section takes its own long run (--decade): kept as it was
+  const before = fs.existsSync(docPath) ? fs.readFileSync(docPath, 'utf8') : '';
+  const kept = before.includes(DECADE_BEGIN) && before.includes(DECADE_END) ? before.slice(before.indexOf(DECADE_BEGIN), before.indexOf(DECADE_END) + DECADE_END.length) : undefined;
+  fs.writeFileSync(docPath, kept ? withDecadeSection(doc, kept) : doc);
   if (!process.env.BENCH_KEEP) fs.rmSync(work, { recursive: true, force: true });
 }
 
