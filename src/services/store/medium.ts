@@ -5,7 +5,7 @@
 // codes (`ENOENT`, `EACCES`, `ETIMEDOUT` …) so that one classification serves every medium.
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import { exists, writeDurable } from '../common/durable-fs';
+import { exists, writeDeferred, writeDurable } from '../common/durable-fs';
 import type { FileModes } from '../common/private-fs';
 import { errnoOf } from '../common/errors';
 
@@ -168,6 +168,11 @@ export class FolderMedium implements Medium {
 
   write(rel: string, bytes: Uint8Array): Promise<void> {
     return writeDurable(this.abs(rel), bytes, this.root, this.modes);
+  }
+
+  /** A write without its fsyncs (`writeDeferred`): returns the path to give `syncWritten` later. */
+  writeDeferred(rel: string, bytes: Uint8Array): Promise<string> {
+    return writeDeferred(this.abs(rel), bytes, this.root, this.modes);
   }
 
   exists(rel: string): Promise<boolean> {

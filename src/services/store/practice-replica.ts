@@ -8,7 +8,7 @@ import { BehaviorSubject, Subject, distinctUntilChanged, map, type Observable } 
 import type { AttachmentRef, HostLogger, ImportRecord, ImportReport, JsonObject, RecordChange, RecordConflict, StoredRecord } from '../../host-api';
 import { SerialQueue } from '../common/serial-queue';
 import { errnoOf, localWriteError, storageError } from '../common/errors';
-import { listDir } from '../common/durable-fs';
+import { listDir, syncWritten } from '../common/durable-fs';
 import { PRIVATE_MODES, makeDirs, tightenTree } from '../common/private-fs';
 import { Keyring, type KeyState } from '../crypto/keyring';
 import { LocalPaths, Paths, sameHeader, storedDeviceName, type Change, type DeviceInfo, type Segment, type StoreHeader } from './format';
@@ -69,6 +69,8 @@ export class PracticeReplica implements ReplicaPort {
   protected ownTip: string | null = null;
   protected sealTimer?: NodeJS.Timeout;
   protected sinceSnapshot = 0;
+  /** Received log files written without their fsyncs, made durable at the end of the round (syncReceived). */
+  protected readonly unsynced: string[] = [];
   protected lock?: ReplicaLock;
   protected closed = false;
   protected readonly formerJournal: { change: Change; file: string }[] = [];
@@ -372,14 +374,32 @@ export class PracticeReplica implements ReplicaPort {
         path: Paths.segment(f.device, f.seq, f.hash),
         reason: 'sealed with a replaced practice passphrase and not confirmed by a PC that has the current one — not taken (a PC not given the new passphrase yet, or someone with an old one)',
       });
-    await this.local.write(Paths.segment(f.device, f.seq, f.hash), bytes);
+    // Without its fsyncs (a new PC takes in every log file of the store, and two fsyncs a file were
+    // most of a join): made durable together when the carrier's round has handed everything over,
+    // before any snapshot, and at close. A file lost to a power cut before then is not applied at the
+    // next open (missing, or damaged and reported) and is received again.
+    const unsynced = await this.local.writeReceived(Paths.segment(f.device, f.seq, f.hash), bytes);
+    if (unsynced) this.unsynced.push(unsynced);
     // The conflicts once the carrier's round has handed everything over (`received`): a new PC
     // applies every log file of the store, and the whole list after each one cost seconds.
     this.applyLogFile(f, seg, true);
   }
 
-  received(): void {
+  async received(): Promise<void> {
+    await this.syncReceived();
     if (this.conflictsStale) this.publishConflicts();
+  }
+
+  /** Makes the log files received since the last time durable (acceptLogFile); kept for the next try when that fails. */
+  protected async syncReceived(): Promise<void> {
+    if (this.unsynced.length === 0) return;
+    const files = this.unsynced.splice(0);
+    try {
+      await syncWritten(files);
+    } catch (e) {
+      this.unsynced.unshift(...files);
+      this.opts.logger?.warn('cloud-storage: received log files not yet durable, tried again later', { code: errnoOf(e) });
+    }
   }
 
   /**
@@ -646,6 +666,9 @@ export class PracticeReplica implements ReplicaPort {
    */
   async writeSnapshot(): Promise<SegmentFile | undefined> {
     if (this.journal.size > 0 || this.readOnly) return undefined;
+    // a snapshot names the log files it covers: they are durable before it is
+    await this.syncReceived();
+    if (this.unsynced.length > 0) return undefined;
     const mine = (await this.local.listSnapshots()).filter((s) => s.device === this.opts.deviceId);
     const seq = Math.max(0, ...mine.map((s) => s.seq)) + 1;
     const f = await this.local.writeSnapshot({ t: 'snapshot', v: 1, device: this.opts.deviceId, seq, createdAt: new Date().toISOString(), ...this.logs.snapshot() });
@@ -748,6 +771,7 @@ export class PracticeReplica implements ReplicaPort {
     await this.writes.idle();
     await this.seals.idle();
     if (this.sinceSnapshot >= 2000) await this.writeSnapshot().catch(() => undefined);
+    await this.syncReceived();
     this.changesSubject.complete();
     this.conflictsSubject.complete();
     this.outgoingSubject.complete();

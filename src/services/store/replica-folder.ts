@@ -203,6 +203,16 @@ export class ReplicaFolder {
     for (const d of dirs) for (const n of await listDir(this.abs(d))) if (INCOMING_TEMP.test(n)) await fsp.rm(this.abs(path.join(d, n)), { force: true });
   }
 
+  /**
+   * A received file written in place without its fsyncs where the medium is a folder (the local
+   * replica's): the path to make durable later, or undefined when it was written durably already.
+   */
+  async writeReceived(rel: string, bytes: Uint8Array): Promise<string | undefined> {
+    if (this.io instanceof FolderMedium) return this.io.writeDeferred(rel, bytes);
+    await this.io.write(rel, bytes, 'create');
+    return undefined;
+  }
+
   /** A durable write below this replica's root, which it never creates (a missing medium fails). */
   write(rel: string, bytes: Uint8Array | string, mode: WriteMode = 'create'): Promise<void> {
     return this.io.write(rel, typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes, mode);

@@ -79,8 +79,8 @@ export interface ReplicaPort {
   liveKeys(): readonly string[];
   /** Keeps and applies a log file; its records are announced at once, the conflicts at `received`. */
   acceptLogFile(f: SegmentFile, bytes: Uint8Array, seg: Segment): Promise<void>;
-  /** The carrier has handed over what it brought in this round (also after a failure half-way). */
-  received(): void;
+  /** The carrier has handed over what it brought in this round (also after a failure half-way): what it kept is made durable. */
+  received(): Promise<void>;
   /** Keeps key files and learns from them; true when a key was learned or the write key changed. */
   acceptKeyFiles(files: readonly { hash: string; bytes: Uint8Array }[]): Promise<boolean>;
   hasDeviceCard(device: string): Promise<boolean>;

@@ -547,7 +547,7 @@ export class SharedFolderExchange implements Carrier {
     try {
       await this.pullFiles();
     } finally {
-      this.replica.received();
+      await this.replica.received();
     }
   }
 
