@@ -93,10 +93,10 @@ export async function writeDeferred(file: string, bytes: Uint8Array, within?: st
   return writeDurableChunks(path.dirname(file), [bytes], () => file, within, modes, false);
 }
 
-/** Makes files written by `writeDeferred` durable: each file fsynced, then each of their folders. */
 /** fsyncs syncWritten runs at once: libuv runs 4 file-system calls at a time, one stays free for the host. */
 const SYNC_AT_ONCE = 3;
 
+/** Makes files written by `writeDeferred` durable: each file fsynced, then each of their folders. */
 export async function syncWritten(files: readonly string[]): Promise<void> {
   // several at a time: the file system commits concurrent fsyncs together (ext4's journal does)
   const dirs = new Set(files.map((f) => path.dirname(f)));

@@ -666,12 +666,14 @@ export class PracticeReplica implements ReplicaPort {
    */
   async writeSnapshot(): Promise<SegmentFile | undefined> {
     if (this.journal.size > 0 || this.readOnly) return undefined;
-    // a snapshot names the log files it covers: they are durable before it is
-    await this.syncReceived();
-    if (this.unsynced.length > 0) return undefined;
     const mine = (await this.local.listSnapshots()).filter((s) => s.device === this.opts.deviceId);
     const seq = Math.max(0, ...mine.map((s) => s.seq)) + 1;
-    const f = await this.local.writeSnapshot({ t: 'snapshot', v: 1, device: this.opts.deviceId, seq, createdAt: new Date().toISOString(), ...this.logs.snapshot() });
+    // A snapshot names the log files it covers: they are durable before it is. Its content is taken
+    // right after that (no await between), so a file received meanwhile is not among them.
+    await this.syncReceived();
+    if (this.unsynced.length > 0) return undefined;
+    const content = this.logs.snapshot();
+    const f = await this.local.writeSnapshot({ t: 'snapshot', v: 1, device: this.opts.deviceId, seq, createdAt: new Date().toISOString(), ...content });
     this.sinceSnapshot = 0;
     return f;
   }
