@@ -20,7 +20,7 @@ import { DeviceIdentity } from './identity/device-identity';
 import { Paths, type StoreHeader } from './store/format';
 import { OpenPracticeStore } from './store/open-practice-store';
 import { PracticeReplica } from './store/practice-replica';
-import type { Carrier, CarrierHealth, MovedTo } from './store/replica-port';
+import type { Carrier, CarrierHealth, MovedTo, TooLargeFile } from './store/replica-port';
 import { SharedFolderExchange } from './store/shared-folder-exchange';
 import type { Medium } from './store/medium';
 import { ServerAccess } from './remote/server-access';
@@ -86,8 +86,20 @@ export type FolderMediumFactory = (folder: string) => Medium;
 
 const UNREACHABLE: LocalizedText = { de: 'Der gemeinsame Ordner ist nicht erreichbar; Änderungen warten auf diesem PC.', en: 'The shared folder is unreachable; changes wait on this PC.' };
 
+/** What a person reads when the server refused a file as too large for its upload limit. */
+export function tooLargeText(f: TooLargeFile | undefined): LocalizedText {
+  const mb = f ? ` (${(f.bytes / 1048576).toLocaleString('de-DE', { maximumFractionDigits: 1 })} MB)` : '';
+  const mbEn = f ? ` (${(f.bytes / 1048576).toLocaleString('en-GB', { maximumFractionDigits: 1 })} MB)` : '';
+  const what = { de: f?.kind === 'attachment' ? 'einen Anhang' : f?.kind === 'log file' ? 'eine Datei mit Änderungen' : 'eine Datei', en: f?.kind === 'attachment' ? 'an attachment' : f?.kind === 'log file' ? 'a file of changes' : 'a file' };
+  return {
+    de: `Der Server nimmt ${what.de} dieses PCs nicht an, weil er zu groß ist für seine Upload-Grenze${mb}. Die Änderungen dieses PCs bleiben auf diesem PC gespeichert und warten; Änderungen der anderen PCs kommen weiter an. Ausweg: Lassen Sie die Upload-Grenze des Servers erhöhen (bei Nextcloud z. B. „client_max_body_size“ von nginx, „upload_max_filesize“ von PHP) oder ziehen Sie die Praxisdaten in einen Ordner oder auf einen anderen Server um.`,
+    en: `The server does not take ${what.en} from this PC: it is too large for its upload limit${mbEn}. This PC's changes stay saved on this PC and wait; the other PCs' changes keep arriving. Way out: have the server's upload limit raised (for a Nextcloud e.g. nginx's "client_max_body_size", PHP's "upload_max_filesize"), or move the practice data to a folder or another server.`,
+  };
+}
+
 /** What the carrier's own finding means for access$, in words; undefined while its first round runs (nothing known yet). */
-export function accessOfHealth(h: CarrierHealth, movedTo: MovedTo | undefined): { state: AccessStatus['state']; detail?: LocalizedText } | undefined {
+export function accessOfHealth(h: CarrierHealth, c: { readonly movedTo?: MovedTo | undefined; readonly tooLarge?: TooLargeFile | undefined }): { state: AccessStatus['state']; detail?: LocalizedText } | undefined {
+  const movedTo = c.movedTo;
   switch (h) {
     case 'starting':
       return undefined;
@@ -105,6 +117,8 @@ export function accessOfHealth(h: CarrierHealth, movedTo: MovedTo | undefined): 
       return { state: 'wrong-folder' };
     case 'full':
       return { state: 'denied', detail: SHARED_FULL };
+    case 'too-large':
+      return { state: 'denied', detail: tooLargeText(c.tooLarge) };
   }
 }
 
@@ -344,7 +358,7 @@ export class CloudStorageService implements StoreDiagnostics {
       }),
       carrier.sync$.subscribe((s) => this.sync.next(s)),
       carrier.health$.subscribe((h) => {
-        const own = accessOfHealth(h, carrier.movedTo);
+        const own = accessOfHealth(h, carrier);
         if (!own) return; // starting: access stays what the probe said
         this.setAccess(own.state, config.folder, own.detail);
         if (h === 'moved' && carrier.movedTo) this.notices.show(NoticeIds.moved, 'warning', movedText(carrier.movedTo));
@@ -365,11 +379,11 @@ export class CloudStorageService implements StoreDiagnostics {
       const r = await this.probe(config.folder, config.storeId, { monitor: true });
       if (d.disposed) return;
       const h = active.carrier.health;
-      const own = accessOfHealth(h, active.carrier.movedTo);
+      const own = accessOfHealth(h, active.carrier);
       // What the check cannot see stands while the location answers: a move (the note is the round's to
       // read), no room in the folders the round writes (the check writes its test file at the top), and on
       // a server another store's header (the check of a server does not read it; the round does).
-      if (own && r.state === 'available' && (h === 'moved' || h === 'full' || (h === 'wrong-folder' && ServerAccess.serverOf(config.folder)))) this.setAccess(own.state, config.folder, own.detail);
+      if (own && r.state === 'available' && (h === 'moved' || h === 'full' || h === 'too-large' || (h === 'wrong-folder' && ServerAccess.serverOf(config.folder)))) this.setAccess(own.state, config.folder, own.detail);
       else this.setAccess(r.state, config.folder, r.state === 'available' ? undefined : h === 'emptied' ? EMPTIED : r.state === 'auth-required' ? LOGIN_REFUSED : r.detail);
       if (r.state === 'available') active.carrier.trigger();
     };

@@ -276,6 +276,9 @@ function s3Error(e: unknown, what: string): Error {
   if (name === 'TimeoutError' || name === 'AbortError' || name === 'RequestTimeout') return new MediumError(`${what}: no answer in time`, 'ETIMEDOUT');
   // 409 on S3 is "a conflicting operation, try again" (ConditionalRequestConflict, OperationAborted): busy, never "not there"
   if (status === 409) return Object.assign(new MediumError(`${what}: the server answered 409`, 'EAGAIN'), { status });
+  // a provider's quota or a full store (Ceph RGW, MinIO): no room; a body above the provider's limit: too large
+  if (/^(QuotaExceeded|XMinioStorageFull|StorageFull|InsufficientStorage)$/.test(name) || status === 507) return Object.assign(new MediumError(`${what}: the provider has no room (${name || status})`, 'ENOSPC'), { status });
+  if (name === 'EntityTooLarge' || status === 413) return Object.assign(new MediumError(`${what}: too large for the provider`, 'EFBIG'), { status });
   if (status) return Object.assign(statusError(status === 403 && /SignatureDoesNotMatch|InvalidAccessKeyId/.test(name) ? 401 : status, what), { status });
   // the SDK may wrap a network error ("AWS SDK error wrapper for Error: connect ECONNREFUSED …"), and a
   // kept-alive connection the server closed ("socket hang up") has no code of its own

@@ -221,7 +221,7 @@ export function failUnless(res: HttpResponse, method: string, ok: readonly numbe
 
 export function statusError(status: number, method: string): MediumError {
   const code =
-    status === 401 ? 'EAUTH' : status === 403 ? 'EACCES' : status === 404 || status === 410 ? 'ENOENT' : status === 507 || status === 413 ? 'ENOSPC' : status === 409 ? 'ENOENT' : status === 423 || status === 429 || status >= 500 ? 'EAGAIN' : 'EIO';
+    status === 401 ? 'EAUTH' : status === 403 ? 'EACCES' : status === 404 || status === 410 ? 'ENOENT' : status === 507 ? 'ENOSPC' : status === 413 ? 'EFBIG' : status === 409 ? 'ENOENT' : status === 423 || status === 429 || status >= 500 ? 'EAGAIN' : 'EIO';
   return new MediumError(`${method}: the server answered ${status}`, code);
 }
 

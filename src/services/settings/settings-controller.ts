@@ -18,7 +18,7 @@ import { newPassphraseProblem } from '../crypto/passphrase-strength';
 import { replacedBy } from '../crypto/store-keys';
 import { MIN_PASSPHRASE, sameLocation, type MoveStoreOutcome, type RestoreOutcome, type SetUpOutcome, type StoreSetup } from '../setup/store-setup';
 import type { CopyProgress } from '../store/store-copy';
-import { EMPTIED, HEADER_ALTERED, SHARED_FULL, movedText } from '../cloud-storage-service';
+import { EMPTIED, HEADER_ALTERED, SHARED_FULL, movedText, tooLargeText } from '../cloud-storage-service';
 
 const TITLE = { de: 'Gruppenpraxis & Cloudspeicher', en: 'Group practice & cloud storage' };
 
@@ -644,6 +644,7 @@ export class SettingsController {
     if (carrier.health === 'emptied') items.push({ kind: 'notice', id: 'shared-folder-emptied', tone: 'error', text: EMPTIED });
     if (carrier.health === 'moved' && carrier.movedTo) items.push({ kind: 'notice', id: 'store-moved', tone: 'warning', text: movedText(carrier.movedTo) });
     if (carrier.health === 'full') items.push({ kind: 'notice', id: 'shared-full', tone: 'error', text: SHARED_FULL });
+    if (carrier.health === 'too-large') items.push({ kind: 'notice', id: 'shared-too-large', tone: 'error', text: tooLargeText(carrier.tooLarge) });
     if (carrier.sharedHeaderAltered) items.push({ kind: 'notice', id: 'shared-header-altered', tone: 'warning', text: HEADER_ALTERED });
     for (const m of carrier.missing)
       items.push({

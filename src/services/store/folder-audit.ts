@@ -44,6 +44,8 @@ export interface AuditOptions {
    * the same version (default a day): the server's bytes are not downloaded again every audit.
    */
   readonly versionTrustMs?: number;
+  /** Bytes of copies trusted by their version read again per audit, rotating (default 64 KiB). */
+  readonly recheckBytes?: number;
   readonly now?: () => number;
 }
 
@@ -64,11 +66,13 @@ const ORDER: Record<StoreFile['kind'], number> = { key: 0, card: 1, object: 2, l
  * before records). Snapshots are not among them: a local replica's are its own cache, never shared,
  * and those older PCs left in a shared folder are neither listed, read nor reported.
  */
-export async function listStoreFiles(folder: ReplicaFolder, bad?: (b: BadFile) => void): Promise<StoreFile[]> {
+export async function listStoreFiles(folder: ReplicaFolder, bad?: (b: BadFile) => void, onlyDevices?: ReadonlySet<string>): Promise<StoreFile[]> {
   // With `bad`, an entry that cannot be listed (a link loop, no permission) is reported and skipped.
+  // With `onlyDevices`, other devices' folders are not looked into (a name in `devices/` costs nothing).
   const out: StoreFile[] = [];
   for (const k of await folder.listKeyFileEntries(bad)) out.push({ rel: Paths.keyFile(k.hash), kind: 'key', hash: k.hash, ...listedOf(k) });
   for (const dev of await folder.listDevices(bad)) {
+    if (onlyDevices && !onlyDevices.has(dev)) continue;
     const card = await folder.cardEntry(dev, bad);
     if (card) out.push({ rel: Paths.deviceFile(dev), kind: 'card', device: dev, ...listedOf(card) });
     for (const f of await folder.listSegments(dev, bad)) out.push({ rel: Paths.segment(dev, f.seq, f.hash), kind: 'log', device: dev, seq: f.seq, hash: f.hash, ...listedOf(f) });
@@ -85,6 +89,8 @@ export class FolderAudit {
   /** Path → the server's version whose bytes were read and matched, and when. */
   protected readonly verified = new Map<string, { version: string; at: number }>();
   protected cursor = 0;
+  /** Where the rotating re-read of copies trusted by their version goes on. */
+  protected recheckCursor = 0;
   protected found: ChainGap[] = [];
 
   constructor(
@@ -115,7 +121,11 @@ export class FolderAudit {
   async run(lastSeqs: ReadonlyMap<string, number>, locked: ReadonlySet<string>): Promise<number> {
     if (!(await this.holdsThisStore())) return 0;
     const held = await this.replica.heldFiles();
-    const listed = new Map((await listStoreFiles(this.shared, (b) => this.replica.reportBad(b))).map((f) => [f.rel, f]));
+    // Only the folders of devices this replica holds files of or has a presence of: nothing of another
+    // folder is compared or repaired, and thousands of planted device folders would cost two requests
+    // each on a server (the outside try held a round for 60 s with 3,000 of them).
+    const known = this.knownDevices(held, lastSeqs);
+    const listed = new Map((await listStoreFiles(this.shared, (b) => this.replica.reportBad(b), known)).map((f) => [f.rel, f]));
     const inShared = new Set(listed.keys());
     const now = this.now();
     let written = 0;
@@ -144,11 +154,19 @@ export class FolderAudit {
     return written;
   }
 
+  /** The devices whose folders a full check looks into: this one, those it holds files of, those with a presence taken. */
+  protected knownDevices(held: readonly StoreFile[], lastSeqs: ReadonlyMap<string, number>): Set<string> {
+    const out = new Set<string>([this.replica.deviceId, ...lastSeqs.keys()]);
+    for (const f of held) if (f.device) out.add(f.device);
+    return out;
+  }
+
   /** Writes every file this replica holds that the shared folder lacks (an emptied folder); returns how many. */
   async restoreAll(): Promise<number> {
-    const inShared = new Set((await listStoreFiles(this.shared, (b) => this.replica.reportBad(b))).map((f) => f.rel));
+    const held = await this.replica.heldFiles();
+    const inShared = new Set((await listStoreFiles(this.shared, (b) => this.replica.reportBad(b), this.knownDevices(held, new Map()))).map((f) => f.rel));
     let written = 0;
-    for (const f of await this.replica.heldFiles())
+    for (const f of held)
       if (!inShared.has(f.rel) && (await this.writeAgain(f))) written++;
     return written;
   }
@@ -192,47 +210,69 @@ export class FolderAudit {
     let budget = this.opts.hashBudgetBytes;
     const now = this.now();
     const trustMs = this.opts.versionTrustMs ?? 24 * 3600_000;
+    const trusted: StoreFile[] = [];
     const start = this.cursor; // fixed for this pass: the cursor moves below, the walk must not jump with it
     for (let i = 0; i < files.length && budget > 0; i++) {
       const f = files[(start + i) % files.length]!;
       // Read and matched at the version the server lists now: the same bytes (a server gives a changed
-      // file another tag, size or time), checked again only once a day. A folder lists no versions:
-      // its copies are read on the rotating budget (reading them costs no transfer; a stick's bits can rot).
+      // file another tag, size or time), read again on the small rotating slice below and at the latest
+      // after a day. A folder lists no versions: its copies are read on the rotating budget (reading
+      // them costs no transfer; a stick's bits can rot).
       const v = f.version !== undefined ? this.verified.get(f.rel) : undefined;
       if (v && v.version === f.version && now - v.at < trustMs) {
         out.set(f.rel, true);
-        this.cursor = (start + i + 1) % files.length;
-        continue;
-      }
-      try {
-        const io = this.shared.io;
-        // a server's listing said the size (and that it is a file); a folder is asked (an lstat is cheap)
-        const st = f.size !== undefined ? { kind: 'file' as const, size: f.size } : await io.stat(f.rel);
-        if (st.kind !== 'file') {
-          out.set(f.rel, false);
-          continue;
-        }
-        budget -= st.size;
-        // A device card is not named by its hash: damaged means it no longer authenticates (an authentic
-        // card that differs from the copy here is never "repaired" — two PCs would overwrite each other).
-        let hash: string | undefined;
-        if (f.hash && io instanceof FolderMedium) hash = await hashFile(io.abs(f.rel));
-        else if (f.hash) {
-          const bytes = await io.read(f.rel, MAX_OBJECT_BYTES);
-          if (bytes.length !== st.size) continue; // a transfer cut short (or a file changing): not judged in this pass
-          hash = sha256Hex(bytes);
-        }
-        const good = f.hash ? hash === f.hash : await this.shared.readDeviceInfo(f.device!).then(() => true, () => false);
-        out.set(f.rel, good);
-        if (good && f.version !== undefined) this.verified.set(f.rel, { version: f.version, at: now });
-        else this.verified.delete(f.rel);
-      } catch {
-        // gone, or unreadable (a link loop, no permission): the listing reports it; nothing is judged here
-      }
+        trusted.push(f);
+      } else budget -= await this.checkOne(f, now, out);
       this.cursor = (start + i + 1) % files.length;
+    }
+    // A rotating slice of the trusted copies is read whatever their version says (a server's disk whose
+    // bits rot, or a copy changed at the disk with its time put back, keeps tag, size and time): every
+    // copy within ceil(store bytes / slice) checks — about an hour for a 10,000-record store.
+    let slice = this.opts.recheckBytes ?? 64 << 10;
+    if (trusted.length > 0) {
+      const from = this.recheckCursor % trusted.length;
+      for (let i = 0; i < trusted.length && slice > 0; i++) {
+        slice -= await this.checkOne(trusted[(from + i) % trusted.length]!, now, out);
+        this.recheckCursor = from + i + 1;
+      }
     }
     return out;
   }
+
+  /** Reads one shared copy and judges it into `out` (true: it matches its name; a card: it authenticates); the bytes it read. */
+  protected async checkOne(f: StoreFile, now: number, out: Map<string, boolean>): Promise<number> {
+    try {
+      const io = this.shared.io;
+      // a server's listing said the size (and that it is a file); a folder is asked (an lstat is cheap)
+      const st = f.size !== undefined ? { kind: 'file' as const, size: f.size } : await io.stat(f.rel);
+      if (st.kind !== 'file') {
+        out.set(f.rel, false);
+        return 0;
+      }
+      // A device card is not named by its hash: damaged means it no longer authenticates (an authentic
+      // card that differs from the copy here is never "repaired" — two PCs would overwrite each other).
+      let hash: string | undefined;
+      if (f.hash && io instanceof FolderMedium) hash = await hashFile(io.abs(f.rel));
+      else if (f.hash) {
+        const bytes = await io.read(f.rel, MAX_OBJECT_BYTES);
+        if (bytes.length !== st.size) {
+          out.delete(f.rel); // a transfer cut short (or a file changing): not judged in this pass
+          return st.size;
+        }
+        hash = sha256Hex(bytes);
+      }
+      const good = f.hash ? hash === f.hash : await this.shared.readDeviceInfo(f.device!).then(() => true, () => false);
+      out.set(f.rel, good);
+      if (good && f.version !== undefined) this.verified.set(f.rel, { version: f.version, at: now });
+      else this.verified.delete(f.rel);
+      return st.size;
+    } catch {
+      // gone, or unreadable (a link loop, no permission): the listing reports it; nothing is judged here
+      out.delete(f.rel);
+      return 0;
+    }
+  }
+
 
   /** Positions before a device's last known log file that this replica lacks and the folder does not deliver. */
   protected findGaps(inShared: ReadonlySet<string>, lastSeqs: ReadonlyMap<string, number>, locked: ReadonlySet<string>, now: number): void {

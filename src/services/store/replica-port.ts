@@ -99,7 +99,14 @@ export interface ReplicaPort {
 /** `emptied`: the folder is there but the store is gone from it (nothing but empty store folders left). */
 /** `starting`: no round has ended yet (nothing is known of the location). `auth-required`: a server refused the login (expired, changed, revoked). `moved`: the location holds a note that the store moved elsewhere (MovedTo); this PC sends nothing there any more. */
 /** `full`: the location took no more files (its disk or quota full, a FAT32 stick's folder at its entry limit): nothing is sent, what the others write is still received. */
-export type CarrierHealth = 'starting' | 'ok' | 'unreachable' | 'wrong-folder' | 'emptied' | 'moved' | 'auth-required' | 'full';
+/** `too-large`: the server refused a file as too large for its upload limit (413, S3 EntityTooLarge) — TooLargeFile; nothing is sent, what the others write is still received. */
+export type CarrierHealth = 'starting' | 'ok' | 'unreachable' | 'wrong-folder' | 'emptied' | 'moved' | 'auth-required' | 'full' | 'too-large';
+
+/** The file a server refused as too large (health `too-large`). */
+export interface TooLargeFile {
+  readonly kind: 'attachment' | 'log file' | 'other';
+  readonly bytes: number;
+}
 
 /** Where the store went, from a believed "moved to" note in the location this PC still uses. */
 export interface MovedTo {
@@ -137,6 +144,8 @@ export interface Carrier {
   readonly health: CarrierHealth;
   /** Where the store moved to, when this location holds a believed note (health `moved`). */
   readonly movedTo: MovedTo | undefined;
+  /** The file the server refused as too large (health `too-large`). */
+  readonly tooLarge?: TooLargeFile | undefined;
   readonly syncStatus: SyncStatus;
   readonly devicesSeen: readonly DeviceSeen[];
   /** Files here that wait for the key of a newer passphrase. */

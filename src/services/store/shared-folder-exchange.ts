@@ -17,7 +17,7 @@ import { listOrNone, sameLocation, type Medium, type MediumStat, type WriteMode 
 import { BadFileError, HeldFileError, KeyMissingError, ReplicaFolder, UnreadableEntryError, asUnreadable, readBounded, type BadFile, type ListedSegment } from './replica-folder';
 import { RefusedFiles } from './refused-files';
 import { Budget, RotatingReads, ascending, descending } from './rotating-reads';
-import type { Carrier, CarrierHealth, DeviceSeen, MissingChanges, MovedTo, ReplicaPort } from './replica-port';
+import type { Carrier, CarrierHealth, DeviceSeen, MissingChanges, MovedTo, ReplicaPort, TooLargeFile } from './replica-port';
 
 export interface ExchangeOptions {
   /** The shared folder's path (shown, watched) … */
@@ -41,6 +41,8 @@ export interface ExchangeOptions {
   readonly auditBudgetBytes?: number;
   /** How long a server's copy read and matched at a listed version is not read again (default a day). */
   readonly auditVersionTrustMs?: number;
+  /** Bytes of copies trusted by their version that each full check reads again anyway, rotating (default 64 KiB). */
+  readonly auditRecheckBytes?: number;
 }
 
 /** Store folders an emptied shared folder may still show (a sync client deletes files before folders). */
@@ -133,6 +135,7 @@ export class SharedFolderExchange implements Carrier {
       graceMs: opts.repairGraceMs ?? 120_000,
       hashBudgetBytes: opts.auditBudgetBytes ?? 32 << 20,
       ...(opts.auditVersionTrustMs !== undefined ? { versionTrustMs: opts.auditVersionTrustMs } : {}),
+      ...(opts.auditRecheckBytes !== undefined ? { recheckBytes: opts.auditRecheckBytes } : {}),
     });
   }
 
@@ -247,20 +250,23 @@ export class SharedFolderExchange implements Carrier {
         this.setHealth('moved');
         return;
       }
-      let full = false;
+      let refused: 'full' | 'too-large' | undefined;
       try {
         await this.push();
       } catch (e) {
-        // No room there (a full disk or quota, a FAT32 stick's folder at its entry limit, a server's 507):
-        // nothing more is sent, what the others write is still received, and the changes wait here.
-        if (!DISK_FULL_CODES.has(errnoOf(e) ?? '')) throw e;
-        full = true;
+        // No room there (a full disk or quota, a FAT32 stick's folder at its entry limit, a server's 507),
+        // or a file above the server's upload limit (413): nothing more is sent, what the others write is
+        // still received, and the changes wait here.
+        const code = errnoOf(e) ?? '';
+        if (DISK_FULL_CODES.has(code)) refused = 'full';
+        else if (code === 'EFBIG') refused = 'too-large';
+        else throw e;
       }
-      if (full) {
+      if (refused) {
         await this.pull();
         this.lastExchangeAt = new Date().toISOString();
         this.backoffMs = 0;
-        this.setHealth('full');
+        this.setHealth(refused);
         return;
       }
       // the vouchers first where files may wait for them (a new PC after a passphrase change: every
@@ -332,6 +338,13 @@ export class SharedFolderExchange implements Carrier {
 
   get movedTo(): MovedTo | undefined {
     return this.moved;
+  }
+
+  /** The file the server last refused as too large, while the carrier is `too-large`. */
+  protected refusedTooLarge?: TooLargeFile;
+
+  get tooLarge(): TooLargeFile | undefined {
+    return this.health === 'too-large' ? this.refusedTooLarge : undefined;
   }
 
   get sharedHeaderAltered(): boolean {
@@ -437,7 +450,12 @@ export class SharedFolderExchange implements Carrier {
   protected async sharedWrite(rel: string, bytes: Uint8Array, mode: WriteMode = 'create'): Promise<void> {
     if (!this.replica.writable) throw new Error('lock lost');
     await this.checkStillOurs(rel);
-    await this.shared.write(rel, bytes, mode);
+    try {
+      await this.shared.write(rel, bytes, mode);
+    } catch (e) {
+      if (errnoOf(e) === 'EFBIG') this.refusedTooLarge = { kind: rel.startsWith(Paths.objectsDir) ? 'attachment' : /[\\/]log[\\/]/.test(rel) ? 'log file' : 'other', bytes: bytes.byteLength };
+      throw e;
+    }
     this.writesSeen.push(rel);
   }
 

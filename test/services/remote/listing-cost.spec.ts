@@ -2,11 +2,11 @@
 // of lighttpd and s3rver. An idle round and a round with one new file must not grow with the history
 // (docs/SERVERS.md, "Incremental listing", has the figures this prints).
 
-import { FolderMedium, type Medium } from '../../../src/services/store/medium';
-import { startServerWithMedia } from '../../support/server-media';
+import type { Medium } from '../../../src/services/store/medium';
+import { startServerWithMedia, uploadStore } from '../../support/server-media';
 import { HttpProxy, type Counts } from '../../support/http-proxy';
 import { newSharedStore, openDevice, syncAll, type Device } from '../../support/store-fixture';
-import { waitFor, walk } from '../../support/temp';
+import { waitFor } from '../../support/temp';
 
 jest.setTimeout(600_000);
 
@@ -39,10 +39,7 @@ describe.each(KINDS)(`a round on $name with ${DEVICES} devices × ${FILES} log f
     const m = <T extends Medium>(x: T): T => (media.push(x), x);
     try {
       const loader = m(env.connect());
-      const files = walk(local.shared).filter((f) => !f.endsWith('practice-store.json'));
-      const header = new FolderMedium(local.shared);
-      await loader.write('practice-store.json', await header.read('practice-store.json', 1 << 20), 'create');
-      for (let i = 0; i < files.length; i += 16) await Promise.all(files.slice(i, i + 16).map(async (rel) => loader.write(rel, await header.read(rel, 64 << 20), 'create')));
+      await uploadStore(loader, local.shared);
       for (const d of devs) await d.store.close();
       const server = { ...local, shared: loader.label, medium: undefined };
       const reopen = (i: number, medium: Medium) => openDevice(server, `PC${i}`, { id: devs[i]!.id, localRoot: devs[i]!.localRoot, medium, exchange: { heartbeatMs: 600_000, auditMs: 3_600_000 } });

@@ -61,7 +61,7 @@ describe('a PC whose log folder on the stick takes no more files', () => {
     await a.exchange.exchange();
     expect(a.exchange.health).toBe('full');
     expect(a.exchange.syncStatus).toMatchObject({ state: 'offline', pendingUploads: 1 });
-    const words = accessOfHealth('full', undefined)!;
+    const words = accessOfHealth('full', {})!;
     expect(words.state).toBe('denied');
     expect(words.detail!.de).toMatch(/kein Platz mehr.*FAT32.*bleiben auf diesem PC gespeichert/s);
     expect(words.detail!.en).toMatch(/no more room.*FAT32.*stay saved on this PC/s);
