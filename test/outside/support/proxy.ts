@@ -3,7 +3,7 @@
 // rule without ever answering (a server that hangs after the first steps), or answer with a status.
 import * as http from 'node:http';
 
-export type Rule = (req: http.IncomingMessage) => 'pass' | 'hold' | number;
+export type Rule = (req: http.IncomingMessage) => 'pass' | 'hold' | number | { status: number; body?: string; headers?: Record<string, string> };
 
 export interface Proxy {
   /** The proxy's address for a path of the target (same path, the proxy's host). */
@@ -25,6 +25,12 @@ export async function startProxy(target: string, rule: Rule = () => 'pass'): Pro
       held.add(res);
       req.resume();
       res.on('close', () => held.delete(res));
+      return;
+    }
+    if (typeof what === 'object') {
+      req.resume();
+      res.writeHead(what.status, { ...(what.body ? { 'content-type': 'application/xml', 'content-length': String(Buffer.byteLength(what.body)) } : {}), ...what.headers });
+      res.end(what.body);
       return;
     }
     if (typeof what === 'number') {
