@@ -9,6 +9,8 @@ export interface Proxy {
   /** The proxy's address for a path of the target (same path, the proxy's host). */
   url: string;
   rule: Rule;
+  /** Milliseconds every passed request waits before it is forwarded (a server across the internet). */
+  delayMs?: number;
   /** Every request seen: method and path. */
   seen: string[];
   close(): Promise<void>;
@@ -39,6 +41,7 @@ export async function startProxy(target: string, rule: Rule = () => 'pass'): Pro
       res.end();
       return;
     }
+    const forward = () => {
     const up = http.request({ host: t.hostname, port: t.port, method: req.method, path: req.url, headers: { ...req.headers, host: t.host } }, (r) => {
       res.writeHead(r.statusCode ?? 502, r.headers);
       r.pipe(res);
@@ -47,6 +50,11 @@ export async function startProxy(target: string, rule: Rule = () => 'pass'): Pro
       res.destroy();
     });
     req.pipe(up);
+    };
+    if (p.delayMs) {
+      req.pause();
+      setTimeout(forward, p.delayMs);
+    } else forward();
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const port = (server.address() as { port: number }).port;
