@@ -3,12 +3,14 @@
 // rule without ever answering (a server that hangs after the first steps), or answer with a status.
 import * as http from 'node:http';
 
-export type Rule = (req: http.IncomingMessage) => 'pass' | 'hold' | number;
+export type Rule = (req: http.IncomingMessage) => 'pass' | 'hold' | number | { status: number; body?: string; headers?: Record<string, string> };
 
 export interface Proxy {
   /** The proxy's address for a path of the target (same path, the proxy's host). */
   url: string;
   rule: Rule;
+  /** Milliseconds every passed request waits before it is forwarded (a server across the internet). */
+  delayMs?: number;
   /** Every request seen: method and path. */
   seen: string[];
   close(): Promise<void>;
@@ -27,12 +29,19 @@ export async function startProxy(target: string, rule: Rule = () => 'pass'): Pro
       res.on('close', () => held.delete(res));
       return;
     }
+    if (typeof what === 'object') {
+      req.resume();
+      res.writeHead(what.status, { ...(what.body ? { 'content-type': 'application/xml', 'content-length': String(Buffer.byteLength(what.body)) } : {}), ...what.headers });
+      res.end(what.body);
+      return;
+    }
     if (typeof what === 'number') {
       req.resume();
       res.writeHead(what, what === 503 ? { 'retry-after': '120' } : {});
       res.end();
       return;
     }
+    const forward = () => {
     const up = http.request({ host: t.hostname, port: t.port, method: req.method, path: req.url, headers: { ...req.headers, host: t.host } }, (r) => {
       res.writeHead(r.statusCode ?? 502, r.headers);
       r.pipe(res);
@@ -41,6 +50,11 @@ export async function startProxy(target: string, rule: Rule = () => 'pass'): Pro
       res.destroy();
     });
     req.pipe(up);
+    };
+    if (p.delayMs) {
+      req.pause();
+      setTimeout(forward, p.delayMs);
+    } else forward();
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const port = (server.address() as { port: number }).port;
