@@ -2,13 +2,14 @@
 // docs/ARCHITECTURE.md "A location with no room": ENOSPC/EDQUOT, a server's 507 turn the carrier 'full':
 // nothing sent, the others' changes arrive, access$ says `denied` with SHARED_FULL (what happened, that
 // nothing is lost, what to do); once there is room the waiting changes go.
-// What this shows:
-//  - 507 with a change waiting: holds (denied + words, never in-sync, the change arrives afterwards).
+// What this showed (each now holds):
+//  - 507 with a change waiting: held from the start (denied + words, never in-sync, the change arrives afterwards).
 //  - S3 provider quotas answer 403 with <Code>QuotaExceeded</Code> (Ceph RGW and providers built on it):
-//    taken as "no permission"/unreachable, never 'full' — access$ does not say the location is full.
-//  - 413 (an upload over the server's body limit, e.g. nginx in front of Nextcloud): mapped to ENOSPC,
-//    so the words say "the disk is full, free space there" — which can never help: the one file is
-//    too large for the server, and every later change waits behind it for ever.
+//    was taken as "no permission"/unreachable, never 'full'; now no room (s3-medium.ts s3Error).
+//  - 413 (an upload over the server's body limit, e.g. nginx in front of Nextcloud): was mapped to ENOSPC,
+//    so the words said "free space there", which can never help; now its own health 'too-large' with
+//    words on the upload limit and the way out (raise it, or move the practice data). The changes still
+//    wait behind the file until then: an attachment goes before the records that name it.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { startLighttpd, startS3rver, type S3TestServer, type TestServer } from '../support/servers';
@@ -78,13 +79,13 @@ test('S3: a provider quota (403 QuotaExceeded on PUT) is told as a full location
   const seen = [...new Set(pc.access.slice(from).map((a) => `${a.state}: ${words(a.detail).slice(0, 70)}`))];
   console.log(seen, JSON.stringify(pc.lastSync()));
   expect(pc.sync.slice(-3).filter((s) => s.state === 'in-sync')).toEqual([]);
-  // FAILS today: the 403 is "no permission", the round ends 'unreachable' ("nicht erreichbar")
+  // before the fix: the 403 was "no permission", the round ended 'unreachable' ("nicht erreichbar")
   expect(`${pc.lastAccess()!.state}: ${words(pc.lastAccess()!.detail)}`).toMatch(/^denied: .*(kein Platz|no more room)/);
   proxy.rule = () => 'pass';
   await until(() => pc!.lastSync()?.state === 'in-sync', 30_000, 'in-sync after the quota', () => JSON.stringify(pc!.lastSync()));
 });
 
-test('413 for one too-large upload: the words name the cause (not "free space"), and later changes are not held behind it for ever', async () => {
+test('413 for one too-large upload: the words name the cause (the upload limit, not "free space") and the way out', async () => {
   pc = await webdavPc();
   // a server whose upload limit is 1 MiB (nginx client_max_body_size in front of a Nextcloud)
   proxy!.rule = (req) => (req.method === 'PUT' && Number(req.headers['content-length'] ?? 0) > 1024 * 1024 ? 413 : 'pass');
@@ -93,7 +94,14 @@ test('413 for one too-large upload: the words name the cause (not "free space"),
   await pc.call('put', { c: 'clients', id: 'k3', data: { name: 'Carla Beispiel' } });
   await until(() => pc!.lastAccess()?.state !== 'available', 20_000, 'access to change', () => JSON.stringify(pc!.lastAccess()));
   const shown = words(pc.lastAccess()!.detail);
-  // FAILS today: SHARED_FULL ("kein Platz mehr … Bitte schaffen Sie dort Platz"), though the server has room
+  // before the fix: SHARED_FULL ("kein Platz mehr … Bitte schaffen Sie dort Platz"), though the server has room
   expect(shown).not.toMatch(FULL_WORDS);
   expect(shown).toMatch(/zu groß|too large/);
+  expect(pc.lastAccess()!.state).toBe('denied');
+  expect(words(pc.lastAccess()!.detail)).toMatch(/Upload-Grenze.*erhöhen.*umziehen|upload limit.*raised.*move/s);
+  expect(pc.lastSync()?.state).not.toBe('in-sync'); // the attachment and the record wait, counted
+  // the limit raised: everything goes
+  proxy!.rule = () => 'pass';
+  await until(() => pc!.lastSync()?.state === 'in-sync', 30_000, 'in-sync once the limit is raised', () => JSON.stringify(pc!.lastSync()));
+  expect(pc.lastAccess()!.state).toBe('available');
 });
