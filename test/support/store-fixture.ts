@@ -52,3 +52,23 @@ export async function syncAll(devices: Pick<Device, 'replica' | 'exchange'>[], r
       await d.exchange.exchange();
     }
 }
+
+/**
+ * A history made in a local folder (fast, then put on a server as it is): `devices` PCs that each
+ * wrote `files` log files of one record each (`text` characters of it), all taken in by every PC.
+ */
+export async function localHistory(devices: number, files: number, text = 0): Promise<{ local: Awaited<ReturnType<typeof newSharedStore>>; devs: Device[] }> {
+  const local = await newSharedStore('Teekanne-Nordstrand-2026');
+  const devs: Device[] = [];
+  for (let i = 0; i < devices; i++) devs.push(await openDevice(local, `PC${i}`, { exchange: { heartbeatMs: 600_000 } }));
+  await Promise.all(
+    devs.map(async (d) => {
+      for (let n = 0; n < files; n++) {
+        await d.replica.put('clients', `c-${d.name}-${n}`, text ? { n, text: 'x'.repeat(text) } : { n });
+        await d.replica.sealNow();
+      }
+    }),
+  );
+  await syncAll(devs, 2);
+  return { local, devs };
+}

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { FolderMedium, type Medium } from '../../../src/services/store/medium';
 import { startServerWithMedia, uploadStore } from '../../support/server-media';
 import { HttpProxy } from '../../support/http-proxy';
-import { newSharedStore, openDevice, syncAll, type Device } from '../../support/store-fixture';
+import { localHistory, openDevice } from '../../support/store-fixture';
 
 jest.setTimeout(300_000);
 
@@ -20,15 +20,7 @@ const fileGets = (proxy: HttpProxy) =>
 
 describe.each(KINDS)('the full check on $name', (kind) => {
   test('reads a verified copy again only when its version changed, and mends it', async () => {
-    const local = await newSharedStore('Teekanne-Nordstrand-2026');
-    const devs: Device[] = [];
-    for (let i = 0; i < 2; i++) devs.push(await openDevice(local, `PC${i}`, { exchange: { heartbeatMs: 600_000 } }));
-    for (const d of devs)
-      for (let n = 0; n < 4; n++) {
-        await d.replica.put('clients', `c-${d.name}-${n}`, { n, text: 'x'.repeat(2000) });
-        await d.replica.sealNow();
-      }
-    await syncAll(devs, 2);
+    const { local, devs } = await localHistory(2, 4, 2000);
     const env = await startServerWithMedia(kind.name);
     const proxy = await HttpProxy.start(env.target);
     const media: Medium[] = [];
@@ -87,15 +79,7 @@ describe.each(KINDS)('the full check on $name', (kind) => {
 
 describe('a copy changed on the server\'s disk with its time put back (tag, size and time unchanged)', () => {
   test('is read again on the rotating slice and mended, though its version says it is the same', async () => {
-    const local = await newSharedStore('Teekanne-Nordstrand-2026');
-    const devs: Device[] = [];
-    for (let i = 0; i < 2; i++) devs.push(await openDevice(local, `PC${i}`, { exchange: { heartbeatMs: 600_000 } }));
-    for (const d of devs)
-      for (let n = 0; n < 4; n++) {
-        await d.replica.put('clients', `c-${d.name}-${n}`, { n, text: 'x'.repeat(2000) });
-        await d.replica.sealNow();
-      }
-    await syncAll(devs, 2);
+    const { local, devs } = await localHistory(2, 4, 2000);
     const env = await startServerWithMedia('apache2'); // its default entity tag is time and size (lighttpd's changes with the inode's change time)
     const media: Medium[] = [];
     try {

@@ -5,7 +5,7 @@
 import type { Medium } from '../../../src/services/store/medium';
 import { startServerWithMedia, uploadStore } from '../../support/server-media';
 import { HttpProxy, type Counts } from '../../support/http-proxy';
-import { newSharedStore, openDevice, syncAll, type Device } from '../../support/store-fixture';
+import { localHistory, openDevice, syncAll } from '../../support/store-fixture';
 import { waitFor } from '../../support/temp';
 
 jest.setTimeout(600_000);
@@ -21,18 +21,7 @@ const fmt = (c: Counts) => `${c.requests} requests (${Object.entries(c.byMethod)
 describe.each(KINDS)(`a round on $name with ${DEVICES} devices × ${FILES} log files`, (kind) => {
   test('idle, one new file from another PC, one own new file, the full check', async () => {
     // the history is made in a local folder (fast), then put on the server as it is
-    const local = await newSharedStore('Teekanne-Nordstrand-2026');
-    const devs: Device[] = [];
-    for (let i = 0; i < DEVICES; i++) devs.push(await openDevice(local, `PC${i}`, { exchange: { heartbeatMs: 600_000 } }));
-    await Promise.all(
-      devs.map(async (d) => {
-        for (let n = 0; n < FILES; n++) {
-          await d.replica.put('clients', `c-${d.name}-${n}`, { n });
-          await d.replica.sealNow();
-        }
-      }),
-    );
-    await syncAll(devs, 2);
+    const { local, devs } = await localHistory(DEVICES, FILES);
     const env = await startServerWithMedia(kind.name);
     const proxy = await HttpProxy.start(env.target);
     const media: Medium[] = [];
