@@ -87,7 +87,7 @@ function openInChild(args: Record<string, unknown>): { ms: number; rssMiB: numbe
   return JSON.parse(out.trim().split('\n').pop()!) as { ms: number; rssMiB: number; records: number };
 }
 
-const mib = (b: number) => `${(b / 1048576).toFixed(1)} MiB`;
+const mib = (b: number) => (Math.abs(b) >= 1048576 ? `${(b / 1048576).toFixed(1)} MiB` : `${(b / 1024).toFixed(0)} KiB`);
 const int = (n: number) => Math.round(n).toLocaleString('en');
 
 export async function decadeFigures(work: string, opts: { days: number; records: number }): Promise<{ text: string; section: string }> {
@@ -217,7 +217,7 @@ function render(cps: Checkpoint[], opts: { days: number; records: number }, seco
   const section = `${DECADE_BEGIN}
 ## Ten years: the baseline of format 1
 
-Produced by \`npm run bench -- --decade --days ${opts.days} --records ${opts.records}\` on ${new Date().toISOString().slice(0, 10)} (${seconds} s; bench/decade.ts). A 4-PC practice on the store format of today: ${int(opts.records)} records imported on PC1, then each working day ${EDITS_PER_DAY} edits of random records spread over the PCs, each its own log file, the writer sending at once and every PC taking in the others' files every ${EDITS_PER_HOUR} edits; one shared folder (no sync client, no attachments, no passphrase change). Times from fresh processes (a join: an empty replica takes every file; a warm open: PC1's replica with a fresh snapshot); the machine is shared and noisy, counts are not. The straight line is the last checkpoint plus the growth between the first and the last, out to the issue's decade (1,000,000 changes): nothing here shrinks, since format 1 deletes nothing.
+Produced by \`npm run bench -- --decade --days ${opts.days} --records ${opts.records}\` on ${new Date().toISOString().slice(0, 10)} (${seconds} s; bench/decade.ts). A 4-PC practice on the store format of today: ${int(opts.records)} records imported on PC1, then each working day ${EDITS_PER_DAY} edits of random records spread over the PCs, each its own log file, the writer sending at once and every PC taking in the others' files every ${EDITS_PER_HOUR} edits; one shared folder (no sync client, no attachments, no passphrase change). Times from fresh processes (a join: an empty replica takes every file; a warm open: PC1's replica with a fresh snapshot); the machine is shared and noisy, counts are not. The straight line is the last checkpoint plus the growth between the first and the last, out to the issue's decade (1,000,000 changes): nothing here shrinks, since format 1 deletes nothing. The records are synthetic and alike, so they compress far better than real notes (the ratio to the compressed records is an upper bound); the shared folder's files are encrypted and do not compress.
 
 ${text}
 
