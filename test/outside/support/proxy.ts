@@ -42,14 +42,14 @@ export async function startProxy(target: string, rule: Rule = () => 'pass'): Pro
       return;
     }
     const forward = () => {
-    const up = http.request({ host: t.hostname, port: t.port, method: req.method, path: req.url, headers: { ...req.headers, host: t.host } }, (r) => {
-      res.writeHead(r.statusCode ?? 502, r.headers);
-      r.pipe(res);
-    });
-    up.on('error', () => {
-      res.destroy();
-    });
-    req.pipe(up);
+      const up = http.request({ host: t.hostname, port: t.port, method: req.method, path: req.url, headers: { ...req.headers, host: t.host } }, (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      });
+      up.on('error', () => {
+        res.destroy();
+      });
+      req.pipe(up);
     };
     if (p.delayMs) {
       req.pause();
