@@ -6,7 +6,7 @@
 import * as https from 'node:https';
 import * as path from 'node:path';
 import { DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
-import { MediumError, assertProbeName, existsByStat, slashed, tagNumber, type FolderChanges, type ListingMark, type Medium, type MediumEntry, type MediumStat, type WriteMode } from '../store/medium';
+import { MediumError, StatCache, assertProbeName, existsByStat, slashed, tagNumber, type FolderChanges, type ListingMark, type Medium, type MediumEntry, type MediumStat, type WriteMode } from '../store/medium';
 import { caBundle } from './http';
 import { MAX_LISTING, statusError } from './webdav-medium';
 
@@ -39,7 +39,7 @@ export interface S3Options {
 export class S3Medium implements Medium {
   readonly root = undefined;
   protected readonly client: S3Client;
-  protected readonly seen = new Map<string, { stat: MediumStat; at: number }>();
+  protected readonly seen: StatCache;
   /** Listing without a delimiter (a provider whose grouped listing is broken). */
   protected flat = false;
 
@@ -48,6 +48,7 @@ export class S3Medium implements Medium {
     login: S3Login,
     protected readonly opts: S3Options = {},
   ) {
+    this.seen = new StatCache(opts.statCacheMs ?? 2000);
     this.client = new S3Client({
       endpoint: at.endpoint,
       region: at.region,
@@ -131,7 +132,7 @@ export class S3Medium implements Medium {
         if (!name || name.includes('/')) continue;
         const mtimeMs = o.LastModified?.getTime() ?? 0;
         out.push({ name, kind: 'file', size: o.Size ?? 0, ...(o.ETag ? { version: `${o.ETag}|${o.Size ?? 0}|${mtimeMs}` } : {}) });
-        this.seen.set(path.join(rel, name), { stat: { kind: 'file', size: o.Size ?? 0, mtimeMs, ctimeMs: tagNumber(o.ETag) ?? mtimeMs }, at: now });
+        this.seen.set(path.join(rel, name), { kind: 'file', size: o.Size ?? 0, mtimeMs, ctimeMs: tagNumber(o.ETag) ?? mtimeMs }, now);
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
       // the same bound as on WebDAV: the folder is reported and skipped, never taken in part
@@ -143,7 +144,7 @@ export class S3Medium implements Medium {
 
   async stat(rel: string): Promise<MediumStat> {
     const s = this.seen.get(rel);
-    if (s && Date.now() - s.at < (this.opts.statCacheMs ?? 2000)) return s.stat;
+    if (s) return s;
     try {
       const h = await this.run('HEAD', (abortSignal) => this.client.send(new HeadObjectCommand({ Bucket: this.at.bucket, Key: this.key(rel) }), { abortSignal }));
       const mtimeMs = h.LastModified?.getTime() ?? 0;

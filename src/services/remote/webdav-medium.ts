@@ -5,7 +5,7 @@
 // checked by the replica folder that reads it.
 import * as path from 'node:path';
 import { XMLParser } from 'fast-xml-parser';
-import { MediumError, assertProbeName, existsByStat, slashed, tagNumber, type FolderChanges, type ListingMark, type Medium, type MediumEntry, type MediumStat, type WriteMode } from '../store/medium';
+import { MediumError, StatCache, assertProbeName, existsByStat, slashed, tagNumber, type FolderChanges, type ListingMark, type Medium, type MediumEntry, type MediumStat, type WriteMode } from '../store/medium';
 import { HttpClient, type HttpOptions, type HttpResponse } from './http';
 
 export interface Login {
@@ -37,7 +37,7 @@ export class WebDavMedium implements Medium {
   protected readonly base: URL;
   protected readonly auth: string | undefined;
   /** Sizes and times from the last listings, by store path (answers `stat` for a moment). */
-  protected readonly seen = new Map<string, { stat: MediumStat; at: number }>();
+  protected readonly seen: StatCache;
   /** Folders known to exist (created or listed): not created again. */
   protected readonly folders = new Set<string>(['']);
 
@@ -55,6 +55,7 @@ export class WebDavMedium implements Medium {
     this.base = url;
     this.auth = login ? 'Basic ' + Buffer.from(`${login.user}:${login.password}`, 'utf8').toString('base64') : undefined;
     this.http = new HttpClient(opts);
+    this.seen = new StatCache(opts.statCacheMs ?? 2000);
   }
 
   get label(): string {
@@ -133,7 +134,7 @@ export class WebDavMedium implements Medium {
       const name = trimSlash(p.slice(self.length));
       if (!name || name.includes('/')) continue;
       out.push({ name, kind: r.stat.kind, ...(r.stat.kind === 'file' ? { size: r.stat.size, ...(r.tag ? { version: `${r.tag}|${r.stat.size}|${r.modified}` } : {}) } : {}) });
-      this.seen.set(path.join(rel, name), { stat: r.stat, at: now });
+      this.seen.set(path.join(rel, name), r.stat, now);
     }
     if (selfEntry?.stat.kind === 'file') throw new MediumError(`PROPFIND: ${rel || 'the address'} is a file, not a folder`, 'ENOTDIR');
     this.folders.add(rel);
@@ -142,7 +143,7 @@ export class WebDavMedium implements Medium {
 
   async stat(rel: string): Promise<MediumStat> {
     const s = this.seen.get(rel);
-    if (s && Date.now() - s.at < (this.opts.statCacheMs ?? 2000)) return s.stat;
+    if (s) return s;
     const { res, limit } = await this.propfind(rel, 0, false);
     failUnless(res, 'PROPFIND', [207]);
     const first = (await responses(res.body, limit, DEPTH0_ENTRIES))[0];

@@ -101,6 +101,41 @@ export interface Medium {
   interrupt?(): void;
 }
 
+/**
+ * What a server's listing said of each file, believed by `stat` for a short while (default 2 s) so that
+ * a listing is not followed by a request per file. Entries older than that are dropped now and then:
+ * a PC that runs for weeks lists a growing store, and the cache held every path it had ever listed.
+ */
+export class StatCache {
+  protected readonly entries = new Map<string, { stat: MediumStat; at: number }>();
+  protected lastSweep: number | undefined;
+
+  constructor(readonly ms = 2000) {}
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  set(rel: string, stat: MediumStat, now = Date.now()): void {
+    this.entries.set(rel, { stat, at: now });
+    this.lastSweep ??= now;
+    if (now - this.lastSweep >= Math.max(10_000, 5 * this.ms)) {
+      this.lastSweep = now;
+      for (const [k, v] of this.entries) if (now - v.at >= this.ms) this.entries.delete(k);
+    }
+  }
+
+  /** The listed state while it is fresh, else undefined. */
+  get(rel: string, now = Date.now()): MediumStat | undefined {
+    const s = this.entries.get(rel);
+    return s && now - s.at < this.ms ? s.stat : undefined;
+  }
+
+  delete(rel: string): void {
+    this.entries.delete(rel);
+  }
+}
+
 export class MediumError extends Error {
   constructor(
     message: string,

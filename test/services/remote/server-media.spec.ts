@@ -4,7 +4,7 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { FolderMedium, type Medium } from '../../../src/services/store/medium';
+import { FolderMedium, StatCache, type Medium } from '../../../src/services/store/medium';
 import { WebDavMedium } from '../../../src/services/remote/webdav-medium';
 import { S3Medium } from '../../../src/services/remote/s3-medium';
 import { BadFileError, ReplicaFolder, readBounded } from '../../../src/services/store/replica-folder';
@@ -168,5 +168,20 @@ describe.each(KINDS)('medium: $name', (kind) => {
       (probe as { close(): void }).close();
     }
     expect(await env.medium.exists('')).toBe(true); // and after it comes back, all is as before
+  });
+});
+
+describe('the stat cache of a server medium', () => {
+  test('believes a listing for its 2 s, and drops what is older now and then (a PC that runs for weeks)', () => {
+    const c = new StatCache(2000);
+    const st = { kind: 'file' as const, size: 1, mtimeMs: 0, ctimeMs: 0 };
+    const t0 = 1_000_000;
+    for (let i = 0; i < 1000; i++) c.set(`devices/a/log/${i}`, st, t0);
+    expect(c.get('devices/a/log/5', t0 + 1999)).toEqual(st);
+    expect(c.get('devices/a/log/5', t0 + 2000)).toBeUndefined(); // not believed once 2 s old
+    expect(c.size).toBe(1000);
+    c.set('devices/a/log/new', st, t0 + 10_000); // a listing 10 s later: the old entries go
+    expect(c.size).toBe(1);
+    expect(c.get('devices/a/log/new', t0 + 10_001)).toEqual(st);
   });
 });
