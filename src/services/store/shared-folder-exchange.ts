@@ -241,15 +241,9 @@ export class SharedFolderExchange implements Carrier {
       this.beginListingRound();
       this.presenceBudget = new Budget(); // one for the round, however often it looks at the presences
       if (this.lastExchangeAt === undefined || this.moved || Date.now() - this.lastMoveCheck >= (this.opts.auditMs ?? 60_000)) await this.checkMoved();
-      if (this.moved) {
-        // The store lives elsewhere now: nothing more is sent here (this PC's changes wait, counted as
-        // pending, until it follows); what late PCs still write here is received.
-        await this.pull();
-        this.lastExchangeAt = new Date().toISOString();
-        this.backoffMs = 0;
-        this.setHealth('moved');
-        return;
-      }
+      // The store lives elsewhere now: nothing more is sent here (this PC's changes wait, counted as
+      // pending, until it follows); what late PCs still write here is received.
+      if (this.moved) return await this.receiveOnly('moved');
       let refused: 'full' | 'too-large' | undefined;
       try {
         await this.push();
@@ -262,13 +256,7 @@ export class SharedFolderExchange implements Carrier {
         else if (code === 'EFBIG') refused = 'too-large';
         else throw e;
       }
-      if (refused) {
-        await this.pull();
-        this.lastExchangeAt = new Date().toISOString();
-        this.backoffMs = 0;
-        this.setHealth(refused);
-        return;
-      }
+      if (refused) return await this.receiveOnly(refused);
       // the vouchers first where files may wait for them (a new PC after a passphrase change: every
       // older log file), so they are taken on their first reading, not held and read again
       if (this.lastExchangeAt === undefined || this.held.size > 0) await this.readPresence();
@@ -338,6 +326,14 @@ export class SharedFolderExchange implements Carrier {
 
   get movedTo(): MovedTo | undefined {
     return this.moved;
+  }
+
+  /** The rest of a round that sends nothing (`moved`, `full`, `too-large`): it receives, and says why it sent nothing. */
+  protected async receiveOnly(health: 'moved' | 'full' | 'too-large'): Promise<void> {
+    await this.pull();
+    this.lastExchangeAt = new Date().toISOString();
+    this.backoffMs = 0;
+    this.setHealth(health);
   }
 
   /** The file the server last refused as too large, while the carrier is `too-large`. */
