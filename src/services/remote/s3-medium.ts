@@ -6,7 +6,7 @@
 import * as https from 'node:https';
 import * as path from 'node:path';
 import { DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
-import { MediumError, StatCache, assertProbeName, existsByStat, slashed, tagNumber, type FolderChanges, type ListingMark, type Medium, type MediumEntry, type MediumStat, type WriteMode } from '../store/medium';
+import { MediumError, StatCache, assertPackedName, assertProbeName, existsByStat, slashed, tagNumber, type FolderChanges, type ListingMark, type Medium, type MediumEntry, type MediumStat, type WriteMode } from '../store/medium';
 import { caBundle } from './http';
 import { MAX_LISTING, statusError } from './webdav-medium';
 
@@ -208,6 +208,12 @@ export class S3Medium implements Medium {
   async removeProbe(rel: string): Promise<void> {
     assertProbeName(rel);
     await this.run('DELETE', (abortSignal) => this.client.send(new DeleteObjectCommand({ Bucket: this.at.bucket, Key: this.key(rel) }), { abortSignal }));
+  }
+
+  async removePacked(rel: string): Promise<void> {
+    assertPackedName(rel);
+    await this.run('DELETE', (abortSignal) => this.client.send(new DeleteObjectCommand({ Bucket: this.at.bucket, Key: this.key(rel) }), { abortSignal }));
+    this.seen.delete(rel);
   }
 
   close(): void {

@@ -5,7 +5,7 @@
 // checked by the replica folder that reads it.
 import * as path from 'node:path';
 import { XMLParser } from 'fast-xml-parser';
-import { MediumError, StatCache, assertProbeName, existsByStat, slashed, tagNumber, type FolderChanges, type ListingMark, type Medium, type MediumEntry, type MediumStat, type WriteMode } from '../store/medium';
+import { MediumError, StatCache, assertPackedName, assertProbeName, existsByStat, slashed, tagNumber, type FolderChanges, type ListingMark, type Medium, type MediumEntry, type MediumStat, type WriteMode } from '../store/medium';
 import { HttpClient, type HttpOptions, type HttpResponse } from './http';
 
 export interface Login {
@@ -201,6 +201,13 @@ export class WebDavMedium implements Medium {
   async removeProbe(rel: string): Promise<void> {
     assertProbeName(rel);
     await this.http.send({ method: 'DELETE', url: this.url(rel), headers: this.headers() });
+  }
+
+  async removePacked(rel: string): Promise<void> {
+    assertPackedName(rel);
+    const res = await this.http.send({ method: 'DELETE', url: this.url(rel), headers: this.headers() });
+    if (res.status !== 404) failUnless(res, 'DELETE', [200, 204]);
+    this.seen.delete(rel);
   }
 
   interrupt(): void {

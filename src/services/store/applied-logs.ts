@@ -37,10 +37,30 @@ export class AppliedLogs {
   protected generation = 0;
   protected readonly filesMemo = new Map<string, { at: number; files: OwnLogFile[] }>();
 
+  /** Per device: the highest n such that positions 1…n are all applied (grows only; see `holds`). */
+  protected readonly prefix = new Map<string, number>();
+
   constructor(
     protected readonly local: ReplicaFolder,
     protected readonly clock: HybridClock,
+    /** Reads an applied log file's content from this replica: its own file, or a pack that holds it. */
+    protected readonly read: (f: SegmentFile) => Promise<Segment> = (f) => local.readSegment(f),
   ) {}
+
+  /**
+   * What this replica acknowledges in its presence (format 2): per device, the highest n such that it
+   * holds every position 1…n of that device's chain.
+   */
+  holds(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [dev, m] of this.logs) {
+      let n = this.prefix.get(dev) ?? 0;
+      while (m.has(n + 1)) n++;
+      this.prefix.set(dev, n);
+      if (n > 0) out[dev] = n;
+    }
+    return out;
+  }
 
   has(f: SegmentFile): boolean {
     return this.applied.has(logKey(f));
@@ -74,7 +94,7 @@ export class AppliedLogs {
 
   /** The `prev` of an applied log file (from the cache of recent ones, else read back). */
   async prevOf(f: SegmentFile): Promise<string | null> {
-    const seg = this.cache.get(whereOf(f)) ?? (await this.local.readSegment(f));
+    const seg = this.cache.get(whereOf(f)) ?? (await this.read(f));
     return seg.prev;
   }
 
@@ -149,6 +169,7 @@ export class AppliedLogs {
         // a snapshot found bad half-way leaves nothing behind
         this.state.clear();
         this.logs.clear();
+        this.prefix.clear();
         this.applied.clear();
         if (e instanceof BadFileError) bad(e.bad);
         else throw e;
@@ -171,7 +192,7 @@ export class AppliedLogs {
     let seg = this.cache.get(whereOf(f));
     if (!seg) {
       try {
-        seg = await this.local.readSegment(f);
+        seg = await this.read(f);
       } catch (e) {
         if (e instanceof BadFileError) throw corruptReplica(e.message);
         throw e;
@@ -186,7 +207,7 @@ export class AppliedLogs {
   /** Reads a log file back from disk (not from the cache). */
   reread(f: SegmentFile): Promise<Segment> {
     this.cache.delete(whereOf(f));
-    return this.local.readSegment(f);
+    return this.read(f);
   }
 
   protected remember(f: SegmentFile, seg: Segment): void {

@@ -16,9 +16,11 @@ import type { ReplicaPort } from './replica-port';
 /** A store file by its path; `hash` when its name is the SHA-256 of its bytes (all but device cards). */
 export interface StoreFile {
   readonly rel: string;
-  readonly kind: 'key' | 'card' | 'log' | 'object';
+  readonly kind: 'key' | 'card' | 'log' | 'pack' | 'object';
   readonly device?: string;
   readonly seq?: number;
+  /** A pack's last log file (`seq` is its first). */
+  readonly last?: number;
   readonly hash?: string;
   /** Its size as the listing gave it (a server's listing does): the full check needs no `stat` of it. */
   readonly size?: number;
@@ -59,7 +61,7 @@ async function hashFile(file: string): Promise<string> {
   return h.digest('hex');
 }
 
-const ORDER: Record<StoreFile['kind'], number> = { key: 0, card: 1, object: 2, log: 3 };
+const ORDER: Record<StoreFile['kind'], number> = { key: 0, card: 1, object: 2, pack: 3, log: 4 };
 
 /**
  * Every store file in a folder, in the order to write them (keys before what they open, attachments
@@ -76,6 +78,7 @@ export async function listStoreFiles(folder: ReplicaFolder, bad?: (b: BadFile) =
     const card = await folder.cardEntry(dev, bad);
     if (card) out.push({ rel: Paths.deviceFile(dev), kind: 'card', device: dev, ...listedOf(card) });
     for (const f of await folder.listSegments(dev, bad)) out.push({ rel: Paths.segment(dev, f.seq, f.hash), kind: 'log', device: dev, seq: f.seq, hash: f.hash, ...listedOf(f) });
+    for (const p of await folder.listPacks(dev, bad)) out.push({ rel: Paths.pack(dev, p.first, p.last, p.hash), kind: 'pack', device: dev, seq: p.first, last: p.last, hash: p.hash, ...listedOf(p) });
   }
   for (const o of await folder.listObjectFiles(bad)) out.push({ rel: Paths.object(o.hash), kind: 'object', hash: o.hash, ...listedOf(o) });
   return out.sort((a, b) => ORDER[a.kind] - ORDER[b.kind] || (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
@@ -133,8 +136,20 @@ export class FolderAudit {
     const present = held.filter((f) => inShared.has(f.rel)).map((f) => ({ ...f, ...listedOf(listed.get(f.rel)!) }));
     for (const rel of [...this.verified.keys()]) if (!inShared.has(rel)) this.verified.delete(rel);
     const checked = await this.hashSome(present);
+    // Format 2: a log file or pack held here that a pack of its device holds, where that pack lies in the
+    // shared folder and is held here too (its bytes were checked here: a planted name covers nothing), was
+    // removed there by its device on purpose (STORE-FORMAT.md "Packs"): it is not written again.
+    const packsThere = present.filter((f) => f.kind === 'pack');
+    const coveredThere = (f: StoreFile): boolean =>
+      (f.kind === 'log' || f.kind === 'pack') &&
+      packsThere.some((p) => p.device === f.device && p.rel !== f.rel && p.seq! <= f.seq! && (f.kind === 'log' ? f.seq! : f.last!) <= p.last! && (f.kind === 'log' || p.seq !== f.seq || p.last !== f.last));
     for (const f of held) {
       const missing = !inShared.has(f.rel);
+      if (missing && coveredThere(f)) {
+        this.firstBad.delete(f.rel);
+        this.damaged.delete(f.rel);
+        continue;
+      }
       const bad = missing || checked.get(f.rel) === false;
       if (!bad) {
         if (checked.get(f.rel) === true || !this.damaged.has(f.rel)) {

@@ -7,6 +7,8 @@ export const DEVICE_ID = /^[0-9a-f]{32}$/;
 export const SEQ_DIGITS = 10;
 export const HASH_HEX = /^[0-9a-f]{64}$/;
 export const SEGMENT_NAME = /^(\d{10})-([0-9a-f]{64})$/;
+/** A pack's name: the first and last log file it holds, and the SHA-256 of its bytes (docs/STORE-FORMAT.md "Packs"). */
+export const PACK_NAME = /^(\d{10})-(\d{10})-([0-9a-f]{64})$/;
 export const OBJECT_DIR = /^[0-9a-f]{2}$/;
 export const COLLECTION = /^[a-z][a-z0-9-]{0,63}$/;
 export const RECORD_ID = /^[A-Za-z0-9._-]{1,128}$/;
@@ -18,6 +20,17 @@ export const MAX_SNAPSHOT_BYTES = 512 << 20;
 export const MAX_OBJECT_BYTES = (50 << 20) + 1024;
 export const MAX_SMALL_FILE_BYTES = 64 << 10;
 export const MAX_CHANGES_PER_SEGMENT = 5000;
+/** A pack holds at most this many log files, and unpacks to at most MAX_PACK_PLAIN_BYTES. */
+export const MAX_FILES_PER_PACK = 20_000;
+export const MAX_PACK_BYTES = 64 << 20;
+export const MAX_PACK_PLAIN_BYTES = 256 << 20;
+/**
+ * The formats of the shared folder a device reads and follows, announced in its presence (`formats`).
+ * 1: log files only, nothing is ever deleted. 2: a device may roll its own log files up into packs
+ * and delete what a pack holds once every known device acknowledged it (docs/STORE-FORMAT.md "Packs").
+ * A device packs only when every known device announces 2.
+ */
+export const SHARED_FORMATS = [1, 2] as const;
 /**
  * Names another PC reads, in UTF-16 code units (what JavaScript's `length` and zod count). One
  * constant per field, used by the writer (which shortens to it, `storedName`) and every reader
@@ -49,6 +62,8 @@ export const Paths = {
   deviceFile: (dev: string) => path.join('devices', dev, 'device'),
   presence: (dev: string) => path.join('devices', dev, 'presence'),
   logDir: (dev: string) => path.join('devices', dev, 'log'),
+  packsDir: (dev: string) => path.join('devices', dev, 'packs'),
+  pack: (dev: string, first: number, last: number, hash: string) => path.join('devices', dev, 'packs', packName(first, last, hash)),
   segment: (dev: string, seq: number, hash: string) => path.join('devices', dev, 'log', segmentName(seq, hash)),
   objectsDir: 'objects',
   object: (hash: string) => path.join('objects', hash.slice(0, 2), hash),
@@ -76,6 +91,7 @@ export const INCOMING_TEMP = /^\.incoming-[0-9a-f]+\.tmp$/;
 /** Authenticated-data contexts: a file moved to another place fails authentication. */
 export const Contexts = {
   segment: (dev: string, seq: number) => `log/${dev}/${seq}`,
+  pack: (dev: string, first: number, last: number) => `pack/${dev}/${first}-${last}`,
   object: () => 'object',
   snapshot: (dev: string, seq: number) => `snapshot/${dev}/${seq}`,
   presence: (dev: string) => `presence/${dev}`,
@@ -86,6 +102,18 @@ export const Contexts = {
 
 export function segmentName(seq: number, hash: string): string {
   return `${String(seq).padStart(SEQ_DIGITS, '0')}-${hash}`;
+}
+
+export function packName(first: number, last: number, hash: string): string {
+  return `${String(first).padStart(SEQ_DIGITS, '0')}-${String(last).padStart(SEQ_DIGITS, '0')}-${hash}`;
+}
+
+export function parsePackName(name: string): { first: number; last: number; hash: string } | undefined {
+  const m = PACK_NAME.exec(name);
+  if (!m) return undefined;
+  const first = Number(m[1]);
+  const last = Number(m[2]);
+  return first >= 1 && last >= first && last - first < MAX_FILES_PER_PACK ? { first, last, hash: m[3]! } : undefined;
 }
 
 export function parseSegmentName(name: string): { seq: number; hash: string } | undefined {
@@ -305,6 +333,23 @@ export const SegmentSchema = z.object({
 });
 export type Segment = z.infer<typeof SegmentSchema>;
 
+/**
+ * The first line of a pack (gzip of NDJSON, encrypted like a log file under the key of its day): the log
+ * files it holds, in order, each by its number and the hash it had as a file; one line per log file
+ * follows, the log file's content (SegmentSchema). A pack is written once; a later pack may hold what
+ * earlier packs held (a pack of packs).
+ */
+export const PackHeaderSchema = z.object({
+  t: z.literal('pack'),
+  v: z.literal(1),
+  device: z.string().regex(DEVICE_ID),
+  first: z.number().int().min(1),
+  last: z.number().int().min(1),
+  createdAt: Iso,
+  files: z.array(z.tuple([z.number().int().min(1), z.string().regex(HASH_HEX)])).min(1).max(MAX_FILES_PER_PACK),
+});
+export type PackHeader = z.infer<typeof PackHeaderSchema>;
+
 export const JournalEntrySchema = z.object({ t: z.literal('journal'), v: z.literal(1), change: ChangeSchema });
 
 export const DeviceInfoSchema = z.object({
@@ -335,6 +380,14 @@ export const PresenceSchema = z.object({
    * under a replaced key are taken only so, docs/PASSPHRASE.md). Absent in files of older versions.
    */
   tips: z.record(z.string().regex(DEVICE_ID), z.tuple([z.number().int().min(1).max(9_999_999_999), z.string().regex(HASH_HEX)])).optional(),
+  /** The shared formats this device reads and follows (SHARED_FORMATS); absent: 1 only (a device of an older version). */
+  formats: z.array(z.number().int().min(1).max(1000)).max(16).optional(),
+  /**
+   * Acknowledgements (format 2): per device, the highest n such that this device holds every log file
+   * 1…n of that device's chain in its replica. A device deletes a file a pack of it holds only once every
+   * known device acknowledges the pack's last file this way (docs/STORE-FORMAT.md "Packs").
+   */
+  holds: z.record(z.string().regex(DEVICE_ID), z.number().int().min(0).max(9_999_999_999)).optional(),
 });
 export type Presence = z.infer<typeof PresenceSchema>;
 

@@ -74,6 +74,11 @@ export class LogListings {
     return { files, gone };
   }
 
+  /** A name this device removed itself (format 2: a file one of its packs holds): not listed any more, not "gone". */
+  forget(dev: string, name: string): void {
+    this.folders.get(dev)?.files.delete(name);
+  }
+
   /**
    * Where an incremental listing goes on from: after the last name listed that this replica holds (a
    * planted name at a high number, or a file not taken yet, never moves it: what lies above it is

@@ -93,8 +93,14 @@ export interface Medium {
   listChanges?(rel: string, mark: ListingMark | undefined): Promise<FolderChanges>;
   /** Whether anything is at `rel` (the root itself with ''). */
   exists(rel: string): Promise<boolean>;
-  /** Removes the connection check's test file (nothing of the store is ever removed through a medium). */
+  /** Removes the connection check's test file. */
   removeProbe?(rel: string): Promise<void>;
+  /**
+   * Removes a device's own file that a pack of it holds (format 2, STORE-FORMAT.md "Packs"): only a log
+   * file or a pack (`assertPackedName`); nothing else of the store is ever removed through a medium.
+   * A file already gone is no error.
+   */
+  removePacked?(rel: string): Promise<void>;
   /** Ends the connection (a server's sockets). */
   close?(): void;
   /** The program is closing: no more waiting between attempts (a request under way still finishes, so a last send can land). */
@@ -213,6 +219,11 @@ export class FolderMedium implements Medium {
   exists(rel: string): Promise<boolean> {
     return exists(this.abs(rel));
   }
+
+  async removePacked(rel: string): Promise<void> {
+    assertPackedName(rel);
+    await fsp.rm(this.abs(rel), { force: true });
+  }
 }
 
 /** `exists` of a server medium: whether its `stat` finds the entry (ENOENT: no; anything else is thrown). */
@@ -229,6 +240,11 @@ export async function existsByStat(m: Pick<Medium, 'stat'>, rel: string): Promis
 /** Only the connection check's test file may ever be removed through a medium. */
 export function assertProbeName(rel: string): void {
   if (!/^\.probe-[0-9a-f]+\.tmp$/.test(rel)) throw new Error('only the connection check’s test file is ever removed');
+}
+
+/** Only a device's log file or pack may be removed as packed (the caller removes its own only). */
+export function assertPackedName(rel: string): void {
+  if (!/^devices\/[0-9a-f]{32}\/(log\/\d{10}-[0-9a-f]{64}|packs\/\d{10}-\d{10}-[0-9a-f]{64})$/.test(slashed(rel))) throw new Error('only a log file or pack a pack holds is ever removed');
 }
 
 /** A server's entity tag as a number for MediumStat.ctimeMs (a changed tag: a changed file). */

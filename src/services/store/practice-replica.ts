@@ -18,7 +18,8 @@ import { HybridClock } from './hybrid-clock';
 import { verifyReplica, type VerifyReport } from './verify';
 import type { RecordEntry } from './record-state';
 import { AppliedLogs } from './applied-logs';
-import { BadFileError, HeldFileError, ReplicaFolder, type BadFile, type SegmentFile } from './replica-folder';
+import { BadFileError, HeldFileError, ReplicaFolder, type BadFile, type PackContent, type PackFile, type SegmentFile } from './replica-folder';
+import { PackShelf, packCovers, packKey } from './pack-shelf';
 import { sealedKeyId } from '../crypto/store-crypto';
 import { ReplicaLock } from './replica-lock';
 import type { OwnLogFile, ReplicaPort } from './replica-port';
@@ -111,7 +112,25 @@ export class PracticeReplica implements ReplicaPort {
     this.keyState$ = this.keys.keyState$;
     this.journal = new Journal(this.local, this.keyring, opts.header.storeId, opts.deviceId);
     this.clock = new HybridClock(opts.deviceId, opts.now);
-    this.logs = new AppliedLogs(this.local, this.clock);
+    this.packs = new PackShelf(this.local);
+    this.logs = new AppliedLogs(this.local, this.clock, (f) => this.readLogFile(f));
+  }
+
+  /** The packs this replica holds (format 2). */
+  readonly packs: PackShelf;
+  /** Packs kept since the last round's end whose log files, held here as files too, are removed once the pack is durable. */
+  protected readonly packsToSettle: PackFile[] = [];
+
+  /** An applied log file's content: its own file here, or the pack here that holds it. */
+  protected async readLogFile(f: SegmentFile): Promise<Segment> {
+    try {
+      return await this.local.readSegment(f);
+    } catch (e) {
+      if (errnoOf(e) !== 'ENOENT') throw e;
+      const seg = await this.packs.segment(f);
+      if (!seg) throw e;
+      return seg;
+    }
   }
 
   protected get state() {
@@ -193,7 +212,10 @@ export class PracticeReplica implements ReplicaPort {
     await this.local.removeIncomingTemps(); // we hold the lock: nobody else writes here
     const bad = (b: BadFile) => this.reportBad(b);
     const files: SegmentFile[] = [];
-    for (const dev of await this.local.listDevices(bad)) files.push(...(await this.local.listSegments(dev, bad)));
+    for (const dev of await this.local.listDevices(bad)) {
+      files.push(...(await this.local.listSegments(dev, bad)));
+      for (const p of await this.local.listPacks(dev, bad)) this.packs.add(p);
+    }
     // A snapshot is only this replica's own cache of log files it holds and verified itself: one
     // written under another id (earlier releases let a new PC start from another PC's snapshot), or
     // covering a log file this replica does not hold, is not loaded. This id's newest first.
@@ -201,7 +223,19 @@ export class PracticeReplica implements ReplicaPort {
     const own = new Set([me, ...(this.opts.formerDeviceIds ?? [])]);
     const held = new Set(files.map((f) => Paths.segment(f.device, f.seq, f.hash)));
     const snaps = (await this.local.listSnapshots(bad)).filter((s) => own.has(s.device)).sort((a, b) => Number(a.device !== me) - Number(b.device !== me) || b.seq - a.seq);
-    await this.logs.loadOwnSnapshot(snaps, (f) => held.has(Paths.segment(f.device, f.seq, f.hash)), bad);
+    // a log file in a pack held here counts as held (a pack was checked when it was kept)
+    await this.logs.loadOwnSnapshot(snaps, (f) => held.has(Paths.segment(f.device, f.seq, f.hash)) || this.packs.covering(f.device, f.seq).length > 0, bad);
+    for (const p of this.packs.all()) {
+      let whole = true;
+      for (let seq = p.first; seq <= p.last && whole; seq++) whole = this.logs.hasPosition(p.device, seq);
+      if (whole) continue;
+      try {
+        for (const { f, seg } of (await this.packs.content(p)).files) if (!this.logs.has(f)) this.logs.apply(f, seg, this.opts.deviceId);
+      } catch (e) {
+        if (e instanceof BadFileError) this.reportBad(e.bad);
+        else throw e;
+      }
+    }
     for (const f of files) {
       if (this.logs.has(f)) continue;
       try {
@@ -211,6 +245,8 @@ export class PracticeReplica implements ReplicaPort {
         else throw e;
       }
     }
+    // files a pack here holds, left by a crash between keeping the pack and removing them
+    for (const p of this.packs.all()) this.packsToSettle.push(p);
     this.updateOwnTip();
     await this.loadJournal();
     this.publishConflicts();
@@ -387,7 +423,133 @@ export class PracticeReplica implements ReplicaPort {
 
   async received(): Promise<void> {
     await this.syncReceived();
+    if (this.unsynced.length === 0) await this.settlePacks();
     if (this.conflictsStale) this.publishConflicts();
+  }
+
+  // ---- packs (format 2, docs/STORE-FORMAT.md "Packs") ----------------------------------------
+
+  hasPack(p: PackFile): boolean {
+    return this.packs.has(p);
+  }
+
+  packCovered(p: PackFile): boolean {
+    return this.packs.of(p.device).some((q) => packKey(q) !== packKey(p) && packCovers(q, p));
+  }
+
+  /** This device's packs held here, by first log file. */
+  ownPacks(): readonly PackFile[] {
+    return this.packs.of(this.opts.deviceId);
+  }
+
+  /** What this device acknowledges in its presence: per device, every log file 1…n held here. */
+  holds(): Record<string, number> {
+    return this.logs.holds();
+  }
+
+  /**
+   * Keeps a pack the carrier checked (ReplicaFolder.decodePack) and applies the log files in it this
+   * replica lacks. One sealed under a replaced key is kept only when every log file in it is vouched
+   * for (as a log file would be: `mayTake`, newest first, each vouching for its `prev`); else HeldFileError.
+   */
+  async acceptPack(p: PackFile, bytes: Uint8Array, content: PackContent): Promise<void> {
+    const rel = Paths.pack(p.device, p.first, p.last, p.hash);
+    if (!(content.sealedUnder !== undefined && this.keys.state.live.includes(content.sealedUnder))) {
+      let vouchedPrev: string | null | undefined;
+      for (let i = content.files.length - 1; i >= 0; i--) {
+        const { f, seg } = content.files[i]!;
+        const ok = this.logs.has(f) || vouchedPrev === f.hash || (await this.mayTake(f, undefined));
+        if (!ok) throw new HeldFileError({ path: rel, reason: 'a pack sealed with a replaced practice passphrase that no PC with the current one confirmed — not taken' });
+        vouchedPrev = seg.prev;
+      }
+    }
+    const unsynced = await this.local.writeReceived(rel, bytes);
+    if (unsynced) this.unsynced.push(unsynced);
+    this.packs.add(p);
+    for (const { f, seg } of content.files) if (!this.logs.has(f)) this.applyLogFile(f, seg, true);
+    this.packsToSettle.push(p);
+  }
+
+  /**
+   * Once packs kept here are durable: the log files they hold that lie here as files too, and older
+   * packs of the same device a newer one covers, are removed from this replica (never from the shared
+   * location: that is only ever done by the pack's own device, SharedFolderExchange.compact).
+   */
+  protected async settlePacks(): Promise<void> {
+    if (!this.writable) return;
+    for (const p of this.packsToSettle.splice(0)) {
+      if (!this.packs.has(p)) continue;
+      if (this.packCovered(p)) {
+        // an older pack that arrived after the one that holds it all
+        await fsp.rm(this.local.abs(Paths.pack(p.device, p.first, p.last, p.hash)), { force: true });
+        this.packs.remove(p);
+        continue;
+      }
+      for (const f of await this.local.listSegments(p.device))
+        if (f.seq >= p.first && f.seq <= p.last && this.logs.has(f) && (await this.packs.segment(f))) await fsp.rm(this.local.abs(Paths.segment(f.device, f.seq, f.hash)), { force: true });
+      for (const q of this.packs.of(p.device))
+        if (packKey(q) !== packKey(p) && packCovers(p, q)) {
+          await fsp.rm(this.local.abs(Paths.pack(q.device, q.first, q.last, q.hash)), { force: true });
+          this.packs.remove(q);
+        }
+    }
+  }
+
+  /** The key each of this replica's own sealed files was sealed under (files never change: asked once each). */
+  protected readonly sealedUnderMemo = new Map<string, string | undefined>();
+
+  /** This device's log files (held as files) and packs sealed under a key that is not live any more: to be packed again under the current key. */
+  async retiredOwn(): Promise<{ files: SegmentFile[]; packs: PackFile[] }> {
+    const live = this.keys.state.live;
+    const under = async (rel: string): Promise<string | undefined> => {
+      if (this.sealedUnderMemo.has(rel)) return this.sealedUnderMemo.get(rel);
+      let id: string | undefined;
+      const h = await fsp.open(this.local.abs(rel), 'r');
+      try {
+        const b = Buffer.alloc(64);
+        const { bytesRead } = await h.read(b, 0, 64, 0);
+        id = sealedKeyId(b.subarray(0, bytesRead));
+      } finally {
+        await h.close();
+      }
+      this.sealedUnderMemo.set(rel, id);
+      return id;
+    };
+    const me = this.opts.deviceId;
+    const out = { files: [] as SegmentFile[], packs: [] as PackFile[] };
+    if (live.length === 0) return out;
+    for (const p of this.packs.of(me)) if (!live.includes((await under(Paths.pack(me, p.first, p.last, p.hash)).catch(() => live[0])) ?? '')) out.packs.push(p);
+    for (const f of this.logs.filesOf(me)) {
+      if (this.packs.covering(me, f.seq).length > 0) continue;
+      const id = await under(Paths.segment(me, f.seq, f.hash)).catch(() => live[0]);
+      if (!live.includes(id ?? '')) out.files.push(f);
+    }
+    return out;
+  }
+
+  /** Whether a pack held here holds exactly this log file (its number and hash). */
+  async packHolds(p: PackFile, f: SegmentFile): Promise<boolean> {
+    return this.packs.has(p) && p.device === f.device && f.seq >= p.first && f.seq <= p.last && (await this.packs.segment(f)) !== undefined;
+  }
+
+  /**
+   * Rolls this device's own log files and packs into one new pack under the current key (format 2): the
+   * content of each is read here and checked. Refused without the current key (a retired key writes
+   * nothing new). The pack is durable here before anything it holds is removed here.
+   */
+  async makePack(files: readonly SegmentFile[], packs: readonly PackFile[]): Promise<PackFile | undefined> {
+    const me = this.opts.deviceId;
+    if (!this.writable || !this.keys.state.upToDate) return undefined;
+    const byName = new Map<string, { f: SegmentFile; seg: Segment }>();
+    for (const p of packs) for (const e of (await this.packs.content(p)).files) byName.set(`${e.f.seq}-${e.f.hash}`, e);
+    for (const f of files) byName.set(`${f.seq}-${f.hash}`, { f, seg: await this.readLogFile(f) });
+    const all = [...byName.values()].filter((e) => e.f.device === me).sort((a, b) => a.f.seq - b.f.seq || (a.f.hash < b.f.hash ? -1 : 1));
+    if (all.length === 0) return undefined;
+    const p = await this.seals.run(() => this.local.writePack(me, all));
+    this.packs.add(p);
+    this.packsToSettle.push(p);
+    await this.settlePacks();
+    return p;
   }
 
   /** Makes the log files received since the last time durable (acceptLogFile); kept for the next try when that fails. */

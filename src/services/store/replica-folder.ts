@@ -19,6 +19,11 @@ import {
 import type { NamedKeyFile } from '../crypto/keyring';
 import {
   Contexts,
+  MAX_PACK_BYTES,
+  MAX_PACK_PLAIN_BYTES,
+  PackHeaderSchema,
+  parsePackName,
+  type PackHeader,
   DEVICE_ID,
   INCOMING_TEMP,
   KeyFileEntrySchema,
@@ -134,6 +139,23 @@ export interface SegmentFile {
 export interface ListedSegment extends SegmentFile {
   readonly size?: number;
   readonly version?: string;
+}
+
+/** A pack (format 2) by its name: the first and last log file it holds, and its hash. */
+export interface PackFile {
+  readonly device: string;
+  readonly first: number;
+  readonly last: number;
+  readonly hash: string;
+  readonly size?: number;
+  readonly version?: string;
+}
+
+/** A pack's content, checked: the log files it holds (each as it was a file: number, hash, content), and the key it was sealed under. */
+export interface PackContent {
+  readonly header: PackHeader;
+  readonly files: readonly { readonly f: SegmentFile; readonly seg: Segment }[];
+  readonly sealedUnder: string | undefined;
 }
 
 /** Reads a file of a medium refusing anything larger than `max` (a huge file is reported, never loaded). */
@@ -420,6 +442,71 @@ export class ReplicaFolder {
     return this.decodeSegment(f, await this.readSegmentBytes(f));
   }
 
+  // ---- packs (format 2: docs/STORE-FORMAT.md "Packs") ----------------------------------
+
+  async listPacks(dev: string, bad?: (b: BadFile) => void): Promise<PackFile[]> {
+    const out: PackFile[] = [];
+    for (const e of await this.entries(Paths.packsDir(dev), bad)) {
+      const p = parsePackName(e.name);
+      if (p) out.push({ device: dev, ...p, ...listedOf(e) });
+      else bad?.({ path: path.join(Paths.packsDir(dev), e.name), reason: describeForeign(e.name) });
+    }
+    return out.sort((a, b) => a.first - b.first || a.last - b.last || (a.hash < b.hash ? -1 : 1));
+  }
+
+  /** Seals log files (content as read from their files, oldest first) into one pack under the current key; returns its name parts. */
+  async writePack(dev: string, files: readonly { f: SegmentFile; seg: Segment }[]): Promise<PackFile> {
+    const first = files[0]!.f.seq;
+    const last = files[files.length - 1]!.f.seq;
+    const header: PackHeader = { t: 'pack', v: 1, device: dev, first, last, createdAt: new Date().toISOString(), files: files.map(({ f }) => [f.seq, f.hash]) };
+    const lines = [JSON.stringify(header), ...files.map(({ seg }) => JSON.stringify(seg))];
+    const plain = zlib.gzipSync(Buffer.from(lines.join('\n') + '\n', 'utf8'), { level: 6 });
+    const bytes = encrypt(this.key, this.storeId, Contexts.pack(dev, first, last), plain);
+    const hash = sha256Hex(bytes);
+    await this.write(Paths.pack(dev, first, last, hash), bytes);
+    return { device: dev, first, last, hash, size: bytes.length };
+  }
+
+  async readPackBytes(p: PackFile): Promise<Buffer> {
+    return readBounded(this.io, Paths.pack(p.device, p.first, p.last, p.hash), MAX_PACK_BYTES, this.skipUnreadable);
+  }
+
+  /**
+   * Checks a pack's bytes — name hash, authentication (context: its device and range), schema of the
+   * header and of every log file in it, that each says where it was, and that each one's `prev` is the
+   * hash of the one before it in the pack — and returns what it holds.
+   */
+  decodePack(p: PackFile, bytes: Uint8Array): PackContent {
+    const rel = Paths.pack(p.device, p.first, p.last, p.hash);
+    const no = (reason: string) => new BadFileError({ path: rel, reason });
+    if (sha256Hex(bytes) !== p.hash) throw no('content does not match its name (truncated, changed or half-synced)');
+    const plain = this.decryptFile(rel, Contexts.pack(p.device, p.first, p.last), bytes, true, MAX_PACK_PLAIN_BYTES);
+    const lines = plain.toString('utf8').split('\n');
+    if (lines[lines.length - 1] === '') lines.pop();
+    const header = this.check(rel, this.parseJson(rel, lines[0] ?? ''), PackHeaderSchema);
+    if (header.device !== p.device || header.first !== p.first || header.last !== p.last) throw no('names another device or range than its name');
+    if (lines.length !== header.files.length + 1) throw no('holds another number of log files than its header says');
+    const hashesAt = new Map<number, Set<string>>();
+    for (let i = 0; i < header.files.length; i++) {
+      const [seq, hash] = header.files[i]!;
+      const before = header.files[i - 1];
+      if (before && (seq < before[0] || (seq === before[0] && hash <= before[1]))) throw no('its log files are not in order');
+      (hashesAt.get(seq) ?? hashesAt.set(seq, new Set()).get(seq)!).add(hash);
+    }
+    if (header.files[0]![0] !== p.first || header.files[header.files.length - 1]![0] !== p.last) throw no('its log files do not span its name');
+    const files: { f: SegmentFile; seg: Segment }[] = [];
+    for (let i = 0; i < header.files.length; i++) {
+      const [seq, hash] = header.files[i]!;
+      const seg = this.check(rel, this.parseJson(rel, lines[i + 1]!), SegmentSchema);
+      if (seg.device !== p.device || seg.seq !== seq) throw no(`log file ${seq} names another device or position`);
+      for (const c of seg.changes) if (!c.ver.endsWith(`.${p.device}`)) throw no(`log file ${seq} holds a change of another device`);
+      const before = hashesAt.get(seq - 1);
+      if (before && (seg.prev === null || !before.has(seg.prev))) throw no(`log file ${seq} does not follow the one before it`);
+      files.push({ f: { device: p.device, seq, hash }, seg });
+    }
+    return { header, files, sealedUnder: sealedKeyId(bytes) };
+  }
+
   // ---- objects (attachments) -----------------------------------------------------------
 
   async writeObject(bytes: Uint8Array): Promise<{ hash: string; size: number }> {
@@ -655,7 +742,7 @@ export class ReplicaFolder {
   // ---- helpers ---------------------------------------------------------------------------
 
   /** Authenticates and decrypts an envelope (and unpacks it when gzipped); bad files become BadFileError. */
-  protected decryptFile(rel: string, context: string, bytes: Uint8Array, gzipped: boolean): Buffer {
+  protected decryptFile(rel: string, context: string, bytes: Uint8Array, gzipped: boolean, maxPlain = MAX_SNAPSHOT_BYTES): Buffer {
     let plain: Buffer;
     try {
       plain = decrypt(this.key, this.storeId, context, bytes);
@@ -665,7 +752,7 @@ export class ReplicaFolder {
     }
     if (!gzipped) return plain;
     try {
-      return zlib.gunzipSync(plain, { maxOutputLength: MAX_SNAPSHOT_BYTES }); // authenticated, and still bounded
+      return zlib.gunzipSync(plain, { maxOutputLength: maxPlain }); // authenticated, and still bounded
     } catch {
       throw new BadFileError({ path: rel, reason: 'decrypted content is not gzip, or unpacks larger than allowed' });
     }

@@ -7,7 +7,7 @@ import type { RecordChange, SyncStatus } from '../../host-api';
 import type { Keyring } from '../crypto/keyring';
 import type { DeviceInfo, Segment, StoreHeader } from './format';
 import type { StoreFile } from './folder-audit';
-import type { BadFile, SegmentFile } from './replica-folder';
+import type { BadFile, PackContent, PackFile, SegmentFile } from './replica-folder';
 
 /** One of this device's log files, with the number of changes it holds. */
 export interface OwnLogFile extends SegmentFile {
@@ -62,7 +62,23 @@ export interface ReplicaPort {
   /** Writes a former id's log file again under this device's id (the shared location never got it). */
   reissueFormer(f: SegmentFile): Promise<void>;
 
+  /** This device's packs held here (format 2), by first log file. */
+  ownPacks(): readonly PackFile[];
+  /** Rolls own log files and packs held here into one new pack under the current key; undefined when it may not (no current key, closed). */
+  makePack(files: readonly SegmentFile[], packs: readonly PackFile[]): Promise<PackFile | undefined>;
+  /** What this device acknowledges in its presence: per device, the highest n with every log file 1…n held here. */
+  holds(): Record<string, number>;
+  /** Own log files (held as files) and packs sealed under a key that is not live: packed again under the current key. */
+  retiredOwn(): Promise<{ files: SegmentFile[]; packs: PackFile[] }>;
+  /** Whether a pack held here holds exactly this log file. */
+  packHolds(p: PackFile, f: SegmentFile): Promise<boolean>;
+
   // ---- what a carrier brings (verified by it: name, hash, authentication, schema) --------
+  hasPack(p: PackFile): boolean;
+  /** Whether another pack held here holds everything this one holds (by range). */
+  packCovered(p: PackFile): boolean;
+  /** Keeps a checked pack and applies what it holds; HeldFileError like acceptLogFile. */
+  acceptPack(p: PackFile, bytes: Uint8Array, content: PackContent): Promise<void>;
   hasLogFile(f: SegmentFile): boolean;
   /** Whether a log file at this device's position was applied already (a second one is a fork). */
   hasLogPosition(device: string, seq: number): boolean;

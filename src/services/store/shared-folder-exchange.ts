@@ -10,11 +10,12 @@ import { BehaviorSubject, type Observable } from 'rxjs';
 import type { HostLogger, SyncStatus } from '../../host-api';
 import { DisposableCollection, clearing } from '../common/disposable';
 import { DISK_FULL_CODES, errnoOf } from '../common/errors';
-import { MAX_OBJECT_BYTES, Paths, segmentName, type Presence } from './format';
+import { MAX_OBJECT_BYTES, Paths, SHARED_FORMATS, segmentName, type Presence } from './format';
+import { packCovers, packKey } from './pack-shelf';
 import { FolderAudit } from './folder-audit';
 import { LogListings } from './log-listings';
 import { listOrNone, sameLocation, type Medium, type MediumStat, type WriteMode } from './medium';
-import { BadFileError, HeldFileError, KeyMissingError, ReplicaFolder, UnreadableEntryError, asUnreadable, readBounded, type BadFile, type ListedSegment } from './replica-folder';
+import { BadFileError, HeldFileError, KeyMissingError, ReplicaFolder, UnreadableEntryError, asUnreadable, readBounded, type BadFile, type ListedSegment, type PackFile } from './replica-folder';
 import { RefusedFiles } from './refused-files';
 import { Budget, RotatingReads, ascending, descending } from './rotating-reads';
 import type { Carrier, CarrierHealth, DeviceSeen, MissingChanges, MovedTo, ReplicaPort, TooLargeFile } from './replica-port';
@@ -43,6 +44,26 @@ export interface ExchangeOptions {
   readonly auditVersionTrustMs?: number;
   /** Bytes of copies trusted by their version that each full check reads again anyway, rotating (default 64 KiB). */
   readonly auditRecheckBytes?: number;
+  /**
+   * The shared formats this PC announces and follows (default SHARED_FORMATS, [1, 2]); [1]: it behaves
+   * as a PC of an older version (tests of a mixed fleet). Format 2: STORE-FORMAT.md "Packs".
+   */
+  readonly formats?: readonly number[];
+  /** Own log files are rolled into a pack once this many are in the shared location (default 1,000). */
+  readonly packMinFiles?: number;
+  /** How long a pack lies in the shared location (on its clock) before what it holds is removed there (default 7 days). */
+  readonly packMarginMs?: number;
+  /** A PC not seen for this long (its presence's time, on the location's clock) is no longer waited for (default 60 days). */
+  readonly knownForMs?: number;
+}
+
+/** A device's presence as this PC last saw it, for the acknowledgements of format 2 (`compact`). */
+interface SignOfLife {
+  /** The presence's (or, without one, the device card's) time on the shared location's clock. */
+  readonly mtimeMs: number;
+  /** What its presence announces, when it was taken (read under a live key); undefined: not known. */
+  readonly formats?: readonly number[];
+  readonly holds?: Readonly<Record<string, number>>;
 }
 
 /** Store folders an emptied shared folder may still show (a sync client deletes files before folders). */
@@ -120,6 +141,12 @@ export class SharedFolderExchange implements Carrier {
   protected trustEpoch = 0;
   protected conflicts = 0;
   protected headerAltered = false;
+  /** Each device's packs as this round's listing gave them (format 2). */
+  protected readonly packsListed = new Map<string, { round: number; packs: PackFile[] }>();
+  /** What each device's presence said (format 2's acknowledgements), by device. */
+  protected readonly signs = new Map<string, SignOfLife>();
+  /** The shared location's clock at the last reading of the presences (this PC's own presence file's time). */
+  protected folderNow = 0;
   /** Where the store moved to, from a believed note in this location (checked on the first round, every audit period, and every round once seen). */
   protected moved?: MovedTo;
   protected lastMoveCheck = 0;
@@ -146,6 +173,13 @@ export class SharedFolderExchange implements Carrier {
   /** Every path this device wrote in the shared folder (tests assert write-once and disjointness). */
   get writtenPaths(): readonly string[] {
     return this.writesSeen;
+  }
+
+  protected readonly removedSeen: string[] = [];
+
+  /** Every path this device removed from the shared folder (format 2: only its own files that its packs hold). */
+  get removedPaths(): readonly string[] {
+    return this.removedSeen;
   }
 
   start(): void {
@@ -265,6 +299,7 @@ export class SharedFolderExchange implements Carrier {
       await this.writePresence(true);
       // a presence that vouches for held log files: they are taken in this round, not the next
       if ((await this.readPresence()) && this.held.size > 0) await this.pull();
+      await this.compact();
       this.lastExchangeAt = new Date().toISOString();
       this.backoffMs = 0;
       this.setHealth('ok');
@@ -507,6 +542,16 @@ export class SharedFolderExchange implements Carrier {
     // (number and hash: a stranger's file at our next number is not ours, and never blocks the chain).
     // On a server the names come from the last complete listing and what was listed new since; a
     // removal shows at the next complete one (beginListingRound), or at once where the medium tells.
+    // Own packs (format 2) before the log files they hold: a pack missing there (a folder put back in
+    // time) is written again at once; a log file a pack here holds counts as sent while the pack is listed.
+    const packsThere = new Set((await this.listPacksOf(me)).map(packKey));
+    const ownPacks = this.replica.ownPacks();
+    for (const p of ownPacks) {
+      if (packsThere.has(packKey(p))) continue;
+      const rel = Paths.pack(me, p.first, p.last, p.hash);
+      await this.sharedWrite(rel, await this.replica.readFile(rel));
+      packsThere.add(packKey(p));
+    }
     const mine = this.replica.ownLogFiles();
     const listing = (await this.logs.segments(me)).files;
     const listed = new Set(listing.map((f) => segmentName(f.seq, f.hash)));
@@ -514,6 +559,10 @@ export class SharedFolderExchange implements Carrier {
     for (const f of mine) {
       const name = segmentName(f.seq, f.hash);
       const rel = Paths.segment(me, f.seq, f.hash);
+      if (ownPacks.some((p) => p.first <= f.seq && f.seq <= p.last && packsThere.has(packKey(p)))) {
+        listed.add(name); // held in a pack that is there
+        continue;
+      }
       if (listed.has(name)) {
         // A server's listing says each file's size: a copy of ours
         // cut short (a torn upload kept, or someone) is not sent, and is written again at once.
@@ -586,11 +635,15 @@ export class SharedFolderExchange implements Carrier {
         known.push(dev);
       } else unknown.push(dev);
     }
-    for (const dev of known) await this.pullLogFiles(dev, new Budget(), bad);
+    for (const dev of known) {
+      await this.pullPacks(dev, new Budget(), bad);
+      await this.pullLogFiles(dev, new Budget(), bad);
+    }
     const strangers = new Budget();
     await this.reads.each('devices', unknown, ascending, strangers, async (dev) => {
       await this.pullDeviceCard(dev, bad);
       if (this.cardsHere.has(dev)) {
+        await this.pullPacks(dev, new Budget(), bad);
         await this.pullLogFiles(dev, new Budget(), bad);
         return true;
       }
@@ -664,6 +717,57 @@ export class SharedFolderExchange implements Carrier {
         } else if (e instanceof KeyMissingError) this.locked.add(e.bad.path);
         else if (e instanceof BadFileError) bad(e.bad);
         else if (errnoOf(e) !== 'ENOENT') throw e; // ENOENT: vanished between listing and reading: next round
+        return false;
+      }
+    });
+  }
+
+  /**
+   * A device's packs as listed in this round (listed once a round; on a server only in complete rounds —
+   * a pack stands beside the log files it holds for days before they go, STORE-FORMAT.md "Packs").
+   */
+  protected async listPacksOf(dev: string, bad?: (b: BadFile) => void): Promise<PackFile[]> {
+    const known = this.packsListed.get(dev);
+    if (known && (known.round === this.roundNo || (this.io.root === undefined && !this.completeRound))) return known.packs;
+    const packs = await this.shared.listPacks(dev, bad);
+    this.packsListed.set(dev, { round: this.roundNo, packs });
+    return packs;
+  }
+
+  /**
+   * A device's packs this replica lacks (format 2), oldest first; one that a pack held here covers is
+   * passed over (an older pack not removed yet). Checked like a log file (ReplicaFolder.decodePack), then
+   * handed to the replica, which takes one sealed under a replaced key only when vouched for. A pack not
+   * taken costs one from `budget`.
+   */
+  protected async pullPacks(dev: string, budget: Budget, bad: (b: BadFile) => void): Promise<void> {
+    const listed = await this.listPacksOf(dev, bad);
+    const present = new Set(listed.map((p) => Paths.pack(dev, p.first, p.last, p.hash)));
+    for (const rel of this.held.keys()) if (rel.startsWith(Paths.packsDir(dev)) && !present.has(rel)) this.held.delete(rel);
+    const byName = new Map<string, PackFile>();
+    for (const p of listed) if (!this.replica.hasPack(p) && !this.replica.packCovered(p)) byName.set(packKey(p), p);
+    await this.reads.each(`packs:${dev}`, [...byName.keys()], ascending, budget, async (name) => {
+      const p = byName.get(name)!;
+      if (this.replica.hasPack(p)) return true;
+      const rel = Paths.pack(dev, p.first, p.last, p.hash);
+      if (this.held.get(rel) === this.trustEpoch) return true;
+      try {
+        const taken = await this.unlessRefused(rel, async (st) => {
+          const bytes = arrivedWhole(rel, await this.shared.readPackBytes(p), st);
+          await this.replica.acceptPack(p, bytes, this.shared.decodePack(p, bytes));
+          this.held.delete(rel);
+          this.trustEpoch++;
+          return true;
+        });
+        return taken === true;
+      } catch (e) {
+        if (e instanceof HeldFileError) {
+          if (!this.held.has(rel)) bad(e.bad);
+          this.held.set(rel, this.trustEpoch);
+          return true;
+        } else if (e instanceof KeyMissingError) this.locked.add(e.bad.path);
+        else if (e instanceof BadFileError) bad(e.bad);
+        else if (errnoOf(e) !== 'ENOENT') throw e;
         return false;
       }
     });
@@ -769,7 +873,7 @@ export class SharedFolderExchange implements Carrier {
 
   // ---- presence -------------------------------------------------------------------------
 
-  protected async writePresence(active: boolean): Promise<void> {
+  protected async writePresence(active: boolean, force = false): Promise<void> {
     if (!this.replica.writable || (this.health !== 'ok' && this.health !== 'starting')) return; // starting: its first round, which reached the location
     const me = this.replica.deviceId;
     const mine = this.replica.ownLogFiles();
@@ -778,7 +882,7 @@ export class SharedFolderExchange implements Carrier {
     // every poll, which would keep the cloud client uploading this file every two seconds.
     const live = this.replica.liveKeys();
     const news = `${active}:${mine.length}:${changeCount - this.pendingUploads()}:${live.join()}`;
-    if (news === this.lastPresence.news && Date.now() - this.lastPresence.at < (this.opts.heartbeatMs ?? 15000) * 0.9) return;
+    if (!force && news === this.lastPresence.news && Date.now() - this.lastPresence.at < (this.opts.heartbeatMs ?? 15000) * 0.9) return;
     const p: Presence = {
       t: 'presence',
       v: 1,
@@ -792,6 +896,8 @@ export class SharedFolderExchange implements Carrier {
       changeCount: Math.max(0, changeCount - this.pendingUploads()),
       // vouched for only by a device that writes with the live key (a device behind vouches for nothing)
       ...(live.length ? { tips: boundedTips(this.replica.tips(), me) } : {}),
+      formats: [...this.formats],
+      ...(live.length ? { holds: boundedHolds(this.replica.holds(), me) } : {}),
     };
     try {
       await this.checkStillOurs(Paths.presence(me));
@@ -820,8 +926,10 @@ export class SharedFolderExchange implements Carrier {
     const stale = 3 * (this.opts.heartbeatMs ?? 15000);
     const devices: DeviceSeen[] = [];
     let awaited = 0;
+    this.folderNow = folderNow;
     const listedDevices = await this.roundDeviceList();
     for (const dev of [...this.presences.keys()]) if (!listedDevices.includes(dev)) this.presences.delete(dev);
+    for (const dev of [...this.signs.keys()]) if (!listedDevices.includes(dev)) this.signs.delete(dev);
     /** Looks at one device's presence; whether it was taken (read under a live key, or unchanged since). */
     const lookAt = async (dev: string): Promise<boolean> => {
       const rel = Paths.presence(dev);
@@ -850,6 +958,7 @@ export class SharedFolderExchange implements Carrier {
         );
       } catch (e) {
         this.presences.delete(dev);
+        if (st) this.signs.set(dev, { mtimeMs: st.mtimeMs }); // alive, but what it acknowledges is not known
         if (e instanceof KeyMissingError) {
           const seen = await this.presenceFromCard(dev, folderNow, stale, st);
           if (seen) devices.push(seen);
@@ -858,6 +967,7 @@ export class SharedFolderExchange implements Carrier {
       }
       if (!p) return false;
       const thisDevice = dev === me;
+      this.signs.set(dev, { mtimeMs: p.mtimeMs });
       if (!thisDevice && (p.sealedUnder === undefined || !live.includes(p.sealedUnder))) {
         // written under a replaced key: nothing in it is taken (a PC not given the new passphrase
         // yet, or someone with an old one); the PC is shown from its card and the file's time
@@ -865,6 +975,7 @@ export class SharedFolderExchange implements Carrier {
         if (seen) devices.push(seen);
         return false;
       }
+      this.signs.set(dev, { mtimeMs: p.mtimeMs, formats: p.presence.formats ?? [1], holds: p.presence.holds ?? {} });
       if (!thisDevice && p.presence.tips && this.replica.vouch(p.presence.tips)) {
         vouched = true;
         this.trustEpoch++;
@@ -927,6 +1038,115 @@ export class SharedFolderExchange implements Carrier {
       if (errnoOf(e) === 'ENOENT') return undefined;
       throw asUnreadable(rel, e);
     }
+  }
+
+  // ---- format 2: packs and their removal (STORE-FORMAT.md "Packs", invariant 10) ---------
+
+  protected get formats(): readonly number[] {
+    return this.opts.formats ?? SHARED_FORMATS;
+  }
+
+  /**
+   * The other devices this PC waits for (format 2): every device in the location with a presence or
+   * an authenticated card whose time, on the location's clock, is within `knownForMs` (default 60
+   * days). A device whose presence is not taken here (a replaced key, a newer one, damaged) is waited
+   * for with nothing acknowledged.
+   */
+  protected async waitedFor(): Promise<{ device: string; sign: SignOfLife }[]> {
+    const me = this.replica.deviceId;
+    const knownFor = this.opts.knownForMs ?? 60 * 24 * 3600_000;
+    const out: { device: string; sign: SignOfLife }[] = [];
+    for (const dev of await this.roundDeviceList()) {
+      if (dev === me) continue;
+      let sign = this.signs.get(dev);
+      if (!sign) {
+        if (!this.cardsHere.has(dev)) continue; // a name with neither presence nor card of this store: nobody
+        const st = await this.io.stat(Paths.deviceFile(dev)).catch(() => undefined);
+        if (!st) continue;
+        sign = { mtimeMs: st.mtimeMs };
+      }
+      if (this.folderNow - sign.mtimeMs <= knownFor) out.push({ device: dev, sign });
+    }
+    return out;
+  }
+
+  /**
+   * Format 2's maintenance, in complete rounds only (a fresh complete listing), and only while every
+   * device waited for announces format 2 (a PC of an older version reads no pack: nothing is packed or
+   * removed while it is around, so it is never cut off):
+   * 1. this device's own log files in the location, oldest first, are rolled into packs of
+   *    `packMinFiles`; ten packs of that size into one; files and packs sealed under a replaced key into
+   *    a pack under the current key (with at least one later file, so no two packs share a range);
+   * 2. a file of its own that one of its packs holds is removed from the location once the pack has
+   *    lain there `packMarginMs` (7 days, on the location's clock) and every device waited for
+   *    acknowledges (presence `holds`) every log file of this device up to the pack's last one.
+   * Another device's file is never removed. Anything that fails waits for the next complete round.
+   */
+  protected async compact(): Promise<void> {
+    if (!this.replica.writable || !this.completeRound || !this.formats.includes(2) || this.replica.liveKeys().length === 0) return;
+    const others = await this.waitedFor();
+    if (!others.every((o) => o.sign.formats?.includes(2))) return;
+    const min = Math.max(1, this.opts.packMinFiles ?? 1000);
+    const loose = (): SegmentFileOf[] => {
+      // own log files held as files, in the location, without a gap: what may be packed
+      const packs = this.replica.ownPacks();
+      const out: SegmentFileOf[] = [];
+      let next = packs.reduce((n, p) => Math.max(n, p.last + 1), 1);
+      for (const f of this.replica.ownLogFiles()) {
+        if (f.seq < next) continue;
+        if (f.seq !== next || !this.ownListed.has(segmentName(f.seq, f.hash))) break;
+        out.push(f);
+        next++;
+      }
+      return out;
+    };
+    let files = loose();
+    while (files.length >= min) {
+      if (!(await this.replica.makePack(files.slice(0, min), []))) return;
+      files = files.slice(min);
+    }
+    const small = this.replica.ownPacks().filter((p) => p.last - p.first + 1 <= min);
+    if (small.length >= 10) await this.replica.makePack([], small.slice(0, 10));
+    const retired = await this.replica.retiredOwn();
+    if (retired.packs.length > 0 || retired.files.length > 0) {
+      files = loose();
+      const from = Math.min(...retired.packs.map((p) => p.first), ...retired.files.map((f) => f.seq));
+      const after = files.filter((f) => f.seq >= from);
+      const packs = this.replica.ownPacks().filter((p) => p.last >= from);
+      if (after.length > 0 && after[after.length - 1]!.seq > Math.max(0, ...packs.map((p) => p.last))) await this.replica.makePack(after, packs);
+    }
+    // new packs go out in the next round's push; their margin starts when they are there
+    await this.removePacked(others);
+  }
+
+  /** Step 2 of `compact`: removes own files in the location that a pack of this device there holds, once its margin passed and every device acknowledged it. */
+  protected async removePacked(others: readonly { device: string; sign: SignOfLife }[]): Promise<void> {
+    const me = this.replica.deviceId;
+    if (!this.io.removePacked) return;
+    const margin = this.opts.packMarginMs ?? 7 * 24 * 3600_000;
+    const there = await this.listPacksOf(me);
+    const candidates = this.replica.ownPacks().filter((p) => there.some((q) => packKey(q) === packKey(p)) && others.every((o) => (o.sign.holds?.[me] ?? 0) >= p.last));
+    if (candidates.length === 0) return;
+    // the location's clock now: this PC's presence written just now (invariant 8), not a time of this PC
+    await this.writePresence(true, true);
+    const own = await this.presenceStat(me).catch(() => undefined);
+    if (!own || own.kind !== 'file') return;
+    const logs = (await this.logs.segments(me)).files;
+    for (const p of candidates) {
+      const st = await this.io.stat(Paths.pack(me, p.first, p.last, p.hash)).catch(() => undefined);
+      if (!st || st.kind !== 'file' || own.mtimeMs - st.mtimeMs < margin) continue;
+      for (const f of logs)
+        if (f.seq >= p.first && f.seq <= p.last && (await this.replica.packHolds(p, f))) await this.removeOwn(Paths.segment(me, f.seq, f.hash));
+      for (const q of there) if (packCovers(p, q)) await this.removeOwn(Paths.pack(me, q.first, q.last, q.hash));
+    }
+  }
+
+  protected async removeOwn(rel: string): Promise<void> {
+    if (!this.replica.writable) return;
+    await this.io.removePacked!(rel);
+    this.removedSeen.push(rel);
+    this.packsListed.delete(this.replica.deviceId);
+    this.logs.forget(this.replica.deviceId, path.basename(rel));
   }
 
   get devicesSeen(): readonly DeviceSeen[] {
@@ -1006,11 +1226,20 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
+type SegmentFileOf = ReturnType<ReplicaPort['ownLogFiles']>[number];
+
 type PresenceReading = NonNullable<Awaited<ReturnType<ReplicaFolder['readPresence']>>>;
 
 /** The same state of a file: size, modification time and change time (a server's tag). */
 function sameStamp(a: MediumStat, b: MediumStat): boolean {
   return a.kind === b.kind && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs;
+}
+
+/** At most 400 acknowledgements, this device's own first (like the tips). */
+function boundedHolds(holds: Record<string, number>, me: string): Record<string, number> {
+  const ids = Object.keys(holds);
+  if (ids.length <= 400) return holds;
+  return Object.fromEntries([me, ...ids.filter((d) => d !== me)].slice(0, 400).flatMap((d) => (holds[d] !== undefined ? [[d, holds[d]!]] : [])));
 }
 
 /** At most 400 tips (a presence stays far below the 64 KiB small-file bound), this device's own first. */

@@ -9,7 +9,7 @@
 // ended (the "moved to" note is written after it). Nothing is deleted anywhere.
 import { sha256Hex } from '../crypto/store-crypto';
 import { errnoOf } from '../common/errors';
-import { HASH_HEX, MAX_KEY_FILE_BYTES, MAX_OBJECT_BYTES, MAX_SEGMENT_BYTES, MAX_SMALL_FILE_BYTES, type StoreHeader } from './format';
+import { HASH_HEX, MAX_KEY_FILE_BYTES, MAX_OBJECT_BYTES, MAX_PACK_BYTES, MAX_SEGMENT_BYTES, MAX_SMALL_FILE_BYTES, type StoreHeader } from './format';
 import { listStoreFiles, type StoreFile } from './folder-audit';
 import { BadFileError, KeyMissingError, ReplicaFolder, UnreadableEntryError, readBounded, type BadFile } from './replica-folder';
 import type { ReplicaPort } from './replica-port';
@@ -47,7 +47,7 @@ export class CopyIncompleteError extends Error {
   }
 }
 
-const MAX_BYTES: Record<StoreFile['kind'], number> = { key: MAX_KEY_FILE_BYTES, card: MAX_SMALL_FILE_BYTES, log: MAX_SEGMENT_BYTES, object: MAX_OBJECT_BYTES };
+const MAX_BYTES: Record<StoreFile['kind'], number> = { key: MAX_KEY_FILE_BYTES, card: MAX_SMALL_FILE_BYTES, log: MAX_SEGMENT_BYTES, pack: MAX_PACK_BYTES, object: MAX_OBJECT_BYTES };
 
 export interface CopyEnds {
   readonly replica: Pick<ReplicaPort, 'heldFiles' | 'readFile' | 'deviceCard'>;
