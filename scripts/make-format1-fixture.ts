@@ -1,8 +1,8 @@
 // Writes test/fixtures/format1/: a small store of format 1 as the code of this commit writes it, for
 // the upgrade to format 2 (issue #16, "tested with stores written by today's code"). Run with
-// `npx tsx scripts/make-format1-fixture.ts` — but only with format-1 code: the fixture pins format 1
-// as written by the commit named in its expected.json; format-2 code must never regenerate it
-// (test/fixtures/format1/README.md).
+// `npx tsx scripts/make-format1-fixture.ts --replace` — but only with format-1 code: the fixture pins
+// format 1 as written by the commit named in its expected.json; format-2 code must never regenerate
+// it (test/fixtures/format1/README.md). Without --replace it refuses to write over the fixture.
 //
 // Three PCs in a practice, each with its local replica in its own app-data folder, and the shared
 // folder. Everything goes through the code's own API (PracticeReplica, SharedFolderExchange,
@@ -23,7 +23,7 @@ import * as path from 'node:path';
 import type { JsonObject } from '../src/host-api';
 import { keyringFromPassphrase, type Keyring } from '../src/services/crypto/keyring';
 import { createHeader, sealedKeyId } from '../src/services/crypto/store-crypto';
-import { Paths, type StoreHeader } from '../src/services/store/format';
+import { Paths, STORE_FORMAT_VERSION, type StoreHeader } from '../src/services/store/format';
 import { PracticeReplica } from '../src/services/store/practice-replica';
 import { ReplicaFolder } from '../src/services/store/replica-folder';
 import { SharedFolderExchange } from '../src/services/store/shared-folder-exchange';
@@ -203,6 +203,11 @@ async function openCopy(root: string, storeId: string, ids: Record<Pc, string>):
 }
 
 async function main(): Promise<void> {
+  // The fixture pins format 1 as one commit's code wrote it: never rewritten by code of another format,
+  // and never by accident (an upgrade test that passes on a regenerated fixture proves nothing).
+  if (STORE_FORMAT_VERSION !== 1) throw new Error(`this code writes store format ${STORE_FORMAT_VERSION}: the format-1 fixture is written only by format-1 code (README.md there)`);
+  if (fs.existsSync(path.join(FIXTURE_DIR, 'expected.json')) && !process.argv.includes('--replace'))
+    throw new Error('test/fixtures/format1 exists: it pins what the code of its commit wrote. To write it anew anyway (format-1 code only), pass --replace.');
   const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
   const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { encoding: 'utf8' }).trim();
   if (dirty) throw new Error(`src/ has uncommitted changes: the fixture must be written by a commit's code\n${dirty}`);
