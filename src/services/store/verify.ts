@@ -43,12 +43,35 @@ export async function verifyReplica(root: string, header: StoreHeader, key: Buff
   for (const dev of devices) {
     const files = await folder.listSegments(dev, note);
     const bySeq = new Map<number, string[]>();
-    for (const f of files) bySeq.set(f.seq, [...(bySeq.get(f.seq) ?? []), f.hash]);
+    const add = (seq: number, hash: string) => {
+      const at = bySeq.get(seq) ?? [];
+      if (!at.includes(hash)) bySeq.set(seq, [...at, hash]);
+    };
+    for (const f of files) add(f.seq, f.hash);
+    // format 2: the log files a pack holds count as there (a pack checks its own chain when decoded)
+    const inPacks = new Set<string>();
+    for (const p of await folder.listPacks(dev, note)) {
+      try {
+        for (const { f, seg } of folder.decodePack(p, await folder.readPackBytes(p)).files) {
+          add(f.seq, f.hash);
+          if (inPacks.has(`${f.seq}-${f.hash}`)) continue; // a pack of packs beside the packs it covers
+          inPacks.add(`${f.seq}-${f.hash}`);
+          segments++;
+          changes += seg.changes.length;
+        }
+      } catch (e) {
+        if (e instanceof BadFileError) problem(e.bad, e);
+        else problems.push({ path: Paths.pack(dev, p.first, p.last, p.hash), reason: `unreadable (${(e as NodeJS.ErrnoException).code ?? 'error'})` });
+      }
+    }
     for (const f of files) {
       try {
         const seg = await folder.readSegment(f);
-        segments++;
-        changes += seg.changes.length;
+        // one also held in a pack is checked as a file all the same, and counted once
+        if (!inPacks.has(`${f.seq}-${f.hash}`)) {
+          segments++;
+          changes += seg.changes.length;
+        }
         if (f.seq === 1 && seg.prev !== null) problems.push({ path: Paths.segment(dev, f.seq, f.hash), reason: 'first segment names a predecessor' });
         if (f.seq > 1 && seg.prev !== null && !(bySeq.get(f.seq - 1) ?? []).includes(seg.prev))
           problems.push({ path: Paths.segment(dev, f.seq, f.hash), reason: `its predecessor (no. ${f.seq - 1}) is missing — not yet synced, or lost` });

@@ -77,6 +77,12 @@ describe('packs (format 2)', () => {
     devices[1] = b2;
     expect(await ids(b2)).toEqual(before);
     expect(await b2.store.history('clients', 'A-0')).toHaveLength(2);
+    // the full integrity check reads packs: no problem in the shared folder or in B's replica, every change counted
+    for (const root of [store.shared, b2.localRoot]) {
+      const report = await b2.replica.verify(root);
+      expect(report.problems).toEqual([]);
+      expect(report.changes).toBe(b2.replica.changeCount);
+    }
   });
 
   test('a PC of format 1 is waited for: nothing is packed until it announces format 2', async () => {
