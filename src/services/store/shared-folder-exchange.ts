@@ -958,7 +958,9 @@ export class SharedFolderExchange implements Carrier {
         );
       } catch (e) {
         this.presences.delete(dev);
-        if (st) this.signs.set(dev, { mtimeMs: st.mtimeMs }); // alive, but what it acknowledges is not known
+        // a PC of this store (its card authenticated here) is alive, but what it acknowledges is not known;
+        // a planted folder's file is nobody's
+        if (st && this.cardsHere.has(dev)) this.signs.set(dev, { mtimeMs: st.mtimeMs });
         if (e instanceof KeyMissingError) {
           const seen = await this.presenceFromCard(dev, folderNow, stale, st);
           if (seen) devices.push(seen);
@@ -967,7 +969,7 @@ export class SharedFolderExchange implements Carrier {
       }
       if (!p) return false;
       const thisDevice = dev === me;
-      this.signs.set(dev, { mtimeMs: p.mtimeMs });
+      if (this.cardsHere.has(dev) || (p.sealedUnder !== undefined && live.includes(p.sealedUnder))) this.signs.set(dev, { mtimeMs: p.mtimeMs });
       if (!thisDevice && (p.sealedUnder === undefined || !live.includes(p.sealedUnder))) {
         // written under a replaced key: nothing in it is taken (a PC not given the new passphrase
         // yet, or someone with an old one); the PC is shown from its card and the file's time
