@@ -73,7 +73,8 @@ function expectEverythingThereIs(appDataDir: string): void {
     /\/replica\.owner\.json$/,
     /\/keys\/[0-9a-f]{64}$/,
     /\/devices\/[0-9a-f]{32}\/device$/,
-    /\/devices\/[0-9a-f]{32}\/log\/\d{10}-[0-9a-f]{64}$/,
+    // its log files, or the pack they went into (format 2: after the passphrase change the files under the old key are packed again)
+    /\/devices\/[0-9a-f]{32}\/(log\/\d{10}-[0-9a-f]{64}|packs\/\d{10}-\d{10}-[0-9a-f]{64})$/,
     /\/objects\/[0-9a-f]{2}\/[0-9a-f]{64}$/,
     /\/snapshots\/[0-9a-f]{32}\/\d{10}-[0-9a-f]{64}$/,
   ])
