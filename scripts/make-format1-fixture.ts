@@ -205,7 +205,7 @@ async function openCopy(root: string, storeId: string, ids: Record<Pc, string>):
 async function main(): Promise<void> {
   // The fixture pins format 1 as one commit's code wrote it: never rewritten by code of another format,
   // and never by accident (an upgrade test that passes on a regenerated fixture proves nothing).
-  if (STORE_FORMAT_VERSION !== 1) throw new Error(`this code writes store format ${STORE_FORMAT_VERSION}: the format-1 fixture is written only by format-1 code (README.md there)`);
+  if ((STORE_FORMAT_VERSION as number) !== 1) throw new Error(`this code writes store format ${STORE_FORMAT_VERSION}: the format-1 fixture is written only by format-1 code (README.md there)`);
   if (fs.existsSync(path.join(FIXTURE_DIR, 'expected.json')) && !process.argv.includes('--replace'))
     throw new Error('test/fixtures/format1 exists: it pins what the code of its commit wrote. To write it anew anyway (format-1 code only), pass --replace.');
   const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();

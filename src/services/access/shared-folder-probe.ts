@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { inject, injectable, optional } from 'inversify';
 import type { AccessStatus, LocalizedText } from '../../host-api';
 import { DISK_FULL_CODES, GONE_CODES } from '../common/errors';
-import { Paths } from '../store/format';
+import { Paths, STORE_FORMAT_VERSION } from '../store/format';
 
 export type ProbeState = Exclude<AccessStatus['state'], 'not-configured' | 'checking'>;
 /** `remnants`: no header, only the store's own folders left (a store deleted or not yet fully synced). */
@@ -222,7 +222,7 @@ export class SharedFolderProbe {
           : 'foreign'
       : a.header.broken || a.header.format !== 'practice-store'
         ? 'foreign'
-        : (a.header.version ?? 0) > 1
+        : (a.header.version ?? 0) > STORE_FORMAT_VERSION
           ? 'newer-store'
           : 'store';
     const storeId = content === 'store' ? a.header?.storeId : undefined;

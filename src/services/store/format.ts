@@ -44,7 +44,13 @@ export const MAX_USER_NAME = 200;
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
 export const STORE_FORMAT = 'practice-store';
-export const STORE_FORMAT_VERSION = 1;
+/**
+ * The header's `version`: 2 since format 2 (packs, STORE-FORMAT.md "Packs"). A store of version 1 is
+ * raised to 2 in place (its header written again, that field alone changed) by the first PC that starts
+ * packing, which it does only once every PC it waits for announces format 2; a PC of version 1 that
+ * comes back later reads "newer" and is told to update, its changes kept in its replica.
+ */
+export const STORE_FORMAT_VERSION = 2;
 export const STORE_ID = /^[0-9a-f]{32}$/;
 /** The id of the store key the header wraps (envelopes "PSE1"); later keys have 32-hex ids ("PSE2"). */
 export const HEADER_KEY_ID = 'header';
@@ -257,11 +263,18 @@ export function canonicalJson(v: unknown): string {
 
 /**
  * Whether two headers as read (JSON.parse of the file, before the schema) say the same, field for
- * field and ignoring nothing — fields this version does not know included. Whitespace and the order
- * of fields do not count.
+ * field — fields this version does not know included — but for `version` 1 against 2 (the upgrade to
+ * format 2 raises it in place). Whitespace and the order of fields do not count.
  */
 export function sameHeader(a: unknown, b: unknown): boolean {
-  return canonicalJson(a) === canonicalJson(b);
+  return canonicalJson(withoutVersion(a)) === canonicalJson(withoutVersion(b));
+}
+
+/** A header's JSON without its `version` when that is one this version reads (1 or 2): the upgrade to 2 changes nothing else. */
+function withoutVersion(h: unknown): unknown {
+  if (!isPlainJsonObject(h) || typeof h.version !== 'number' || h.version < 1 || h.version > STORE_FORMAT_VERSION) return h;
+  const { version: _v, ...rest } = h;
+  return rest;
 }
 
 export const KeyIdRef = z.union([z.literal(HEADER_KEY_ID), z.string().regex(KEY_ID_HEX)]);

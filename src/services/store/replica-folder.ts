@@ -19,6 +19,7 @@ import {
 import type { NamedKeyFile } from '../crypto/keyring';
 import {
   Contexts,
+  isPlainJsonObject,
   MAX_PACK_BYTES,
   MAX_PACK_PLAIN_BYTES,
   PackHeaderSchema,
@@ -268,6 +269,16 @@ export class ReplicaFolder {
       return { kind: 'foreign', reason: `${Paths.header} is not a practice-store header (${parsed.error.issues[0]?.path.join('.')})`, ...(typeof storeId === 'string' && STORE_ID.test(storeId) ? { storeId, raw: json } : {}) };
     }
     return { kind: 'ok', header: parsed.data, raw: json };
+  }
+
+  /**
+   * The upgrade to format 2: the header as read there (`raw`, checked to be this store's and the same as
+   * this PC's copy) written again with `version` 2 and nothing else changed. Two PCs doing it at once
+   * write the same bytes.
+   */
+  static async raiseHeaderVersion(io: Medium, raw: unknown): Promise<void> {
+    if (!isPlainJsonObject(raw) || raw.version !== 1) return;
+    await io.write(Paths.header, Buffer.from(JSON.stringify({ ...raw, version: STORE_FORMAT_VERSION }, null, 2) + '\n', 'utf8'), 'replace');
   }
 
   static async writeHeader(at: string | Medium, header: StoreHeader, modes?: FileModes): Promise<void> {

@@ -141,6 +141,8 @@ export class SharedFolderExchange implements Carrier {
   protected trustEpoch = 0;
   protected conflicts = 0;
   protected headerAltered = false;
+  /** The shared header as this round read it, when it is this store's. */
+  protected sharedHeader?: { raw: unknown; version: number };
   /** Each device's packs as this round's listing gave them (format 2). */
   protected readonly packsListed = new Map<string, { round: number; packs: PackFile[] }>();
   /** What each device's presence said (format 2's acknowledgements), by device. */
@@ -272,6 +274,7 @@ export class SharedFolderExchange implements Carrier {
         return;
       }
       this.noteHeader(hdr.kind === 'ok' || hdr.kind === 'foreign' ? hdr.raw : undefined);
+      this.sharedHeader = hdr.kind === 'ok' ? { raw: hdr.raw, version: hdr.header.version } : undefined;
       this.beginListingRound();
       this.presenceBudget = new Budget(); // one for the round, however often it looks at the presences
       if (this.lastExchangeAt === undefined || this.moved || Date.now() - this.lastMoveCheck >= (this.opts.auditMs ?? 60_000)) await this.checkMoved();
@@ -1088,6 +1091,14 @@ export class SharedFolderExchange implements Carrier {
     if (!this.replica.writable || !this.completeRound || !this.formats.includes(2) || this.replica.liveKeys().length === 0) return;
     const others = await this.waitedFor();
     if (!others.every((o) => o.sign.formats?.includes(2))) return;
+    // A store of version 1 becomes version 2 first (its header, that field alone): a PC of version 1
+    // that comes back after 60 days, or joins with an old installation, is told to update.
+    if (this.sharedHeader && this.sharedHeader.version < 2) {
+      if (this.headerAltered) return; // a header that is not this PC's copy is never written over
+      await ReplicaFolder.raiseHeaderVersion(this.io, this.sharedHeader.raw);
+      this.writesSeen.push(Paths.header);
+      this.sharedHeader = { raw: this.sharedHeader.raw, version: 2 };
+    }
     const min = Math.max(1, this.opts.packMinFiles ?? 1000);
     const loose = (): SegmentFileOf[] => {
       // own log files held as files, in the location, without a gap: what may be packed

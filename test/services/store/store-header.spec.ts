@@ -19,8 +19,8 @@ describe('the store header', () => {
 
   test('a store of a newer format version is refused, and nothing is changed', async () => {
     const dir = tempDir();
-    fs.writeFileSync(path.join(dir, 'practice-store.json'), JSON.stringify({ format: 'practice-store', version: 2, storeId: 'x' }));
-    expect(await ReplicaFolder.readHeader(dir)).toEqual({ kind: 'newer', version: 2 });
+    fs.writeFileSync(path.join(dir, 'practice-store.json'), JSON.stringify({ format: 'practice-store', version: 3, storeId: 'x' }));
+    expect(await ReplicaFolder.readHeader(dir)).toEqual({ kind: 'newer', version: 3 });
     expect(fs.readdirSync(dir)).toEqual(['practice-store.json']);
   });
 });

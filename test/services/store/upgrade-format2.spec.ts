@@ -17,12 +17,14 @@ import { InMemoryCredentialStore } from '../../support/memory-credential-store';
 import { FIXTURE_DIR, PCS, copyFixture, readView, replicaRoot, type Pc } from '../../support/format1-fixture';
 import { openDevice, syncAll, type Device } from '../../support/store-fixture';
 import { tempDir } from '../../support/temp';
+import { codeOf, runIn } from '../../support/old-code';
 
 jest.setTimeout(180_000);
 
 const FIRST = 'Teekanne-Nordstrand-2026';
 const SECOND = 'Leuchtturm-Kieselbucht-Moewe-4817';
 const expected = JSON.parse(fs.readFileSync(path.join(FIXTURE_DIR, 'expected.json'), 'utf8')) as {
+  writtenBy: string;
   storeId: string;
   devices: Record<Pc, { id: string; name: string }>;
   emptyDirs: string[];
@@ -109,7 +111,11 @@ describe('upgrade of a format-1 store to format 2 (fixture written by an earlier
     await pcs['pc-c']!.store.close();
     const c = await open('pc-c', V2);
     const [a, b] = [pcs['pc-a']!, pcs['pc-b']!];
+    const headerBefore = JSON.parse(fs.readFileSync(path.join(root, 'shared', 'practice-store.json'), 'utf8')) as Record<string, unknown>;
+    expect(headerBefore.version).toBe(1);
     await syncAll([c, a, b], 4);
+    // the header says version 2 now, and nothing else changed in it
+    expect(JSON.parse(fs.readFileSync(path.join(root, 'shared', 'practice-store.json'), 'utf8'))).toEqual({ ...headerBefore, version: 2 });
     for (const pc of PCS) expect(packs(pc).length).toBeGreaterThan(0);
     // what stays as log files: fewer than one pack's worth per PC
     for (const pc of PCS) expect(logs(pc).length).toBeLessThan(3);
@@ -146,3 +152,74 @@ describe('upgrade of a format-1 store to format 2 (fixture written by an earlier
     expect(await view(b2)).toBe(before);
   });
 });
+
+describe('a PC of format 1 that was away while the others upgraded (the code of the fixture\'s commit)', () => {
+  test('the old code is told to update in plain words; once updated, its unsent changes arrive and nothing is lost', async () => {
+    const root = tempDir('cs-upgrade-away-');
+    copyFixture(root, FIXTURE_DIR, expected.emptyDirs);
+    const shared = path.join(root, 'shared');
+    const pcs: Device[] = [];
+    const open = async (pc: Pc, exchange: Partial<ExchangeOptions>) => {
+      const local = replicaRoot(path.join(root, pc), expected.storeId);
+      const hdr = await ReplicaFolder.readHeader(local);
+      if (hdr.kind !== 'ok') throw new Error(`${pc}: its header is ${hdr.kind}`);
+      const unlocked = await new StoreKeys(new InMemoryCredentialStore(), dialogs(SECOND)).unlock(hdr.header, [shared, local]);
+      if (unlocked.kind !== 'ok') throw new Error(`${pc}: the passphrase was not taken`);
+      const d = await openDevice({ shared, header: hdr.header, key: unlocked.keyring }, expected.devices[pc].name, { id: expected.devices[pc].id, localRoot: local, exchange });
+      pcs.push(d);
+      return d;
+    };
+    try {
+      // C is not seen for longer than the stated time (1 s here, 60 days in a practice): A and B, updated, do not wait for it
+      await new Promise((r) => setTimeout(r, 1500));
+      const away = { ...V2, knownForMs: 1000 };
+      const a = await open('pc-a', away);
+      const b = await open('pc-b', away);
+      await syncAll([a, b], 4);
+      expect(JSON.parse(fs.readFileSync(path.join(shared, 'practice-store.json'), 'utf8')).version).toBe(2);
+      expect(packs(shared, 'pc-a').length).toBeGreaterThan(0);
+      // C still runs the old version: the code of the commit that wrote the fixture, run for real
+      const old = codeOf(expected.writtenBy);
+      const said = JSON.parse(
+        runIn(
+          old,
+          `import 'reflect-metadata';
+import { SharedFolderProbe } from './src/services/access/shared-folder-probe';
+import { ReplicaFolder } from './src/services/store/replica-folder';
+(async () => {
+  const header = await ReplicaFolder.readHeader(${JSON.stringify(shared)});
+  const probe = await new SharedFolderProbe().probe(${JSON.stringify(shared)}, { expectStoreId: ${JSON.stringify(expected.storeId)} });
+  console.log(JSON.stringify({ header: header.kind, probe }));
+})();`,
+        )
+          .trim()
+          .split('\n')
+          .pop()!,
+      ) as { header: string; probe: { state: string; content: string; detail: { de: string; en: string } } };
+      expect(said.header).toBe('newer');
+      expect(said.probe).toMatchObject({ state: 'wrong-folder', content: 'newer-store' });
+      expect(said.probe.detail.de).toContain('Bitte aktualisieren Sie das Programm; es wurde nichts verändert.');
+      expect(said.probe.detail.en).toContain('Please update; nothing was changed.');
+      // C updated: its changes never sent arrive, and all three end the same
+      const c = await open('pc-c', away);
+      await syncAll([c, a, b], 3);
+      for (const change of expected.unsentOnC.changes) {
+        const [key, ver] = change.split(' ') as [string, string];
+        const [col, id] = key.split('/') as [string, string];
+        expect((await a.store.history(col, id)).map((r) => r.version)).toContain(ver);
+      }
+      expect(await view(c)).toBe(await view(a));
+      expect(await view(b)).toBe(await view(a));
+    } finally {
+      for (const d of pcs) await d.store.close().catch(() => undefined);
+    }
+  });
+});
+
+function packs(shared: string, pc: Pc): string[] {
+  try {
+    return fs.readdirSync(path.join(shared, Paths.packsDir(expected.devices[pc].id)));
+  } catch {
+    return [];
+  }
+}
