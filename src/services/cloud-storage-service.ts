@@ -38,6 +38,12 @@ export interface CloudStorageTimings {
   readonly repairGraceMs?: number;
   /** A server's time limit per request (default 15 s: http.ts, s3-medium.ts). */
   readonly serverTimeoutMs?: number;
+  /** Format 2 (STORE-FORMAT.md "Packs"): own log files per pack (default 1,000). */
+  readonly packMinFiles?: number;
+  /** How long a pack lies in the shared location before what it holds is removed there (default 7 days). */
+  readonly packMarginMs?: number;
+  /** A PC not seen for this long is not waited for (default 60 days). */
+  readonly knownForMs?: number;
 }
 export const DEFAULT_TIMINGS: CloudStorageTimings = { probeTimeoutMs: 5000, monitorMs: 4000, pollMs: 2000, heartbeatMs: 15000 };
 
@@ -333,6 +339,9 @@ export class CloudStorageService implements StoreDiagnostics {
       heartbeatMs: this.timings.heartbeatMs,
       auditMs: this.timings.auditMs,
       repairGraceMs: this.timings.repairGraceMs,
+      ...(this.timings.packMinFiles !== undefined ? { packMinFiles: this.timings.packMinFiles } : {}),
+      ...(this.timings.packMarginMs !== undefined ? { packMarginMs: this.timings.packMarginMs } : {}),
+      ...(this.timings.knownForMs !== undefined ? { knownForMs: this.timings.knownForMs } : {}),
     });
   }
 

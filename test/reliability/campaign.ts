@@ -82,6 +82,7 @@ class SimDevice {
     readonly login?: { username: string; password: string },
     /** The stick is FAT32: the carrier reaches it through the FAT32 rules. */
     readonly fat32 = false,
+    readonly timings: CloudStorageTimings = TIMINGS,
   ) {}
 
   protected container(): Container {
@@ -92,7 +93,7 @@ class SimDevice {
     c.bind(HostDialogs).toConstantValue(dialogs);
     c.bind(HostLogger).toConstantValue({ debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined });
     c.bind(HostLocalData).toConstantValue({ count: async () => 0, records: async function* () {} });
-    c.bind(CloudStorageTimings).toConstantValue(TIMINGS);
+    c.bind(CloudStorageTimings).toConstantValue(this.timings);
     if (this.fat32) c.bind(FolderMediumFactory).toConstantValue((f: string) => new Fat32Medium(f));
     const k = this.keychain;
     c.bind(Symbol.for('cloud-storage.CredentialStore')).toConstantValue({ get: async (a: string) => k.get(a), set: async (a: string, s: string) => void k.set(a, s), delete: async (a: string) => k.delete(a), accounts: async () => [...k.keys()] });
@@ -199,6 +200,24 @@ export interface RunResult {
   worker: { runs: number; acknowledged: number };
   /** Server schedules: a PC that after the quiescence still had something pending or awaited, or was not online. */
   pending: string[];
+  /** Folder schedules: packs and log files in the shared folder at the end (format 2). */
+  shelf: { packs: number; logFiles: number };
+}
+
+function walkFiles(root: string, rel = ''): string[] {
+  const out: string[] = [];
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(path.join(root, rel), { withFileTypes: true });
+  } catch {
+    return out;
+  }
+  for (const e of entries) {
+    const r = path.join(rel, e.name);
+    if (e.isDirectory()) out.push(...walkFiles(root, r));
+    else out.push(r);
+  }
+  return out;
 }
 
 async function view(store: PracticeStore): Promise<unknown> {
@@ -220,7 +239,17 @@ export interface ScheduleOptions {
    * list takes its kinds in turn (so that a short schedule has each).
    */
   faults?: boolean | FaultKind | readonly FaultKind[];
+  /**
+   * Years in minutes (format 2, #16): every PC packs its own log files two at a time, ten packs into one,
+   * and removes what its packs hold once acknowledged and 300 ms old on the folder's clock; the sync
+   * clients pass removals on. What a practice sees over years — packs, packs of packs, removals, files
+   * packed again after a passphrase change — happens many times in one schedule.
+   */
+  years?: boolean;
 }
+
+/** The pack rules of a `years` schedule. */
+export const YEARS_TIMINGS: CloudStorageTimings = { ...TIMINGS, packMinFiles: 2, packMarginMs: 300, knownForMs: 10 * 60_000 };
 
 const WRITER = path.join(__dirname, '..', 'support', 'crash-writer.js');
 
@@ -262,8 +291,11 @@ export async function runSchedule(seed: number, devices: number, operations: num
     throw e;
   }
   const usb = mode === 'usb' || mode === 'usb-fat32';
-  const sim = new CloudSim(root, devices, rng, serverMode ? 'cloud' : usb ? 'usb' : 'cloud');
-  const ds = Array.from({ length: devices }, (_, i) => new SimDevice(i, path.join(root, `app-data-${i}`), env ? env.address(proxies[i]!.port) : sim.folder(i), env?.login, mode === 'usb-fat32'));
+  const sim = new CloudSim(root, devices, rng, serverMode ? 'cloud' : usb ? 'usb' : 'cloud', opts.years === true);
+  const ds = Array.from(
+    { length: devices },
+    (_, i) => new SimDevice(i, path.join(root, `app-data-${i}`), env ? env.address(proxies[i]!.port) : sim.folder(i), env?.login, mode === 'usb-fat32', opts.years ? YEARS_TIMINGS : TIMINGS),
+  );
   const observed: Observed[] = [];
   let acked: { dev: number; version: string; id: string }[] = [];
   let restarts = 0;
@@ -829,7 +861,15 @@ export async function runSchedule(seed: number, devices: number, operations: num
       if (!out.ok) verifyProblems.push(`PC${d.index}: ${out.message.en}`);
     }
     if (process.env.CAMPAIGN_DEBUG) console.log(`[${Date.now() - T0} ms] verified`);
+    // format 2 at the end: packs and log files in the shared folder (a `years` schedule must have packed and removed)
+    const shelf = { packs: 0, logFiles: 0 };
+    if (!env)
+      for (const rel of walkFiles(sim.medium())) {
+        if (/^devices[\\/][0-9a-f]{32}[\\/]packs[\\/]/.test(rel)) shelf.packs++;
+        else if (/^devices[\\/][0-9a-f]{32}[\\/]log[\\/]\d{10}-/.test(rel)) shelf.logFiles++;
+      }
     return {
+      shelf,
       devices,
       mode,
       operations,

@@ -22,13 +22,13 @@ const arg = (name: string): string | undefined => {
   return i >= 0 ? process.argv[i + 1] : undefined;
 };
 
-const flagsOf = (o: ScheduleOptions) => `${o.passphraseChanges ? 'p' : ''}${o.faults === true ? 'f' : typeof o.faults === 'string' ? o.faults : Array.isArray(o.faults) ? o.faults.join('+') : ''}` || '-';
+const flagsOf = (o: ScheduleOptions) => `${o.years ? 'y' : ''}${o.passphraseChanges ? 'p' : ''}${o.faults === true ? 'f' : typeof o.faults === 'string' ? o.faults : Array.isArray(o.faults) ? o.faults.join('+') : ''}` || '-';
 const replayOf = (t: Task & { kind: 'schedule' }) => `npm run reliability -- --replay ${t.seed} ${t.devices} ${t.mode} ${t.ops} ${flagsOf(t.opts)}`;
 
 function optsOf(flags: string): ScheduleOptions {
   if ((ALL_FAULT_KINDS as readonly string[]).includes(flags)) return { faults: flags as FaultKind };
   if (flags.includes('+')) return { faults: flags.split('+') as FaultKind[] };
-  return { passphraseChanges: flags.includes('p'), faults: /f$/.test(flags) || undefined };
+  return { passphraseChanges: flags.includes('p'), faults: /f$/.test(flags) || undefined, years: /^y/.test(flags) || undefined };
 }
 
 async function replay(): Promise<void> {
@@ -37,7 +37,7 @@ async function replay(): Promise<void> {
   const out = await runTask({ kind: 'schedule', n: 0, seed: Number(seed), devices: Number(devices), mode: mode as Mode, ops: Number(ops), opts: optsOf(flags ?? '-') });
   if (out.kind !== 'schedule') return;
   if (out.error) console.log(out.error);
-  else console.log(JSON.stringify({ failures: failuresOf(out.result!), faults: out.result!.faults, inSync: out.result!.inSync, acknowledged: out.result!.acknowledged }, null, 2));
+  else console.log(JSON.stringify({ failures: failuresOf(out.result!), faults: out.result!.faults, inSync: out.result!.inSync, acknowledged: out.result!.acknowledged, shelf: out.result!.shelf }, null, 2));
   process.exit(out.error || failuresOf(out.result!).length ? 1 : 0);
 }
 
@@ -72,8 +72,11 @@ function tasks(long: boolean, serversOnly: boolean): Task[] {
     const mode = i % 3 === 2 ? (i % 6 === 5 ? 'usb-fat32' : 'usb') : 'cloud'; // half the stick schedules on a FAT32 stick
     const devices = [2, 3, 2, 3, 4][Math.floor(i / 3) % 5]!; // 4 devices are the slowest: one schedule in five
     // a quarter without faults (the earlier campaign), a quarter with faults and passphrase changes, half with faults
-    const opts: ScheduleOptions = i % 4 === 0 ? {} : i % 4 === 2 ? { faults: true, passphraseChanges: true } : { faults: true };
-    out.push({ kind: 'schedule', n: i, seed: 1 + Math.floor(Math.random() * 2 ** 31), devices, mode, ops, opts });
+    const base: ScheduleOptions = i % 4 === 0 ? {} : i % 4 === 2 ? { faults: true, passphraseChanges: true } : { faults: true };
+    // every third schedule is "years" (format 2: packs made and removed many times over); the long run's get more operations
+    const years = i % 3 === 1;
+    const opts: ScheduleOptions = years ? { ...base, years: true } : base;
+    out.push({ kind: 'schedule', n: i, seed: 1 + Math.floor(Math.random() * 2 ** 31), devices, mode, ops: years ? ops * 3 : ops, opts });
   }
   out.push(...crash, ...servers);
   return out;

@@ -83,6 +83,8 @@ export class CloudSim {
     readonly devices: number,
     protected readonly rng: Rng,
     readonly mode: 'cloud' | 'usb' = 'cloud',
+    /** The clients pass deletions on (format 2 removes packed files): one a client had synced and that is gone on its side goes everywhere. */
+    readonly syncDeletions = false,
   ) {
     this.cloud = path.join(root, 'cloud');
     fs.mkdirSync(this.cloud, { recursive: true });
@@ -157,8 +159,10 @@ export class CloudSim {
     this.completePending(Infinity);
   }
 
-  protected record(dev: number, rel: string, existedBefore: boolean): void {
+  protected record(dev: number, rel: string, existedBefore: boolean, bytes?: Buffer, cloudBytes?: Buffer): void {
     if (this.debris.has(rel)) return;
+    // format 2's upgrade: the header written again with its version raised from 1 to 2, nothing else (any PC may, with the same bytes)
+    if (rel === 'practice-store.json' && bytes && raisedVersion(cloudBytes, bytes)) return;
     if (this.faulted.has(rel)) return; // written again after a fault: a repair (same bytes, checked by their name)
     const w = this.writers.get(rel) ?? new Set<number>();
     w.add(dev);
@@ -170,6 +174,19 @@ export class CloudSim {
   protected uploadFrom(dev: number, max: number): void {
     const folder = this.folder(dev);
     const known = this.known[dev]!;
+    if (this.syncDeletions)
+      for (const [rel, h] of [...known]) {
+        if (fs.existsSync(path.join(folder, rel)) || this.pending.some((p) => p.dev === dev && p.rel === rel)) continue;
+        // removed on this PC: removed in the cloud, unless it changed there meanwhile
+        const cloudFile = path.join(this.cloud, rel);
+        try {
+          if (hashOf(fs.readFileSync(cloudFile)) === h) fs.rmSync(cloudFile);
+        } catch {
+          // not in the cloud (any more)
+        }
+        known.delete(rel);
+        this.stats.transfers++;
+      }
     const changed = walk(folder).filter((rel) => !isOwnTemp(rel) && !this.pending.some((p) => p.dev === dev && p.rel === rel));
     const order = changed.sort(() => this.rng() - 0.5);
     let n = 0;
@@ -185,13 +202,22 @@ export class CloudSim {
       const before = known.get(rel);
       if (before === h) continue;
       n++;
-      this.record(dev, rel, before !== undefined);
       const cloudFile = path.join(this.cloud, rel);
       let cloudHash: string | undefined;
+      let cloudBytes: Buffer | undefined;
       try {
-        cloudHash = hashOf(fs.readFileSync(cloudFile));
+        cloudBytes = fs.readFileSync(cloudFile);
+        cloudHash = hashOf(cloudBytes);
       } catch {
         cloudHash = undefined;
+      }
+      this.record(dev, rel, before !== undefined, bytes, cloudBytes);
+      if (rel === 'practice-store.json' && cloudBytes && raisedVersion(cloudBytes, bytes)) {
+        // the upgrade's header: every client takes it over its synced copy (the same bytes from any PC)
+        fs.writeFileSync(cloudFile, bytes);
+        known.set(rel, h);
+        this.stats.transfers++;
+        continue;
       }
       if (cloudHash !== undefined && cloudHash !== before && cloudHash !== h) {
         // changed on two sides: the cloud keeps its version, ours becomes a conflict copy
@@ -212,6 +238,20 @@ export class CloudSim {
   protected downloadTo(dev: number, max: number): void {
     const folder = this.folder(dev);
     const known = this.known[dev]!;
+    if (this.syncDeletions)
+      for (const [rel, h] of [...known]) {
+        if (fs.existsSync(path.join(this.cloud, rel))) continue;
+        // removed in the cloud: removed here, unless it changed here meanwhile (then its upload decides)
+        const local = path.join(folder, rel);
+        try {
+          if (hashOf(fs.readFileSync(local)) !== h) continue;
+          fs.rmSync(local);
+        } catch {
+          // gone here too
+        }
+        known.delete(rel);
+        this.stats.transfers++;
+      }
     const order = walk(this.cloud).sort(() => this.rng() - 0.5);
     let n = 0;
     for (const rel of order) {
@@ -452,5 +492,17 @@ export class CloudSim {
     fs.mkdirSync(path.dirname(path.join(folder, rel)), { recursive: true });
     fs.writeFileSync(path.join(folder, rel), crypto.randomBytes(20));
     this.stats.strayFiles++;
+  }
+}
+
+/** Whether `after` is the header `before` with its version raised from 1 to 2 and nothing else changed. */
+function raisedVersion(before: Buffer | undefined, after: Buffer): boolean {
+  if (!before) return false;
+  try {
+    const a = JSON.parse(before.toString('utf8')) as Record<string, unknown>;
+    const b = JSON.parse(after.toString('utf8')) as Record<string, unknown>;
+    return a.version === 1 && b.version === 2 && JSON.stringify({ ...a, version: 2 }) === JSON.stringify(b);
+  } catch {
+    return false;
   }
 }
