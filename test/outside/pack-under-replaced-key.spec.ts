@@ -115,4 +115,22 @@ describe('a pack sealed under a replaced passphrase', () => {
     expect(b.replica.badFiles.concat(a.replica.badFiles).some((f) => f.path.includes(Paths.packsDir(a.id)))).toBe(true);
     expect(fs.readdirSync(path.join(c.localRoot, Paths.packsDir(a.id))).some((n) => n.startsWith(`${String(target[0]).padStart(10, '0')}-${String(target[1]).padStart(10, '0')}-`))).toBe(false);
   });
+
+  test('made by its own PC before the passphrase change, it is still taken by a new PC once vouched for', async () => {
+    const store = await newSharedStore(PASS);
+    const a = await openDevice(store, 'A', { exchange: { ...FAST, packMinFiles: 3 } });
+    devices = [a];
+    await edits(a, 3);
+    await syncAll([a], 3); // pack 1-3 under the first key; the log files leave the shared folder
+    expect(fs.readdirSync(path.join(store.shared, Paths.logDir(a.id))).filter((n) => !n.startsWith('.'))).toEqual([]);
+    await a.replica.changePassphrase(NEW, 'A'); // no later file: nothing is packed again
+    await syncAll([a], 2);
+    const typed = await keyringFromPassphrase(store.header, await a.replica.local.readKeyFiles(), NEW);
+    if (typed.kind !== 'ok') throw new Error('new passphrase not taken');
+    const c = await openDevice({ ...store, key: typed.keyring }, 'C', { exchange: FAST });
+    devices.push(c);
+    await syncAll([c, a], 3);
+    expect(await ids(c)).toEqual(await ids(a));
+    expect(await ids(c)).toHaveLength(3);
+  });
 });
