@@ -452,14 +452,23 @@ export class PracticeReplica implements ReplicaPort {
    * replica lacks. One sealed under a replaced key is kept only when every log file in it is vouched
    * for (as a log file would be: `mayTake`, newest first, each vouching for its `prev`); else HeldFileError.
    */
-  async acceptPack(p: PackFile, bytes: Uint8Array, content: PackContent): Promise<void> {
+  async acceptPack(p: PackFile, bytes: Uint8Array, content: PackContent, listedAsFile?: (f: SegmentFile) => boolean): Promise<void> {
     const rel = Paths.pack(p.device, p.first, p.last, p.hash);
     if (!(content.sealedUnder !== undefined && this.keys.state.live.includes(content.sealedUnder))) {
+      // A pack holds plaintexts: nothing binds a line to the hash its header names, and whoever holds a
+      // replaced key can seal a pack that names real log files (their names are in the listing) over
+      // other changes. So a log file held here must be the same in the pack, and one the location lists
+      // as a file is taken as that file (its hash checked) before the pack is looked at again.
       let vouchedPrev: string | null | undefined;
       for (let i = content.files.length - 1; i >= 0; i--) {
         const { f, seg } = content.files[i]!;
-        const ok = this.logs.has(f) || vouchedPrev === f.hash || (await this.mayTake(f, undefined));
-        if (!ok) throw new HeldFileError({ path: rel, reason: 'a pack sealed with a replaced practice passphrase that no PC with the current one confirmed — not taken' });
+        if (this.logs.has(f)) {
+          if (!isDeepStrictEqual(await this.readLogFile(f), seg))
+            throw new BadFileError({ path: rel, reason: `a pack sealed with a replaced practice passphrase whose log file ${f.seq} differs from the one of that name held here — not taken` });
+        } else if (listedAsFile?.(f)) {
+          throw new HeldFileError({ path: rel, reason: 'a pack sealed with a replaced practice passphrase: the log files it names are taken as files first — not taken yet' });
+        } else if (!(vouchedPrev === f.hash || (await this.mayTake(f, undefined))))
+          throw new HeldFileError({ path: rel, reason: 'a pack sealed with a replaced practice passphrase that no PC with the current one confirmed — not taken' });
         vouchedPrev = seg.prev;
       }
     }

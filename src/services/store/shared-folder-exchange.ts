@@ -749,15 +749,18 @@ export class SharedFolderExchange implements Carrier {
     for (const rel of this.held.keys()) if (rel.startsWith(Paths.packsDir(dev)) && !present.has(rel)) this.held.delete(rel);
     const byName = new Map<string, PackFile>();
     for (const p of listed) if (!this.replica.hasPack(p) && !this.replica.packCovered(p)) byName.set(packKey(p), p);
+    let asFiles: Set<string> | undefined;
+    const listedAsFile = (f: { seq: number; hash: string }) => asFiles!.has(segmentName(f.seq, f.hash));
     await this.reads.each(`packs:${dev}`, [...byName.keys()], ascending, budget, async (name) => {
       const p = byName.get(name)!;
+      asFiles ??= new Set((await this.logs.segments(dev, bad)).files.map((f) => segmentName(f.seq, f.hash)));
       if (this.replica.hasPack(p)) return true;
       const rel = Paths.pack(dev, p.first, p.last, p.hash);
       if (this.held.get(rel) === this.trustEpoch) return true;
       try {
         const taken = await this.unlessRefused(rel, async (st) => {
           const bytes = arrivedWhole(rel, await this.shared.readPackBytes(p), st);
-          await this.replica.acceptPack(p, bytes, this.shared.decodePack(p, bytes));
+          await this.replica.acceptPack(p, bytes, this.shared.decodePack(p, bytes), listedAsFile);
           this.held.delete(rel);
           this.trustEpoch++;
           return true;
