@@ -22,8 +22,13 @@ export const MAX_SMALL_FILE_BYTES = 64 << 10;
 export const MAX_CHANGES_PER_SEGMENT = 5000;
 /** A pack holds at most this many log files, and unpacks to at most MAX_PACK_PLAIN_BYTES. */
 export const MAX_FILES_PER_PACK = 20_000;
-export const MAX_PACK_BYTES = 64 << 20;
+export const MAX_PACK_BYTES = 96 << 20;
 export const MAX_PACK_PLAIN_BYTES = 256 << 20;
+/**
+ * What a writer puts into one pack at most, unpacked (the log files' JSON): well below what a reader
+ * accepts, so a pack is never refused for its size. A single log file (≤ 64 MiB) always fits alone.
+ */
+export const PACK_PLAIN_TARGET = 48 << 20;
 /**
  * The formats of the shared folder a device reads and follows, announced in its presence (`formats`).
  * 1: log files only, nothing is ever deleted. 2: a device may roll its own log files up into packs
@@ -401,6 +406,13 @@ export const PresenceSchema = z.object({
    * known device acknowledges the pack's last file this way (docs/STORE-FORMAT.md "Packs").
    */
   holds: z.record(z.string().regex(DEVICE_ID), z.number().int().min(0).max(9_999_999_999)).optional(),
+  /**
+   * Format 2: the hashes of this device's own packs it holds (at most 400, the newest). A pack sealed
+   * under a key that is not live any more is taken only when its own device's presence, taken under a
+   * live key, names it here: a pack's lines are plaintexts, so nothing else ties them to the log files
+   * it names (someone with a replaced passphrase could seal one over other changes).
+   */
+  packs: z.array(z.string().regex(HASH_HEX)).max(400).optional(),
 });
 export type Presence = z.infer<typeof PresenceSchema>;
 

@@ -11,7 +11,7 @@ import { errnoOf, localWriteError, storageError } from '../common/errors';
 import { listDir, syncWritten } from '../common/durable-fs';
 import { PRIVATE_MODES, makeDirs, tightenTree } from '../common/private-fs';
 import { Keyring, type KeyState } from '../crypto/keyring';
-import { LocalPaths, Paths, sameHeader, storedDeviceName, type Change, type DeviceInfo, type Segment, type StoreHeader } from './format';
+import { LocalPaths, PACK_PLAIN_TARGET, Paths, sameHeader, storedDeviceName, type Change, type DeviceInfo, type Segment, type StoreHeader } from './format';
 import { Journal } from './journal';
 import { ReplicaKeys } from './replica-keys';
 import { HybridClock } from './hybrid-clock';
@@ -554,6 +554,8 @@ export class PracticeReplica implements ReplicaPort {
     for (const f of files) byName.set(`${f.seq}-${f.hash}`, { f, seg: await this.readLogFile(f) });
     const all = [...byName.values()].filter((e) => e.f.device === me).sort((a, b) => a.f.seq - b.f.seq || (a.f.hash < b.f.hash ? -1 : 1));
     if (all.length === 0) return undefined;
+    // never a pack larger than a reader takes: a merge that would be is not made (the packs stay as they are)
+    if (all.length > 1 && all.reduce((n, e) => n + Buffer.byteLength(JSON.stringify(e.seg)) + 1, 0) > PACK_PLAIN_TARGET) return undefined;
     const p = await this.seals.run(() => this.local.writePack(me, all));
     this.packs.add(p);
     this.packsToSettle.push(p);

@@ -10,7 +10,7 @@ import { BehaviorSubject, type Observable } from 'rxjs';
 import type { HostLogger, SyncStatus } from '../../host-api';
 import { DisposableCollection, clearing } from '../common/disposable';
 import { DISK_FULL_CODES, errnoOf } from '../common/errors';
-import { MAX_OBJECT_BYTES, Paths, SHARED_FORMATS, segmentName, type Presence } from './format';
+import { MAX_OBJECT_BYTES, PACK_PLAIN_TARGET, Paths, SHARED_FORMATS, segmentName, type Presence } from './format';
 import { packCovers, packKey } from './pack-shelf';
 import { FolderAudit } from './folder-audit';
 import { LogListings } from './log-listings';
@@ -141,6 +141,10 @@ export class SharedFolderExchange implements Carrier {
   protected trustEpoch = 0;
   protected conflicts = 0;
   protected headerAltered = false;
+  /** Own packs (by the first one's hash) whose merge with the nine after it would be larger than a pack is made: not tried again. */
+  protected readonly tooLargeToMerge = new Set<string>();
+  /** Per device: the packs its own presence (taken under a live key) names — what vouches for a pack under a replaced key. */
+  protected readonly vouchedPacks = new Map<string, Set<string>>();
   /** The shared header as this round read it, when it is this store's. */
   protected sharedHeader?: { raw: unknown; version: number };
   /** Each device's packs as this round's listing gave them (format 2). */
@@ -760,7 +764,11 @@ export class SharedFolderExchange implements Carrier {
       try {
         const taken = await this.unlessRefused(rel, async (st) => {
           const bytes = arrivedWhole(rel, await this.shared.readPackBytes(p), st);
-          await this.replica.acceptPack(p, bytes, this.shared.decodePack(p, bytes), listedAsFile);
+          const content = this.shared.decodePack(p, bytes);
+          // under a key that is not live: only a pack its own device's presence names (format.ts Presence.packs)
+          if (!(content.sealedUnder !== undefined && this.replica.liveKeys().includes(content.sealedUnder)) && !this.vouchedPacks.get(dev)?.has(p.hash))
+            throw new HeldFileError({ path: rel, reason: 'a pack sealed with a replaced practice passphrase that its own PC does not name in its presence — not taken (written by someone with an old passphrase, or its PC has not been seen since)' });
+          await this.replica.acceptPack(p, bytes, content, listedAsFile);
           this.held.delete(rel);
           this.trustEpoch++;
           return true;
@@ -903,7 +911,7 @@ export class SharedFolderExchange implements Carrier {
       // vouched for only by a device that writes with the live key (a device behind vouches for nothing)
       ...(live.length ? { tips: boundedTips(this.replica.tips(), me) } : {}),
       formats: [...this.formats],
-      ...(live.length ? { holds: boundedHolds(this.replica.holds(), me) } : {}),
+      ...(live.length ? { holds: boundedHolds(this.replica.holds(), me), packs: this.replica.ownPacks().slice(-400).map((p) => p.hash) } : {}),
     };
     try {
       await this.checkStillOurs(Paths.presence(me));
@@ -984,6 +992,15 @@ export class SharedFolderExchange implements Carrier {
         return false;
       }
       this.signs.set(dev, { mtimeMs: p.mtimeMs, formats: p.presence.formats ?? [1], holds: p.presence.holds ?? {} });
+      if (!thisDevice && p.presence.packs) {
+        const known = this.vouchedPacks.get(dev);
+        const now = new Set(p.presence.packs);
+        if (!known || [...now].some((h) => !known.has(h))) {
+          this.trustEpoch++; // a held pack may be taken now
+          vouched = true;
+        }
+        this.vouchedPacks.set(dev, now);
+      }
       if (!thisDevice && p.presence.tips && this.replica.vouch(p.presence.tips)) {
         vouched = true;
         this.trustEpoch++;
@@ -1117,12 +1134,26 @@ export class SharedFolderExchange implements Carrier {
       return out;
     };
     let files = loose();
-    while (files.length >= min) {
-      if (!(await this.replica.makePack(files.slice(0, min), []))) return;
-      files = files.slice(min);
+    for (;;) {
+      // `min` files, or fewer that reach the size a pack is made for (a reader's bound is never reached)
+      let take = 0;
+      let bytes = 0;
+      while (take < files.length && take < min) {
+        const f = files[take]!;
+        const size = await this.replica.fileSize(Paths.segment(f.device, f.seq, f.hash)).catch(() => 0);
+        if (take > 0 && bytes + size > PACK_PLAIN_TARGET) break;
+        bytes += size;
+        take++;
+      }
+      if (take === 0 || (take < min && take === files.length)) break; // not yet a pack's worth
+      if (!(await this.replica.makePack(files.slice(0, take), []))) return;
+      files = files.slice(take);
     }
+    // ten packs of `min` or fewer files into one, unless that one would be too large (checked by makePack)
     const small = this.replica.ownPacks().filter((p) => p.last - p.first + 1 <= min);
-    if (small.length >= 10) await this.replica.makePack([], small.slice(0, 10));
+    if (small.length >= 10 && !this.tooLargeToMerge.has(small[0]!.hash)) {
+      if (!(await this.replica.makePack([], small.slice(0, 10)))) this.tooLargeToMerge.add(small[0]!.hash);
+    }
     const retired = await this.replica.retiredOwn();
     if (retired.packs.length > 0 || retired.files.length > 0) {
       files = loose();
