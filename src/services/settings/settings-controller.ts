@@ -467,6 +467,18 @@ export class SettingsController {
         text: syncText(s, env.locale),
       });
     }
+    const removed = active?.carrier.removedDevices ?? new Set<string>();
+    const removedBy = active?.carrier.removedBy;
+    if (removedBy)
+      status.push({
+        kind: 'notice',
+        id: 'this-pc-was-removed',
+        tone: 'info',
+        text: {
+          de: `Dieser PC war auf „${removedBy.byName}“ aus der Praxis entfernt worden, weil er lange nicht da war. Er gehört wieder dazu: Er hat alles aus dem gemeinsamen Ordner übernommen, seine eigenen Änderungen werden übertragen, und die anderen PCs warten wieder auf ihn. Es ging nichts verloren.`,
+          en: `This PC had been removed from the practice on "${removedBy.byName}" because it was away for long. It belongs to the practice again: it took in everything from the shared folder, its own changes are sent, and the other PCs wait for it again. Nothing was lost.`,
+        },
+      });
     if (s.devices.length > 0) {
       const de = env.locale === 'de';
       status.push({
@@ -476,7 +488,12 @@ export class SettingsController {
         columns: [{ de: 'Name', en: 'Name' }, { de: 'Benutzer', en: 'User' }, { de: 'Arbeitet gerade', en: 'Working now' }, { de: 'Zuletzt gesehen', en: 'Last seen' }],
         rows: s.devices.map((d) => ({
           id: d.deviceId,
-          cells: [d.thisDevice ? `${d.name} ${THIS_PC[env.locale]}` : d.name, d.user, d.active ? (de ? 'ja' : 'yes') : de ? 'nein' : 'no', spokenTime(d.lastSeenAt, env.locale)],
+          cells: [
+            d.thisDevice ? `${d.name} ${THIS_PC[env.locale]}` : d.name,
+            d.user,
+            d.active ? (de ? 'ja' : 'yes') : removed.has(d.deviceId) ? (de ? 'nein (aus der Praxis entfernt)' : 'no (removed from the practice)') : de ? 'nein' : 'no',
+            spokenTime(d.lastSeenAt, env.locale),
+          ],
         })),
       });
     }
@@ -601,6 +618,22 @@ export class SettingsController {
             },
           ]
         : []),
+      // "remove this PC from the practice" (format 2): for a PC that is gone (replaced, sold, broken) and not working now
+      ...(active
+        ? s.devices
+            .filter((d) => !d.thisDevice && !d.active && !removed.has(d.deviceId))
+            .map((d) => ({
+              kind: 'action' as const,
+              id: `remove-pc:${d.deviceId}`,
+              label: { de: `„${d.name}“ aus der Praxis entfernen …`, en: `Remove "${d.name}" from the practice …` },
+              style: 'danger' as const,
+              enabled: idle,
+              confirm: {
+                de: `„${d.name}“ (${d.user}, zuletzt gesehen ${spokenTime(d.lastSeenAt, 'de')}) aus der Praxis entfernen? Für einen PC, der ersetzt, verkauft oder defekt ist: Die anderen PCs warten dann nicht mehr auf ihn, bevor sie alte, schon zusammengefasste Dateien im gemeinsamen Ordner aufräumen (sonst warten sie bis zu 60 Tage). Seine Änderungen, die schon im gemeinsamen Ordner sind, bleiben erhalten. Kommt er doch wieder, übernimmt er alles aus dem gemeinsamen Ordner, überträgt seine noch nicht übertragenen Änderungen und gehört von selbst wieder dazu – es geht nichts verloren.`,
+                en: `Remove "${d.name}" (${d.user}, last seen ${spokenTime(d.lastSeenAt, 'en')}) from the practice? For a PC that was replaced, sold or broke: the other PCs then no longer wait for it before tidying up old, already combined files in the shared folder (otherwise they wait up to 60 days). Its changes that are in the shared folder stay. Should it come back after all, it takes in everything from the shared folder, sends its changes not yet sent and belongs to the practice again by itself — nothing is lost.`,
+              },
+            }))
+        : []),
       {
         kind: 'action',
         id: 'remove-configuration',
@@ -617,6 +650,24 @@ export class SettingsController {
     if (!configured && !active) sections.push({ id: 'intro', title: { de: 'Worum es geht', en: 'What this is' }, items: [{ kind: 'notice', id: 'intro', tone: 'info', text: INTRO }] });
     sections.push({ id: 'folder', title: { de: 'Speicherort', en: 'Storage location' }, items }, { id: 'status', title: { de: 'Stand', en: 'Status' }, items: status }, { id: 'actions', title: { de: 'Aktionen', en: 'Actions' }, items: actions });
     return { title: TITLE, busy: this.busy.value, sections };
+  }
+
+  /** "Remove this PC from the practice" (format 2): the other PCs no longer wait for it; see the action's confirmation. */
+  protected async removePc(deviceId: string): Promise<ActionOutcome> {
+    const active = this.service.active;
+    const name = this.service.syncStatus.devices.find((d) => d.deviceId === deviceId)?.name ?? deviceId.slice(0, 8);
+    if (!active) return { ok: false, message: { de: 'Die Praxisdaten sind auf diesem PC gerade nicht geöffnet.', en: 'The practice data are not open on this PC right now.' } };
+    switch (await active.carrier.removeDevice(deviceId)) {
+      case 'removed':
+        this.refresh();
+        return { ok: true, message: { de: `„${name}“ wurde aus der Praxis entfernt. Die anderen PCs warten nicht mehr auf ihn; kommt er wieder, gehört er von selbst wieder dazu.`, en: `"${name}" was removed from the practice. The other PCs no longer wait for it; should it come back, it belongs to the practice again by itself.` } };
+      case 'active':
+        return { ok: false, message: { de: `„${name}“ arbeitet gerade mit diesen Daten und wird nicht entfernt.`, en: `"${name}" is working with these data right now and is not removed.` } };
+      case 'this-device':
+        return { ok: false, message: { de: 'Dieser PC kann sich nicht selbst aus der Praxis entfernen; dafür gibt es „Cloud-Einrichtung dieses PCs entfernen“.', en: 'This PC cannot remove itself from the practice; use "Remove this PC\'s cloud setup" for that.' } };
+      default:
+        return { ok: false, message: { de: 'Diesen PC kennt dieser PC nicht (mehr); es wurde nichts verändert.', en: 'This PC does not know that PC (any more); nothing was changed.' } };
+    }
   }
 
   /** One row per concurrent version, named the way the practice knows the record (HostRecordLabels, 1.1), showing what differs. */
@@ -717,6 +768,7 @@ export class SettingsController {
         return { ok: true, message: { de: 'Die Cloud-Einrichtung dieses PCs wurde entfernt. Die Daten im gemeinsamen Ordner sind unverändert; dieser PC arbeitet wieder mit seinen eigenen Daten von vor der Einrichtung.', en: "This PC's cloud setup was removed. The data in the shared folder are unchanged; this PC works with its own data from before the setup again." } };
       default:
         if (actionId.startsWith('keep:')) return this.keepVersion(actionId.slice(5));
+        if (actionId.startsWith('remove-pc:')) return this.removePc(actionId.slice(10));
         return { ok: false, message: { de: `Unbekannte Aktion „${actionId}“.`, en: `Unknown action "${actionId}".` } };
     }
   }

@@ -92,6 +92,8 @@ export const LocalPaths = {
   outbox: (hash: string) => path.join('outbox', hash),
   lock: 'replica.lock',
   reissued: (formerDev: string, seq: number) => path.join('reissued', `${formerDev}-${seq}`),
+  /** Devices a person removed from the practice on this PC (format 2): {v:1, removed: {<deviceId>: <heartbeatAt seen then>}}. */
+  removedDevices: 'removed-devices.json',
   /** Up to which of its own log files this device last saw the shared location hold (a count shown offline; never a reason not to send). */
   sentMark: 'sent-mark.json',
 } as const;
@@ -413,8 +415,17 @@ export const PresenceSchema = z.object({
    * it names (someone with a replaced passphrase could seal one over other changes).
    */
   packs: z.array(z.string().regex(HASH_HEX)).max(400).optional(),
+  /**
+   * Format 2, "remove this PC from the practice": devices a person removed on this PC, each with the
+   * `heartbeatAt` of its presence as seen then ('' when none was taken). Such a device is not waited for
+   * before packed files are removed — until it writes a presence again (another `heartbeatAt`: it is back).
+   */
+  removed: z.record(z.string().regex(DEVICE_ID), z.string().max(40)).optional(),
 });
 export type Presence = z.infer<typeof PresenceSchema>;
+
+/** The local file of devices removed from the practice on this PC (LocalPaths.removedDevices). */
+export const RemovedDevicesSchema = z.object({ v: z.literal(1), removed: z.record(z.string().regex(DEVICE_ID), z.string().max(40)) });
 
 /** The longest location a "moved to" note names (a path or a server address; addresses are bounded shorter by location.ts). */
 export const MAX_LOCATION_CHARS = 2048;

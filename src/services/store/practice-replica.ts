@@ -11,7 +11,7 @@ import { errnoOf, localWriteError, storageError } from '../common/errors';
 import { listDir, syncWritten } from '../common/durable-fs';
 import { PRIVATE_MODES, makeDirs, tightenTree } from '../common/private-fs';
 import { Keyring, type KeyState } from '../crypto/keyring';
-import { LocalPaths, PACK_PLAIN_TARGET, Paths, sameHeader, storedDeviceName, type Change, type DeviceInfo, type Segment, type StoreHeader } from './format';
+import { LocalPaths, PACK_PLAIN_TARGET, Paths, RemovedDevicesSchema, sameHeader, storedDeviceName, type Change, type DeviceInfo, type Segment, type StoreHeader } from './format';
 import { Journal } from './journal';
 import { ReplicaKeys } from './replica-keys';
 import { HybridClock } from './hybrid-clock';
@@ -199,6 +199,7 @@ export class PracticeReplica implements ReplicaPort {
       await this.refreshKeys();
       await this.load();
       this.sentUpTo = await this.readSentMark();
+      this.removedList = await this.readRemoved();
       if (this.formerJournal.length) await this.reissueFormerJournal();
     } catch (e) {
       await this.lock.dispose();
@@ -428,6 +429,31 @@ export class PracticeReplica implements ReplicaPort {
   }
 
   // ---- packs (format 2, docs/STORE-FORMAT.md "Packs") ----------------------------------------
+
+  /** Devices removed from the practice on this PC (format 2), with the presence each had then: kept across restarts. */
+  protected removedList: Record<string, string> = {};
+
+  removedDevices(): Readonly<Record<string, string>> {
+    return this.removedList;
+  }
+
+  /** Records (durably, in this replica) that a person removed a device here, or forgets it (`token` undefined: it came back). */
+  async setRemoved(device: string, token: string | undefined): Promise<void> {
+    const next = { ...this.removedList };
+    if (token === undefined) delete next[device];
+    else next[device] = token;
+    await this.local.write(LocalPaths.removedDevices, JSON.stringify({ v: 1, removed: next }), 'replace');
+    this.removedList = next;
+  }
+
+  protected async readRemoved(): Promise<Record<string, string>> {
+    try {
+      const j = RemovedDevicesSchema.safeParse(JSON.parse(await fsp.readFile(this.local.abs(LocalPaths.removedDevices), 'utf8')));
+      return j.success ? j.data.removed : {};
+    } catch {
+      return {};
+    }
+  }
 
   hasPack(p: PackFile): boolean {
     return this.packs.has(p);

@@ -70,6 +70,10 @@ export interface ReplicaPort {
   holds(): Record<string, number>;
   /** Own log files (held as files) and packs sealed under a key that is not live: packed again under the current key. */
   retiredOwn(): Promise<{ files: SegmentFile[]; packs: PackFile[] }>;
+  /** Devices a person removed from the practice on this PC, with the presence (`heartbeatAt`) each had then. */
+  removedDevices(): Readonly<Record<string, string>>;
+  /** Records a removal durably here (`token` undefined: forget it). */
+  setRemoved(device: string, token: string | undefined): Promise<void>;
   /** Whether a pack held here holds exactly this log file. */
   packHolds(p: PackFile, f: SegmentFile): Promise<boolean>;
 
@@ -175,6 +179,16 @@ export interface Carrier {
   readonly sharedHeaderAltered: boolean;
   /** Gaps in other devices' chains that nobody has filled for longer than the grace period. */
   readonly missing: readonly MissingChanges[];
+  /**
+   * "Remove this PC from the practice" (format 2): the other PCs no longer wait for it before removing
+   * packed files; it is taken back by itself when it writes a presence again. Refused for this PC, a
+   * PC working now, or one this PC does not know.
+   */
+  removeDevice(deviceId: string): Promise<'removed' | 'this-device' | 'active' | 'unknown'>;
+  /** Another PC had removed this one from the practice (it is back now: its new presence is waited for). */
+  readonly removedBy: { readonly byName: string } | undefined;
+  /** Devices removed from the practice, as this PC knows (its own removals and those in other PCs' presences). */
+  readonly removedDevices: ReadonlySet<string>;
   /** One round now (check, send, receive, presence); never throws. */
   exchange(): Promise<void>;
   /** The first round, awaited at most `timeoutMs` (0: not at all); it goes on in the background. */

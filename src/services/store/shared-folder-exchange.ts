@@ -64,6 +64,8 @@ interface SignOfLife {
   /** What its presence announces, when it was taken (read under a live key); undefined: not known. */
   readonly formats?: readonly number[];
   readonly holds?: Readonly<Record<string, number>>;
+  /** Its presence's `heartbeatAt` (what a removal names: a later one says the PC is back). */
+  readonly heartbeat?: string;
 }
 
 /** Store folders an emptied shared folder may still show (a sync client deletes files before folders). */
@@ -143,6 +145,8 @@ export class SharedFolderExchange implements Carrier {
   protected headerAltered = false;
   /** Own packs (by the first one's hash) whose merge with the nine after it would be larger than a pack is made: not tried again. */
   protected readonly tooLargeToMerge = new Set<string>();
+  /** Per device: the removals its presence (taken under a live key) names (format 2, "remove this PC"). */
+  protected readonly removalsBy = new Map<string, Readonly<Record<string, string>>>();
   /** Per device: the packs its own presence (taken under a live key) names — what vouches for a pack under a replaced key. */
   protected readonly vouchedPacks = new Map<string, Set<string>>();
   /** The shared header as this round read it, when it is this store's. */
@@ -912,6 +916,7 @@ export class SharedFolderExchange implements Carrier {
       ...(live.length ? { tips: boundedTips(this.replica.tips(), me) } : {}),
       formats: [...this.formats],
       ...(live.length ? { holds: boundedHolds(this.replica.holds(), me), packs: this.replica.ownPacks().slice(-400).map((p) => p.hash) } : {}),
+      ...(live.length && Object.keys(this.replica.removedDevices()).length ? { removed: Object.fromEntries(Object.entries(this.replica.removedDevices()).slice(0, 400)) } : {}),
     };
     try {
       await this.checkStillOurs(Paths.presence(me));
@@ -991,7 +996,8 @@ export class SharedFolderExchange implements Carrier {
         if (seen) devices.push(seen);
         return false;
       }
-      this.signs.set(dev, { mtimeMs: p.mtimeMs, formats: p.presence.formats ?? [1], holds: p.presence.holds ?? {} });
+      this.signs.set(dev, { mtimeMs: p.mtimeMs, formats: p.presence.formats ?? [1], holds: p.presence.holds ?? {}, heartbeat: p.presence.heartbeatAt });
+      if (!thisDevice) this.removalsBy.set(dev, p.presence.removed ?? {});
       if (!thisDevice && p.presence.packs) {
         const known = this.vouchedPacks.get(dev);
         const now = new Set(p.presence.packs);
@@ -1090,9 +1096,51 @@ export class SharedFolderExchange implements Carrier {
         if (!st) continue;
         sign = { mtimeMs: st.mtimeMs };
       }
-      if (this.folderNow - sign.mtimeMs <= knownFor) out.push({ device: dev, sign });
+      if (this.folderNow - sign.mtimeMs > knownFor) continue;
+      if (this.removedNow(dev)) continue; // removed from the practice by a person, and not back since
+      out.push({ device: dev, sign });
     }
     return out;
+  }
+
+  /** Whether a device stands removed: some PC's removal names the presence it still has (none: ''). */
+  protected removedNow(dev: string): boolean {
+    const current = this.signs.get(dev)?.heartbeat ?? '';
+    if (this.replica.removedDevices()[dev] === current) return true;
+    for (const [by, removed] of this.removalsBy) if (by !== dev && removed[dev] === current) return true;
+    return false;
+  }
+
+  get removedDevices(): ReadonlySet<string> {
+    const out = new Set<string>();
+    for (const d of this.devices) if (!d.thisDevice && this.removedNow(d.deviceId)) out.add(d.deviceId);
+    return out;
+  }
+
+  get removedBy(): { byName: string } | undefined {
+    const me = this.replica.deviceId;
+    for (const [by, removed] of this.removalsBy)
+      if (removed[me] !== undefined) return { byName: this.devices.find((d) => d.deviceId === by)?.name ?? this.names.get(by) ?? by.slice(0, 8) };
+    return undefined;
+  }
+
+  async removeDevice(deviceId: string): Promise<'removed' | 'this-device' | 'active' | 'unknown'> {
+    if (deviceId === this.replica.deviceId) return 'this-device';
+    const seen = this.devices.find((d) => d.deviceId === deviceId);
+    if (!seen && !this.cardsHere.has(deviceId)) return 'unknown';
+    if (seen?.active) return 'active';
+    await this.replica.setRemoved(deviceId, this.signs.get(deviceId)?.heartbeat ?? '');
+    this.opts.logger?.info('cloud-storage: a PC was removed from the practice on this PC; the others no longer wait for it');
+    this.trigger();
+    return 'removed';
+  }
+
+  /** A removal of this PC's that the removed device outlived (it wrote a presence since): dropped. */
+  protected async dropOutlivedRemovals(): Promise<void> {
+    for (const [dev, token] of Object.entries(this.replica.removedDevices())) {
+      const now = this.signs.get(dev)?.heartbeat;
+      if (now !== undefined && now !== token) await this.replica.setRemoved(dev, undefined).catch(() => undefined);
+    }
   }
 
   /**
@@ -1108,7 +1156,19 @@ export class SharedFolderExchange implements Carrier {
    * Another device's file is never removed. Anything that fails waits for the next complete round.
    */
   protected async compact(): Promise<void> {
-    if (!this.replica.writable || !this.completeRound || !this.formats.includes(2) || this.replica.liveKeys().length === 0) return;
+    if (!this.replica.writable || !this.completeRound || !this.formats.includes(2) || this.replica.liveKeys().length === 0 || this.compacting) return;
+    this.compacting = true; // one at a time (a round asked for directly may run beside a scheduled one)
+    try {
+      await this.compactNow();
+    } finally {
+      this.compacting = false;
+    }
+  }
+
+  protected compacting = false;
+
+  protected async compactNow(): Promise<void> {
+    await this.dropOutlivedRemovals();
     const others = await this.waitedFor();
     if (!others.every((o) => o.sign.formats?.includes(2))) return;
     // A store of version 1 becomes version 2 first (its header, that field alone): a PC of version 1

@@ -130,6 +130,44 @@ describe('packs (format 2)', () => {
     expect((await a.store.get('clients', 'offline'))?.data).toEqual({ made: 'while away' });
   });
 
+  test('"remove this PC from the practice": a PC gone is no longer waited for; when it comes back it is told, waited for again, and loses nothing', async () => {
+    const store = await newSharedStore(PASS);
+    const a = await openDevice(store, 'A', { exchange: FAST });
+    let gone = await openDevice(store, 'Alt', { exchange: { ...FAST, formats: [1] } });
+    devices = [a, gone];
+    await syncAll([gone, a], 2);
+    await gone.store.put('clients', 'unsent', { made: 'before it went away' });
+    await gone.replica.sealNow();
+    await gone.exchange.stop(); // it leaves without sending its last change (a PC switched off for good, its disk kept)
+    await gone.replica.close();
+    await edits(a, 6);
+    await syncAll([a], 3);
+    expect(packNames(store.shared, a)).toHaveLength(0); // a PC of format 1, seen lately: waited for
+    expect(await a.exchange.removeDevice(a.id)).toBe('this-device');
+    expect(await a.exchange.removeDevice('0'.repeat(32))).toBe('unknown');
+    expect(await a.exchange.removeDevice(gone.id)).toBe('removed');
+    // (the removal asks for a round at once; it may run beside the ones asked for here)
+    for (let i = 0; i < 8 && logNames(store.shared, a).length > 1; i++) await syncAll([a], 1);
+    expect(packNames(store.shared, a)).toHaveLength(1);
+    expect(logNames(store.shared, a)).toHaveLength(1);
+    expect(a.exchange.removedDevices.has(gone.id)).toBe(true);
+    // the removal outlives a restart of A
+    await a.store.close();
+    const a2 = await openDevice(store, 'A', { id: a.id, localRoot: a.localRoot, exchange: FAST });
+    devices[0] = a2;
+    await syncAll([a2], 1);
+    expect(a2.exchange.removedDevices.has(gone.id)).toBe(true);
+    // it comes back, updated: told, taken back, its change arrives, nothing lost
+    gone = await openDevice(store, 'Alt', { id: gone.id, localRoot: gone.localRoot, exchange: FAST });
+    devices[1] = gone;
+    await gone.exchange.exchange();
+    expect(gone.exchange.removedBy?.byName).toBe('A');
+    await syncAll([gone, a2, gone], 1);
+    expect(a2.exchange.removedDevices.has(gone.id)).toBe(false);
+    expect((await a2.store.get('clients', 'unsent'))?.data).toEqual({ made: 'before it went away' });
+    expect(await ids(gone)).toEqual(await ids(a2));
+  });
+
   test('nothing is removed before the pack has lain in the shared folder for the margin (its clock)', async () => {
     const store = await newSharedStore(PASS);
     const a = await openDevice(store, 'A', { exchange: { ...FAST, packMarginMs: 3600_000 } });
