@@ -17,7 +17,7 @@ import { OpenPracticeStore } from '../src/services/store/open-practice-store';
 import type { ImportRecord } from '../src/host-api';
 import { hostFigures } from './host-figures';
 import { serverFigures, withServerSection } from './server-figures';
-import { DECADE_BEGIN, DECADE_END, decadeFigures, withDecadeSection } from './decade';
+import { decadeFigures, decadeMarkers, withDecadeSection } from './decade';
 
 // write-file-atomic is only the baseline here (the plugin does not use it: see docs/ARCHITECTURE.md).
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -226,9 +226,10 @@ async function main(): Promise<void> {
       const i = process.argv.indexOf(name);
       return i >= 0 ? Number(process.argv[i + 1]) : dflt;
     };
-    const decade = await decadeFigures(work, { days: num('--days', QUICK ? 8 : 40), records: num('--records', QUICK ? 2000 : 100_000) });
+    const format = num('--format', 1) === 2 ? 2 : 1;
+    const decade = await decadeFigures(work, { days: num('--days', QUICK ? 8 : 40), records: num('--records', QUICK ? 2000 : 100_000), format });
     console.log(decade.text);
-    fs.writeFileSync(docPath, withDecadeSection(fs.readFileSync(docPath, 'utf8'), decade.section));
+    fs.writeFileSync(docPath, withDecadeSection(fs.readFileSync(docPath, 'utf8'), decade.section, format));
     fs.rmSync(work, { recursive: true, force: true });
     return;
   }
@@ -298,8 +299,13 @@ How each is measured:
 `;
   // the decade section takes its own long run (--decade): kept as it was
   const before = fs.existsSync(docPath) ? fs.readFileSync(docPath, 'utf8') : '';
-  const kept = before.includes(DECADE_BEGIN) && before.includes(DECADE_END) ? before.slice(before.indexOf(DECADE_BEGIN), before.indexOf(DECADE_END) + DECADE_END.length) : undefined;
-  fs.writeFileSync(docPath, kept ? withDecadeSection(doc, kept) : doc);
+  // the decade sections take their own long runs (--decade): kept as they were
+  let out = doc;
+  for (const format of [1, 2] as const) {
+    const { begin, end } = decadeMarkers(format);
+    if (before.includes(begin) && before.includes(end)) out = withDecadeSection(out, before.slice(before.indexOf(begin), before.indexOf(end) + end.length), format);
+  }
+  fs.writeFileSync(docPath, out);
   if (!process.env.BENCH_KEEP) fs.rmSync(work, { recursive: true, force: true });
 }
 

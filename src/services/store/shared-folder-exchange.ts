@@ -55,6 +55,11 @@ export interface ExchangeOptions {
   readonly packMarginMs?: number;
   /** A PC not seen for this long (its presence's time, on the location's clock) is no longer waited for (default 60 days). */
   readonly knownForMs?: number;
+  /**
+   * On a folder (listed completely every round): format 2's maintenance also in other rounds, at most
+   * this often (default: only in complete rounds, every `auditMs`). The decade bench uses 0.
+   */
+  readonly maintenanceMs?: number;
 }
 
 /** A device's presence as this PC last saw it, for the acknowledgements of format 2 (`compact`). */
@@ -1156,7 +1161,9 @@ export class SharedFolderExchange implements Carrier {
    * Another device's file is never removed. Anything that fails waits for the next complete round.
    */
   protected async compact(): Promise<void> {
-    if (!this.replica.writable || !this.completeRound || !this.formats.includes(2) || this.replica.liveKeys().length === 0 || this.compacting) return;
+    const due = this.completeRound || (this.io.root !== undefined && this.opts.maintenanceMs !== undefined && Date.now() - this.lastCompact >= this.opts.maintenanceMs);
+    if (!this.replica.writable || !due || !this.formats.includes(2) || this.replica.liveKeys().length === 0 || this.compacting) return;
+    this.lastCompact = Date.now();
     this.compacting = true; // one at a time (a round asked for directly may run beside a scheduled one)
     try {
       await this.compactNow();
@@ -1166,6 +1173,7 @@ export class SharedFolderExchange implements Carrier {
   }
 
   protected compacting = false;
+  protected lastCompact = 0;
 
   protected async compactNow(): Promise<void> {
     await this.dropOutlivedRemovals();
