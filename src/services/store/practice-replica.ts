@@ -512,6 +512,7 @@ export class PracticeReplica implements ReplicaPort {
    */
   protected async settlePacks(): Promise<void> {
     if (!this.writable) return;
+    const listed = new Map<string, SegmentFile[]>(); // each device's log files here, listed once
     for (const p of this.packsToSettle.splice(0)) {
       if (!this.packs.has(p)) continue;
       if (this.packCovered(p)) {
@@ -520,7 +521,8 @@ export class PracticeReplica implements ReplicaPort {
         this.packs.remove(p);
         continue;
       }
-      for (const f of await this.local.listSegments(p.device))
+      if (!listed.has(p.device)) listed.set(p.device, await this.local.listSegments(p.device));
+      for (const f of listed.get(p.device)!)
         if (f.seq >= p.first && f.seq <= p.last && this.logs.has(f) && (await this.packs.segment(f))) await fsp.rm(this.local.abs(Paths.segment(f.device, f.seq, f.hash)), { force: true });
       for (const q of this.packs.of(p.device))
         if (packKey(q) !== packKey(p) && packCovers(p, q)) {
