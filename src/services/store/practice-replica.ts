@@ -478,7 +478,7 @@ export class PracticeReplica implements ReplicaPort {
    * replica lacks. One sealed under a replaced key is kept only when every log file in it is vouched
    * for (as a log file would be: `mayTake`, newest first, each vouching for its `prev`); else HeldFileError.
    */
-  async acceptPack(p: PackFile, bytes: Uint8Array, content: PackContent, listedAsFile?: (f: SegmentFile) => boolean): Promise<void> {
+  async acceptPack(p: PackFile, bytes: Uint8Array, content: PackContent, listedAsFile?: (f: SegmentFile) => boolean, vouched = false): Promise<void> {
     const rel = Paths.pack(p.device, p.first, p.last, p.hash);
     if (!(content.sealedUnder !== undefined && this.keys.state.live.includes(content.sealedUnder))) {
       // A pack holds plaintexts: nothing binds a line to the hash its header names, and whoever holds a
@@ -491,6 +491,8 @@ export class PracticeReplica implements ReplicaPort {
         if (this.logs.has(f)) {
           if (!isDeepStrictEqual(await this.readLogFile(f), seg))
             throw new BadFileError({ path: rel, reason: `a pack sealed with a replaced practice passphrase whose log file ${f.seq} differs from the one of that name held here — not taken` });
+        } else if (vouched) {
+          // its own PC names it in its presence (under a live key): its lines are that PC's log files
         } else if (listedAsFile?.(f)) {
           throw new HeldFileError({ path: rel, reason: 'a pack sealed with a replaced practice passphrase: the log files it names are taken as files first — not taken yet' });
         } else if (!(vouchedPrev === f.hash || (await this.mayTake(f, undefined))))

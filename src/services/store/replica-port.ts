@@ -82,7 +82,7 @@ export interface ReplicaPort {
   /** Whether another pack held here holds everything this one holds (by range). */
   packCovered(p: PackFile): boolean;
   /** Keeps a checked pack and applies what it holds; HeldFileError like acceptLogFile. */
-  acceptPack(p: PackFile, bytes: Uint8Array, content: PackContent, listedAsFile?: (f: SegmentFile) => boolean): Promise<void>;
+  acceptPack(p: PackFile, bytes: Uint8Array, content: PackContent, listedAsFile?: (f: SegmentFile) => boolean, vouched?: boolean): Promise<void>;
   hasLogFile(f: SegmentFile): boolean;
   /** Whether a log file at this device's position was applied already (a second one is a fork). */
   hasLogPosition(device: string, seq: number): boolean;

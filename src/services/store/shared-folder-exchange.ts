@@ -775,9 +775,11 @@ export class SharedFolderExchange implements Carrier {
           const bytes = arrivedWhole(rel, await this.shared.readPackBytes(p), st);
           const content = this.shared.decodePack(p, bytes);
           // under a key that is not live: only a pack its own device's presence names (format.ts Presence.packs)
-          if (!(content.sealedUnder !== undefined && this.replica.liveKeys().includes(content.sealedUnder)) && !this.vouchedPacks.get(dev)?.has(p.hash))
+          const vouched = this.vouchedPacks.get(dev)?.has(p.hash) === true;
+          if (!(content.sealedUnder !== undefined && this.replica.liveKeys().includes(content.sealedUnder)) && !vouched)
             throw new HeldFileError({ path: rel, reason: 'a pack sealed with a replaced practice passphrase that its own PC does not name in its presence — not taken (written by someone with an old passphrase, or its PC has not been seen since)' });
-          await this.replica.acceptPack(p, bytes, content, listedAsFile);
+          // vouched for: taken even where a log file it holds is listed but cannot be taken (damaged), which its PC no longer mends (it holds the pack)
+          await this.replica.acceptPack(p, bytes, content, listedAsFile, vouched);
           this.held.delete(rel);
           this.trustEpoch++;
           return true;
