@@ -1,0 +1,55 @@
+// The records of a local snapshot, version 2 (a replica's own cache, never shared: docs/ARCHITECTURE.md,
+// "What is in memory"). Version 1 listed every version of every record with its metadata, and an open
+// built an object per version: memory and open time grew with the history. Version 2 holds what the
+// merge needs and no more — each record's heads with their data, the ids of its older versions with
+// the position of the log file that holds each (where its metadata and body are read for history()),
+// and the parents named but not arrived yet — the same as the in-memory state (record-state.ts).
+import type { JsonObject } from '../../host-api';
+import { COLLECTION, MAX_DEVICE_NAME, RECORD_ID, VERSION, isPlainJsonObject, jsonProblem } from './format';
+
+/**
+ * A head: [version, at, by, place, data (null: removed)]; the place is the seq of the log file of the
+ * version's own device that holds it (or "<device>:<seq>" for another device's, which no log file holds today).
+ */
+export type SnapshotHead = [string, string, string, number | string, JsonObject | null];
+
+export interface SnapshotRecordV2 {
+  col: string;
+  id: string;
+  heads: SnapshotHead[];
+  /**
+   * The versions that are no heads: "<version> <place>" joined by ",", the place being the seq of the
+   * log file of the version's own device that holds it, or "<device>:<seq>" for another device's.
+   */
+  old: string;
+  /** Parents named by a version here that have not arrived: never heads once they do. */
+  orphans?: string[];
+}
+
+const VER = '[0-9a-z]{9}\\.[0-9a-z]{4}\\.[0-9a-f]{32}';
+const PLACE = '(?:[1-9]\\d{0,9}|[0-9a-f]{32}:[1-9]\\d{0,9})';
+const PLACE_OF_OTHER = /^[0-9a-f]{32}:[1-9]\d{0,9}$/;
+/** The whole `old` field: entries of a fixed shape (no backtracking to speak of). */
+export const OLD_LIST = new RegExp(`^(?:${VER} ${PLACE}(?:,${VER} ${PLACE})*)?$`);
+
+/** The first problem of a version-2 snapshot's records, or undefined (checked in place: no copy is made). */
+export function snapshotV2RecordsProblem(v: unknown): string | undefined {
+  if (!Array.isArray(v)) return 'records is not a list';
+  for (let i = 0; i < v.length; i++) {
+    const r = v[i] as Partial<SnapshotRecordV2> | null;
+    if (!r || typeof r !== 'object') return `records[${i}] is not an object`;
+    if (typeof r.col !== 'string' || !COLLECTION.test(r.col) || typeof r.id !== 'string' || !RECORD_ID.test(r.id)) return `records[${i}]: collection or id`;
+    if (!Array.isArray(r.heads) || typeof r.old !== 'string' || (r.heads.length === 0 && r.old === '')) return `records[${i}]: no versions`;
+    for (const h of r.heads) {
+      if (!Array.isArray(h) || h.length !== 5) return `records[${i}].heads: not a 5-tuple`;
+      const [ver, at, by, seq, data] = h as unknown[];
+      if (typeof ver !== 'string' || !VERSION.test(ver)) return `records[${i}].heads: version`;
+      if (typeof at !== 'string' || at.length > 40 || typeof by !== 'string' || by.length > MAX_DEVICE_NAME) return `records[${i}].heads: fields`;
+      if (typeof seq === 'number' ? !Number.isSafeInteger(seq) || seq < 1 : typeof seq !== 'string' || !PLACE_OF_OTHER.test(seq)) return `records[${i}].heads: place`;
+      if (data !== null && (!isPlainJsonObject(data) || jsonProblem(data) !== undefined)) return `records[${i}].heads: data`;
+    }
+    if (!OLD_LIST.test(r.old)) return `records[${i}].old`;
+    if (r.orphans !== undefined && (!Array.isArray(r.orphans) || !r.orphans.every((p) => typeof p === 'string' && VERSION.test(p)))) return `records[${i}].orphans`;
+  }
+  return undefined;
+}
