@@ -522,7 +522,7 @@ export class PracticeReplica implements ReplicaPort {
     this.assertOpen();
     input.checkCollection(collection);
     const out: StoredRecord[] = [];
-    for (const e of this.state.records.values()) if (e.col === collection && e.isLive()) out.push(e.toStored()!);
+    for (const e of this.state.collection(collection)) if (e.isLive()) out.push(e.toStored()!);
     return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
@@ -535,7 +535,7 @@ export class PracticeReplica implements ReplicaPort {
     // and body are read from the log file that holds it (record-state.ts keeps its id and place alone).
     const conflict = e.inConflict();
     const out: StoredRecord[] = [];
-    for (const [ver, h] of e.heads) out.push({ collection, id, version: ver, data: h.data, updatedAt: h.at, updatedBy: h.by, conflict });
+    for (const h of e.heads()) out.push({ collection, id, version: h.ver, data: h.data, updatedAt: h.at, updatedBy: h.by, conflict });
     for (const { ver, where, kept } of [...e.older()]) {
       const c = kept ?? (await this.logs.change(collection, id, ver, where));
       out.push({ collection, id, version: ver, data: c.data, updatedAt: c.at, updatedBy: c.by, conflict: false });
@@ -576,8 +576,8 @@ export class PracticeReplica implements ReplicaPort {
     const copy = data === null ? null : (JSON.parse(JSON.stringify(data)) as JsonObject);
     return this.writes.run(async () => {
       const e = this.state.entry(collection, id);
-      if (!e || e.heads.size === 0) throw input.invalid(`Den Datensatz ${collection}/${id} gibt es nicht; es ist nichts aufzulösen.`, `There is no record ${collection}/${id}; there is nothing to resolve.`);
-      await this.commit({ col: collection, id, parents: [...e.heads.keys()].sort(), data: copy, op: 'resolve' });
+      if (!e || e.headCount === 0) throw input.invalid(`Den Datensatz ${collection}/${id} gibt es nicht; es ist nichts aufzulösen.`, `There is no record ${collection}/${id}; there is nothing to resolve.`);
+      await this.commit({ col: collection, id, parents: e.headVersions(), data: copy, op: 'resolve' });
     });
   }
 
@@ -591,9 +591,9 @@ export class PracticeReplica implements ReplicaPort {
    */
   protected parentsFor(e: RecordEntry | undefined, base: string | undefined): string[] {
     const shown = e?.shownVersion();
-    const all = () => [...e!.heads.keys()].sort();
+    const all = () => e!.headVersions();
     if (base === undefined) return shown ? all() : [];
-    if (e && e.heads.has(base)) return all();
+    if (e && e.head(base)) return all();
     throw storageError(
       'version-mismatch',
       {
@@ -789,7 +789,7 @@ export class PracticeReplica implements ReplicaPort {
     const list = this.state.conflicts().map((e) => ({
       collection: e.col,
       id: e.id,
-      versions: [...e.heads.keys()].sort().map((v) => e.toStored(v)!),
+      versions: e.headVersions().map((v) => e.toStored(v)!),
     }));
     if (!isDeepStrictEqual(this.conflictsSubject.value, list)) this.conflictsSubject.next(list);
   }

@@ -16,6 +16,7 @@ export const JOURNAL = 'journal';
 
 /** A current head: its data and metadata. */
 export interface Head {
+  readonly ver: string;
   readonly at: string;
   readonly by: string;
   /** Where the body is kept: "<deviceId>:<seq>" for a sealed log file, "journal" before sealing. */
@@ -43,8 +44,12 @@ export function whereOfPlace(ver: string, place: string): string {
 const OLD_IN_TEXT = 64;
 
 export class RecordEntry {
-  /** The current heads, with their data; the versions they replaced are on disk (read for history()). */
-  readonly heads = new Map<string, Head>();
+  /**
+   * The current heads, with their data; the versions they replaced are on disk (read for history()). A
+   * record has one head but while versions compete: that one is a field, any further ones in a Map.
+   */
+  protected first?: Head;
+  protected more?: Map<string, Head>;
   /**
    * The older sealed versions: "<ver> <place>" joined by "," (the snapshot's `old`, loaded as it is), or a
    * Map ver → place once there are more than OLD_IN_TEXT. A version id is 47 characters of [0-9a-z.] and a
@@ -62,14 +67,59 @@ export class RecordEntry {
     readonly id: string,
   ) {}
 
+  get headCount(): number {
+    return this.first ? 1 + (this.more?.size ?? 0) : 0;
+  }
+
+  /** The head of this version; undefined when it is none. */
+  head(ver: string): Head | undefined {
+    return this.first?.ver === ver ? this.first : this.more?.get(ver);
+  }
+
+  /** The current heads (in no particular order). */
+  heads(): Head[] {
+    if (!this.first) return [];
+    return this.more ? [this.first, ...this.more.values()] : [this.first];
+  }
+
+  /** The current heads' versions, sorted. */
+  headVersions(): string[] {
+    return this.heads()
+      .map((h) => h.ver)
+      .sort();
+  }
+
+  protected setHead(h: Head): void {
+    if (!this.first) this.first = h;
+    else (this.more ??= new Map()).set(h.ver, h);
+  }
+
+  protected dropHead(ver: string): Head | undefined {
+    let h: Head | undefined;
+    if (this.first?.ver === ver) {
+      h = this.first;
+      this.first = undefined;
+      if (this.more) {
+        this.first = this.more.values().next().value!;
+        this.more.delete(this.first.ver);
+      }
+    } else {
+      h = this.more?.get(ver);
+      if (h) this.more!.delete(ver);
+    }
+    if (this.more?.size === 0) this.more = undefined;
+    return h;
+  }
+
   /** Whether this version is known here (a head or an older one). */
   has(ver: string): boolean {
-    if (this.heads.has(ver) || this.unsealed?.has(ver)) return true;
+    if (this.head(ver) || this.unsealed?.has(ver)) return true;
     return typeof this.old === 'string' ? this.old.indexOf(`${ver} `) >= 0 : this.old.has(ver);
   }
 
   /** Adds a version not known yet and marks what it supersedes; true when it is a head. */
-  add(ver: string, parents: readonly string[], head: Head): boolean {
+  add(head: Head, parents: readonly string[]): boolean {
+    const ver = head.ver;
     let superseded = false;
     if (this.orphanParents?.delete(ver)) {
       superseded = true;
@@ -80,21 +130,19 @@ export class RecordEntry {
         superseded = true; // names itself: never a head (as the full DAG had it)
         continue;
       }
-      const h = this.heads.get(p);
-      if (h) {
-        this.heads.delete(p);
-        this.retire(p, h);
-      } else if (!this.has(p)) (this.orphanParents ??= new Set()).add(p);
+      const h = this.dropHead(p);
+      if (h) this.retire(h);
+      else if (!this.has(p)) (this.orphanParents ??= new Set()).add(p);
     }
-    if (superseded) this.retire(ver, head);
-    else this.heads.set(ver, head);
+    if (superseded) this.retire(head);
+    else this.setHead(head);
     return !superseded;
   }
 
   /** A version that is no head (any more): its id and place stay, its data and metadata go (they are on disk). */
-  protected retire(ver: string, h: Head): void {
-    if (h.where === JOURNAL) (this.unsealed ??= new Map()).set(ver, h);
-    else this.pushOld(ver, placeOf(ver, h.where));
+  protected retire(h: Head): void {
+    if (h.where === JOURNAL) (this.unsealed ??= new Map()).set(h.ver, h);
+    else this.pushOld(h.ver, placeOf(h.ver, h.where));
   }
 
   protected pushOld(ver: string, place: string): void {
@@ -112,12 +160,12 @@ export class RecordEntry {
 
   /** Where a version's body lies, for a head or a version still in the journal; undefined for an older sealed one. */
   bodyWhere(ver: string): string | undefined {
-    return (this.heads.get(ver) ?? this.unsealed?.get(ver))?.where;
+    return (this.head(ver) ?? this.unsealed?.get(ver))?.where;
   }
 
   /** A version's body was sealed from the journal into a log file. */
   sealed(ver: string, where: string): void {
-    const h = this.heads.get(ver);
+    const h = this.head(ver);
     if (h) {
       h.where = where;
       return;
@@ -152,9 +200,9 @@ export class RecordEntry {
   }
 
   /** A record as a snapshot of version 2 holds it (its `old` checked by the snapshot's reader). */
-  static restore(col: string, id: string, heads: Iterable<[string, Head]>, old: string, orphans: readonly string[] | undefined): RecordEntry {
+  static restore(col: string, id: string, heads: readonly Head[], old: string, orphans: readonly string[] | undefined): RecordEntry {
     const e = new RecordEntry(col, id);
-    for (const [ver, h] of heads) e.heads.set(ver, h);
+    for (const h of heads) e.setHead(h);
     if (old !== '') {
       let n = 1;
       for (let i = old.indexOf(','); i >= 0; i = old.indexOf(',', i + 1)) n++;
@@ -168,30 +216,32 @@ export class RecordEntry {
 
   /** The version shown on every device: the greatest head by version id (HLC order). */
   shownVersion(): string | undefined {
-    let best: string | undefined;
-    for (const v of this.heads.keys()) if (best === undefined || v > best) best = v;
+    if (!this.more) return this.first?.ver;
+    let best = this.first!.ver;
+    for (const v of this.more.keys()) if (v > best) best = v;
     return best;
   }
 
   /** The data of the current heads. */
   headData(): (JsonObject | null)[] {
-    return [...this.heads.values()].map((h) => h.data);
+    return this.heads().map((h) => h.data);
   }
 
   /** Concurrent heads with different contents; identical concurrent edits are not a conflict. */
   inConflict(): boolean {
-    if (this.heads.size < 2) return false;
-    const [first, ...rest] = this.headData();
-    return rest.some((d) => !isDeepStrictEqual(d, first));
+    if (!this.more) return false;
+    const first = this.first!.data;
+    for (const h of this.more.values()) if (!isDeepStrictEqual(h.data, first)) return true;
+    return false;
   }
 
   isLive(): boolean {
     const v = this.shownVersion();
-    return v !== undefined && (this.heads.get(v)!.data !== null || this.inConflict());
+    return v !== undefined && (this.head(v)!.data !== null || this.inConflict());
   }
 
   toStored(ver = this.shownVersion()): StoredRecord | undefined {
-    const h = ver === undefined ? undefined : this.heads.get(ver);
+    const h = ver === undefined ? undefined : this.head(ver);
     if (!h) return undefined;
     return { collection: this.col, id: this.id, version: ver!, data: h.data, updatedAt: h.at, updatedBy: h.by, conflict: this.inConflict() };
   }
@@ -209,12 +259,9 @@ function* parseOld(old: string): Generator<[string, string]> {
   }
 }
 
-export function recordKey(col: string, id: string): string {
-  return `${col}\u0000${id}`;
-}
-
 export class PracticeState {
-  readonly records = new Map<string, RecordEntry>();
+  /** Per collection, per id (no key string per record). */
+  protected readonly byCollection = new Map<string, Map<string, RecordEntry>>();
   /** Records with more than one head: the only ones that can be in conflict (conflicts() looks at these alone). */
   readonly multiHead = new Set<RecordEntry>();
   changeCount = 0;
@@ -228,7 +275,7 @@ export class PracticeState {
 
   /** Back to empty (a snapshot found bad half-way leaves nothing behind). */
   clear(): void {
-    this.records.clear();
+    this.byCollection.clear();
     this.multiHead.clear();
     this.countByDevice.clear();
     this.countByWhere.clear();
@@ -265,15 +312,29 @@ export class PracticeState {
     return true;
   }
 
-  /** Adds a record (from a snapshot) whose versions were counted. */
-  put(e: RecordEntry): void {
-    this.records.set(recordKey(e.col, e.id), e);
+  /** Adds a record (from a snapshot; its versions are counted by the caller); false when one of that key was there. */
+  put(e: RecordEntry): boolean {
+    let m = this.byCollection.get(e.col);
+    if (!m) this.byCollection.set(e.col, (m = new Map()));
+    const size = m.size;
+    m.set(e.id, e);
     this.track(e);
+    return m.size > size;
+  }
+
+  /** Every record. */
+  *records(): Generator<RecordEntry> {
+    for (const m of this.byCollection.values()) yield* m.values();
+  }
+
+  /** The records of one collection. */
+  collection(col: string): Iterable<RecordEntry> {
+    return this.byCollection.get(col)?.values() ?? [];
   }
 
   /** Keeps `multiHead` up to date after a record's heads changed. */
   track(e: RecordEntry): void {
-    if (e.heads.size > 1) this.multiHead.add(e);
+    if (e.headCount > 1) this.multiHead.add(e);
     else this.multiHead.delete(e);
   }
 
@@ -287,19 +348,18 @@ export class PracticeState {
   }
 
   entry(col: string, id: string): RecordEntry | undefined {
-    return this.records.get(recordKey(col, id));
+    return this.byCollection.get(col)?.get(id);
   }
 
   /** Applies one change; false when it was known already (applying twice changes nothing). */
   apply(change: Change, where: string): boolean {
-    const key = recordKey(change.col, change.id);
-    let e = this.records.get(key);
+    let e = this.entry(change.col, change.id);
     if (!e) {
       e = new RecordEntry(change.col, change.id);
-      this.records.set(key, e);
+      this.put(e);
     }
     if (e.has(change.ver)) return false;
-    e.add(change.ver, change.parents, { at: change.at, by: this.intern(change.by), where: this.intern(where), data: change.data });
+    e.add({ ver: change.ver, at: change.at, by: this.intern(change.by), where: this.intern(where), data: change.data }, change.parents);
     this.track(e);
     this.count(change.ver, where);
     return true;

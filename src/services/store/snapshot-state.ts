@@ -4,7 +4,7 @@
 // earlier releases: every version with its metadata) is still read, into the same state.
 import type { Snapshot, SnapshotHeader, SnapshotRecord } from './format';
 import { BadFileError, type SegmentFile } from './replica-folder';
-import { JOURNAL, RecordEntry, recordKey, whereOfPlace, type Head, type PracticeState } from './record-state';
+import { JOURNAL, RecordEntry, whereOfPlace, type Head, type PracticeState } from './record-state';
 import type { SnapshotHead, SnapshotRecordV2 } from './snapshot-format';
 
 /** Which log files a replica has applied: per device, seq → hash. */
@@ -36,15 +36,16 @@ export function snapshotOf(logs: LogIndex, state: PracticeState): SnapshotConten
   }
   const counts = { byDevice: Object.fromEntries(state.countByDevice), byWhere: Object.fromEntries([...state.countByWhere].filter(([, n]) => n > 0)), newest: state.newest };
   const records: SnapshotRecordV2[] = [];
-  for (const e of state.records.values()) {
+  for (const e of state.records()) {
     if (e.hasUnsealed) return undefined;
     const heads: SnapshotHead[] = [];
-    for (const [ver, h] of e.heads) {
+    for (const { ver, ...h } of e.heads()) {
       const colon = h.where.indexOf(':');
       const own = h.where.slice(0, colon) === ver.slice(ver.lastIndexOf('.') + 1);
       heads.push([ver, h.at, h.by, own ? Number(h.where.slice(colon + 1)) : h.where, h.data]);
     }
-    records.push({ col: e.col, id: e.id, heads, ...e.forSnapshot() });
+    const { old, orphans } = e.forSnapshot();
+    records.push(orphans ? [e.col, e.id, heads, old, orphans] : [e.col, e.id, heads, old]);
   }
   return { covers, counts, records };
 }
@@ -76,13 +77,12 @@ export function loadSnapshot(snap: OpenedSnapshot, state: PracticeState, covered
     if (counts) {
       // Version 2: the counters come from the header (checked against the number of versions below), so
       // an older version is not touched here: its entry stays the string it was read as.
-      for (const r of batch as SnapshotRecordV2[]) {
-        const heads: [string, Head][] = [];
-        for (const [ver, at, by, place, data] of r.heads) heads.push([ver, { at, by: state.intern(by), where: state.intern(whereOfPlace(ver, String(place))), data }]);
-        const e = RecordEntry.restore(r.col, r.id, heads, r.old, r.orphans);
-        versions += e.heads.size + e.olderCount;
-        if (state.records.has(recordKey(r.col, r.id))) throw bad('holds a record twice');
-        state.put(e);
+      for (const [col, id, list, old, orphans] of batch as SnapshotRecordV2[]) {
+        const heads: Head[] = [];
+        for (const [ver, at, by, place, data] of list) heads.push({ ver, at, by: state.intern(by), where: state.intern(whereOfPlace(ver, String(place))), data });
+        const e = RecordEntry.restore(col, id, heads, old, orphans);
+        versions += e.headCount + e.olderCount;
+        if (!state.put(e)) throw bad('holds a record twice');
       }
       continue;
     }
@@ -94,12 +94,11 @@ export function loadSnapshot(snap: OpenedSnapshot, state: PracticeState, covered
       for (const [ver, parents, at, by, , where] of r.versions) {
         if (where === JOURNAL || e.has(ver)) continue;
         const w = state.intern(where);
-        e.add(ver, parents, { at, by: state.intern(by), where: w, data: Object.hasOwn(r.heads, ver) ? r.heads[ver]! : (undefined as never) });
+        e.add({ ver, at, by: state.intern(by), where: w, data: Object.hasOwn(r.heads, ver) ? r.heads[ver]! : (undefined as never) }, parents);
         counted(ver, w);
       }
-      for (const h of e.heads.values()) if (h.data === undefined) throw bad('a head without its data');
-      if (state.entry(r.col, r.id)) throw bad('holds a record twice');
-      state.put(e);
+      for (const h of e.heads()) if (h.data === undefined) throw bad('a head without its data');
+      if (!state.put(e)) throw bad('holds a record twice');
     }
   }
   if (counts) {

@@ -52,7 +52,7 @@ function expected(applied: readonly Change[]) {
 /** A state's record as comparable values. */
 function seen(state: PracticeState, all: readonly Change[]) {
   const e = state.entry('clients', 'k');
-  const heads = new Map([...(e?.heads ?? [])].map(([v, h]) => [v, { at: h.at, by: h.by, where: h.where, data: h.data }]));
+  const heads = new Map((e?.heads() ?? []).map((h) => [h.ver, { at: h.at, by: h.by, where: h.where, data: h.data }]));
   const older = new Map([...(e?.older() ?? [])].map((o) => [o.ver, o.where]));
   return { heads, older, known: new Set(all.filter((c) => e?.has(c.ver)).map((c) => c.ver)), count: state.changeCount };
 }
@@ -102,6 +102,30 @@ describe('heads-only state (record-state.ts)', () => {
     );
   });
 
+  test('a version-2 snapshot record is checked as a change is: versions, places, data that is plain JSON', () => {
+    const ver = HybridClock.format(1_700_000_000_000, 0, DEVICES[0]!);
+    const head = (data: unknown, place: unknown = 3) => [ver, '2026-01-01T00:00:00.000Z', 'PC 1', place, data];
+    const rec = (heads: unknown[], old = '', orphans?: unknown) => (orphans === undefined ? ['clients', 'k', heads, old] : ['clients', 'k', heads, old, orphans]);
+    expect(snapshotV2RecordsProblem([rec([head({ a: [1, { b: null }] })], `${HybridClock.format(1, 0, DEVICES[1]!)} 7,${HybridClock.format(2, 0, DEVICES[1]!)} ${DEVICES[2]}:9`, [ver])])).toBeUndefined();
+    expect(snapshotV2RecordsProblem([rec([head(null)])])).toBeUndefined();
+    for (const bad of [
+      rec([]), // no version at all
+      rec([head({ a: 1 }, 0)]),
+      rec([head({ a: 1 }, 'journal')]),
+      rec([head(JSON.parse('{"__proto__": {"x": 1}}'))]),
+      rec([head({ a: { constructor: 1 } })]),
+      rec([head({ n: JSON.parse('1e999') })]),
+      rec([head(JSON.parse('['.repeat(70) + ']'.repeat(70)))]),
+      rec([head({ a: JSON.parse('['.repeat(70) + ']'.repeat(70)) })]),
+      rec([head({ a: 1 })], `${ver}`), // no place
+      rec([head({ a: 1 })], `${ver} 1,`),
+      rec([head({ a: 1 })], `${ver} journal`),
+      rec([head({ a: 1 })], '', ['nope']),
+      { col: 'clients', id: 'k', heads: [], old: '' },
+    ])
+      expect(snapshotV2RecordsProblem([bad])).toBeDefined();
+  });
+
   test('an ancestor arriving after its descendant never becomes a head, also after a snapshot file round trip', async () => {
     const store = await newSharedStore();
     const keyring = Keyring.ofHeaderKey(store.header.storeId, store.key, store.header.keyCheck);
@@ -117,7 +141,7 @@ describe('heads-only state (record-state.ts)', () => {
       expect(s.apply(b!, whereOf(b!))).toBe(true);
       expect(s.apply(a!, whereOf(a!))).toBe(true);
       const e = s.entry('clients', 'k')!;
-      expect([...e.heads.keys()]).toEqual([c!.ver]);
+      expect(e.headVersions()).toEqual([c!.ver]);
       expect([...e.older()].map((o) => o.ver).sort()).toEqual([a!.ver, b!.ver]);
       expect(e.toStored()?.data).toEqual(c!.data);
     }
