@@ -58,7 +58,7 @@ import {
   type SnapshotHeader,
   type SnapshotRecord,
 } from './format';
-import { snapshotV2RecordsProblem, type SnapshotRecordV2 } from './snapshot-format';
+import { SNAPSHOT_V2_BATCH, snapshotV2RecordsProblem, type SnapshotRecordV2 } from './snapshot-format';
 import { FolderMedium, MediumError, listOrNone, listedOf, type ListingMark, type Medium, type MediumEntry, type MediumStat, type WriteMode } from './medium';
 
 export interface BadFile {
@@ -485,7 +485,7 @@ export class ReplicaFolder {
 
   /**
    * Writes a snapshot (a local replica's own cache, never shared), encrypted. Version 2: the header's
-   * JSON on the first line, then the records in batches of SNAPSHOT_BATCH, each batch its own gzip member
+   * JSON on the first line, then the records in batches of SNAPSHOT_V2_BATCH, each batch its own gzip member
    * after its length (4 bytes, big-endian) — unpacked one at a time when read, so neither the whole text
    * nor the whole of it parsed is ever in memory. Version 1 (earlier releases; still read): gzip of
    * NDJSON, the header on the first line, then a batch per line.
@@ -495,8 +495,8 @@ export class ReplicaFolder {
     let plain: Buffer;
     if (header.v === 2) {
       const parts = [Buffer.from(JSON.stringify(header) + '\n', 'utf8')];
-      for (let i = 0; i < records.length; i += SNAPSHOT_BATCH) {
-        const member = zlib.gzipSync(Buffer.from(JSON.stringify(records.slice(i, i + SNAPSHOT_BATCH)), 'utf8'), { level: 1 });
+      for (let i = 0; i < records.length; i += SNAPSHOT_V2_BATCH) {
+        const member = zlib.gzipSync(Buffer.from(JSON.stringify(records.slice(i, i + SNAPSHOT_V2_BATCH)), 'utf8'), { level: 1 });
         const len = Buffer.alloc(4);
         len.writeUInt32BE(member.length);
         parts.push(len, member);

@@ -21,6 +21,9 @@ export type SnapshotHead = [string, string, string, number | string, JsonObject 
  */
 export type SnapshotRecordV2 = [col: string, id: string, heads: SnapshotHead[], old: string, orphans?: string[]];
 
+/** Records per gzip member: each batch's text stays small enough for the young generation (a 500-record one did not, and cost ~8 % more CPU at open). */
+export const SNAPSHOT_V2_BATCH = 100;
+
 const VER = '[0-9a-z]{9}\\.[0-9a-z]{4}\\.[0-9a-f]{32}';
 const PLACE = '(?:[1-9]\\d{0,9}|[0-9a-f]{32}:[1-9]\\d{0,9})';
 const PLACE_OF_OTHER = /^[0-9a-f]{32}:[1-9]\d{0,9}$/;
