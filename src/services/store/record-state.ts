@@ -318,7 +318,7 @@ export class PracticeState {
     if (!m) this.byCollection.set(e.col, (m = new Map()));
     const size = m.size;
     m.set(e.id, e);
-    this.track(e);
+    if (e.headCount > 1) this.multiHead.add(e); // (a Set lookup of every other record would give each an identity hash)
     return m.size > size;
   }
 
@@ -359,8 +359,9 @@ export class PracticeState {
       this.put(e);
     }
     if (e.has(change.ver)) return false;
+    const before = e.headCount;
     e.add({ ver: change.ver, at: change.at, by: this.intern(change.by), where: this.intern(where), data: change.data }, change.parents);
-    this.track(e);
+    if (before > 1 || e.headCount > 1) this.track(e);
     this.count(change.ver, where);
     return true;
   }
