@@ -3,9 +3,6 @@
 // measured after the open (in this same process, on the opened replica). Arguments on stdin.
 const fs = require('node:fs');
 const path = require('node:path');
-const dist = path.join(__dirname, '..', 'dist', 'services', 'store');
-const { PracticeReplica } = require(path.join(dist, 'practice-replica.js'));
-const { SharedFolderExchange } = require(path.join(dist, 'shared-folder-exchange.js'));
 
 function median(xs) {
   const s = [...xs].sort((a, b) => a - b);
@@ -14,6 +11,10 @@ function median(xs) {
 
 async function main() {
   const a = JSON.parse(fs.readFileSync(0, 'utf8'));
+  // `root`: another checkout's build (the code before a change, for --open-only --before)
+  const dist = path.join(a.root ?? path.join(__dirname, '..'), 'dist', 'services', 'store');
+  const { PracticeReplica } = require(path.join(dist, 'practice-replica.js'));
+  const { SharedFolderExchange } = require(path.join(dist, 'shared-folder-exchange.js'));
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
   const replica = await PracticeReplica.open({ localRoot: a.localRoot, header: a.header, key: Buffer.from(a.key, 'base64'), deviceId: a.deviceId, deviceName: 'bench', userName: 'bench' });
@@ -59,6 +60,7 @@ async function main() {
     }
     Object.assign(out, { putMs: median(put), wfaMs: median(wfa) });
   }
+  if (a.mode === 'snapshot') await replica.writeSnapshot(); // that code's own snapshot, for its warm opens
   await replica.close();
   console.log(JSON.stringify(out));
 }
