@@ -1,7 +1,7 @@
 // The log files a replica has applied, and the merge state they make: which file of which device
 // is in, where each version's body lies, and the records. Applying the same file twice changes
 // nothing; the state does not depend on the order files arrive in (record-state.ts).
-import type { JsonObject, StoredRecord } from '../../host-api';
+import type { StoredRecord } from '../../host-api';
 import { Paths, type Change, type Segment, type SnapshotHeader } from './format';
 import type { HybridClock } from './hybrid-clock';
 import { corruptReplica } from './record-input';
@@ -168,11 +168,6 @@ export class AppliedLogs {
   /** What a snapshot of this state says; undefined while a body lies in the journal. */
   snapshot(): ReturnType<typeof snapshotOf> {
     return snapshotOf(this.logs, this.state);
-  }
-
-  /** The body of a version that is not a head, read from the log file that holds it. */
-  async body(col: string, id: string, ver: string, where: string): Promise<JsonObject | null> {
-    return (await this.change(col, id, ver, where)).data;
   }
 
   /** A version as its log file holds it (body, time, author, parents): what history() shows of an older one. */
