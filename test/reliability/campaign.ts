@@ -364,6 +364,7 @@ export async function runSchedule(seed: number, devices: number, operations: num
             // damaged, torn, or a key not held: not there
           }
         }
+      for (const dev of devs) await packedChanges(folder, dev, out, (rel) => root.read(rel, 128 << 20));
       return out;
     }
     const folder = new ReplicaFolder(root, keys.storeId, keys.keyring);
@@ -382,7 +383,17 @@ export async function runSchedule(seed: number, devices: number, operations: num
           // damaged, half-synced, junk at our name, or a key not held: not there
         }
       }
+    for (const dev of devs) await packedChanges(folder, dev, out, async (rel) => fs.readFileSync(path.join(root, rel)));
     return out;
+  }
+  /** Format 2: the changes in a device's packs whose bytes match their name and open with the store's keys. */
+  async function packedChanges(folder: ReplicaFolder, dev: string, out: Set<string>, read: (rel: string) => Promise<Buffer>): Promise<void> {
+    for (const p of await folder.listPacks(dev).catch(() => []))
+      try {
+        for (const { seg } of folder.decodePack(p, await read(Paths.pack(dev, p.first, p.last, p.hash))).files) for (const c of seg.changes) out.add(c.ver);
+      } catch {
+        // damaged, half-synced, or a key not held: not there
+      }
   }
   /**
    * Invariant: no false in-sync. The simulator is passive (it moves files only when the schedule

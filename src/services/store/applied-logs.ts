@@ -1,14 +1,17 @@
 // The log files a replica has applied, and the merge state they make: which file of which device
 // is in, where each version's body lies, and the records. Applying the same file twice changes
 // nothing; the state does not depend on the order files arrive in (record-state.ts).
-import type { JsonObject, StoredRecord } from '../../host-api';
-import type { Change, Segment, SnapshotHeader } from './format';
+import type { StoredRecord } from '../../host-api';
+import { Paths, type Change, type Segment, type SnapshotHeader } from './format';
 import type { HybridClock } from './hybrid-clock';
 import { corruptReplica } from './record-input';
 import { PracticeState } from './record-state';
 import { BadFileError, type BadFile, type ReplicaFolder, type SegmentFile } from './replica-folder';
 import type { OwnLogFile } from './replica-port';
 import { loadSnapshot, snapshotOf, type LogIndex } from './snapshot-state';
+
+/** Parsed log files kept for reading bodies and metadata again (history(), a chain's `prev`): bounded by their changes, not their number. */
+const CACHED_CHANGES = 4000;
 
 /** Whether every log file a snapshot's header names is one `held` here. */
 function coversOnly(covers: SnapshotHeader['covers'], held: (f: SegmentFile) => boolean): boolean {
@@ -33,6 +36,7 @@ export class AppliedLogs {
   /** Every log file applied, by name: also the second file of a forked position, so none is applied twice. */
   protected readonly applied = new Set<string>();
   protected readonly cache = new Map<string, Segment>();
+  protected cachedChanges = 0;
   /** Counts every change of the index and the counters; memos of it are valid for one generation. */
   protected generation = 0;
   protected readonly filesMemo = new Map<string, { at: number; files: OwnLogFile[] }>();
@@ -137,8 +141,8 @@ export class AppliedLogs {
   }
 
   protected moveBody(c: Change, f: SegmentFile): void {
-    const meta = this.state.entry(c.col, c.id)?.versions.get(c.ver);
-    if (meta && meta.where === 'journal') this.state.move(meta, whereOf(f));
+    const e = this.state.entry(c.col, c.id);
+    if (e) this.state.move(e, c.ver, whereOf(f));
   }
 
   protected positions(dev: string): Map<number, string> {
@@ -158,10 +162,15 @@ export class AppliedLogs {
       try {
         const snap = this.local.openSnapshot(f, await this.local.readSnapshotBytes(f));
         if (!coversOnly(snap.header.covers, held)) continue;
-        const newest = loadSnapshot(snap, this.state, (c) => {
-          this.positions(c.device).set(c.seq, c.hash);
-          this.applied.add(logKey(c));
-        });
+        const newest = loadSnapshot(
+          snap,
+          this.state,
+          (c) => {
+            this.positions(c.device).set(c.seq, c.hash);
+            this.applied.add(logKey(c));
+          },
+          Paths.snapshot(f.device, f.seq, f.hash),
+        );
         if (newest) this.clock.observe(newest);
         this.generation++;
         return;
@@ -177,13 +186,13 @@ export class AppliedLogs {
     }
   }
 
-  /** What a snapshot of this state says. */
+  /** What a snapshot of this state says; undefined while a body lies in the journal. */
   snapshot(): ReturnType<typeof snapshotOf> {
     return snapshotOf(this.logs, this.state);
   }
 
-  /** The body of a version that is not a head, read from the log file that holds it. */
-  async body(col: string, id: string, ver: string, where: string): Promise<JsonObject | null> {
+  /** A version as its log file holds it (body, time, author, parents): what history() shows of an older one. */
+  async change(col: string, id: string, ver: string, where: string): Promise<Change> {
     const [dev, seqText] = where.split(':');
     const seq = Number(seqText);
     const hash = this.logs.get(dev!)?.get(seq);
@@ -201,17 +210,28 @@ export class AppliedLogs {
     }
     const c = seg.changes.find((x) => x.ver === ver && x.col === col && x.id === id);
     if (!c) throw corruptReplica(`version ${ver} is not in the log file that should hold it`);
-    return c.data;
+    return c;
   }
 
   /** Reads a log file back from disk (not from the cache). */
   reread(f: SegmentFile): Promise<Segment> {
+    const had = this.cache.get(whereOf(f));
+    if (had) this.cachedChanges -= had.changes.length;
     this.cache.delete(whereOf(f));
     return this.read(f);
   }
 
   protected remember(f: SegmentFile, seg: Segment): void {
-    this.cache.set(whereOf(f), seg);
-    if (this.cache.size > 64) this.cache.delete(this.cache.keys().next().value!);
+    const key = whereOf(f);
+    const had = this.cache.get(key);
+    if (had) this.cachedChanges -= had.changes.length;
+    this.cache.delete(key);
+    this.cache.set(key, seg);
+    this.cachedChanges += seg.changes.length;
+    while (this.cache.size > 1 && (this.cache.size > 64 || this.cachedChanges > CACHED_CHANGES)) {
+      const [oldest, dropped] = this.cache.entries().next().value!;
+      this.cache.delete(oldest);
+      this.cachedChanges -= dropped.changes.length;
+    }
   }
 }

@@ -452,11 +452,17 @@ const SeqRanges = z.array(z.tuple([z.number().int().min(1), z.number().int().min
 /** The first line of a snapshot; the records follow, a batch of them per line. */
 export const SnapshotHeaderSchema = z.object({
   t: z.literal('snapshot'),
-  v: z.literal(1),
+  /** 1: records as SnapshotRecord (earlier releases); 2: as SnapshotRecordV2 (snapshot-format.ts). */
+  v: z.union([z.literal(1), z.literal(2)]),
   device: z.string().regex(DEVICE_ID),
   seq: z.number().int().min(1),
   createdAt: Iso,
   covers: z.record(z.string().regex(DEVICE_ID), z.object({ ranges: SeqRanges, hashes: z.record(z.string(), z.string().regex(HASH_HEX)) })),
+  /**
+   * Version 2: the state's counters as they were (versions per device and per log file, the greatest
+   * version), so an open need not go through every older version to count it (snapshot-state.ts).
+   */
+  counts: z.object({ byDevice: z.record(z.string().regex(DEVICE_ID), z.number().int().min(0)), byWhere: z.record(z.string().regex(/^[0-9a-f]{32}:\d{1,10}$/), z.number().int().min(0)), newest: z.union([z.string().regex(VERSION), z.literal('')]) }).optional(),
 });
 export type SnapshotHeader = z.infer<typeof SnapshotHeaderSchema>;
 // Records are checked in place by snapshotRecordsProblem, not by zod: zod copies what it parses, and

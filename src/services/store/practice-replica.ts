@@ -258,7 +258,7 @@ export class PracticeReplica implements ReplicaPort {
   protected async loadJournal(): Promise<void> {
     const formerIds = this.opts.formerDeviceIds ?? [];
     for (const { change, owner, file } of await this.journal.read(formerIds, (b) => this.reportBad(b))) {
-      if (this.state.entry(change.col, change.id)?.versions.has(change.ver)) {
+      if (this.state.entry(change.col, change.id)?.has(change.ver)) {
         await fsp.rm(file, { force: true }); // sealed before a crash: the log file has it
         continue;
       }
@@ -725,7 +725,7 @@ export class PracticeReplica implements ReplicaPort {
     this.assertOpen();
     input.checkCollection(collection);
     const out: StoredRecord[] = [];
-    for (const e of this.state.records.values()) if (e.col === collection && e.isLive()) out.push(e.toStored()!);
+    for (const e of this.state.collection(collection)) if (e.isLive()) out.push(e.toStored()!);
     return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
@@ -734,17 +734,16 @@ export class PracticeReplica implements ReplicaPort {
     input.checkKey(collection, id);
     const e = this.state.entry(collection, id);
     if (!e) return [];
+    // The heads, and the versions still in the journal, are in memory; an older version's time, author
+    // and body are read from the log file that holds it (record-state.ts keeps its id and place alone).
+    const conflict = e.inConflict();
     const out: StoredRecord[] = [];
-    for (const meta of [...e.versions.values()].sort((a, b) => (a.ver < b.ver ? -1 : 1))) {
-      const data = e.heads.has(meta.ver) ? e.heads.get(meta.ver)! : await this.bodyOf(collection, id, meta.ver, meta.where);
-      out.push({ collection, id, version: meta.ver, data, updatedAt: meta.at, updatedBy: meta.by, conflict: e.heads.has(meta.ver) && e.inConflict() });
+    for (const h of e.heads()) out.push({ collection, id, version: h.ver, data: h.data, updatedAt: h.at, updatedBy: h.by, conflict });
+    for (const { ver, where, kept } of [...e.older()]) {
+      const c = kept ?? (await this.logs.change(collection, id, ver, where));
+      out.push({ collection, id, version: ver, data: c.data, updatedAt: c.at, updatedBy: c.by, conflict: false });
     }
-    return out;
-  }
-
-  protected async bodyOf(col: string, id: string, ver: string, where: string): Promise<JsonObject | null> {
-    const journaled = where === 'journal' ? this.journal.get(ver) : undefined;
-    return journaled ? journaled.data : this.logs.body(col, id, ver, where);
+    return out.sort((a, b) => (a.version < b.version ? -1 : 1));
   }
 
   // ---- writing ---------------------------------------------------------------------------
@@ -780,8 +779,8 @@ export class PracticeReplica implements ReplicaPort {
     const copy = data === null ? null : (JSON.parse(JSON.stringify(data)) as JsonObject);
     return this.writes.run(async () => {
       const e = this.state.entry(collection, id);
-      if (!e || e.heads.size === 0) throw input.invalid(`Den Datensatz ${collection}/${id} gibt es nicht; es ist nichts aufzulösen.`, `There is no record ${collection}/${id}; there is nothing to resolve.`);
-      await this.commit({ col: collection, id, parents: [...e.heads.keys()].sort(), data: copy, op: 'resolve' });
+      if (!e || e.headCount === 0) throw input.invalid(`Den Datensatz ${collection}/${id} gibt es nicht; es ist nichts aufzulösen.`, `There is no record ${collection}/${id}; there is nothing to resolve.`);
+      await this.commit({ col: collection, id, parents: e.headVersions(), data: copy, op: 'resolve' });
     });
   }
 
@@ -795,9 +794,9 @@ export class PracticeReplica implements ReplicaPort {
    */
   protected parentsFor(e: RecordEntry | undefined, base: string | undefined): string[] {
     const shown = e?.shownVersion();
-    const all = () => [...e!.heads.keys()].sort();
+    const all = () => e!.headVersions();
     if (base === undefined) return shown ? all() : [];
-    if (e && e.heads.has(base)) return all();
+    if (e && e.head(base)) return all();
     throw storageError(
       'version-mismatch',
       {
@@ -874,9 +873,10 @@ export class PracticeReplica implements ReplicaPort {
     // A snapshot names the log files it covers: they are durable before it is. Its content is taken
     // right after that (no await between), so a file received meanwhile is not among them.
     await this.syncReceived();
-    if (this.unsynced.length > 0) return undefined;
+    if (this.unsynced.length > 0 || this.journal.size > 0) return undefined; // a put came meanwhile: its body is in the journal
     const content = this.logs.snapshot();
-    const f = await this.local.writeSnapshot({ t: 'snapshot', v: 1, device: this.opts.deviceId, seq, createdAt: new Date().toISOString(), ...content });
+    if (!content) return undefined;
+    const f = await this.local.writeSnapshot({ t: 'snapshot', v: 2, device: this.opts.deviceId, seq, createdAt: new Date().toISOString(), ...content });
     this.sinceSnapshot = 0;
     return f;
   }
@@ -955,7 +955,7 @@ export class PracticeReplica implements ReplicaPort {
       const copy = JSON.parse(JSON.stringify(r.data)) as JsonObject;
       await this.writes.run(async () => {
         const e = this.state.entry(r.collection, r.id);
-        const heads = e ? [...e.heads.values()] : [];
+        const heads = e ? e.headData() : [];
         if (heads.length > 0 && heads.every((d) => isDeepStrictEqual(d, copy))) return void out.same++;
         await this.commit({ col: r.collection, id: r.id, parents: [], data: copy, op: 'put' });
         if (heads.length > 0) out.conflicting++;
@@ -992,7 +992,7 @@ export class PracticeReplica implements ReplicaPort {
     const list = this.state.conflicts().map((e) => ({
       collection: e.col,
       id: e.id,
-      versions: [...e.heads.keys()].sort().map((v) => e.toStored(v)!),
+      versions: e.headVersions().map((v) => e.toStored(v)!),
     }));
     if (!isDeepStrictEqual(this.conflictsSubject.value, list)) this.conflictsSubject.next(list);
   }

@@ -1,141 +1,374 @@
 // Record-level merge (invariant 3, docs/STORE-FORMAT.md): a version DAG per record. The state depends only on
 // the set of changes applied, never on their order, so every device converges (invariant 4).
+//
+// What is kept in memory (docs/ARCHITECTURE.md, "What is in memory"): a version is a head when no version
+// known here names it as a parent, and the merge needs no more than the heads, the ids of the other
+// versions (to know a change it has seen) and the parents named that have not arrived yet (so a late
+// ancestor never becomes a head). The heads keep their data and metadata; an older version is only its
+// id and the position of the log file that holds it — its time, author, parents and body are read from
+// there for history(). A version's parents matter only the moment it arrives, and are not kept.
 import { isDeepStrictEqual } from 'node:util';
 import type { JsonObject, StoredRecord } from '../../host-api';
 import type { Change } from './format';
 
-export interface VersionMeta {
+/** Where a body lies before sealing. */
+export const JOURNAL = 'journal';
+
+/** A current head: its data and metadata. */
+export interface Head {
   readonly ver: string;
-  readonly parents: string[];
   readonly at: string;
   readonly by: string;
-  readonly deleted: boolean;
-  /** Some other version names this one as its parent: never a head. */
-  superseded: boolean;
-  /** Where the body is kept: "<deviceId>:<seq>" for a sealed segment, "journal" before sealing. */
+  /** Where the body is kept: "<deviceId>:<seq>" for a sealed log file, "journal" before sealing. */
   where: string;
+  readonly data: JsonObject | null;
 }
 
+/** The device part of a version id (`<wall>.<count>.<device>`: 9 + 1 + 4 + 1 characters before it). */
+function deviceOf(ver: string): string {
+  return ver.slice(ver.lastIndexOf('.') + 1);
+}
+
+/** How an older version's place is written: the seq alone when the log file is its own device's (always, today). */
+function placeOf(ver: string, where: string): string {
+  const colon = where.indexOf(':');
+  return where.slice(0, colon) === deviceOf(ver) ? where.slice(colon + 1) : where;
+}
+
+/** The inverse of placeOf. */
+export function whereOfPlace(ver: string, place: string): string {
+  return place.includes(':') ? place : `${deviceOf(ver)}:${place}`;
+}
+
+/** Up to this many older versions a record keeps them in one string; above, in a Map (no quadratic appends and scans). */
+const OLD_IN_TEXT = 64;
+
 export class RecordEntry {
-  readonly versions = new Map<string, VersionMeta>();
+  /**
+   * The current heads, with their data; the versions they replaced are on disk (read for history()). A
+   * record has one head but while versions compete: that one is a field, any further ones in a Map.
+   */
+  protected first?: Head;
+  protected more?: Map<string, Head>;
+  /**
+   * The older sealed versions: "<ver> <place>" joined by "," (the snapshot's `old`, loaded as it is), or a
+   * Map ver → place once there are more than OLD_IN_TEXT. A version id is 47 characters of [0-9a-z.] and a
+   * place has no ".", so `indexOf("<ver> ")` finds a version exactly.
+   */
+  protected old: string | Map<string, string> = '';
+  protected oldCount = 0;
+  /** Older versions whose body is still in the journal (the last moments' edits, until sealed): kept whole. */
+  protected unsealed?: Map<string, Head>;
   /** Parents named by a version here that have not arrived yet: superseded the moment they do. */
   protected orphanParents?: Set<string>;
-  /** Data of the current heads only; older bodies stay on disk and are read for history(). */
-  readonly heads = new Map<string, JsonObject | null>();
 
   constructor(
     readonly col: string,
     readonly id: string,
   ) {}
 
-  /** Adds a version and marks what it supersedes; true when it is (still) a head. */
-  addVersion(meta: VersionMeta): boolean {
-    if (this.orphanParents?.delete(meta.ver)) meta.superseded = true;
-    this.versions.set(meta.ver, meta);
-    for (let i = 0; i < meta.parents.length; i++) {
-      const p = meta.parents[i]!;
-      const parent = this.versions.get(p);
-      if (parent) {
-        parent.superseded = true;
-        meta.parents[i] = parent.ver; // one string per version id in memory, not one per mention
-      } else (this.orphanParents ??= new Set()).add(p);
-      this.heads.delete(p);
+  get headCount(): number {
+    return this.first ? 1 + (this.more?.size ?? 0) : 0;
+  }
+
+  /** The head of this version; undefined when it is none. */
+  head(ver: string): Head | undefined {
+    return this.first?.ver === ver ? this.first : this.more?.get(ver);
+  }
+
+  /** The current heads (in no particular order). */
+  heads(): Head[] {
+    if (!this.first) return [];
+    return this.more ? [this.first, ...this.more.values()] : [this.first];
+  }
+
+  /** The current heads' versions, sorted. */
+  headVersions(): string[] {
+    return this.heads()
+      .map((h) => h.ver)
+      .sort();
+  }
+
+  protected setHead(h: Head): void {
+    if (!this.first) this.first = h;
+    else (this.more ??= new Map()).set(h.ver, h);
+  }
+
+  protected dropHead(ver: string): Head | undefined {
+    let h: Head | undefined;
+    if (this.first?.ver === ver) {
+      h = this.first;
+      this.first = undefined;
+      if (this.more) {
+        this.first = this.more.values().next().value!;
+        this.more.delete(this.first.ver);
+      }
+    } else {
+      h = this.more?.get(ver);
+      if (h) this.more!.delete(ver);
     }
-    return !meta.superseded;
+    if (this.more?.size === 0) this.more = undefined;
+    return h;
+  }
+
+  /** Whether this version is known here (a head or an older one). */
+  has(ver: string): boolean {
+    if (this.head(ver) || this.unsealed?.has(ver)) return true;
+    return typeof this.old === 'string' ? this.old.indexOf(`${ver} `) >= 0 : this.old.has(ver);
+  }
+
+  /** Adds a version not known yet and marks what it supersedes; true when it is a head. */
+  add(head: Head, parents: readonly string[]): boolean {
+    const ver = head.ver;
+    let superseded = false;
+    if (this.orphanParents?.delete(ver)) {
+      superseded = true;
+      if (this.orphanParents.size === 0) this.orphanParents = undefined;
+    }
+    for (const p of parents) {
+      if (p === ver) {
+        superseded = true; // names itself: never a head (as the full DAG had it)
+        continue;
+      }
+      const h = this.dropHead(p);
+      if (h) this.retire(h);
+      else if (!this.has(p)) (this.orphanParents ??= new Set()).add(p);
+    }
+    if (superseded) this.retire(head);
+    else this.setHead(head);
+    return !superseded;
+  }
+
+  /** A version that is no head (any more): its id and place stay, its data and metadata go (they are on disk). */
+  protected retire(h: Head): void {
+    if (h.where === JOURNAL) (this.unsealed ??= new Map()).set(h.ver, h);
+    else this.pushOld(h.ver, placeOf(h.ver, h.where));
+  }
+
+  protected pushOld(ver: string, place: string): void {
+    if (typeof this.old === 'string') {
+      if (this.oldCount < OLD_IN_TEXT) {
+        this.old = this.old === '' ? `${ver} ${place}` : `${this.old},${ver} ${place}`;
+        this.oldCount++;
+        return;
+      }
+      this.old = new Map(parseOld(this.old));
+    }
+    this.old.set(ver, place);
+    this.oldCount++;
+  }
+
+  /** Where a version's body lies, for a head or a version still in the journal; undefined for an older sealed one. */
+  bodyWhere(ver: string): string | undefined {
+    return (this.head(ver) ?? this.unsealed?.get(ver))?.where;
+  }
+
+  /** A version's body was sealed from the journal into a log file. */
+  sealed(ver: string, where: string): void {
+    const h = this.head(ver);
+    if (h) {
+      h.where = where;
+      return;
+    }
+    const u = this.unsealed?.get(ver);
+    if (!u) return;
+    this.unsealed!.delete(ver);
+    if (this.unsealed!.size === 0) this.unsealed = undefined;
+    this.pushOld(ver, placeOf(ver, where));
+  }
+
+  /** Every version that is no head: sealed ones with the place of their log file, the journal's whole. */
+  *older(): Generator<{ ver: string; where: string; kept?: Head }> {
+    for (const [ver, place] of typeof this.old === 'string' ? parseOld(this.old) : this.old) yield { ver, where: whereOfPlace(ver, place) };
+    for (const [ver, h] of this.unsealed ?? []) yield { ver, where: h.where, kept: h };
+  }
+
+  /** The older sealed versions as the snapshot keeps them, and the parents not arrived yet. */
+  forSnapshot(): { old: string; orphans?: string[] } {
+    const old = typeof this.old === 'string' ? this.old : [...this.old].map(([v, p]) => `${v} ${p}`).join(',');
+    return this.orphanParents ? { old, orphans: [...this.orphanParents] } : { old };
+  }
+
+  /** How many older versions (sealed or not) this record has. */
+  get olderCount(): number {
+    return this.oldCount + (this.unsealed?.size ?? 0);
+  }
+
+  /** Whether versions lie in the journal that are no heads (a snapshot is taken without any). */
+  get hasUnsealed(): boolean {
+    return this.unsealed !== undefined;
+  }
+
+  /** A record as a snapshot of version 2 holds it (its `old` checked by the snapshot's reader). */
+  static restore(col: string, id: string, heads: readonly Head[], old: string, orphans: readonly string[] | undefined): RecordEntry {
+    const e = new RecordEntry(col, id);
+    for (const h of heads) e.setHead(h);
+    if (old !== '') {
+      let n = 1;
+      for (let i = old.indexOf(','); i >= 0; i = old.indexOf(',', i + 1)) n++;
+      if (n <= OLD_IN_TEXT) e.old = old;
+      else e.old = new Map(parseOld(old));
+      e.oldCount = n;
+    }
+    if (orphans?.length) e.orphanParents = new Set(orphans);
+    return e;
   }
 
   /** The version shown on every device: the greatest head by version id (HLC order). */
   shownVersion(): string | undefined {
-    let best: string | undefined;
-    for (const v of this.heads.keys()) if (best === undefined || v > best) best = v;
+    if (!this.more) return this.first?.ver;
+    let best = this.first!.ver;
+    for (const v of this.more.keys()) if (v > best) best = v;
     return best;
+  }
+
+  /** The data of the current heads. */
+  headData(): (JsonObject | null)[] {
+    return this.heads().map((h) => h.data);
   }
 
   /** Concurrent heads with different contents; identical concurrent edits are not a conflict. */
   inConflict(): boolean {
-    if (this.heads.size < 2) return false;
-    const [first, ...rest] = [...this.heads.values()];
-    return rest.some((d) => !isDeepStrictEqual(d, first));
+    if (!this.more) return false;
+    const first = this.first!.data;
+    for (const h of this.more.values()) if (!isDeepStrictEqual(h.data, first)) return true;
+    return false;
   }
 
   isLive(): boolean {
     const v = this.shownVersion();
-    return v !== undefined && (this.heads.get(v) !== null || this.inConflict());
+    return v !== undefined && (this.head(v)!.data !== null || this.inConflict());
   }
 
   toStored(ver = this.shownVersion()): StoredRecord | undefined {
-    if (ver === undefined) return undefined;
-    const meta = this.versions.get(ver);
-    if (!meta || !this.heads.has(ver)) return undefined;
-    return {
-      collection: this.col,
-      id: this.id,
-      version: ver,
-      data: this.heads.get(ver) ?? null,
-      updatedAt: meta.at,
-      updatedBy: meta.by,
-      conflict: this.inConflict(),
-    };
+    const h = ver === undefined ? undefined : this.head(ver);
+    if (!h) return undefined;
+    return { collection: this.col, id: this.id, version: ver!, data: h.data, updatedAt: h.at, updatedBy: h.by, conflict: this.inConflict() };
   }
 }
 
-export function recordKey(col: string, id: string): string {
-  return `${col}\u0000${id}`;
+/** The entries of an `old` string: [ver, place]. */
+function* parseOld(old: string): Generator<[string, string]> {
+  if (old === '') return;
+  for (let start = 0; start < old.length; ) {
+    let end = old.indexOf(',', start);
+    if (end < 0) end = old.length;
+    const sp = old.indexOf(' ', start);
+    yield [old.slice(start, sp), old.slice(sp + 1, end)];
+    start = end + 1;
+  }
 }
 
 export class PracticeState {
-  readonly records = new Map<string, RecordEntry>();
+  /** Per collection, per id (no key string per record). */
+  protected readonly byCollection = new Map<string, Map<string, RecordEntry>>();
+  /** Records with more than one head: the only ones that can be in conflict (conflicts() looks at these alone). */
+  readonly multiHead = new Set<RecordEntry>();
   changeCount = 0;
+  /** The greatest version counted (versions sort by their clock). */
+  newest = '';
   /** How many versions each device wrote, and how many bodies lie in each place ("<device>:<seq>", "journal"). */
   readonly countByDevice = new Map<string, number>();
   readonly countByWhere = new Map<string, number>();
+  /** One string per device name and place, however many versions name it. */
+  protected readonly shared = new Map<string, string>();
 
   /** Back to empty (a snapshot found bad half-way leaves nothing behind). */
   clear(): void {
-    this.records.clear();
+    this.byCollection.clear();
+    this.multiHead.clear();
     this.countByDevice.clear();
     this.countByWhere.clear();
     this.changeCount = 0;
+    this.newest = '';
+  }
+
+  intern(s: string): string {
+    const known = this.shared.get(s);
+    if (known !== undefined) return known;
+    this.shared.set(s, s);
+    return s;
   }
 
   /** Records one version in the counters (also used when a snapshot is loaded). */
   count(ver: string, where: string): void {
-    const dev = ver.slice(ver.lastIndexOf('.') + 1);
+    const dev = deviceOf(ver);
     this.countByDevice.set(dev, (this.countByDevice.get(dev) ?? 0) + 1);
     this.countByWhere.set(where, (this.countByWhere.get(where) ?? 0) + 1);
     this.changeCount++;
+    if (ver > this.newest) this.newest = ver;
   }
 
-  /** A journal body was sealed into a segment. */
-  move(meta: VersionMeta, where: string): void {
-    if (meta.where === where) return;
-    this.countByWhere.set(meta.where, (this.countByWhere.get(meta.where) ?? 1) - 1);
+  /** The counters as a snapshot kept them; false (nothing set) when they do not add up to the versions it holds. */
+  restoreCounts(byDevice: Record<string, number>, byWhere: Record<string, number>, versions: number): boolean {
+    let perDevice = 0;
+    let perPlace = 0;
+    for (const n of Object.values(byDevice)) perDevice += n;
+    for (const n of Object.values(byWhere)) perPlace += n;
+    if (perDevice !== versions || perPlace !== versions) return false;
+    for (const [dev, n] of Object.entries(byDevice)) this.countByDevice.set(dev, n);
+    for (const [where, n] of Object.entries(byWhere)) this.countByWhere.set(this.intern(where), n);
+    this.changeCount = versions;
+    return true;
+  }
+
+  /** Adds a record (from a snapshot; its versions are counted by the caller); false when one of that key was there. */
+  put(e: RecordEntry): boolean {
+    let m = this.byCollection.get(e.col);
+    if (!m) this.byCollection.set(e.col, (m = new Map()));
+    const size = m.size;
+    m.set(e.id, e);
+    if (e.headCount > 1) this.multiHead.add(e); // (a Set lookup of every other record would give each an identity hash)
+    return m.size > size;
+  }
+
+  /** Every record. */
+  *records(): Generator<RecordEntry> {
+    for (const m of this.byCollection.values()) yield* m.values();
+  }
+
+  /** The records of one collection. */
+  collection(col: string): Iterable<RecordEntry> {
+    return this.byCollection.get(col)?.values() ?? [];
+  }
+
+  /** Keeps `multiHead` up to date after a record's heads changed. */
+  track(e: RecordEntry): void {
+    if (e.headCount > 1) this.multiHead.add(e);
+    else this.multiHead.delete(e);
+  }
+
+  /** A journal body was sealed into a log file. */
+  move(e: RecordEntry, ver: string, where: string): void {
+    const from = e.bodyWhere(ver);
+    if (from !== JOURNAL) return;
+    this.countByWhere.set(from, (this.countByWhere.get(from) ?? 1) - 1);
     this.countByWhere.set(where, (this.countByWhere.get(where) ?? 0) + 1);
-    meta.where = where;
+    e.sealed(ver, this.intern(where));
   }
 
   entry(col: string, id: string): RecordEntry | undefined {
-    return this.records.get(recordKey(col, id));
+    return this.byCollection.get(col)?.get(id);
   }
 
   /** Applies one change; false when it was known already (applying twice changes nothing). */
   apply(change: Change, where: string): boolean {
-    const key = recordKey(change.col, change.id);
-    let e = this.records.get(key);
+    let e = this.entry(change.col, change.id);
     if (!e) {
       e = new RecordEntry(change.col, change.id);
-      this.records.set(key, e);
+      this.put(e);
     }
-    if (e.versions.has(change.ver)) return false;
-    if (e.addVersion({ ver: change.ver, parents: change.parents, at: change.at, by: change.by, deleted: change.data === null, where, superseded: false }))
-      e.heads.set(change.ver, change.data);
+    if (e.has(change.ver)) return false;
+    const before = e.headCount;
+    e.add({ ver: change.ver, at: change.at, by: this.intern(change.by), where: this.intern(where), data: change.data }, change.parents);
+    if (before > 1 || e.headCount > 1) this.track(e);
     this.count(change.ver, where);
     return true;
   }
 
   conflicts(): RecordEntry[] {
     const out: RecordEntry[] = [];
-    for (const e of this.records.values()) if (e.inConflict()) out.push(e);
+    for (const e of this.multiHead) if (e.inConflict()) out.push(e);
     out.sort((a, b) => (a.col === b.col ? (a.id < b.id ? -1 : 1) : a.col < b.col ? -1 : 1));
     return out;
   }

@@ -64,6 +64,7 @@ import {
   type SnapshotHeader,
   type SnapshotRecord,
 } from './format';
+import { SNAPSHOT_V2_BATCH, snapshotV2RecordsProblem, type SnapshotRecordV2 } from './snapshot-format';
 import { FolderMedium, MediumError, listOrNone, listedOf, type ListingMark, type Medium, type MediumEntry, type MediumStat, type WriteMode } from './medium';
 
 export interface BadFile {
@@ -581,15 +582,29 @@ export class ReplicaFolder {
   }
 
   /**
-   * Writes a snapshot (a local replica's own cache, never shared): gzip of NDJSON — the header on the
-   * first line, then the records in batches of SNAPSHOT_BATCH per line — encrypted. Read back a line
-   * at a time, so a large one is never parsed whole.
+   * Writes a snapshot (a local replica's own cache, never shared), encrypted. Version 2: the header's
+   * JSON on the first line, then the records in batches of SNAPSHOT_V2_BATCH, each batch its own gzip member
+   * after its length (4 bytes, big-endian) — unpacked one at a time when read, so neither the whole text
+   * nor the whole of it parsed is ever in memory. Version 1 (earlier releases; still read): gzip of
+   * NDJSON, the header on the first line, then a batch per line.
    */
-  async writeSnapshot(snap: Snapshot): Promise<SegmentFile> {
+  async writeSnapshot(snap: Snapshot | (SnapshotHeader & { v: 2; records: SnapshotRecordV2[] })): Promise<SegmentFile> {
     const { records, ...header } = snap;
-    const lines = [JSON.stringify(header)];
-    for (let i = 0; i < records.length; i += SNAPSHOT_BATCH) lines.push(JSON.stringify(records.slice(i, i + SNAPSHOT_BATCH)));
-    const plain = zlib.gzipSync(Buffer.from(lines.join('\n') + '\n', 'utf8'), { level: 1 });
+    let plain: Buffer;
+    if (header.v === 2) {
+      const parts = [Buffer.from(JSON.stringify(header) + '\n', 'utf8')];
+      for (let i = 0; i < records.length; i += SNAPSHOT_V2_BATCH) {
+        const member = zlib.gzipSync(Buffer.from(JSON.stringify(records.slice(i, i + SNAPSHOT_V2_BATCH)), 'utf8'), { level: 1 });
+        const len = Buffer.alloc(4);
+        len.writeUInt32BE(member.length);
+        parts.push(len, member);
+      }
+      plain = Buffer.concat(parts);
+    } else {
+      const lines = [JSON.stringify(header)];
+      for (let i = 0; i < records.length; i += SNAPSHOT_BATCH) lines.push(JSON.stringify(records.slice(i, i + SNAPSHOT_BATCH)));
+      plain = zlib.gzipSync(Buffer.from(lines.join('\n') + '\n', 'utf8'), { level: 1 });
+    }
     const bytes = encrypt(this.key, this.storeId, Contexts.snapshot(snap.device, snap.seq), plain);
     const hash = sha256Hex(bytes);
     await this.write(Paths.snapshot(snap.device, snap.seq, hash), bytes);
@@ -604,15 +619,20 @@ export class ReplicaFolder {
    * Checks a snapshot's name hash and authentication, unpacks it and reads its header; its records are
    * read and checked batch by batch by `batches()` (which throws BadFileError on the first bad one).
    */
-  openSnapshot(f: SegmentFile, bytes: Uint8Array): { header: SnapshotHeader; batches(): Generator<SnapshotRecord[]> } {
+  openSnapshot(f: SegmentFile, bytes: Uint8Array): { header: SnapshotHeader; batches(): Generator<SnapshotRecord[] | SnapshotRecordV2[]> } {
     const rel = Paths.snapshot(f.device, f.seq, f.hash);
     if (sha256Hex(bytes) !== f.hash) throw new BadFileError({ path: rel, reason: 'content does not match its name (truncated, changed or half-synced)' });
-    const text = this.decryptFile(rel, Contexts.snapshot(f.device, f.seq), bytes, true);
+    const context = Contexts.snapshot(f.device, f.seq);
+    const plain = this.decryptFile(rel, context, bytes, false);
+    const v1 = plain[0] === 0x1f && plain[1] === 0x8b; // version 1 is gzip as a whole; version 2 begins with its header's JSON
+    const text = v1 ? gunzipped(rel, plain) : plain;
     let nl = text.indexOf(0x0a);
     if (nl < 0) throw new BadFileError({ path: rel, reason: 'has no header line' });
     const header = this.check(rel, this.parseJson(rel, text.toString('utf8', 0, nl)), SnapshotHeaderSchema);
     if (header.device !== f.device || header.seq !== f.seq) throw new BadFileError({ path: rel, reason: 'names another device or position than where it lies' });
+    if ((header.v === 1) !== v1) throw new BadFileError({ path: rel, reason: `is not laid out as its version (${header.v}) says` });
     const parse = (s: string) => this.parseJson(rel, s);
+    if (header.v === 2) return { header, batches: () => snapshotMembers(rel, text, nl + 1, parse) };
     function* batches(): Generator<SnapshotRecord[]> {
       for (let start = nl + 1; start < text.length; start = nl + 1) {
         nl = text.indexOf(0x0a, start);
@@ -761,12 +781,7 @@ export class ReplicaFolder {
       if (e instanceof EnvelopeError) throw envelopeProblem(rel, e);
       throw e;
     }
-    if (!gzipped) return plain;
-    try {
-      return zlib.gunzipSync(plain, { maxOutputLength: maxPlain }); // authenticated, and still bounded
-    } catch {
-      throw new BadFileError({ path: rel, reason: 'decrypted content is not gzip, or unpacks larger than allowed' });
-    }
+    return gzipped ? gunzipped(rel, plain, maxPlain) : plain;
   }
 
   protected parseJson(rel: string, text: string): unknown {
@@ -788,6 +803,34 @@ export class ReplicaFolder {
 
   decode<T>(rel: string, context: string, bytes: Uint8Array, schema: Checker<T>): T {
     return this.check(rel, this.parseJson(rel, this.decryptFile(rel, context, bytes, false).toString('utf8')), schema);
+  }
+}
+
+function gunzipped(rel: string, plain: Buffer, maxPlain = MAX_SNAPSHOT_BYTES): Buffer {
+  try {
+    return zlib.gunzipSync(plain, { maxOutputLength: maxPlain }); // authenticated, and still bounded
+  } catch {
+    throw new BadFileError({ path: rel, reason: 'decrypted content is not gzip, or unpacks larger than allowed' });
+  }
+}
+
+/** The records of a version-2 snapshot: each batch a gzip member after its length, unpacked and checked as it is reached. */
+function* snapshotMembers(rel: string, plain: Buffer, from: number, parse: (s: string) => unknown): Generator<SnapshotRecordV2[]> {
+  for (let at = from; at < plain.length; ) {
+    if (at + 4 > plain.length) throw new BadFileError({ path: rel, reason: 'ends in the middle of a batch' });
+    const len = plain.readUInt32BE(at);
+    if (at + 4 + len > plain.length) throw new BadFileError({ path: rel, reason: 'ends in the middle of a batch' });
+    let text: string;
+    try {
+      text = zlib.gunzipSync(plain.subarray(at + 4, at + 4 + len), { maxOutputLength: MAX_SNAPSHOT_BYTES }).toString('utf8');
+    } catch {
+      throw new BadFileError({ path: rel, reason: 'a batch is not gzip, or unpacks larger than allowed' });
+    }
+    at += 4 + len;
+    const batch = parse(text);
+    const problem = snapshotV2RecordsProblem(batch);
+    if (problem) throw new BadFileError({ path: rel, reason: `does not match the format (${problem})` });
+    yield batch as SnapshotRecordV2[];
   }
 }
 

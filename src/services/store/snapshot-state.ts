@@ -1,14 +1,28 @@
 // A snapshot is the merge state of every sealed log file at one moment, so a device can start
 // from it instead of replaying every change. Building one and loading one are exact inverses.
-import type { Snapshot } from './format';
-import type { SegmentFile } from './replica-folder';
-import { RecordEntry, type PracticeState } from './record-state';
+// Version 2 (written now) holds the state as record-state.ts keeps it in memory; version 1 (written by
+// earlier releases: every version with its metadata) is still read, into the same state.
+import type { Snapshot, SnapshotHeader, SnapshotRecord } from './format';
+import { BadFileError, type SegmentFile } from './replica-folder';
+import { JOURNAL, RecordEntry, whereOfPlace, type Head, type PracticeState } from './record-state';
+import type { SnapshotHead, SnapshotRecordV2 } from './snapshot-format';
 
 /** Which log files a replica has applied: per device, seq → hash. */
 export type LogIndex = Map<string, Map<number, string>>;
 
-/** What a snapshot of this state says (its header's `covers`, and the records). */
-export function snapshotOf(logs: LogIndex, state: PracticeState): Pick<Snapshot, 'covers' | 'records'> {
+/** What a snapshot of this state says (its header's `covers`, and the records, version 2). */
+export interface SnapshotContent {
+  covers: Snapshot['covers'];
+  counts: NonNullable<SnapshotHeader['counts']>;
+  records: SnapshotRecordV2[];
+}
+
+/**
+ * What a snapshot of this state says; undefined while a body lies in the journal (a snapshot names
+ * only sealed log files, and is taken when the journal is empty).
+ */
+export function snapshotOf(logs: LogIndex, state: PracticeState): SnapshotContent | undefined {
+  if ((state.countByWhere.get(JOURNAL) ?? 0) > 0) return undefined;
   const covers: Snapshot['covers'] = {};
   for (const [dev, m] of logs) {
     const seqs = [...m.keys()].sort((a, b) => a - b);
@@ -20,44 +34,76 @@ export function snapshotOf(logs: LogIndex, state: PracticeState): Pick<Snapshot,
     }
     covers[dev] = { ranges, hashes: Object.fromEntries(seqs.map((s) => [String(s), m.get(s)!])) };
   }
-  const records: Snapshot['records'] = [];
-  for (const e of state.records.values()) {
-    records.push({
-      col: e.col,
-      id: e.id,
-      versions: [...e.versions.values()].map((m) => [m.ver, [...m.parents], m.at, m.by, m.deleted, m.where] as [string, string[], string, string, boolean, string]),
-      heads: Object.fromEntries(e.heads),
-    });
+  const counts = { byDevice: Object.fromEntries(state.countByDevice), byWhere: Object.fromEntries([...state.countByWhere].filter(([, n]) => n > 0)), newest: state.newest };
+  const records: SnapshotRecordV2[] = [];
+  for (const e of state.records()) {
+    if (e.hasUnsealed) return undefined;
+    const heads: SnapshotHead[] = [];
+    for (const { ver, ...h } of e.heads()) {
+      const colon = h.where.indexOf(':');
+      const own = h.where.slice(0, colon) === ver.slice(ver.lastIndexOf('.') + 1);
+      heads.push([ver, h.at, h.by, own ? Number(h.where.slice(colon + 1)) : h.where, h.data]);
+    }
+    const { old, orphans } = e.forSnapshot();
+    records.push(orphans ? [e.col, e.id, heads, old, orphans] : [e.col, e.id, heads, old]);
   }
-  return { covers, records };
+  return { covers, counts, records };
+}
+
+/** An opened snapshot: its header, and its records batch by batch (each batch checked as it is read). */
+export interface OpenedSnapshot {
+  header: Pick<SnapshotHeader, 'covers' | 'v' | 'counts'>;
+  batches(): Iterable<SnapshotRecord[] | SnapshotRecordV2[]>;
 }
 
 /**
  * Loads an opened snapshot into an empty state; calls `covered` for every log file it covers.
  * Returns the greatest version it holds (versions sort by their clock: observing it is observing all).
+ * A snapshot whose records contradict themselves throws BadFileError (`rel`): the log files are replayed.
  */
-export function loadSnapshot(
-  snap: { header: Pick<Snapshot, 'covers'>; batches(): Iterable<Snapshot['records']> },
-  state: PracticeState,
-  covered: (f: SegmentFile) => void,
-): string {
+export function loadSnapshot(snap: OpenedSnapshot, state: PracticeState, covered: (f: SegmentFile) => void, rel = 'snapshots'): string {
   for (const [dev, cover] of Object.entries(snap.header.covers))
     for (const [seqText, hash] of Object.entries(cover.hashes)) covered({ device: dev, seq: Number(seqText), hash });
-  // JSON.parse makes a string per occurrence; the few device names and places are shared instead.
-  const interned = new Map<string, string>();
-  const intern = (s: string) => interned.get(s) ?? (interned.set(s, s), s);
+  const bad = (reason: string) => new BadFileError({ path: rel, reason });
   let newest = '';
+  const counted = (ver: string, where: string) => {
+    state.count(ver, where);
+    if (ver > newest) newest = ver;
+  };
+  const counts = snap.header.v === 2 ? snap.header.counts : undefined;
+  if (snap.header.v === 2 && !counts) throw bad('has no counts');
+  let versions = 0;
   for (const batch of snap.batches()) {
-    for (const r of batch) {
-      const e = new RecordEntry(r.col, r.id);
-      for (const [ver, parents, at, by, deleted, where] of r.versions) {
-        e.addVersion({ ver, parents, at, by: intern(by), deleted, where: intern(where), superseded: false });
-        state.count(ver, where);
-        if (ver > newest) newest = ver;
+    if (counts) {
+      // Version 2: the counters come from the header (checked against the number of versions below), so
+      // an older version is not touched here: its entry stays the string it was read as.
+      for (const [col, id, list, old, orphans] of batch as SnapshotRecordV2[]) {
+        const heads: Head[] = [];
+        for (const [ver, at, by, place, data] of list) heads.push({ ver, at, by: state.intern(by), where: state.intern(whereOfPlace(ver, String(place))), data });
+        const e = RecordEntry.restore(col, id, heads, old, orphans);
+        versions += e.headCount + e.olderCount;
+        if (!state.put(e)) throw bad('holds a record twice');
       }
-      for (const [ver, data] of Object.entries(r.heads)) if (e.versions.get(ver)?.superseded === false) e.heads.set(ver, data);
-      state.records.set(`${r.col}\u0000${r.id}`, e);
+      continue;
     }
+    for (const r of batch as SnapshotRecord[]) {
+      // Version 1: every version with its parents, added as a log file adds them. A version whose body was
+      // in the journal when the snapshot was taken is left out: it comes back from the journal or from the
+      // log file that sealed it, both newer than the snapshot (it never stands in for either).
+      const e = new RecordEntry(r.col, r.id);
+      for (const [ver, parents, at, by, , where] of r.versions) {
+        if (where === JOURNAL || e.has(ver)) continue;
+        const w = state.intern(where);
+        e.add({ ver, at, by: state.intern(by), where: w, data: Object.hasOwn(r.heads, ver) ? r.heads[ver]! : (undefined as never) }, parents);
+        counted(ver, w);
+      }
+      for (const h of e.heads()) if (h.data === undefined) throw bad('a head without its data');
+      if (!state.put(e)) throw bad('holds a record twice');
+    }
+  }
+  if (counts) {
+    if (!state.restoreCounts(counts.byDevice, counts.byWhere, versions)) throw bad('its counts do not match its records');
+    newest = state.newest = counts.newest;
   }
   return newest;
 }

@@ -77,7 +77,8 @@ export async function verifyReplica(root: string, header: StoreHeader, key: Buff
           problems.push({ path: Paths.segment(dev, f.seq, f.hash), reason: `its predecessor (no. ${f.seq - 1}) is missing — not yet synced, or lost` });
       } catch (e) {
         if (e instanceof BadFileError) problem(e.bad, e);
-        else problems.push({ path: Paths.segment(dev, f.seq, f.hash), reason: `unreadable (${(e as NodeJS.ErrnoException).code ?? 'error'})` });
+        // gone since the listing: a log file a pack holds, removed meanwhile (format 2), or a sync client's doing — not damage
+        else if ((e as NodeJS.ErrnoException).code !== 'ENOENT') problems.push({ path: Paths.segment(dev, f.seq, f.hash), reason: `unreadable (${(e as NodeJS.ErrnoException).code ?? 'error'})` });
       }
     }
     for (const [seq, hashes] of bySeq) if (hashes.length > 1) problems.push({ path: path.join(Paths.logDir(dev), String(seq)), reason: `${hashes.length} segments at the same position (forked chain; all are kept and applied)` });
