@@ -716,26 +716,42 @@ export class SharedFolderExchange implements Carrier {
       const rel = Paths.segment(dev, f.seq, f.hash);
       if (this.held.get(rel) === this.trustEpoch) return true;
       if (dev !== this.replica.deviceId && this.replica.hasLogPosition(dev, f.seq)) bad({ path: rel, reason: 'a second segment at the same position (forked chain) — applied, both kept' });
-      try {
-        const taken = await this.unlessRefused(rel, async (st) => {
+      return this.take(
+        rel,
+        async (st) => {
           const bytes = arrivedWhole(rel, await this.shared.readSegmentBytes(f), st);
           await this.replica.acceptLogFile(f, bytes, this.shared.decodeSegment(f, bytes));
-          this.held.delete(rel);
-          this.trustEpoch++;
-          return true;
-        });
-        return taken === true;
-      } catch (e) {
-        if (e instanceof HeldFileError) {
-          if (!this.held.has(rel)) bad(e.bad);
-          this.held.set(rel, this.trustEpoch);
-          return true;
-        } else if (e instanceof KeyMissingError) this.locked.add(e.bad.path);
-        else if (e instanceof BadFileError) bad(e.bad);
-        else if (errnoOf(e) !== 'ENOENT') throw e; // ENOENT: vanished between listing and reading: next round
-        return false;
-      }
+        },
+        bad,
+      );
     });
+  }
+
+  /**
+   * Reads one log file or pack of the shared location and hands it to the replica (`accept`), unless it
+   * was refused before at the same size and time. True when it was taken — or held (sealed under a
+   * replaced key, not vouched for yet: tried again once something could vouch, not counted against a
+   * budget); false when it was not (bad, locked, or gone between listing and reading: next round).
+   */
+  protected async take(rel: string, accept: (st: MediumStat) => Promise<void>, bad: (b: BadFile) => void): Promise<boolean> {
+    try {
+      const taken = await this.unlessRefused(rel, async (st) => {
+        await accept(st);
+        this.held.delete(rel);
+        this.trustEpoch++;
+        return true;
+      });
+      return taken === true;
+    } catch (e) {
+      if (e instanceof HeldFileError) {
+        if (!this.held.has(rel)) bad(e.bad);
+        this.held.set(rel, this.trustEpoch);
+        return true;
+      } else if (e instanceof KeyMissingError) this.locked.add(e.bad.path);
+      else if (e instanceof BadFileError) bad(e.bad);
+      else if (errnoOf(e) !== 'ENOENT') throw e; // ENOENT: vanished between listing and reading: next round
+      return false;
+    }
   }
 
   /**
@@ -770,8 +786,9 @@ export class SharedFolderExchange implements Carrier {
       if (this.replica.hasPack(p)) return true;
       const rel = Paths.pack(dev, p.first, p.last, p.hash);
       if (this.held.get(rel) === this.trustEpoch) return true;
-      try {
-        const taken = await this.unlessRefused(rel, async (st) => {
+      return this.take(
+        rel,
+        async (st) => {
           const bytes = arrivedWhole(rel, await this.shared.readPackBytes(p), st);
           const content = this.shared.decodePack(p, bytes);
           // under a key that is not live: only a pack its own device's presence names (format.ts Presence.packs)
@@ -780,21 +797,9 @@ export class SharedFolderExchange implements Carrier {
             throw new HeldFileError({ path: rel, reason: 'a pack sealed with a replaced practice passphrase that its own PC does not name in its presence — not taken (written by someone with an old passphrase, or its PC has not been seen since)' });
           // vouched for: taken even where a log file it holds is listed but cannot be taken (damaged), which its PC no longer mends (it holds the pack)
           await this.replica.acceptPack(p, bytes, content, listedAsFile, vouched);
-          this.held.delete(rel);
-          this.trustEpoch++;
-          return true;
-        });
-        return taken === true;
-      } catch (e) {
-        if (e instanceof HeldFileError) {
-          if (!this.held.has(rel)) bad(e.bad);
-          this.held.set(rel, this.trustEpoch);
-          return true;
-        } else if (e instanceof KeyMissingError) this.locked.add(e.bad.path);
-        else if (e instanceof BadFileError) bad(e.bad);
-        else if (errnoOf(e) !== 'ENOENT') throw e;
-        return false;
-      }
+        },
+        bad,
+      );
     });
   }
 
