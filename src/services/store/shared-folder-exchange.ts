@@ -1208,9 +1208,8 @@ export class SharedFolderExchange implements Carrier {
       }
       return out;
     };
-    let files = loose();
-    for (;;) {
-      // `min` files, or fewer that reach the size a pack is made for (a reader's bound is never reached)
+    /** How many of `files`, from the first, one pack takes: `min`, or fewer that reach the size a pack is made for. */
+    const chunk = async (files: readonly SegmentFileOf[]): Promise<number> => {
       let take = 0;
       let bytes = 0;
       while (take < files.length && take < min) {
@@ -1220,7 +1219,15 @@ export class SharedFolderExchange implements Carrier {
         bytes += size;
         take++;
       }
-      if (take === 0 || (take < min && take === files.length)) break; // not yet a pack's worth
+      return take;
+    };
+    let retired = await this.replica.retiredOwn();
+    let files = loose();
+    for (;;) {
+      const take = await chunk(files);
+      // not yet a pack's worth — unless files sealed under a replaced key are among them: packed now (a range no pack has)
+      const early = retired.files.some((r) => files.slice(0, take).some((f) => f.seq === r.seq && f.hash === r.hash));
+      if (take === 0 || (take < min && take === files.length && !early)) break;
       if (!(await this.replica.makePack(files.slice(0, take), []))) return;
       files = files.slice(take);
     }
@@ -1229,13 +1236,15 @@ export class SharedFolderExchange implements Carrier {
     if (small.length >= 10 && !this.tooLargeToMerge.has(small[0]!.hash)) {
       if (!(await this.replica.makePack([], small.slice(0, 10)))) this.tooLargeToMerge.add(small[0]!.hash);
     }
-    const retired = await this.replica.retiredOwn();
-    if (retired.packs.length > 0 || retired.files.length > 0) {
-      files = loose();
-      const from = Math.min(...retired.packs.map((p) => p.first), ...retired.files.map((f) => f.seq));
-      const after = files.filter((f) => f.seq >= from);
-      const packs = this.replica.ownPacks().filter((p) => p.last >= from);
-      if (after.length > 0 && after[after.length - 1]!.seq > Math.max(0, ...packs.map((p) => p.last))) await this.replica.makePack(after, packs);
+    // A pack sealed under a replaced key: packed again under the current key together with what follows
+    // it (the next pack, or the next log file), so that the new pack's range is one no pack has; while
+    // nothing follows it (its PC wrote nothing since), it stays, vouched for in the presence.
+    retired = await this.replica.retiredOwn();
+    for (const p of retired.packs) {
+      const packs = this.replica.ownPacks();
+      const nextPack = packs.find((q) => q.first === p.last + 1);
+      const nextFile = nextPack ? undefined : loose().find((f) => f.seq === p.last + 1);
+      if (nextPack || nextFile) await this.replica.makePack(nextFile ? [nextFile] : [], nextPack ? [p, nextPack] : [p]);
     }
     // new packs go out in the next round's push; their margin starts when they are there
     await this.removePacked(others);

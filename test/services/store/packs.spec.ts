@@ -213,6 +213,28 @@ describe('packs (format 2)', () => {
     expect(await ids(c)).toEqual(await ids(a));
   });
 
+  test('a pack made before a passphrase change is packed again under the new key with the next log file; the old passphrase then reads nothing', async () => {
+    const store = await newSharedStore(PASS);
+    const a = await openDevice(store, 'A', { exchange: FAST });
+    devices = [a];
+    await edits(a, 5);
+    await syncAll([a], 4);
+    expect(packNames(store.shared, a)).toHaveLength(1);
+    expect(logNames(store.shared, a)).toHaveLength(0);
+    const [before] = packNames(store.shared, a);
+    await a.replica.changePassphrase('Leuchtturm-Wattenmeer-2027', 'A');
+    await syncAll([a], 3);
+    expect(packNames(store.shared, a)).toEqual([before]); // nothing follows it yet: it stays (vouched for in A's presence)
+    await edits(a, 1, 5);
+    for (let i = 0; i < 6 && packNames(store.shared, a).includes(before!); i++) await syncAll([a], 1);
+    expect(packNames(store.shared, a)).toHaveLength(1);
+    expect(packNames(store.shared, a)[0]!.startsWith('0000000001-0000000006-')).toBe(true);
+    const old = new ReplicaFolder(store.shared, store.header.storeId, Keyring.ofHeaderKey(store.header.storeId, store.key, store.header.keyCheck), true);
+    const [p] = await old.listPacks(a.id);
+    expect(() => old.decodePack(p!, fs.readFileSync(path.join(store.shared, Paths.pack(a.id, p!.first, p!.last, p!.hash))))).toThrow(KeyMissingError);
+    expect(await a.store.history('clients', 'A-0')).toHaveLength(1);
+  });
+
   test('after a passphrase change, what was sealed under the old key is packed again under the new one and the old passphrase reads nothing there', async () => {
     const store = await newSharedStore(PASS);
     const a = await openDevice(store, 'A', { exchange: FAST });
