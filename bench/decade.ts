@@ -171,7 +171,11 @@ export async function decadeFigures(work: string, opts: { days: number; records:
     const warm = openInChild({ header, key, deviceId: pcs[0]!.id, localRoot: copy, mode: 'warm' });
     fs.rmSync(path.dirname(copy), { recursive: true, force: true });
     const joinRoot = path.join(fs.mkdtempSync(path.join(work, 'decade-join-')), 'replica');
-    const join = openInChild({ header, key, deviceId: crypto.randomBytes(16).toString('hex'), localRoot: joinRoot, sharedRoot: shared, mode: 'cold' });
+    const joinId = crypto.randomBytes(16).toString('hex');
+    const join = openInChild({ header, key, deviceId: joinId, localRoot: joinRoot, sharedRoot: shared, mode: 'cold' });
+    // the measuring PC leaves again without a trace: left in the folder, it would be a PC the others wait
+    // for (format 2: 60 days) that acknowledged only what it saw while it was there
+    fs.rmSync(path.join(shared, 'devices', joinId), { recursive: true, force: true });
     fs.rmSync(path.dirname(joinRoot), { recursive: true, force: true });
     if (warm.records !== live.size || join.records !== live.size) throw new Error(`open saw ${warm.records} / ${join.records} records, expected ${live.size}`);
     const cp: Checkpoint = {
