@@ -1174,6 +1174,10 @@ export class SharedFolderExchange implements Carrier {
     this.compacting = true; // one at a time (a round asked for directly may run beside a scheduled one)
     try {
       await this.compactNow();
+    } catch (e) {
+      // maintenance that fails (a full local disk, the location gone mid-way) waits for the next round;
+      // it never makes the round fail — sending and receiving went through already
+      this.opts.logger?.debug('cloud-storage: packing or removing packed files deferred', { code: errnoOf(e) });
     } finally {
       this.compacting = false;
     }
@@ -1241,6 +1245,7 @@ export class SharedFolderExchange implements Carrier {
     // nothing follows it (its PC wrote nothing since), it stays, vouched for in the presence.
     retired = await this.replica.retiredOwn();
     for (const p of retired.packs) {
+      if (!this.replica.hasPack(p)) continue; // taken into the pack made for the one before
       const packs = this.replica.ownPacks();
       const nextPack = packs.find((q) => q.first === p.last + 1);
       const nextFile = nextPack ? undefined : loose().find((f) => f.seq === p.last + 1);
