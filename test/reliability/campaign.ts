@@ -27,6 +27,7 @@ import { Keyring, keyringFromPassphrase, unlockKeyFile } from '../../src/service
 import { HEADER_KEY_ID } from '../../src/services/store/format';
 import { CloudStorageTimings, FolderMediumFactory, StoreDiagnostics } from '../../src/services/cloud-storage-service';
 import { Fat32Medium } from '../support/fat32-medium';
+import { walk } from '../support/files';
 import { HEADER_KEY_ID as HEADER_KEY, Paths } from '../../src/services/store/format';
 import { listOrNone, type Medium } from '../../src/services/store/medium';
 import { PracticeReplica } from '../../src/services/store/practice-replica';
@@ -202,22 +203,6 @@ export interface RunResult {
   pending: string[];
   /** Folder schedules: packs and log files in the shared folder at the end (format 2). */
   shelf: { packs: number; logFiles: number };
-}
-
-function walkFiles(root: string, rel = ''): string[] {
-  const out: string[] = [];
-  let entries: fs.Dirent[];
-  try {
-    entries = fs.readdirSync(path.join(root, rel), { withFileTypes: true });
-  } catch {
-    return out;
-  }
-  for (const e of entries) {
-    const r = path.join(rel, e.name);
-    if (e.isDirectory()) out.push(...walkFiles(root, r));
-    else out.push(r);
-  }
-  return out;
 }
 
 async function view(store: PracticeStore): Promise<unknown> {
@@ -875,7 +860,7 @@ export async function runSchedule(seed: number, devices: number, operations: num
     // format 2 at the end: packs and log files in the shared folder (a `years` schedule must have packed and removed)
     const shelf = { packs: 0, logFiles: 0 };
     if (!env)
-      for (const rel of walkFiles(sim.medium())) {
+      for (const rel of walk(sim.medium())) {
         if (/^devices[\\/][0-9a-f]{32}[\\/]packs[\\/]/.test(rel)) shelf.packs++;
         else if (/^devices[\\/][0-9a-f]{32}[\\/]log[\\/]\d{10}-/.test(rel)) shelf.logFiles++;
       }
