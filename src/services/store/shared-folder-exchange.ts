@@ -1000,10 +1000,11 @@ export class SharedFolderExchange implements Carrier {
       }
       if (!p) return false;
       const thisDevice = dev === me;
-      if (this.cardsHere.has(dev) || (p.sealedUnder !== undefined && live.includes(p.sealedUnder))) this.signs.set(dev, { mtimeMs: p.mtimeMs });
       if (!thisDevice && (p.sealedUnder === undefined || !live.includes(p.sealedUnder))) {
         // written under a replaced key: nothing in it is taken (a PC not given the new passphrase
-        // yet, or someone with an old one); the PC is shown from its card and the file's time
+        // yet, or someone with an old one); the PC is shown from its card and the file's time, and a PC
+        // of this store is waited for with nothing acknowledged (a planted folder's file is nobody's)
+        if (this.cardsHere.has(dev)) this.signs.set(dev, { mtimeMs: p.mtimeMs });
         const seen = await this.presenceFromCard(dev, folderNow, stale, st);
         if (seen) devices.push(seen);
         return false;
