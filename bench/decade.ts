@@ -145,7 +145,6 @@ export async function decadeFigures(work: string, opts: { days: number; records:
       const r = record(i, day, ++n);
       await pc.replica.put(r.collection, r.id, r.data as JsonObject);
       await pc.replica.sealNow(); // one log file per edit, as at human pace
-      await pc.exchange.exchange();
       const s = JSON.stringify(r);
       history.push(Buffer.from(s));
       live.set(`${r.collection}/${r.id}`, s);

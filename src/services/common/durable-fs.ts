@@ -56,11 +56,16 @@ async function writeFully(fh: fsp.FileHandle, chunk: Uint8Array): Promise<number
  * temp file — so the published file — and every folder created get exactly those modes.
  */
 export async function writeDurableChunks(dir: string, chunks: Iterable<Uint8Array>, finalPath: () => string, within?: string, modes?: FileModes, sync = true): Promise<string> {
-  await makeDirs(dir, within, modes);
   const tmp = path.join(dir, `.incoming-${crypto.randomBytes(8).toString('hex')}.tmp`);
   let target: string;
   try {
-    const fh = await fsp.open(tmp, 'wx', modes?.file ?? 0o666);
+    // The folder is made (under the rules of `within`) only when it is missing: most writes go to a
+    // folder that exists, and its checks were four to eight file-system calls a write.
+    const fh = await fsp.open(tmp, 'wx', modes?.file ?? 0o666).catch(async (e: unknown) => {
+      if (errnoOf(e) !== 'ENOENT') throw e;
+      await makeDirs(dir, within, modes);
+      return fsp.open(tmp, 'wx', modes?.file ?? 0o666);
+    });
     try {
       let expected = 0;
       for (const c of chunks) expected += await writeFully(fh, c);
@@ -73,7 +78,7 @@ export async function writeDurableChunks(dir: string, chunks: Iterable<Uint8Arra
       await fh.close();
     }
     target = finalPath();
-    await makeDirs(path.dirname(target), within, modes);
+    if (path.resolve(path.dirname(target)) !== path.resolve(dir)) await makeDirs(path.dirname(target), within, modes);
     await withRenameRetry(() => fsp.rename(tmp, target));
   } catch (e) {
     await fsp.rm(tmp, { force: true }).catch(() => undefined);

@@ -6,9 +6,10 @@ import { Paths, type Change, type Segment, type SnapshotHeader } from './format'
 import type { HybridClock } from './hybrid-clock';
 import { corruptReplica } from './record-input';
 import { PracticeState } from './record-state';
+import { DeviceLog } from './device-log';
 import { BadFileError, type BadFile, type ReplicaFolder, type SegmentFile } from './replica-folder';
 import type { OwnLogFile } from './replica-port';
-import { loadSnapshot, snapshotOf, type LogIndex } from './snapshot-state';
+import { loadSnapshot, snapshotOf } from './snapshot-state';
 
 /** Parsed log files kept for reading bodies and metadata again (history(), a chain's `prev`): bounded by their changes, not their number. */
 const CACHED_CHANGES = 4000;
@@ -32,14 +33,13 @@ export function whereOf(f: { device: string; seq: number }): string {
 export class AppliedLogs {
   readonly state = new PracticeState();
   /** Per device: seq → hash of the log file applied at that position (a fork's first file). */
-  protected readonly logs: LogIndex = new Map();
-  /** Every log file applied, by name: also the second file of a forked position, so none is applied twice. */
-  protected readonly applied = new Set<string>();
+  protected readonly logs = new Map<string, DeviceLog>();
+  /** The second file of a forked position, by name (the first is in `logs`): so none is applied twice. */
+  protected readonly forks = new Set<string>();
   protected readonly cache = new Map<string, Segment>();
   protected cachedChanges = 0;
-  /** Counts every change of the index and the counters; memos of it are valid for one generation. */
-  protected generation = 0;
-  protected readonly filesMemo = new Map<string, { at: number; files: OwnLogFile[] }>();
+  /** Per device: its log files in order, kept as positions are added at the end (rebuilt after any other change). */
+  protected readonly filesMemo = new Map<string, { files: LogFileEntry[]; view?: readonly OwnLogFile[] }>();
 
   /** Per device: the highest n such that positions 1…n are all applied (grows only; see `holds`). */
   protected readonly prefix = new Map<string, number>();
@@ -67,7 +67,7 @@ export class AppliedLogs {
   }
 
   has(f: SegmentFile): boolean {
-    return this.applied.has(logKey(f));
+    return this.logs.get(f.device)?.get(f.seq) === f.hash || this.forks.has(logKey(f));
   }
 
   hasPosition(device: string, seq: number): boolean {
@@ -76,9 +76,8 @@ export class AppliedLogs {
 
   /** The last log file of a device: its seq (0 for none) and hash (null for none). */
   tipOf(device: string): { seq: number; hash: string | null } {
-    let tip = { seq: 0, hash: null as string | null };
-    for (const [seq, hash] of this.logs.get(device) ?? []) if (seq > tip.seq) tip = { seq, hash };
-    return tip;
+    const m = this.logs.get(device);
+    return m && m.tip > 0 ? { seq: m.tip, hash: m.get(m.tip)! } : { seq: 0, hash: null };
   }
 
   /** The hash of the log file applied at a device's position (the first one, where the chain forked). */
@@ -103,13 +102,42 @@ export class AppliedLogs {
   }
 
   /** A device's log files, oldest first, with the number of changes whose bodies they hold. */
-  filesOf(device: string): OwnLogFile[] {
-    // Asked several times a round (sending, status, presence): sorted once per change of the index.
-    const memo = this.filesMemo.get(device);
-    if (memo && memo.at === this.generation) return memo.files;
-    const files = [...(this.logs.get(device) ?? [])].sort((a, b) => a[0] - b[0]).map(([seq, hash]) => ({ device, seq, hash, changes: this.state.countByWhere.get(`${device}:${seq}`) ?? 0 }));
-    this.filesMemo.set(device, { at: this.generation, files });
-    return files;
+  filesOf(device: string): readonly OwnLogFile[] {
+    // Asked several times a round (sending, status, presence), and after years a device has hundreds of
+    // thousands: built once, then a new position at the end is added to it (positions() below).
+    let memo = this.filesMemo.get(device);
+    if (!memo) {
+      const files = [...(this.logs.get(device) ?? [])].map(([seq, hash]) => new LogFileEntry(device, seq, hash, this.state.countByWhere));
+      this.filesMemo.set(device, (memo = { files }));
+    }
+    return (memo.view ??= memo.files.slice());
+  }
+
+  /** Records a position's log file in the index (and in the memo of filesOf). */
+  protected place(f: SegmentFile, sealedHere = false): void {
+    let m = this.logs.get(f.device);
+    if (!m) this.logs.set(f.device, (m = new DeviceLog()));
+    const had = m.get(f.seq);
+    if (had === f.hash) return;
+    if (had !== undefined) {
+      // the position's first file stays in the index and a second one is kept by name — unless this
+      // replica sealed the second itself: its chain goes on from that one
+      if (!sealedHere) {
+        this.forks.add(logKey(f));
+        return;
+      }
+      this.forks.add(logKey({ device: f.device, seq: f.seq, hash: had }));
+      this.forks.delete(logKey(f));
+      this.filesMemo.delete(f.device);
+      m.set(f.seq, f.hash);
+      return;
+    }
+    const memo = this.filesMemo.get(f.device);
+    if (memo && f.seq > m.tip) {
+      memo.files.push(new LogFileEntry(f.device, f.seq, f.hash, this.state.countByWhere));
+      memo.view = undefined;
+    } else this.filesMemo.delete(f.device);
+    m.set(f.seq, f.hash);
   }
 
   /**
@@ -117,9 +145,7 @@ export class AppliedLogs {
    * already changes nothing; the journal body of one of this device's own is moved to the file).
    */
   apply(f: SegmentFile, seg: Segment, ownDevice: string): StoredRecord[] {
-    this.generation++;
-    if (!this.positions(f.device).has(f.seq)) this.positions(f.device).set(f.seq, f.hash);
-    this.applied.add(logKey(f));
+    this.place(f);
     this.remember(f, seg);
     const changed: StoredRecord[] = [];
     for (const c of seg.changes) {
@@ -134,9 +160,7 @@ export class AppliedLogs {
 
   /** One of this device's journal batches was sealed into `f`: the bodies now lie there. */
   sealed(f: SegmentFile, batch: readonly Change[]): void {
-    this.generation++;
-    this.positions(f.device).set(f.seq, f.hash);
-    this.applied.add(logKey(f));
+    this.place(f, true);
     for (const c of batch) this.moveBody(c, f);
   }
 
@@ -145,19 +169,13 @@ export class AppliedLogs {
     if (e) this.state.move(e, c.ver, whereOf(f));
   }
 
-  protected positions(dev: string): Map<number, string> {
-    let m = this.logs.get(dev);
-    if (!m) this.logs.set(dev, (m = new Map()));
-    return m;
-  }
-
   /**
    * Loads the first of this replica's own snapshots (in the order given) that verifies and covers only
    * log files `held` here, into an empty state. A snapshot never stands in for a log file the replica
    * does not hold: one that names such a file is passed over (the log files are replayed instead).
    */
   async loadOwnSnapshot(snaps: readonly SegmentFile[], held: (f: SegmentFile) => boolean, bad: (b: BadFile) => void): Promise<void> {
-    this.generation++;
+    this.filesMemo.clear();
     for (const f of snaps) {
       try {
         const snap = this.local.openSnapshot(f, await this.local.readSnapshotBytes(f));
@@ -165,21 +183,19 @@ export class AppliedLogs {
         const newest = loadSnapshot(
           snap,
           this.state,
-          (c) => {
-            this.positions(c.device).set(c.seq, c.hash);
-            this.applied.add(logKey(c));
-          },
+          (c) => this.place(c),
           Paths.snapshot(f.device, f.seq, f.hash),
         );
         if (newest) this.clock.observe(newest);
-        this.generation++;
+        this.filesMemo.clear();
         return;
       } catch (e) {
         // a snapshot found bad half-way leaves nothing behind
         this.state.clear();
         this.logs.clear();
         this.prefix.clear();
-        this.applied.clear();
+        this.forks.clear();
+        this.filesMemo.clear();
         if (e instanceof BadFileError) bad(e.bad);
         else throw e;
       }
@@ -233,5 +249,19 @@ export class AppliedLogs {
       this.cache.delete(oldest);
       this.cachedChanges -= dropped.changes.length;
     }
+  }
+}
+
+/** A log file in filesOf: how many changes' bodies it holds is read when asked (it changes as bodies move in). */
+class LogFileEntry implements OwnLogFile {
+  constructor(
+    readonly device: string,
+    readonly seq: number,
+    readonly hash: string,
+    protected readonly counts: ReadonlyMap<string, number>,
+  ) {}
+
+  get changes(): number {
+    return this.counts.get(`${this.device}:${this.seq}`) ?? 0;
   }
 }

@@ -113,6 +113,10 @@ export class FolderAudit {
     return this.damaged.has(rel);
   }
 
+  damagedCount(): number {
+    return this.damaged.size;
+  }
+
   get gaps(): readonly ChainGap[] {
     return this.found;
   }

@@ -94,6 +94,8 @@ export class SharedFolderExchange implements Carrier {
   protected stopping = false;
   /** This device's log files the shared folder listed in the last round ("<seq>-<hash>"). */
   protected ownListed = new Set<string>();
+  /** The ranges of this device's own packs the location listed at the last push: the log files they hold count as sent. */
+  protected ownPackedThere: [number, number][] = [];
   /** Whether a round listed the shared folder yet; until then the replica's sent mark says what was sent (an offline start). */
   protected listedOnce = false;
   protected readonly audit: FolderAudit;
@@ -572,13 +574,13 @@ export class SharedFolderExchange implements Carrier {
     const listing = (await this.logs.segments(me)).files;
     const listed = new Set(listing.map((f) => segmentName(f.seq, f.hash)));
     const sizes = new Map(listing.filter((f) => f.size !== undefined).map((f) => [segmentName(f.seq, f.hash), f.size!]));
+    // held in a pack that is there: passed over without building its name (after years, most of `mine`)
+    this.ownPackedThere = ownPacks.filter((p) => packsThere.has(packKey(p))).map((p): [number, number] => [p.first, p.last]);
+    const packed = coveredBy(this.ownPackedThere);
     for (const f of mine) {
+      if (packed(f.seq)) continue;
       const name = segmentName(f.seq, f.hash);
       const rel = Paths.segment(me, f.seq, f.hash);
-      if (ownPacks.some((p) => p.first <= f.seq && f.seq <= p.last && packsThere.has(packKey(p)))) {
-        listed.add(name); // held in a pack that is there
-        continue;
-      }
       if (listed.has(name)) {
         // A server's listing says each file's size: a copy of ours
         // cut short (a torn upload kept, or someone) is not sent, and is written again at once.
@@ -596,8 +598,9 @@ export class SharedFolderExchange implements Carrier {
     this.ownListed = listed;
     this.listedOnce = true;
     let upTo = 0;
+    const packedToo = coveredBy(this.ownPackedThere);
     for (const f of mine) {
-      if (!listed.has(segmentName(f.seq, f.hash))) break;
+      if (!packedToo(f.seq) && !listed.has(segmentName(f.seq, f.hash))) break;
       upTo = f.seq;
     }
     // only a count for the next offline start: a local write that fails costs no round
@@ -1219,7 +1222,7 @@ export class SharedFolderExchange implements Carrier {
       let bytes = 0;
       while (take < files.length && take < min) {
         const f = files[take]!;
-        const size = await this.replica.fileSize(Paths.segment(f.device, f.seq, f.hash)).catch(() => 0);
+        const size = await this.ownSize(Paths.segment(f.device, f.seq, f.hash)).catch(() => 0);
         if (take > 0 && bytes + size > PACK_PLAIN_TARGET) break;
         bytes += size;
         take++;
@@ -1229,10 +1232,11 @@ export class SharedFolderExchange implements Carrier {
     let retired = await this.replica.retiredOwn();
     let files = loose();
     for (;;) {
-      const take = await chunk(files);
       // not yet a pack's worth — unless files sealed under a replaced key are among them: packed now (a range no pack has)
-      const early = retired.files.some((r) => files.slice(0, take).some((f) => f.seq === r.seq && f.hash === r.hash));
-      if (take === 0 || (take < min && take === files.length && !early)) break;
+      const retiredAmong = (n: number) => retired.files.some((r) => files.slice(0, n).some((f) => f.seq === r.seq && f.hash === r.hash));
+      if (files.length < min && !retiredAmong(files.length)) break; // sizes are read only when a pack may be made
+      const take = await chunk(files);
+      if (take === 0 || (take < min && take === files.length && !retiredAmong(take))) break;
       if (!(await this.replica.makePack(files.slice(0, take), []))) return;
       files = files.slice(take);
     }
@@ -1262,13 +1266,17 @@ export class SharedFolderExchange implements Carrier {
     if (!this.io.removePacked) return;
     const margin = this.opts.packMarginMs ?? 7 * 24 * 3600_000;
     const there = await this.listPacksOf(me);
-    const candidates = this.replica.ownPacks().filter((p) => there.some((q) => packKey(q) === packKey(p)) && others.every((o) => (o.sign.holds?.[me] ?? 0) >= p.last));
+    const logs = (await this.logs.segments(me)).files;
+    // packs there that every device holds and that still have something to take away there
+    const candidates = this.replica
+      .ownPacks()
+      .filter((p) => there.some((q) => packKey(q) === packKey(p)) && others.every((o) => (o.sign.holds?.[me] ?? 0) >= p.last))
+      .filter((p) => logs.some((f) => f.seq >= p.first && f.seq <= p.last) || there.some((q) => packCovers(p, q)));
     if (candidates.length === 0) return;
     // the location's clock now: this PC's presence written just now (invariant 8), not a time of this PC
     await this.writePresence(true, true);
     const own = await this.presenceStat(me).catch(() => undefined);
     if (!own || own.kind !== 'file') return;
-    const logs = (await this.logs.segments(me)).files;
     for (const p of candidates) {
       const st = await this.io.stat(Paths.pack(me, p.first, p.last, p.hash)).catch(() => undefined);
       if (!st || st.kind !== 'file' || own.mtimeMs - st.mtimeMs < margin) continue;
@@ -1281,6 +1289,7 @@ export class SharedFolderExchange implements Carrier {
   protected async removeOwn(rel: string): Promise<void> {
     if (!this.replica.writable) return;
     await this.io.removePacked!(rel);
+    this.ownSizes.delete(rel);
     this.removedSeen.push(rel);
     this.packsListed.delete(this.replica.deviceId);
     this.logs.forget(this.replica.deviceId, path.basename(rel));
@@ -1301,9 +1310,12 @@ export class SharedFolderExchange implements Carrier {
     const me = this.replica.deviceId;
     const mark = this.listedOnce ? undefined : this.replica.sentMark();
     let n = this.replica.unsealedCount();
+    const packed = coveredBy(mark === undefined ? this.ownPackedThere : []);
+    const damaged = this.audit.damagedCount() > 0;
     for (const f of this.replica.ownLogFiles()) {
+      if (packed(f.seq)) continue; // held by an own pack the location lists
       const unsent = mark === undefined ? !this.ownListed.has(segmentName(f.seq, f.hash)) : f.seq > mark;
-      if (unsent || this.audit.isDamaged(Paths.segment(me, f.seq, f.hash))) n += f.changes;
+      if (unsent || (damaged && this.audit.isDamaged(Paths.segment(me, f.seq, f.hash)))) n += f.changes;
     }
     return n;
   }
@@ -1357,6 +1369,18 @@ export class SharedFolderExchange implements Carrier {
   get syncStatus(): SyncStatus {
     return this.status.value;
   }
+}
+
+/**
+ * Whether a position lies in one of `ranges` (sorted by first, as packs are listed), asked for rising
+ * positions only: one walk over the ranges for a walk over a device's log files.
+ */
+function coveredBy(ranges: readonly [number, number][]): (seq: number) => boolean {
+  let i = 0;
+  return (seq) => {
+    while (i < ranges.length && ranges[i]![1] < seq) i++;
+    return i < ranges.length && ranges[i]![0] <= seq;
+  };
 }
 
 function sleep(ms: number): Promise<void> {

@@ -8,7 +8,7 @@ import { JOURNAL, RecordEntry, whereOfPlace, type Head, type PracticeState } fro
 import type { SnapshotHead, SnapshotRecordV2 } from './snapshot-format';
 
 /** Which log files a replica has applied: per device, seq → hash. */
-export type LogIndex = Map<string, Map<number, string>>;
+export type LogIndex = ReadonlyMap<string, { keys(): Iterable<number>; get(seq: number): string | undefined }>;
 
 /** What a snapshot of this state says (its header's `covers`, and the records, version 2). */
 export interface SnapshotContent {
