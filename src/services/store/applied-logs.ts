@@ -6,18 +6,17 @@ import { Paths, type Change, type Segment, type SnapshotHeader } from './format'
 import type { HybridClock } from './hybrid-clock';
 import { corruptReplica } from './record-input';
 import { PracticeState } from './record-state';
-import { DeviceLog } from './device-log';
+import { DeviceLog, type PlaceCounts } from './device-log';
 import { BadFileError, type BadFile, type ReplicaFolder, type SegmentFile } from './replica-folder';
 import type { OwnLogFile } from './replica-port';
-import { loadSnapshot, snapshotOf } from './snapshot-state';
+import { coveredFiles, loadSnapshot, snapshotOf } from './snapshot-state';
 
 /** Parsed log files kept for reading bodies and metadata again (history(), a chain's `prev`): bounded by their changes, not their number. */
 const CACHED_CHANGES = 4000;
 
 /** Whether every log file a snapshot's header names is one `held` here. */
-function coversOnly(covers: SnapshotHeader['covers'], held: (f: SegmentFile) => boolean): boolean {
-  for (const [device, cover] of Object.entries(covers))
-    for (const [seq, hash] of Object.entries(cover.hashes)) if (!held({ device, seq: Number(seq), hash })) return false;
+function coversOnly(covers: SnapshotHeader['covers'], held: (f: SegmentFile) => boolean, rel: string): boolean {
+  for (const f of coveredFiles(covers, rel)) if (!held(f)) return false;
   return true;
 }
 
@@ -179,7 +178,7 @@ export class AppliedLogs {
     for (const f of snaps) {
       try {
         const snap = this.local.openSnapshot(f, await this.local.readSnapshotBytes(f));
-        if (!coversOnly(snap.header.covers, held)) continue;
+        if (!coversOnly(snap.header.covers, held, Paths.snapshot(f.device, f.seq, f.hash))) continue;
         const newest = loadSnapshot(
           snap,
           this.state,
@@ -258,10 +257,10 @@ class LogFileEntry implements OwnLogFile {
     readonly device: string,
     readonly seq: number,
     readonly hash: string,
-    protected readonly counts: ReadonlyMap<string, number>,
+    protected readonly counts: PlaceCounts,
   ) {}
 
   get changes(): number {
-    return this.counts.get(`${this.device}:${this.seq}`) ?? 0;
+    return this.counts.getAt(this.device, this.seq);
   }
 }

@@ -486,21 +486,44 @@ export const MovedNoteSchema = z.object({
 });
 export type MovedNote = z.infer<typeof MovedNoteSchema>;
 
+/** A snapshot's packed cover of one device: 3,000,000 positions (a device's log files over decades). */
+const MAX_PACKED_COVER_CHARS = Math.ceil((3_000_000 * 32) / 3) * 4;
 const SeqRanges = z.array(z.tuple([z.number().int().min(1), z.number().int().min(1)])).max(1_000_000);
 /** The first line of a snapshot; the records follow, a batch of them per line. */
 export const SnapshotHeaderSchema = z.object({
   t: z.literal('snapshot'),
-  /** 1: records as SnapshotRecord (earlier releases); 2: as SnapshotRecordV2 (snapshot-format.ts). */
-  v: z.union([z.literal(1), z.literal(2)]),
+  /**
+   * 1: records as SnapshotRecord (earlier releases); 2: as SnapshotRecordV2 (snapshot-format.ts); 3: as
+   * version 2, with the log files it covers and their counters packed (`packed`, `byPosition`).
+   */
+  v: z.union([z.literal(1), z.literal(2), z.literal(3)]),
   device: z.string().regex(DEVICE_ID),
   seq: z.number().int().min(1),
   createdAt: Iso,
-  covers: z.record(z.string().regex(DEVICE_ID), z.object({ ranges: SeqRanges, hashes: z.record(z.string(), z.string().regex(HASH_HEX)) })),
   /**
-   * Version 2: the state's counters as they were (versions per device and per log file, the greatest
-   * version), so an open need not go through every older version to count it (snapshot-state.ts).
+   * Per device, the positions it covers (`ranges`) and the hash of each log file: versions 1 and 2 as
+   * `hashes` (position → hash), version 3 as `packed`, base64 of the 32-byte hashes one after the other
+   * in the order the ranges name the positions (after years a device has ~250,000: 18 MB of JSON
+   * keys as `hashes`, 11 MB as `packed`, read without building an object of them).
    */
-  counts: z.object({ byDevice: z.record(z.string().regex(DEVICE_ID), z.number().int().min(0)), byWhere: z.record(z.string().regex(/^[0-9a-f]{32}:\d{1,10}$/), z.number().int().min(0)), newest: z.union([z.string().regex(VERSION), z.literal('')]) }).optional(),
+  covers: z.record(
+    z.string().regex(DEVICE_ID),
+    z.union([z.object({ ranges: SeqRanges, hashes: z.record(z.string(), z.string().regex(HASH_HEX)) }), z.object({ ranges: SeqRanges, packed: z.string().max(MAX_PACKED_COVER_CHARS) })]),
+  ),
+  /**
+   * Versions 2 and 3: the state's counters as they were (versions per device and per log file, the
+   * greatest version), so an open need not go through every older version to count it
+   * (snapshot-state.ts). Per log file: version 2 as `byWhere` ("<device>:<seq>" → count), version 3 as
+   * `byPosition`, per device base64 of one 32-bit little-endian count per position its cover names.
+   */
+  counts: z
+    .object({
+      byDevice: z.record(z.string().regex(DEVICE_ID), z.number().int().min(0)),
+      byWhere: z.record(z.string().regex(/^[0-9a-f]{32}:\d{1,10}$/), z.number().int().min(0)).optional(),
+      byPosition: z.record(z.string().regex(DEVICE_ID), z.string().max(MAX_PACKED_COVER_CHARS)).optional(),
+      newest: z.union([z.string().regex(VERSION), z.literal('')]),
+    })
+    .optional(),
 });
 export type SnapshotHeader = z.infer<typeof SnapshotHeaderSchema>;
 // Records are checked in place by snapshotRecordsProblem, not by zod: zod copies what it parses, and

@@ -10,6 +10,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { JsonObject, StoredRecord } from '../../host-api';
 import type { Change } from './format';
+import { PlaceCounts } from './device-log';
 
 /** Where a body lies before sealing. */
 export const JOURNAL = 'journal';
@@ -269,7 +270,7 @@ export class PracticeState {
   newest = '';
   /** How many versions each device wrote, and how many bodies lie in each place ("<device>:<seq>", "journal"). */
   readonly countByDevice = new Map<string, number>();
-  readonly countByWhere = new Map<string, number>();
+  readonly countByWhere = new PlaceCounts();
   /** One string per device name and place, however many versions name it. */
   protected readonly shared = new Map<string, string>();
 
@@ -294,20 +295,27 @@ export class PracticeState {
   count(ver: string, where: string): void {
     const dev = deviceOf(ver);
     this.countByDevice.set(dev, (this.countByDevice.get(dev) ?? 0) + 1);
-    this.countByWhere.set(where, (this.countByWhere.get(where) ?? 0) + 1);
+    this.countByWhere.add(where, 1);
     this.changeCount++;
     if (ver > this.newest) this.newest = ver;
   }
 
-  /** The counters as a snapshot kept them; false (nothing set) when they do not add up to the versions it holds. */
-  restoreCounts(byDevice: Record<string, number>, byWhere: Record<string, number>, versions: number): boolean {
+  /**
+   * The counters as a snapshot kept them (per log file: [device, seq, count]); false (nothing set) when
+   * they do not add up to the versions it holds.
+   */
+  restoreCounts(byDevice: Record<string, number>, byPlace: Iterable<[string, number, number]>, versions: number): boolean {
     let perDevice = 0;
     let perPlace = 0;
     for (const n of Object.values(byDevice)) perDevice += n;
-    for (const n of Object.values(byWhere)) perPlace += n;
+    const places: [string, number, number][] = [];
+    for (const p of byPlace) {
+      perPlace += p[2];
+      if (p[2] > 0) places.push(p);
+    }
     if (perDevice !== versions || perPlace !== versions) return false;
     for (const [dev, n] of Object.entries(byDevice)) this.countByDevice.set(dev, n);
-    for (const [where, n] of Object.entries(byWhere)) this.countByWhere.set(this.intern(where), n);
+    for (const [dev, seq, n] of places) this.countByWhere.setAt(dev, seq, n);
     this.changeCount = versions;
     return true;
   }
@@ -342,9 +350,9 @@ export class PracticeState {
   move(e: RecordEntry, ver: string, where: string): void {
     const from = e.bodyWhere(ver);
     if (from !== JOURNAL) return;
-    this.countByWhere.set(from, (this.countByWhere.get(from) ?? 1) - 1);
-    this.countByWhere.set(where, (this.countByWhere.get(where) ?? 0) + 1);
-    e.sealed(ver, this.intern(where));
+    this.countByWhere.add(from, -1);
+    this.countByWhere.add(where, 1);
+    e.sealed(ver, where);
   }
 
   entry(col: string, id: string): RecordEntry | undefined {
@@ -360,7 +368,8 @@ export class PracticeState {
     }
     if (e.has(change.ver)) return false;
     const before = e.headCount;
-    e.add({ ver: change.ver, at: change.at, by: this.intern(change.by), where: this.intern(where), data: change.data }, change.parents);
+    // `where` is not interned: one string a log file, after years a million kept in the table for good
+    e.add({ ver: change.ver, at: change.at, by: this.intern(change.by), where, data: change.data }, change.parents);
     if (before > 1 || e.headCount > 1) this.track(e);
     this.count(change.ver, where);
     return true;

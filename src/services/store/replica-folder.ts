@@ -582,16 +582,17 @@ export class ReplicaFolder {
   }
 
   /**
-   * Writes a snapshot (a local replica's own cache, never shared), encrypted. Version 2: the header's
+   * Writes a snapshot (a local replica's own cache, never shared), encrypted. Versions 2 and 3 (3: the
+   * header's covers and counters packed, snapshot-state.ts) are laid out alike: the header's
    * JSON on the first line, then the records in batches of SNAPSHOT_V2_BATCH, each batch its own gzip member
    * after its length (4 bytes, big-endian) — unpacked one at a time when read, so neither the whole text
    * nor the whole of it parsed is ever in memory. Version 1 (earlier releases; still read): gzip of
    * NDJSON, the header on the first line, then a batch per line.
    */
-  async writeSnapshot(snap: Snapshot | (SnapshotHeader & { v: 2; records: SnapshotRecordV2[] })): Promise<SegmentFile> {
+  async writeSnapshot(snap: Snapshot | (SnapshotHeader & { v: 2 | 3; records: SnapshotRecordV2[] })): Promise<SegmentFile> {
     const { records, ...header } = snap;
     let plain: Buffer;
-    if (header.v === 2) {
+    if (header.v >= 2) {
       const parts = [Buffer.from(JSON.stringify(header) + '\n', 'utf8')];
       for (let i = 0; i < records.length; i += SNAPSHOT_V2_BATCH) {
         const member = zlib.gzipSync(Buffer.from(JSON.stringify(records.slice(i, i + SNAPSHOT_V2_BATCH)), 'utf8'), { level: 1 });
@@ -632,7 +633,7 @@ export class ReplicaFolder {
     if (header.device !== f.device || header.seq !== f.seq) throw new BadFileError({ path: rel, reason: 'names another device or position than where it lies' });
     if ((header.v === 1) !== v1) throw new BadFileError({ path: rel, reason: `is not laid out as its version (${header.v}) says` });
     const parse = (s: string) => this.parseJson(rel, s);
-    if (header.v === 2) return { header, batches: () => snapshotMembers(rel, text, nl + 1, parse) };
+    if (header.v >= 2) return { header, batches: () => snapshotMembers(rel, text, nl + 1, parse) };
     function* batches(): Generator<SnapshotRecord[]> {
       for (let start = nl + 1; start < text.length; start = nl + 1) {
         nl = text.indexOf(0x0a, start);

@@ -1,14 +1,39 @@
 // A snapshot is the merge state of every sealed log file at one moment, so a device can start
 // from it instead of replaying every change. Building one and loading one are exact inverses.
-// Version 2 (written now) holds the state as record-state.ts keeps it in memory; version 1 (written by
+// Version 3 (written now) is version 2 with the log files it covers and their counters packed (after
+// years a million log files: as JSON keys they were ~120 MB of header, issue #16). Version 2 holds the
+// state as record-state.ts keeps it in memory; version 1 (written by
 // earlier releases: every version with its metadata) is still read, into the same state.
+import { unpackCounts } from './device-log';
 import type { Snapshot, SnapshotHeader, SnapshotRecord } from './format';
 import { BadFileError, type SegmentFile } from './replica-folder';
 import { JOURNAL, RecordEntry, whereOfPlace, type Head, type PracticeState } from './record-state';
 import type { SnapshotHead, SnapshotRecordV2 } from './snapshot-format';
 
-/** Which log files a replica has applied: per device, seq → hash. */
-export type LogIndex = ReadonlyMap<string, { keys(): Iterable<number>; get(seq: number): string | undefined }>;
+/** Which log files a replica has applied: per device, [seq, hash] rising. */
+export type LogIndex = ReadonlyMap<string, Iterable<[number, string]>>;
+
+/**
+ * Every log file a snapshot's header says it covers. Version 3's packed hashes must be canonical base64
+ * of exactly one hash per position its ranges name; BadFileError (`rel`) otherwise.
+ */
+export function* coveredFiles(covers: SnapshotHeader['covers'], rel = 'snapshots'): Generator<SegmentFile> {
+  for (const [device, cover] of Object.entries(covers)) {
+    if ('hashes' in cover) {
+      for (const [seq, hash] of Object.entries(cover.hashes)) yield { device, seq: Number(seq), hash };
+      continue;
+    }
+    let positions = 0;
+    for (const [first, last] of cover.ranges) {
+      if (last < first) throw new BadFileError({ path: rel, reason: 'a range of the log files it covers ends before it begins' });
+      positions += last - first + 1;
+    }
+    const hashes = Buffer.from(cover.packed, 'base64');
+    if (hashes.length !== positions * 32 || hashes.toString('base64') !== cover.packed) throw new BadFileError({ path: rel, reason: 'the hashes of the log files it covers do not match their ranges' });
+    let i = 0;
+    for (const [first, last] of cover.ranges) for (let seq = first; seq <= last; seq++, i++) yield { device, seq, hash: hashes.toString('hex', i * 32, (i + 1) * 32) };
+  }
+}
 
 /** What a snapshot of this state says (its header's `covers`, and the records, version 2). */
 export interface SnapshotContent {
@@ -23,18 +48,21 @@ export interface SnapshotContent {
  */
 export function snapshotOf(logs: LogIndex, state: PracticeState): SnapshotContent | undefined {
   if ((state.countByWhere.get(JOURNAL) ?? 0) > 0) return undefined;
+  // version 3: per device the ranges, and the hashes packed in their order
   const covers: Snapshot['covers'] = {};
   for (const [dev, m] of logs) {
-    const seqs = [...m.keys()].sort((a, b) => a - b);
+    const entries = [...m].sort((a, b) => a[0] - b[0]);
     const ranges: [number, number][] = [];
-    for (const s of seqs) {
+    const hashes = Buffer.alloc(entries.length * 32);
+    entries.forEach(([s, hash], i) => {
       const last = ranges[ranges.length - 1];
       if (last && last[1] === s - 1) last[1] = s;
       else ranges.push([s, s]);
-    }
-    covers[dev] = { ranges, hashes: Object.fromEntries(seqs.map((s) => [String(s), m.get(s)!])) };
+      hashes.write(hash, i * 32, 32, 'hex');
+    });
+    covers[dev] = { ranges, packed: hashes.toString('base64') };
   }
-  const counts = { byDevice: Object.fromEntries(state.countByDevice), byWhere: Object.fromEntries([...state.countByWhere].filter(([, n]) => n > 0)), newest: state.newest };
+  const counts = { byDevice: Object.fromEntries(state.countByDevice), ...state.countByWhere.packed(), newest: state.newest };
   const records: SnapshotRecordV2[] = [];
   for (const e of state.records()) {
     if (e.hasUnsealed) return undefined;
@@ -62,16 +90,15 @@ export interface OpenedSnapshot {
  * A snapshot whose records contradict themselves throws BadFileError (`rel`): the log files are replayed.
  */
 export function loadSnapshot(snap: OpenedSnapshot, state: PracticeState, covered: (f: SegmentFile) => void, rel = 'snapshots'): string {
-  for (const [dev, cover] of Object.entries(snap.header.covers))
-    for (const [seqText, hash] of Object.entries(cover.hashes)) covered({ device: dev, seq: Number(seqText), hash });
+  for (const f of coveredFiles(snap.header.covers, rel)) covered(f);
   const bad = (reason: string) => new BadFileError({ path: rel, reason });
   let newest = '';
   const counted = (ver: string, where: string) => {
     state.count(ver, where);
     if (ver > newest) newest = ver;
   };
-  const counts = snap.header.v === 2 ? snap.header.counts : undefined;
-  if (snap.header.v === 2 && !counts) throw bad('has no counts');
+  const counts = snap.header.v >= 2 ? snap.header.counts : undefined;
+  if (snap.header.v >= 2 && !counts) throw bad('has no counts');
   let versions = 0;
   for (const batch of snap.batches()) {
     if (counts) {
@@ -102,7 +129,9 @@ export function loadSnapshot(snap: OpenedSnapshot, state: PracticeState, covered
     }
   }
   if (counts) {
-    if (!state.restoreCounts(counts.byDevice, counts.byWhere, versions)) throw bad('its counts do not match its records');
+    // version 2: "<device>:<seq>" → count; version 3: packed per device (device-log.ts)
+    const places = snap.header.v === 2 ? Object.entries(counts.byWhere ?? {}).map(([w, n]): [string, number, number] => [w.slice(0, w.lastIndexOf(':')), Number(w.slice(w.lastIndexOf(':') + 1)), n]) : unpackCounts(counts);
+    if (!places || !state.restoreCounts(counts.byDevice, places, versions)) throw bad('its counts do not match its records');
     newest = state.newest = counts.newest;
   }
   return newest;

@@ -63,7 +63,7 @@ function roundTrip(state: PracticeState): PracticeState {
   const records = JSON.parse(JSON.stringify(content.records)) as unknown;
   expect(snapshotV2RecordsProblem(records)).toBeUndefined();
   const again = new PracticeState();
-  loadSnapshot({ header: { covers: {}, v: 2, counts: JSON.parse(JSON.stringify(content.counts)) }, batches: () => [records as never] }, again, () => undefined);
+  loadSnapshot({ header: { covers: {}, v: 3, counts: JSON.parse(JSON.stringify(content.counts)) }, batches: () => [records as never] }, again, () => undefined);
   expect([again.changeCount, again.newest, again.countByDevice, new Map([...again.countByWhere].filter(([, n]) => n > 0))]).toEqual([
     state.changeCount,
     state.newest,
@@ -134,7 +134,7 @@ describe('heads-only state (record-state.ts)', () => {
     const state = new PracticeState();
     state.apply(c!, whereOf(c!)); // the grandchild first: it names b, which is not here yet
     const content = snapshotOf(new Map(), state)!;
-    const f = await folder.writeSnapshot({ t: 'snapshot', v: 2, device: DEVICES[0]!, seq: 1, createdAt: new Date().toISOString(), ...content });
+    const f = await folder.writeSnapshot({ t: 'snapshot', v: 3, device: DEVICES[0]!, seq: 1, createdAt: new Date().toISOString(), ...content });
     const loaded = new PracticeState();
     loadSnapshot(folder.openSnapshot(f, await folder.readSnapshotBytes(f)), loaded, () => undefined);
     for (const s of [state, loaded]) {
