@@ -178,12 +178,17 @@ export interface PackLayout {
   readonly sealedUnder: string | undefined;
 }
 
-/** A section of a pack of version 2, authenticated and unpacked: its log files' names and their lines (each line checked when it is used). */
+/**
+ * A section of a pack of version 2, authenticated and unpacked: its log files' names, and where each one's
+ * line lies in the unpacked bytes — a line is decoded and checked only when it is used (one log file out
+ * of ~200: turning the whole section into text cost more than unpacking it).
+ */
 export interface PackSection {
   readonly names: readonly (readonly [number, string])[];
-  readonly lines: readonly string[];
-  /** Its bytes unpacked. */
-  readonly plainBytes: number;
+  readonly plain: Buffer;
+  /** Log file j's line: plain[starts[j], ends[j]). */
+  readonly starts: readonly number[];
+  readonly ends: readonly number[];
 }
 
 /**
@@ -561,15 +566,17 @@ export class ReplicaFolder {
     const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const layout = this.openPackIndex(rel, p, buf.length, buf.subarray(4, 4 + this.packIndexLength(rel, buf, buf.length)));
     const names: (readonly [number, string])[] = [];
-    const lines: string[] = [];
+    const lines: { s: PackSection; j: number }[] = [];
     let plain = 0;
     for (let i = 0; i < layout.offsets.length; i++) {
       const s = this.openPackSection(rel, p, layout, i, buf.subarray(layout.offsets[i]!, layout.offsets[i]! + layout.index.sections[i]![3]));
-      if ((plain += s.plainBytes) > MAX_PACK_PLAIN_BYTES) throw no('unpacks larger than allowed');
-      names.push(...s.names);
-      lines.push(...s.lines);
+      if ((plain += s.plain.length) > MAX_PACK_PLAIN_BYTES) throw no('unpacks larger than allowed');
+      for (let j = 0; j < s.names.length; j++) {
+        names.push(s.names[j]!);
+        lines.push({ s, j });
+      }
     }
-    const files = packFiles(no, p, names, (k) => this.packLine(rel, p.device, names[k]![0], lines[k]!));
+    const files = packFiles(no, p, names, (k) => this.packSegment(p, lines[k]!.s, lines[k]!.j));
     return { header: layout.index, files, sealedUnder: layout.sealedUnder };
   }
 
@@ -617,7 +624,7 @@ export class ReplicaFolder {
 
   /** Log file `j` of a section read with readPackSection, checked (schema, device, position, its changes' device). */
   packSegment(p: PackFile, s: PackSection, j: number): Segment {
-    return this.packLine(Paths.pack(p.device, p.first, p.last, p.hash), p.device, s.names[j]![0], s.lines[j]!);
+    return this.packLine(Paths.pack(p.device, p.first, p.last, p.hash), p.device, s.names[j]![0], s.plain.toString('utf8', s.starts[j], s.ends[j]));
   }
 
   /** Opens a pack of this folder for reads of its parts; the errors as readBounded gives them. */
@@ -689,12 +696,19 @@ export class ReplicaFolder {
     if (sha256Hex(bytes) !== hash) throw no(`section ${i} does not match its index (changed, or another pack's)`);
     if (sealedKeyId(bytes) !== layout.sealedUnder) throw no(`section ${i} is sealed under another key than its index`);
     const plain = this.decryptFile(rel, Contexts.packSection(p.device, p.first, p.last, i), bytes, true, MAX_PACK_SECTION_PLAIN_BYTES);
-    const lines = plain.toString('utf8').split('\n');
-    if (lines[lines.length - 1] === '') lines.pop();
-    const names = this.check(rel, this.parseJson(rel, lines[0] ?? ''), PackSectionNamesSchema);
-    if (names.length !== count || lines.length !== count + 1) throw no(`section ${i} holds another number of log files than its index says`);
+    // its lines, as split('\n') without a last empty one would give them; the names line decoded now
+    const starts: number[] = [];
+    const ends: number[] = [];
+    for (let at = 0; at < plain.length && starts.length <= count + 1; ) {
+      const nl = plain.indexOf(0x0a, at);
+      starts.push(at);
+      ends.push((at = nl < 0 ? plain.length : nl));
+      at++;
+    }
+    const names = this.check(rel, this.parseJson(rel, starts.length ? plain.toString('utf8', starts[0], ends[0]) : ''), PackSectionNamesSchema);
+    if (names.length !== count || starts.length !== count + 1) throw no(`section ${i} holds another number of log files than its index says`);
     if (names[0]![0] !== first || names[names.length - 1]![0] !== last) throw no(`section ${i} holds other log files than its index says`);
-    return { names, lines: lines.slice(1), plainBytes: plain.length };
+    return { names, plain, starts: starts.slice(1), ends: ends.slice(1) };
   }
 
   /** One log file's line in a pack, checked: schema, that it says its device and position, every change of that device. */
