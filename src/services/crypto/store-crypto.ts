@@ -47,6 +47,15 @@ export function sealedKeyId(file: Uint8Array): string | undefined {
 }
 
 /**
+ * Whether bytes begin as an envelope does ("PSE1" or "PSE2"). A pack of version 1 is one envelope; one of
+ * version 2 begins with its index's length, whose first byte is 0 (docs/STORE-FORMAT.md "Packs").
+ */
+export function beginsAsEnvelope(head: Uint8Array): boolean {
+  const magic = Buffer.from(head.buffer, head.byteOffset, Math.min(head.byteLength, MAGIC.length));
+  return magic.equals(MAGIC) || magic.equals(MAGIC2);
+}
+
+/**
  * The cost of every key this version wraps (a new store's header, a new key file): OWASP's scrypt
  * parameters, N = 2^17 (128 MiB), r = 8, p = 1. Never taken from the shared folder: a header or key
  * file only says what its own key was wrapped with. Node runs the derivation on libuv's thread pool,

@@ -30,6 +30,18 @@ export const MAX_PACK_PLAIN_BYTES = 256 << 20;
  */
 export const PACK_PLAIN_TARGET = 48 << 20;
 /**
+ * A pack of version 2 is sealed in sections (docs/STORE-FORMAT.md "Packs"), so that one log file is read
+ * without unpacking the whole pack: a writer fills a section with log files up to this many bytes
+ * unpacked, and puts a larger log file in a section of its own. A reader takes at most MAX_PACK_SECTIONS
+ * (a writer makes fewer than 2 × unpacked / target + 1: two neighbours always exceed the target), an
+ * index of at most MAX_PACK_INDEX_BYTES (sealed, and unpacked), and a section unpacking to at most
+ * MAX_PACK_SECTION_PLAIN_BYTES (one log file at its largest, with the line that names it).
+ */
+export const PACK_SECTION_TARGET = 256 << 10;
+export const MAX_PACK_SECTIONS = 4096;
+export const MAX_PACK_INDEX_BYTES = 1 << 20;
+export const MAX_PACK_SECTION_PLAIN_BYTES = MAX_SEGMENT_BYTES + (1 << 20);
+/**
  * The formats of the shared folder a device reads and follows, announced in its presence (`formats`).
  * 1: log files only, nothing is ever deleted. 2: a device may roll its own log files up into packs
  * and delete what a pack holds once every known device acknowledged it (docs/STORE-FORMAT.md "Packs").
@@ -105,6 +117,8 @@ export const INCOMING_TEMP = /^\.incoming-[0-9a-f]+\.tmp$/;
 export const Contexts = {
   segment: (dev: string, seq: number) => `log/${dev}/${seq}`,
   pack: (dev: string, first: number, last: number) => `pack/${dev}/${first}-${last}`,
+  /** Section `i` (from 0) of a pack of version 2; its index is sealed under `pack` (docs/STORE-FORMAT.md "Packs"). */
+  packSection: (dev: string, first: number, last: number, i: number) => `pack/${dev}/${first}-${last}/s${i}`,
   object: () => 'object',
   snapshot: (dev: string, seq: number) => `snapshot/${dev}/${seq}`,
   presence: (dev: string) => `presence/${dev}`,
@@ -392,7 +406,7 @@ export function segmentProblem(v: unknown): string | undefined {
 }
 
 /**
- * The first line of a pack (gzip of NDJSON, encrypted like a log file under the key of its day): the log
+ * The first line of a pack of version 1 (gzip of NDJSON, encrypted like a log file under the key of its day): the log
  * files it holds, in order, each by its number and the hash it had as a file; one line per log file
  * follows, the log file's content (SegmentSchema). A pack is written once; a later pack may hold what
  * earlier packs held (a pack of packs).
@@ -407,6 +421,32 @@ export const PackHeaderSchema = z.object({
   files: z.array(z.tuple([z.number().int().min(1), z.string().regex(HASH_HEX)])).min(1).max(MAX_FILES_PER_PACK),
 });
 export type PackHeader = z.infer<typeof PackHeaderSchema>;
+
+const PackSeq = z.number().int().min(1);
+/**
+ * The index of a pack of version 2 (gzip of this JSON, sealed under the pack's context): its sections in
+ * order, each `[first seq, last seq, number of log files, bytes, sha256 of its bytes]`. A section (sealed
+ * under `Contexts.packSection`) unpacks to NDJSON: the `[seq, hash]` of its log files on line 1, then one
+ * line per log file as in version 1. The log files' names are in the sections, not in the index: an
+ * index stays small (~100 bytes a section) and is read with the one section a reader needs.
+ */
+export const PackIndexSchema = z
+  .object({
+    t: z.literal('pack'),
+    v: z.literal(2),
+    device: z.string().regex(DEVICE_ID),
+    first: PackSeq,
+    last: PackSeq,
+    createdAt: Iso,
+    sections: z
+      .array(z.tuple([PackSeq, PackSeq, z.number().int().min(1).max(MAX_FILES_PER_PACK), z.number().int().min(1).max(MAX_PACK_BYTES), z.string().regex(HASH_HEX)]))
+      .min(1)
+      .max(MAX_PACK_SECTIONS),
+  })
+  .refine((x) => x.sections.reduce((n, s) => n + s[2], 0) <= MAX_FILES_PER_PACK, { message: `more than ${MAX_FILES_PER_PACK} log files`, path: ['sections'] });
+export type PackIndex = z.infer<typeof PackIndexSchema>;
+/** Line 1 of a section of a pack of version 2: its log files, `[seq, hash]`, in order. */
+export const PackSectionNamesSchema = z.array(z.tuple([PackSeq, z.string().regex(HASH_HEX)])).min(1).max(MAX_FILES_PER_PACK);
 
 export const JournalEntrySchema = z.object({ t: z.literal('journal'), v: z.literal(1), change: ChangeSchema });
 

@@ -83,6 +83,12 @@ export interface Medium {
    * link with `ELINK` (never followed), anything else that is not a file with `ENOTFILE` — unread.
    */
   read(rel: string, max: number): Promise<Buffer>;
+  /**
+   * A file opened for reads of parts of it (`MediumFile`), checked like `read` (ELINK, ENOTFILE). Only a
+   * folder has it: the local replica reads one section of a pack (STORE-FORMAT.md "Packs"), never the
+   * whole; what comes from a server is read whole.
+   */
+  openFile?(rel: string): Promise<MediumFile>;
   /** Writes a whole file, creating the folders it needs below the store's root (never the root itself). */
   write(rel: string, bytes: Uint8Array, mode: WriteMode): Promise<void>;
   /**
@@ -105,6 +111,15 @@ export interface Medium {
   close?(): void;
   /** The program is closing: no more waiting between attempts (a request under way still finishes, so a last send can land). */
   interrupt?(): void;
+}
+
+/** A file open for reading parts of it (`Medium.openFile`). */
+export interface MediumFile {
+  /** Its size when it was opened. */
+  readonly size: number;
+  /** `length` bytes from `at`, fewer where the file ends before. */
+  read(at: number, length: number): Promise<Buffer>;
+  close(): Promise<void>;
 }
 
 /**
@@ -205,6 +220,34 @@ export class FolderMedium implements Medium {
     if (st.kind !== 'file') throw new MediumError(`${rel} is not a file`, 'ENOTFILE');
     if (st.size > max) throw new MediumError(`${rel} is too large`, 'EFBIG', st.size);
     return fsp.readFile(this.abs(rel));
+  }
+
+  async openFile(rel: string): Promise<MediumFile> {
+    const st = await this.stat(rel);
+    if (st.kind === 'link') throw new MediumError(`${rel} is a symbolic link`, 'ELINK');
+    if (st.kind !== 'file') throw new MediumError(`${rel} is not a file`, 'ENOTFILE');
+    const fh = await fsp.open(this.abs(rel), 'r');
+    let size: number;
+    try {
+      size = (await fh.stat()).size;
+    } catch (e) {
+      await fh.close();
+      throw e;
+    }
+    return {
+      size,
+      async read(at: number, length: number): Promise<Buffer> {
+        const buf = Buffer.alloc(Math.max(0, Math.min(length, size - at)));
+        let got = 0;
+        while (got < buf.length) {
+          const { bytesRead } = await fh.read(buf, got, buf.length - got, at + got);
+          if (bytesRead === 0) break;
+          got += bytesRead;
+        }
+        return buf.subarray(0, got);
+      },
+      close: () => fh.close(),
+    };
   }
 
   write(rel: string, bytes: Uint8Array): Promise<void> {

@@ -18,7 +18,7 @@ import { HybridClock } from './hybrid-clock';
 import { verifyReplica, type VerifyReport } from './verify';
 import type { RecordEntry } from './record-state';
 import { AppliedLogs } from './applied-logs';
-import { BadFileError, HeldFileError, ReplicaFolder, type BadFile, type PackContent, type PackFile, type SegmentFile } from './replica-folder';
+import { BadFileError, HeldFileError, ReplicaFolder, packSealedKeyId, type BadFile, type PackContent, type PackFile, type SegmentFile } from './replica-folder';
 import { PackShelf, packCovers, packKey } from './pack-shelf';
 import { sealedKeyId } from '../crypto/store-crypto';
 import { ReplicaLock } from './replica-lock';
@@ -540,14 +540,14 @@ export class PracticeReplica implements ReplicaPort {
   /** This device's log files (held as files) and packs sealed under a key that is not live any more: to be packed again under the current key. */
   async retiredOwn(): Promise<{ files: SegmentFile[]; packs: PackFile[] }> {
     const live = this.keys.state.live;
-    const under = async (rel: string): Promise<string | undefined> => {
+    const under = async (rel: string, pack = false): Promise<string | undefined> => {
       if (this.sealedUnderMemo.has(rel)) return this.sealedUnderMemo.get(rel);
       let id: string | undefined;
       const h = await fsp.open(this.local.abs(rel), 'r');
       try {
         const b = Buffer.alloc(64);
         const { bytesRead } = await h.read(b, 0, 64, 0);
-        id = sealedKeyId(b.subarray(0, bytesRead));
+        id = pack ? packSealedKeyId(b.subarray(0, bytesRead)) : sealedKeyId(b.subarray(0, bytesRead)); // a pack of version 2: its index's envelope
       } finally {
         await h.close();
       }
@@ -557,7 +557,7 @@ export class PracticeReplica implements ReplicaPort {
     const me = this.opts.deviceId;
     const out = { files: [] as SegmentFile[], packs: [] as PackFile[] };
     if (live.length === 0) return out;
-    for (const p of this.packs.of(me)) if (!live.includes((await under(Paths.pack(me, p.first, p.last, p.hash)).catch(() => live[0])) ?? '')) out.packs.push(p);
+    for (const p of this.packs.of(me)) if (!live.includes((await under(Paths.pack(me, p.first, p.last, p.hash), true).catch(() => live[0])) ?? '')) out.packs.push(p);
     for (const f of this.logs.filesOf(me)) {
       if (this.packs.covering(me, f.seq).length > 0) continue;
       const id = await under(Paths.segment(me, f.seq, f.hash)).catch(() => live[0]);

@@ -8,6 +8,7 @@ import { exists, fsyncDir, listDir, writeDurableChunks } from '../common/durable
 import type { FileModes } from '../common/private-fs';
 import {
   EnvelopeError,
+  beginsAsEnvelope,
   decrypt,
   decryptFileChunked,
   encrypt,
@@ -21,10 +22,17 @@ import {
   Contexts,
   isPlainJsonObject,
   MAX_PACK_BYTES,
+  MAX_PACK_INDEX_BYTES,
   MAX_PACK_PLAIN_BYTES,
+  MAX_PACK_SECTION_PLAIN_BYTES,
+  MAX_PACK_SECTIONS,
+  PACK_SECTION_TARGET,
   PackHeaderSchema,
+  PackIndexSchema,
+  PackSectionNamesSchema,
   parsePackName,
   type PackHeader,
+  type PackIndex,
   DEVICE_ID,
   INCOMING_TEMP,
   KeyFileEntrySchema,
@@ -65,7 +73,7 @@ import {
   type SnapshotRecord,
 } from './format';
 import { SNAPSHOT_V2_BATCH, snapshotV2RecordsProblem, type SnapshotRecordV2 } from './snapshot-format';
-import { FolderMedium, MediumError, listOrNone, listedOf, type ListingMark, type Medium, type MediumEntry, type MediumStat, type WriteMode } from './medium';
+import { FolderMedium, MediumError, listOrNone, listedOf, type ListingMark, type Medium, type MediumEntry, type MediumFile, type MediumStat, type WriteMode } from './medium';
 
 export interface BadFile {
   readonly path: string; // relative to the replica root
@@ -155,9 +163,40 @@ export interface PackFile {
 
 /** A pack's content, checked: the log files it holds (each as it was a file: number, hash, content), and the key it was sealed under. */
 export interface PackContent {
-  readonly header: PackHeader;
+  /** Version 1's header line, or version 2's index. */
+  readonly header: PackHeader | PackIndex;
   readonly files: readonly { readonly f: SegmentFile; readonly seg: Segment }[];
   readonly sealedUnder: string | undefined;
+}
+
+/** The index of a pack of version 2, checked, with where each section begins in the file and the key it was sealed under. */
+export interface PackLayout {
+  readonly index: PackIndex;
+  readonly offsets: readonly number[];
+  /** The file's size: where the last section ends. */
+  readonly size: number;
+  readonly sealedUnder: string | undefined;
+}
+
+/**
+ * A section of a pack of version 2, authenticated and unpacked: its log files' names, and where each one's
+ * line lies in the unpacked bytes — a line is decoded and checked only when it is used (one log file out
+ * of ~200: turning the whole section into text cost more than unpacking it).
+ */
+export interface PackSection {
+  readonly names: readonly (readonly [number, string])[];
+  readonly plain: Buffer;
+  /** Log file j's line: plain[starts[j], ends[j]). */
+  readonly starts: readonly number[];
+  readonly ends: readonly number[];
+}
+
+/**
+ * The key a pack says it was sealed under (`sealedKeyId`), from its first bytes (24 are enough): a pack
+ * of version 1 is one envelope; in one of version 2 the index's envelope follows its length.
+ */
+export function packSealedKeyId(head: Uint8Array): string | undefined {
+  return beginsAsEnvelope(head) ? sealedKeyId(head) : sealedKeyId(head.subarray(4));
 }
 
 /** Reads a file of a medium refusing anything larger than `max` (a huge file is reported, never loaded). */
@@ -466,14 +505,43 @@ export class ReplicaFolder {
     return out.sort((a, b) => a.first - b.first || a.last - b.last || (a.hash < b.hash ? -1 : 1));
   }
 
-  /** Seals log files (content as read from their files, oldest first) into one pack under the current key; returns its name parts. */
+  /**
+   * Seals log files (content as read from their files, oldest first) into one pack under the current key;
+   * returns its name parts. Version 2 (docs/STORE-FORMAT.md "Packs"): its index's length, the index, then
+   * the sections — the log files in runs of up to PACK_SECTION_TARGET unpacked, each run sealed on its own,
+   * so that a reader of one log file authenticates and unpacks one section, not the pack.
+   */
   async writePack(dev: string, files: readonly { f: SegmentFile; seg: Segment }[]): Promise<PackFile> {
     const first = files[0]!.f.seq;
     const last = files[files.length - 1]!.f.seq;
-    const header: PackHeader = { t: 'pack', v: 1, device: dev, first, last, createdAt: new Date().toISOString(), files: files.map(({ f }) => [f.seq, f.hash]) };
-    const lines = [JSON.stringify(header), ...files.map(({ seg }) => JSON.stringify(seg))];
-    const plain = zlib.gzipSync(Buffer.from(lines.join('\n') + '\n', 'utf8'), { level: 6 });
-    const bytes = encrypt(this.key, this.storeId, Contexts.pack(dev, first, last), plain);
+    const runs: { names: [number, string][]; lines: string[]; bytes: number }[] = [];
+    for (const { f, seg } of files) {
+      const line = JSON.stringify(seg);
+      const n = Buffer.byteLength(line) + 1;
+      let run = runs[runs.length - 1];
+      if (!run || run.bytes + n > PACK_SECTION_TARGET) runs.push((run = { names: [], lines: [], bytes: 0 }));
+      run.names.push([f.seq, f.hash]);
+      run.lines.push(line);
+      run.bytes += n;
+    }
+    const sealed = runs.map((r, i) =>
+      encrypt(this.key, this.storeId, Contexts.packSection(dev, first, last, i), zlib.gzipSync(Buffer.from([JSON.stringify(r.names), ...r.lines].join('\n') + '\n', 'utf8'), { level: 6 })),
+    );
+    const index: PackIndex = {
+      t: 'pack',
+      v: 2,
+      device: dev,
+      first,
+      last,
+      createdAt: new Date().toISOString(),
+      sections: runs.map((r, i) => [r.names[0]![0], r.names[r.names.length - 1]![0], r.names.length, sealed[i]!.length, sha256Hex(sealed[i]!)]),
+    };
+    const sealedIndex = encrypt(this.key, this.storeId, Contexts.pack(dev, first, last), zlib.gzipSync(Buffer.from(JSON.stringify(index), 'utf8'), { level: 6 }));
+    // never a pack a reader refuses (makePack keeps a pack below PACK_PLAIN_TARGET: far below either bound)
+    if (runs.length > MAX_PACK_SECTIONS || sealedIndex.length > MAX_PACK_INDEX_BYTES) throw new Error(`a pack of ${files.length} log files would have more sections, or a larger index, than a reader takes`);
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(sealedIndex.length);
+    const bytes = Buffer.concat([length, sealedIndex, ...sealed]);
     const hash = sha256Hex(bytes);
     await this.write(Paths.pack(dev, first, last, hash), bytes);
     return { device: dev, first, last, hash, size: bytes.length };
@@ -484,39 +552,172 @@ export class ReplicaFolder {
   }
 
   /**
-   * Checks a pack's bytes — name hash, authentication (context: its device and range), schema of the
-   * header and of every log file in it, that each says where it was, and that each one's `prev` is the
-   * hash of the one before it in the pack — and returns what it holds.
+   * Checks a pack's bytes — name hash, authentication (context: its device and range; version 2: its index
+   * and each section, each section's hash as its index names it), schema of the header (or index and
+   * sections) and of every log file in it, that each says where it was, and that each one's `prev` is the
+   * hash of the one before it in the pack — and returns what it holds. Either layout (a pack of version 1
+   * stays readable for ever).
    */
   decodePack(p: PackFile, bytes: Uint8Array): PackContent {
     const rel = Paths.pack(p.device, p.first, p.last, p.hash);
     const no = (reason: string) => new BadFileError({ path: rel, reason });
     if (sha256Hex(bytes) !== p.hash) throw no('content does not match its name (truncated, changed or half-synced)');
+    if (beginsAsEnvelope(bytes)) return this.decodePackV1(rel, p, bytes);
+    const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const layout = this.openPackIndex(rel, p, buf.length, buf.subarray(4, 4 + this.packIndexLength(rel, buf, buf.length)));
+    const names: (readonly [number, string])[] = [];
+    const lines: { s: PackSection; j: number }[] = [];
+    let plain = 0;
+    for (let i = 0; i < layout.offsets.length; i++) {
+      const s = this.openPackSection(rel, p, layout, i, buf.subarray(layout.offsets[i]!, layout.offsets[i]! + layout.index.sections[i]![3]));
+      if ((plain += s.plain.length) > MAX_PACK_PLAIN_BYTES) throw no('unpacks larger than allowed');
+      for (let j = 0; j < s.names.length; j++) {
+        names.push(s.names[j]!);
+        lines.push({ s, j });
+      }
+    }
+    const files = packFiles(no, p, names, (k) => this.packSegment(p, lines[k]!.s, lines[k]!.j));
+    return { header: layout.index, files, sealedUnder: layout.sealedUnder };
+  }
+
+  /** A pack of version 1: one envelope of gzip of NDJSON, the header on line 1, then a log file per line. */
+  protected decodePackV1(rel: string, p: PackFile, bytes: Uint8Array): PackContent {
+    const no = (reason: string) => new BadFileError({ path: rel, reason });
     const plain = this.decryptFile(rel, Contexts.pack(p.device, p.first, p.last), bytes, true, MAX_PACK_PLAIN_BYTES);
     const lines = plain.toString('utf8').split('\n');
     if (lines[lines.length - 1] === '') lines.pop();
     const header = this.check(rel, this.parseJson(rel, lines[0] ?? ''), PackHeaderSchema);
     if (header.device !== p.device || header.first !== p.first || header.last !== p.last) throw no('names another device or range than its name');
     if (lines.length !== header.files.length + 1) throw no('holds another number of log files than its header says');
-    const hashesAt = new Map<number, Set<string>>();
-    for (let i = 0; i < header.files.length; i++) {
-      const [seq, hash] = header.files[i]!;
-      const before = header.files[i - 1];
-      if (before && (seq < before[0] || (seq === before[0] && hash <= before[1]))) throw no('its log files are not in order');
-      (hashesAt.get(seq) ?? hashesAt.set(seq, new Set()).get(seq)!).add(hash);
-    }
-    if (header.files[0]![0] !== p.first || header.files[header.files.length - 1]![0] !== p.last) throw no('its log files do not span its name');
-    const files: { f: SegmentFile; seg: Segment }[] = [];
-    for (let i = 0; i < header.files.length; i++) {
-      const [seq, hash] = header.files[i]!;
-      const seg = this.checkSegment(rel, this.parseJson(rel, lines[i + 1]!));
-      if (seg.device !== p.device || seg.seq !== seq) throw no(`log file ${seq} names another device or position`);
-      for (const c of seg.changes) if (!c.ver.endsWith(`.${p.device}`)) throw no(`log file ${seq} holds a change of another device`);
-      const before = hashesAt.get(seq - 1);
-      if (before && (seg.prev === null || !before.has(seg.prev))) throw no(`log file ${seq} does not follow the one before it`);
-      files.push({ f: { device: p.device, seq, hash }, seg });
-    }
+    const files = packFiles(no, p, header.files, (k) => this.packLine(rel, p.device, header.files[k]![0], lines[k + 1]!));
     return { header, files, sealedUnder: sealedKeyId(bytes) };
+  }
+
+  /**
+   * The index of a pack of version 2 held in this folder, read alone (`Medium.openFile`) and checked
+   * (PackShelf reads one log file with it and one section); undefined for a pack of version 1, or where
+   * the medium reads files whole only — such a pack is read whole. Unlike decodePack this does not hash
+   * the whole file: what it reads is authenticated, and each section is checked against the hash its
+   * index names; the name's hash was checked when the pack was kept, and is by the full check.
+   */
+  async readPackIndex(p: PackFile): Promise<PackLayout | undefined> {
+    if (!this.io.openFile) return undefined;
+    const rel = Paths.pack(p.device, p.first, p.last, p.hash);
+    return this.withPackFile(rel, async (file) => {
+      const head = await file.read(0, 4);
+      if (beginsAsEnvelope(head)) return undefined;
+      const length = this.packIndexLength(rel, head, file.size);
+      const sealedIndex = await file.read(4, length);
+      if (sealedIndex.length !== length) throw new BadFileError({ path: rel, reason: 'ends before its index' });
+      return this.openPackIndex(rel, p, file.size, sealedIndex);
+    });
+  }
+
+  /** Section `i` of a pack of version 2 held in this folder, read alone at its offset, authenticated and unpacked. */
+  async readPackSection(p: PackFile, layout: PackLayout, i: number): Promise<PackSection> {
+    const rel = Paths.pack(p.device, p.first, p.last, p.hash);
+    return this.withPackFile(rel, async (file) => {
+      if (file.size !== layout.size) throw new BadFileError({ path: rel, reason: 'changed since its index was read' });
+      return this.openPackSection(rel, p, layout, i, await file.read(layout.offsets[i]!, layout.index.sections[i]![3]));
+    });
+  }
+
+  /** Log file `j` of a section read with readPackSection, checked (schema, device, position, its changes' device). */
+  packSegment(p: PackFile, s: PackSection, j: number): Segment {
+    return this.packLine(Paths.pack(p.device, p.first, p.last, p.hash), p.device, s.names[j]![0], s.plain.toString('utf8', s.starts[j], s.ends[j]));
+  }
+
+  /** Opens a pack of this folder for reads of its parts; the errors as readBounded gives them. */
+  protected async withPackFile<T>(rel: string, use: (file: MediumFile) => Promise<T>): Promise<T> {
+    let file: MediumFile;
+    try {
+      file = await this.io.openFile!(rel);
+    } catch (e) {
+      if (e instanceof MediumError && e.code === 'ELINK') throw new BadFileError({ path: rel, reason: 'is a symbolic link (never followed)' });
+      if (e instanceof MediumError && e.code === 'ENOTFILE') throw new BadFileError({ path: rel, reason: 'is not a file' });
+      throw this.unreadable(rel, e);
+    }
+    try {
+      if (file.size === 0) throw new BadFileError({ path: rel, reason: 'is empty (0 bytes) — possibly not yet synced' });
+      if (file.size > MAX_PACK_BYTES) throw new BadFileError({ path: rel, reason: `is too large (${file.size} bytes, at most ${MAX_PACK_BYTES})` });
+      return await use(file);
+    } finally {
+      await file.close();
+    }
+  }
+
+  /**
+   * The length of a pack's index (version 2: its first 4 bytes, big-endian), within its bounds and the
+   * file — checked before anything of that length is read.
+   */
+  protected packIndexLength(rel: string, head: Buffer, size: number): number {
+    const no = (reason: string) => new BadFileError({ path: rel, reason });
+    if (head.length < 4) throw no('ends before its index');
+    const length = head.readUInt32BE(0);
+    if (length > MAX_PACK_INDEX_BYTES) throw no(`is neither layout of a pack (an index of ${length} bytes, at most ${MAX_PACK_INDEX_BYTES})`);
+    if (4 + length > size) throw no('ends before its index');
+    return length;
+  }
+
+  /**
+   * Checks the index of a pack of version 2 (its envelope, the bytes after the length): authentication,
+   * schema (its bounds), that it names the pack's device and range, that its sections are in order and
+   * span the range, and that they end exactly where the file does (`size`).
+   */
+  protected openPackIndex(rel: string, p: PackFile, size: number, sealedIndex: Buffer): PackLayout {
+    const no = (reason: string) => new BadFileError({ path: rel, reason });
+    const plain = this.decryptFile(rel, Contexts.pack(p.device, p.first, p.last), sealedIndex, true, MAX_PACK_INDEX_BYTES);
+    const index = this.check(rel, this.parseJson(rel, plain.toString('utf8')), PackIndexSchema);
+    if (index.device !== p.device || index.first !== p.first || index.last !== p.last) throw no('names another device or range than its name');
+    const offsets: number[] = [];
+    let at = 4 + sealedIndex.length;
+    for (let i = 0; i < index.sections.length; i++) {
+      const [first, last, , bytes] = index.sections[i]!;
+      const before = index.sections[i - 1];
+      if (first > last || (before && first < before[1])) throw no('its sections are not in order');
+      offsets.push(at);
+      at += bytes;
+    }
+    if (index.sections[0]![0] !== p.first || index.sections[index.sections.length - 1]![1] !== p.last) throw no('its sections do not span its name');
+    if (at !== size) throw no(`its sections do not end where the file does (${at} bytes by its index, ${size} in the file)`);
+    return { index, offsets, size, sealedUnder: sealedKeyId(sealedIndex) };
+  }
+
+  /**
+   * Checks section `i` of a pack of version 2: its length and hash as its index names them (so a
+   * section of another pack, even of the same range and key, is refused), the same key as the index,
+   * authentication (context: the pack and the section's number), bounded unpacking, its names line, and
+   * as many lines as log files, spanning what the index says.
+   */
+  protected openPackSection(rel: string, p: PackFile, layout: PackLayout, i: number, bytes: Buffer): PackSection {
+    const no = (reason: string) => new BadFileError({ path: rel, reason });
+    const [first, last, count, length, hash] = layout.index.sections[i]!;
+    if (bytes.length !== length) throw no(`section ${i} ends early (truncated)`);
+    if (sha256Hex(bytes) !== hash) throw no(`section ${i} does not match its index (changed, or another pack's)`);
+    if (sealedKeyId(bytes) !== layout.sealedUnder) throw no(`section ${i} is sealed under another key than its index`);
+    const plain = this.decryptFile(rel, Contexts.packSection(p.device, p.first, p.last, i), bytes, true, MAX_PACK_SECTION_PLAIN_BYTES);
+    // its lines, as split('\n') without a last empty one would give them; the names line decoded now
+    const starts: number[] = [];
+    const ends: number[] = [];
+    for (let at = 0; at < plain.length && starts.length <= count + 1; ) {
+      const nl = plain.indexOf(0x0a, at);
+      starts.push(at);
+      ends.push((at = nl < 0 ? plain.length : nl));
+      at++;
+    }
+    const names = this.check(rel, this.parseJson(rel, starts.length ? plain.toString('utf8', starts[0], ends[0]) : ''), PackSectionNamesSchema);
+    if (names.length !== count || starts.length !== count + 1) throw no(`section ${i} holds another number of log files than its index says`);
+    if (names[0]![0] !== first || names[names.length - 1]![0] !== last) throw no(`section ${i} holds other log files than its index says`);
+    return { names, plain, starts: starts.slice(1), ends: ends.slice(1) };
+  }
+
+  /** One log file's line in a pack, checked: schema, that it says its device and position, every change of that device. */
+  protected packLine(rel: string, device: string, seq: number, text: string): Segment {
+    const no = (reason: string) => new BadFileError({ path: rel, reason });
+    const seg = this.checkSegment(rel, this.parseJson(rel, text));
+    if (seg.device !== device || seg.seq !== seq) throw no(`log file ${seq} names another device or position`);
+    for (const c of seg.changes) if (!c.ver.endsWith(`.${device}`)) throw no(`log file ${seq} holds a change of another device`);
+    return seg;
   }
 
   // ---- objects (attachments) -----------------------------------------------------------
@@ -841,6 +1042,31 @@ function* snapshotMembers(rel: string, plain: Buffer, from: number, parse: (s: s
     if (problem) throw new BadFileError({ path: rel, reason: `does not match the format (${problem})` });
     yield batch as SnapshotRecordV2[];
   }
+}
+
+/**
+ * A pack's log files whatever its layout, checked: in order (by seq, then hash; a forked position may
+ * appear twice), spanning its name, and each one's `prev` the hash of a log file at seq−1 in the same
+ * pack where it holds one. `seg(k)`: the k-th log file's content, checked as it is asked for.
+ */
+function packFiles(no: (reason: string) => BadFileError, p: PackFile, names: readonly (readonly [number, string])[], seg: (k: number) => Segment): { f: SegmentFile; seg: Segment }[] {
+  const hashesAt = new Map<number, Set<string>>();
+  for (let i = 0; i < names.length; i++) {
+    const [seq, hash] = names[i]!;
+    const before = names[i - 1];
+    if (before && (seq < before[0] || (seq === before[0] && hash <= before[1]))) throw no('its log files are not in order');
+    (hashesAt.get(seq) ?? hashesAt.set(seq, new Set()).get(seq)!).add(hash);
+  }
+  if (names[0]![0] !== p.first || names[names.length - 1]![0] !== p.last) throw no('its log files do not span its name');
+  const files: { f: SegmentFile; seg: Segment }[] = [];
+  for (let i = 0; i < names.length; i++) {
+    const [seq, hash] = names[i]!;
+    const content = seg(i);
+    const before = hashesAt.get(seq - 1);
+    if (before && (content.prev === null || !before.has(content.prev))) throw no(`log file ${seq} does not follow the one before it`);
+    files.push({ f: { device: p.device, seq, hash }, seg: content });
+  }
+  return files;
 }
 
 type Checker<T> = { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } } };
