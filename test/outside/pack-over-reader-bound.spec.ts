@@ -1,5 +1,5 @@
 // Outside test (format 2, packs): a pack is made of 1,000 log files (`packMinFiles`) whatever their
-// size, and ten packs into one, but a reader refuses a pack over MAX_PACK_BYTES (64 MiB). Records may
+// size, and ten packs into one, but a reader refuses a pack over MAX_PACK_BYTES (64 MiB when this was found, 96 MiB now). Records may
 // hold up to 1 MiB each (a note with a scanned signature as text, an import of large records): 100
 // log files of ~0.95 MiB of poorly compressible text make a pack over 64 MiB here (packMinFiles 100
 // stands in for the default 1,000 of smaller records). What a practice would see: the PC that packed
