@@ -321,13 +321,13 @@ async function main(): Promise<void> {
   }
   const docPath = path.join(__dirname, '..', 'docs', 'PERFORMANCE.md');
   if (process.argv.includes('--decade')) {
-    // the years of format 1 on their own (issue #16's baseline): only that section is rewritten
+    // the years of a practice on their own (format 1: issue #16's baseline; --format 2): only that section is rewritten
     const num = (name: string, dflt: number) => {
       const i = process.argv.indexOf(name);
       return i >= 0 ? Number(process.argv[i + 1]) : dflt;
     };
     const format = num('--format', 1) === 2 ? 2 : 1;
-    const decade = await decadeFigures(work, { days: num('--days', QUICK ? 8 : 40), records: num('--records', QUICK ? 2000 : 100_000), format });
+    const decade = await decadeFigures(work, { days: num('--days', QUICK ? 8 : 40), records: num('--records', QUICK ? 2000 : 100_000), format, checkpoints: num('--checkpoints', 4) });
     console.log(decade.text);
     fs.writeFileSync(docPath, withDecadeSection(fs.readFileSync(docPath, 'utf8'), decade.section, format));
     fs.rmSync(work, { recursive: true, force: true });
