@@ -72,6 +72,8 @@ interface DecadeOptions {
   format: 1 | 2;
   /** how many checkpoints (every days/N working days, and the last day); 4 unless given */
   checkpoints?: number;
+  /** After each checkpoint: the section as far as the run got (a long run that is stopped keeps what it measured). */
+  onCheckpoint?: (section: string) => void;
 }
 
 /** What the made-up records are like, for the section's text. */
@@ -204,7 +206,7 @@ class PcProcess {
 
   constructor(readonly name: string) {
     // its own heap large enough for 100,000 records and their heads
-    this.child = fork(path.join(__dirname, 'decade-pc.ts'), [], { cwd: path.join(__dirname, '..'), execArgv: [...TSX, '--max-old-space-size=4096'], stdio: ['ignore', 2, 2, 'ipc'] });
+    this.child = fork(path.join(__dirname, 'decade-pc.ts'), [], { cwd: path.join(__dirname, '..'), execArgv: [...TSX, '--max-old-space-size=4096', ...(process.env.DECADE_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.DECADE_PROF] : [])], stdio: ['ignore', 2, 2, 'ipc'] });
     this.child.on('message', (m: { seq: number; result?: unknown; error?: string; cpuMs: number }) => {
       this.cpuMs = m.cpuMs;
       const w = this.waiting.get(m.seq);
@@ -380,6 +382,7 @@ export async function decadeFigures(work: string, opts: DecadeOptions): Promise<
         historyVersions: m.versions,
       };
       checkpoints.push(cp);
+      opts.onCheckpoint?.(render(checkpoints, opts, Math.round((Date.now() - t0) / 1000), figures).section);
       if (changes.some((c) => c !== m.changes)) process.stderr.write(`[decade] day ${day}: the PCs hold ${changes.join(' / ')} changes\n`);
       process.stderr.write(
         `[decade] day ${day}: ${int(m.changes)} changes, ${int(s.files)} files, fullest folder ${s.fullest.entries} entries, ${mib(s.bytes)} (${(s.bytes / cp.historyCompressed).toFixed(1)}× the records and their history compressed), join ${Math.round(join.ms)} ms, warm open ${Math.round(warm.ms)} ms / ${warm.rssMiB} MiB, history() ${m.historyMs.toFixed(1)} ms; quiet after ${rounds} rounds; records ${Math.round(figures.meanBytes)} bytes of JSON each, gzip ${figures.ratio.toFixed(2)}×\n`,

@@ -327,7 +327,10 @@ async function main(): Promise<void> {
       return i >= 0 ? Number(process.argv[i + 1]) : dflt;
     };
     const format = num('--format', 1) === 2 ? 2 : 1;
-    const decade = await decadeFigures(work, { days: num('--days', QUICK ? 8 : 40), records: num('--records', QUICK ? 2000 : 100_000), format, checkpoints: num('--checkpoints', 4) });
+    const decade = await decadeFigures(work, { days: num('--days', QUICK ? 8 : 40), records: num('--records', QUICK ? 2000 : 100_000), format,
+      checkpoints: num('--checkpoints', 4),
+      onCheckpoint: (section) => fs.writeFileSync(docPath, withDecadeSection(fs.readFileSync(docPath, 'utf8'), section, format)),
+    });
     console.log(decade.text);
     fs.writeFileSync(docPath, withDecadeSection(fs.readFileSync(docPath, 'utf8'), decade.section, format));
     fs.rmSync(work, { recursive: true, force: true });
