@@ -307,7 +307,7 @@ export async function decadeFigures(work: string, opts: DecadeOptions): Promise<
     const every = Math.max(1, Math.floor(opts.days / (opts.checkpoints ?? 4)));
     let n = 0;
     let editMs = 0;
-    const spent = { edits: 0, rounds: 0, cpu: 0 };
+    const spent = { edits: 0, rounds: 0, cpu: 0, own: 0 };
     let lastReport = { n: 0, ms: 0, ...spent };
     let figures: RecordFigures = { ratio: 0, meanBytes: 0 };
     for (let day = 1; day <= opts.days; day++) {
@@ -324,6 +324,7 @@ export async function decadeFigures(work: string, opts: DecadeOptions): Promise<
           await keep(r, live);
         }
         const c0 = cpu();
+        const o0 = process.cpuUsage();
         const e0 = performance.now();
         await Promise.all(pcs.map((pc, k) => (shares[k]!.length ? pc.proc.ask({ op: 'edits', edits: shares[k]! }) : undefined)));
         const x0 = performance.now();
@@ -331,12 +332,15 @@ export async function decadeFigures(work: string, opts: DecadeOptions): Promise<
         spent.edits += x0 - e0;
         spent.rounds += performance.now() - x0;
         spent.cpu += cpu() - c0;
+        const o = process.cpuUsage(o0);
+        spent.own += (o.user + o.system) / 1000;
       }
       editMs += performance.now() - d0;
       if (day % 10 === 0) {
-        const since = { ms: editMs - lastReport.ms, edits: spent.edits - lastReport.edits, rounds: spent.rounds - lastReport.rounds, cpu: spent.cpu - lastReport.cpu };
+        const since = { ms: editMs - lastReport.ms, edits: spent.edits - lastReport.edits, rounds: spent.rounds - lastReport.rounds, cpu: spent.cpu - lastReport.cpu, own: spent.own - lastReport.own };
+        const left = ((opts.days - day) * EDITS_PER_DAY) / (n / editMs) / 60_000;
         process.stderr.write(
-          `[decade] day ${day}: ${int(n)} edits, ${int(((n - lastReport.n) * 1000) / since.ms)} changes/s (last 10 days: ${Math.round((100 * since.edits) / since.ms)}% in edits, ${Math.round((100 * since.rounds) / since.ms)}% in exchange rounds, the PCs' processes ${(since.cpu / since.ms).toFixed(2)} cores), ${int((n * 1000) / editMs)} changes/s since day 1 (checkpoints apart), ${Math.round((Date.now() - t0) / 1000)} s in all\n`,
+          `[decade] day ${day}: ${int(n)} edits, ${int(((n - lastReport.n) * 1000) / since.ms)} changes/s (last 10 days: ${Math.round((100 * since.edits) / since.ms)}% in edits, ${Math.round((100 * since.rounds) / since.ms)}% in exchange rounds, the PCs' processes ${(since.cpu / since.ms).toFixed(2)} cores, this one ${(since.own / since.ms).toFixed(2)}), ${int((n * 1000) / editMs)} changes/s since day 1 (checkpoints apart), ${Math.round((Date.now() - t0) / 1000)} s in all, ~${int(left)} min of edits to day ${opts.days}\n`,
         );
         lastReport = { n, ms: editMs, ...spent };
       }
