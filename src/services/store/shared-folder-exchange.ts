@@ -128,6 +128,7 @@ export class SharedFolderExchange implements Carrier {
   protected presenceBudget = new Budget();
   protected awaited = 0;
   protected writesSeen: string[] = [];
+  protected presenceWritten = false;
   protected lastPresence = { news: '', at: 0 };
   // What is known to be in place already, so a round does not ask the disk again every 2 s.
   protected cardInShared = false;
@@ -187,14 +188,18 @@ export class SharedFolderExchange implements Carrier {
     return this.healthSubject.value;
   }
 
-  /** Every path this device wrote in the shared folder (tests assert write-once and disjointness). */
+  /**
+   * Every path this device wrote in the shared folder (tests assert write-once and disjointness): its
+   * presence once however often it is rewritten, and the last SEEN_KEPT paths at most (a PC that runs
+   * for months writes hundreds of thousands of log files).
+   */
   get writtenPaths(): readonly string[] {
     return this.writesSeen;
   }
 
   protected readonly removedSeen: string[] = [];
 
-  /** Every path this device removed from the shared folder (format 2: only its own files that its packs hold). */
+  /** Every path this device removed from the shared folder (format 2: only its own files that its packs hold); the last SEEN_KEPT. */
   get removedPaths(): readonly string[] {
     return this.removedSeen;
   }
@@ -486,7 +491,7 @@ export class SharedFolderExchange implements Carrier {
       const now = await ReplicaFolder.readHeader(this.io).catch(() => undefined);
       if (!(now?.kind === 'ok' && now.header.storeId === this.replica.storeId)) throw e;
     }
-    this.writesSeen.push(Paths.header);
+    this.seen(this.writesSeen, Paths.header);
     this.logs.reset();
     this.reads.reset();
     this.cardInShared = false;
@@ -505,7 +510,12 @@ export class SharedFolderExchange implements Carrier {
       if (errnoOf(e) === 'EFBIG') this.refusedTooLarge = { kind: rel.startsWith(Paths.objectsDir) ? 'attachment' : /[\\/]log[\\/]/.test(rel) ? 'log file' : 'other', bytes: bytes.byteLength };
       throw e;
     }
-    this.writesSeen.push(rel);
+    this.seen(this.writesSeen, rel);
+  }
+
+  protected seen(list: string[], rel: string): void {
+    list.push(rel);
+    if (list.length > SEEN_KEPT) list.splice(0, list.length - SEEN_KEPT / 2);
   }
 
   /**
@@ -938,7 +948,8 @@ export class SharedFolderExchange implements Carrier {
       this.ownPresenceStat = undefined; // its time is asked again after the write (the folder's clock)
       await this.shared.writePresence(p);
       this.lastPresence = { news, at: Date.now() };
-      this.writesSeen.push(Paths.presence(me));
+      if (!this.presenceWritten) this.seen(this.writesSeen, Paths.presence(me)); // rewritten every few rounds: named once
+      this.presenceWritten = true;
     } catch (e) {
       this.opts.logger?.debug('cloud-storage: presence not written', { code: errnoOf(e) });
     }
@@ -1199,7 +1210,7 @@ export class SharedFolderExchange implements Carrier {
     if (this.sharedHeader && this.sharedHeader.version < 2) {
       if (this.headerAltered) return; // a header that is not this PC's copy is never written over
       await ReplicaFolder.raiseHeaderVersion(this.io, this.sharedHeader.raw);
-      this.writesSeen.push(Paths.header);
+      this.seen(this.writesSeen, Paths.header);
       this.sharedHeader = { raw: this.sharedHeader.raw, version: 2 };
     }
     const min = Math.max(1, this.opts.packMinFiles ?? 1000);
@@ -1290,7 +1301,7 @@ export class SharedFolderExchange implements Carrier {
     if (!this.replica.writable) return;
     await this.io.removePacked!(rel);
     this.ownSizes.delete(rel);
-    this.removedSeen.push(rel);
+    this.seen(this.removedSeen, rel);
     this.packsListed.delete(this.replica.deviceId);
     this.logs.forget(this.replica.deviceId, path.basename(rel));
   }
@@ -1382,6 +1393,9 @@ function coveredBy(ranges: readonly [number, number][]): (seq: number) => boolea
     return i < ranges.length && ranges[i]![0] <= seq;
   };
 }
+
+/** How many written and removed paths an exchange remembers (writtenPaths, removedPaths). */
+const SEEN_KEPT = 20_000;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
