@@ -56,6 +56,7 @@ async function writeFully(fh: fsp.FileHandle, chunk: Uint8Array): Promise<number
  * temp file — so the published file — and every folder created get exactly those modes.
  */
 export async function writeDurableChunks(dir: string, chunks: Iterable<Uint8Array>, finalPath: () => string, within?: string, modes?: FileModes, sync = true): Promise<string> {
+  if (within !== undefined) outsideCheck(dir, within);
   const tmp = path.join(dir, `.incoming-${crypto.randomBytes(8).toString('hex')}.tmp`);
   let target: string;
   try {
@@ -130,13 +131,19 @@ export async function writeDurable(file: string, bytes: Uint8Array | string, wit
   await writeDurableChunks(path.dirname(file), [buf], () => file, within, modes);
 }
 
+/** A write below `within` stays below it (checked on every write, before any file-system call). */
+function outsideCheck(dir: string, within: string): string {
+  const rel = path.relative(within, dir);
+  if (rel.startsWith('..') || path.isAbsolute(rel)) throw Object.assign(new Error('outside the replica'), { code: 'EINVAL' });
+  return rel;
+}
+
 async function makeDirs(dir: string, within: string | undefined, modes: FileModes | undefined): Promise<void> {
   if (within === undefined) {
     await mkdirs(dir, modes);
     return;
   }
-  const rel = path.relative(within, dir);
-  if (rel.startsWith('..') || path.isAbsolute(rel)) throw Object.assign(new Error('outside the replica'), { code: 'EINVAL' });
+  const rel = outsideCheck(dir, within);
   let cur = within;
   await fsp.stat(within); // ENOENT when the medium is gone: nothing is created
   for (const part of rel.split(path.sep).filter(Boolean)) {

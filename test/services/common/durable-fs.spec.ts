@@ -22,6 +22,10 @@ describe('writeDeferred and syncWritten', () => {
   test('a folder outside the replica or a vanished root is refused, as for durable writes', async () => {
     const root = tempDir('cs-deferred-');
     await expect(writeDeferred(path.join(root, '..', 'elsewhere', 'f'), Buffer.from('x'), root)).rejects.toMatchObject({ code: 'EINVAL' });
+    // also where the folder outside exists (a write makes folders only when they are missing)
+    const other = tempDir('cs-outside-');
+    await expect(writeDeferred(path.join(other, 'f'), Buffer.from('x'), root)).rejects.toMatchObject({ code: 'EINVAL' });
+    expect(fs.readdirSync(other)).toEqual([]);
     fs.rmSync(root, { recursive: true });
     await expect(writeDeferred(path.join(root, 'a', 'f'), Buffer.from('x'), root)).rejects.toMatchObject({ code: 'ENOENT' });
     expect(fs.existsSync(root)).toBe(false);
