@@ -558,8 +558,13 @@ export class PracticeReplica implements ReplicaPort {
     const out = { files: [] as SegmentFile[], packs: [] as PackFile[] };
     if (live.length === 0) return out;
     for (const p of this.packs.of(me)) if (!live.includes((await under(Paths.pack(me, p.first, p.last, p.hash), true).catch(() => live[0])) ?? '')) out.packs.push(p);
+    // files held by an own pack are passed over by one walk over the packs' ranges (sorted by first):
+    // asking every pack for every file grew with the square of the years
+    const ranges = this.packs.of(me);
+    let r = 0;
     for (const f of this.logs.filesOf(me)) {
-      if (this.packs.covering(me, f.seq).length > 0) continue;
+      while (r < ranges.length && ranges[r]!.last < f.seq) r++;
+      if (r < ranges.length && ranges[r]!.first <= f.seq) continue;
       const id = await under(Paths.segment(me, f.seq, f.hash)).catch(() => live[0]);
       if (!live.includes(id ?? '')) out.files.push(f);
     }
