@@ -23,6 +23,19 @@ export function packCovers(outer: PackFile, inner: { device: string; first: numb
   return outer.device === inner.device && outer.first <= inner.first && inner.last <= outer.last && (outer.first !== inner.first || outer.last !== inner.last);
 }
 
+/**
+ * Whether a position lies in one of `ranges` (sorted by first, as a device's packs are kept and listed),
+ * asked for rising positions only: one walk over the ranges for a walk over a device's log files (asking
+ * every pack for every log file grew with the square of the years).
+ */
+export function coveredBy(ranges: readonly { first: number; last: number }[]): (seq: number) => boolean {
+  let i = 0;
+  return (seq) => {
+    while (i < ranges.length && ranges[i]!.last < seq) i++;
+    return i < ranges.length && ranges[i]!.first <= seq;
+  };
+}
+
 export class PackShelf {
   protected readonly byDevice = new Map<string, PackFile[]>();
   /** Packs of version 1 read lately, decoded whole. */

@@ -19,7 +19,7 @@ import { verifyReplica, type VerifyReport } from './verify';
 import type { RecordEntry } from './record-state';
 import { AppliedLogs } from './applied-logs';
 import { BadFileError, HeldFileError, ReplicaFolder, packSealedKeyId, type BadFile, type PackContent, type PackFile, type SegmentFile } from './replica-folder';
-import { PackShelf, packCovers, packKey } from './pack-shelf';
+import { PackShelf, coveredBy, packCovers, packKey } from './pack-shelf';
 import { sealedKeyId } from '../crypto/store-crypto';
 import { ReplicaLock } from './replica-lock';
 import type { OwnLogFile, ReplicaPort } from './replica-port';
@@ -558,13 +558,9 @@ export class PracticeReplica implements ReplicaPort {
     const out = { files: [] as SegmentFile[], packs: [] as PackFile[] };
     if (live.length === 0) return out;
     for (const p of this.packs.of(me)) if (!live.includes((await under(Paths.pack(me, p.first, p.last, p.hash), true).catch(() => live[0])) ?? '')) out.packs.push(p);
-    // files held by an own pack are passed over by one walk over the packs' ranges (sorted by first):
-    // asking every pack for every file grew with the square of the years
-    const ranges = this.packs.of(me);
-    let r = 0;
+    const packed = coveredBy(this.packs.of(me));
     for (const f of this.logs.filesOf(me)) {
-      while (r < ranges.length && ranges[r]!.last < f.seq) r++;
-      if (r < ranges.length && ranges[r]!.first <= f.seq) continue;
+      if (packed(f.seq)) continue; // held by an own pack
       const id = await under(Paths.segment(me, f.seq, f.hash)).catch(() => live[0]);
       if (!live.includes(id ?? '')) out.files.push(f);
     }

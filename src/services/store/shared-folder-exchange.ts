@@ -11,7 +11,7 @@ import type { HostLogger, SyncStatus } from '../../host-api';
 import { DisposableCollection, clearing } from '../common/disposable';
 import { DISK_FULL_CODES, errnoOf } from '../common/errors';
 import { MAX_OBJECT_BYTES, PACK_PLAIN_TARGET, Paths, SHARED_FORMATS, segmentName, type Presence } from './format';
-import { packCovers, packKey } from './pack-shelf';
+import { coveredBy, packCovers, packKey } from './pack-shelf';
 import { FolderAudit } from './folder-audit';
 import { LogListings } from './log-listings';
 import { listOrNone, sameLocation, type Medium, type MediumStat, type WriteMode } from './medium';
@@ -95,7 +95,7 @@ export class SharedFolderExchange implements Carrier {
   /** This device's log files the shared folder listed in the last round ("<seq>-<hash>"). */
   protected ownListed = new Set<string>();
   /** The ranges of this device's own packs the location listed at the last push: the log files they hold count as sent. */
-  protected ownPackedThere: [number, number][] = [];
+  protected ownPackedThere: readonly PackFile[] = [];
   /** Whether a round listed the shared folder yet; until then the replica's sent mark says what was sent (an offline start). */
   protected listedOnce = false;
   protected readonly audit: FolderAudit;
@@ -585,7 +585,7 @@ export class SharedFolderExchange implements Carrier {
     const listed = new Set(listing.map((f) => segmentName(f.seq, f.hash)));
     const sizes = new Map(listing.filter((f) => f.size !== undefined).map((f) => [segmentName(f.seq, f.hash), f.size!]));
     // held in a pack that is there: passed over without building its name (after years, most of `mine`)
-    this.ownPackedThere = ownPacks.filter((p) => packsThere.has(packKey(p))).map((p): [number, number] => [p.first, p.last]);
+    this.ownPackedThere = ownPacks.filter((p) => packsThere.has(packKey(p)));
     const packed = coveredBy(this.ownPackedThere);
     for (const f of mine) {
       if (packed(f.seq)) continue;
@@ -1380,18 +1380,6 @@ export class SharedFolderExchange implements Carrier {
   get syncStatus(): SyncStatus {
     return this.status.value;
   }
-}
-
-/**
- * Whether a position lies in one of `ranges` (sorted by first, as packs are listed), asked for rising
- * positions only: one walk over the ranges for a walk over a device's log files.
- */
-function coveredBy(ranges: readonly [number, number][]): (seq: number) => boolean {
-  let i = 0;
-  return (seq) => {
-    while (i < ranges.length && ranges[i]![1] < seq) i++;
-    return i < ranges.length && ranges[i]![0] <= seq;
-  };
 }
 
 /** How many written and removed paths an exchange remembers (writtenPaths, removedPaths). */
