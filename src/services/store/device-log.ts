@@ -9,6 +9,11 @@ const HEX64 = /^[0-9a-f]{64}$/;
 /** The array grows to hold a position at most this far past its end; beyond, the position goes to the map. */
 const MAX_JUMP = 1 << 16;
 
+/** The length an array by position grows to so that it holds `seq`: doubling, at most by a million at a time. */
+function grownLength(length: number, seq: number): number {
+  return Math.max(seq, Math.min(length * 2, length + (1 << 20)), 64);
+}
+
 export class DeviceLog implements Iterable<[number, string]> {
   protected hashes = Buffer.alloc(0);
   /** 1 where a position is in the array. */
@@ -51,7 +56,7 @@ export class DeviceLog implements Iterable<[number, string]> {
   }
 
   protected grow(seq: number): void {
-    const n = Math.max(seq, Math.min(this.present.length * 2, this.present.length + (1 << 20)), 64);
+    const n = grownLength(this.present.length, seq);
     const hashes = Buffer.alloc(n * HASH_BYTES);
     this.hashes.copy(hashes);
     const present = new Uint8Array(n);
@@ -148,7 +153,7 @@ export class PlaceCounts {
     if (!d) this.devices.set(device, (d = { counts: new Uint32Array(0), sparse: new Map() }));
     if (Number.isSafeInteger(seq) && seq >= 1 && seq <= d.counts.length + MAX_JUMP && n <= 0xffffffff) {
       if (seq > d.counts.length) {
-        const grown = new Uint32Array(Math.max(seq, Math.min(d.counts.length * 2, d.counts.length + (1 << 20)), 64));
+        const grown = new Uint32Array(grownLength(d.counts.length, seq));
         grown.set(d.counts);
         d.counts = grown;
       }
