@@ -92,7 +92,8 @@ class SimDevice {
     c.bind(FeatureFlags).toConstantValue({ isEnabled: () => true });
     const dialogs: HostDialogs = { pickFolder: async () => this.folder, promptCredentials: async () => this.login, promptSecret: async () => this.secrets.shift(), notify: () => undefined };
     c.bind(HostDialogs).toConstantValue(dialogs);
-    c.bind(HostLogger).toConstantValue({ debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined });
+    const say = process.env.CAMPAIGN_DEBUG ? (level: string) => (m: string, ...a: unknown[]) => console.log(`PC${this.index} ${level}: ${m}`, ...a.map((x) => (x instanceof Error ? x.message : JSON.stringify(x)))) : () => () => undefined;
+    c.bind(HostLogger).toConstantValue({ debug: () => undefined, info: say('info'), warn: say('warn'), error: say('error') });
     c.bind(HostLocalData).toConstantValue({ count: async () => 0, records: async function* () {} });
     c.bind(CloudStorageTimings).toConstantValue(this.timings);
     if (this.fat32) c.bind(FolderMediumFactory).toConstantValue((f: string) => new Fat32Medium(f));
@@ -300,6 +301,7 @@ export async function runSchedule(seed: number, devices: number, operations: num
     if (!opts.passphraseChanges) return;
     const k = d.keys;
     const out = await d.act('enter-passphrase', newestFirst());
+    if (process.env.CAMPAIGN_DEBUG) console.log(`[${Date.now() - T0} ms] PC${d.index} enter-passphrase: ${out.ok} ${out.en}`);
     if (out.ok && !out.en.includes('already knows')) pp.entries++;
     else if (!k.upToDate && out.ok) pp.violations.push(`PC${d.index}: enter-passphrase said "${out.en}" while behind`);
   }
@@ -317,6 +319,7 @@ export async function runSchedule(seed: number, devices: number, operations: num
   }
   function ack(dev: number, version: string, id: string): void {
     acked.push({ dev, version, id });
+    if (process.env.CAMPAIGN_DEBUG) console.log(`[${Date.now() - T0} ms] PC${dev} acknowledged ${id}@${version}`);
     ackSeq.set(version, ackCount++);
   }
   /** The store's keys as the PCs' keychains hold them (every generation any PC learned). */
@@ -449,6 +452,7 @@ export async function runSchedule(seed: number, devices: number, operations: num
           for (const id of IDS) for (const h of await o.store.history('clients', id)) reached.add(h.version);
       const gone = new Set(acked.filter((a) => a.dev === d.index && ackSeq.get(a.version)! >= backup.ackedBefore && !reached.has(a.version)).map((a) => a.version));
       appData.forgiven += gone.size;
+      if (process.env.CAMPAIGN_DEBUG) console.log(`[${Date.now() - T0} ms] PC${d.index}'s app data restored (backup after ${backup.ackedBefore} acknowledged); gone with the disk: ${[...gone].join() || 'none'}`);
       acked = acked.filter((a) => !gone.has(a.version));
       for (let k = observed.length - 1; k >= 0; k--) if (gone.has(observed[k]!.version)) observed.splice(k, 1);
       fs.rmSync(d.appDataDir, { recursive: true, force: true });
@@ -654,7 +658,12 @@ export async function runSchedule(seed: number, devices: number, operations: num
     let faultNo = 0;
     if (process.env.CAMPAIGN_DEBUG) console.log(`[${Date.now() - T0} ms] set up`);
     for (let n = 0; n < operations; n++) {
-      if (process.env.CAMPAIGN_DEBUG) console.log(`[${Date.now() - T0} ms] op ${n}`);
+      if (process.env.CAMPAIGN_DEBUG) {
+        // where things stand before each operation: the stick, the acknowledged changes the shared copy holds, each PC's key
+        const onShared = env ? undefined : await changesIn(sim.medium());
+        const keys = ds.map((x) => (x.plugin ? `PC${x.index} ${x.keys.current.slice(0, 8)}${x.keys.upToDate ? '' : ' (behind)'}` : `PC${x.index} closed`));
+        console.log(`[${Date.now() - T0} ms] op ${n}${usb ? `, stick in ${sim.pluggedInto() ?? 'the drawer'}` : ''}${onShared ? `; ${acked.filter((a) => onShared.has(a.version)).length} of ${acked.length} acknowledged on the shared copy` : ''}; ${keys.join(', ')}`);
+      }
       if (env) await serverTick(n);
       if (n > 0 && quietRng() < 0.06) await quietCheck();
       const d = ds[Math.floor(rng() * devices)]!;
@@ -710,6 +719,7 @@ export async function runSchedule(seed: number, devices: number, operations: num
       } else if (op === 'fault') {
         const kinds = typeof opts.faults === 'string' ? [opts.faults] : FAULT_KINDS;
         const kind = kinds[Math.floor(rng() * kinds.length)]!;
+        if (process.env.CAMPAIGN_DEBUG) console.log(`[${Date.now() - T0} ms] fault ${kind} on PC${d.index}`);
         if (kind === 'app-data-restore') await appDataFault(d);
         else if (kind === 'empty') await emptyAndRestore(d);
         else if (sim.fault(kind as FolderFault)) faults[kind]++;
@@ -719,6 +729,7 @@ export async function runSchedule(seed: number, devices: number, operations: num
         const next = `Kampagnen-Leuchtturm-${passphrases.length + 1}-${seed}`;
         for (const current of newestFirst()) {
           const out = await d.act('change-passphrase', [current, next]);
+          if (process.env.CAMPAIGN_DEBUG) console.log(`[${Date.now() - T0} ms] PC${d.index} change-passphrase: ${out.ok} ${out.en}`);
           if (out.ok) {
             passphrases.push(next);
             pp.changes++;

@@ -6,7 +6,7 @@
 //   --schedules N --kills N --ops N   other sizes (the report is written only for the standard sizes)
 //   --minutes N            no new task after N minutes (what was started finishes; the report says so)
 //   --replay SEED DEVICES MODE OPS FLAGS   one schedule again, as printed with its failure (MODE: cloud, usb, webdav-lighttpd,
-//                          webdav-apache, webdav-rclone, s3; FLAGS: p = passphrase changes, f = faults, a fault kind, or kinds joined by +)
+//                          webdav-apache, webdav-rclone, s3; FLAGS: y = years (format 2 packing), p = passphrase changes, f = faults, a fault kind, or kinds joined by +)
 //   CAMPAIGN_DEBUG=1       a schedule's steps with times, the proxies' tears, and what the server held at a false in-sync
 import { fork, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';

@@ -129,6 +129,8 @@ export class SharedFolderExchange implements Carrier {
   protected awaited = 0;
   protected writesSeen: string[] = [];
   protected presenceWritten = false;
+  /** The presence found in the shared location was read before this run's first write of its own (`lookedAtOwnPresence`). */
+  protected ownPresenceLooked = false;
   protected lastPresence = { news: '', at: 0 };
   // What is known to be in place already, so a round does not ask the disk again every 2 s.
   protected cardInShared = false;
@@ -944,6 +946,7 @@ export class SharedFolderExchange implements Carrier {
       ...(live.length && Object.keys(this.replica.removedDevices()).length ? { removed: Object.fromEntries(Object.entries(this.replica.removedDevices()).slice(0, 400)) } : {}),
     };
     try {
+      if (!(await this.lookedAtOwnPresence())) return;
       await this.checkStillOurs(Paths.presence(me));
       this.ownPresenceStat = undefined; // its time is asked again after the write (the folder's clock)
       await this.shared.writePresence(p);
@@ -953,6 +956,46 @@ export class SharedFolderExchange implements Carrier {
     } catch (e) {
       this.opts.logger?.debug('cloud-storage: presence not written', { code: errnoOf(e) });
     }
+  }
+
+  /**
+   * What a presence taken under a live key vouches for: its tips and its packs (docs/PASSPHRASE.md,
+   * "Retired keys"). This device's own presence too: a replica put back from a backup (a restored
+   * disk) finds its own later log files and packs there, sealed under keys it has replaced since, and
+   * its own presence is what says they are its own. True when something new is vouched for.
+   */
+  protected vouchFrom(dev: string, p: PresenceReading): boolean {
+    if (p.sealedUnder === undefined || !this.replica.liveKeys().includes(p.sealedUnder)) return false;
+    let news = false;
+    if (p.presence.packs) {
+      const known = this.vouchedPacks.get(dev);
+      const now = new Set(p.presence.packs);
+      if (!known || [...now].some((h) => !known.has(h))) news = true; // a held pack may be taken now
+      this.vouchedPacks.set(dev, now);
+    }
+    if (p.presence.tips && this.replica.vouch(p.presence.tips)) news = true;
+    if (news) this.trustEpoch++;
+    return news;
+  }
+
+  /**
+   * Before this run first writes its presence, the one in the shared location is read: it may be the
+   * only word for this device's own later log files (the replica put back from a backup while the
+   * shared copy went on; `vouchFrom`), and the write would replace it. One sealed under a key this PC
+   * does not hold is not written over (false); a damaged one is. False too while it cannot be read.
+   */
+  protected async lookedAtOwnPresence(): Promise<boolean> {
+    if (this.ownPresenceLooked) return true;
+    const me = this.replica.deviceId;
+    try {
+      const st = await this.presenceStat(me);
+      const p = st ? await this.shared.readPresence(me, st) : undefined;
+      if (p) this.vouchFrom(me, p);
+    } catch (e) {
+      if (!(e instanceof BadFileError) || e instanceof KeyMissingError) return false;
+    }
+    this.ownPresenceLooked = true;
+    return true;
   }
 
   /** Who else works in these data; staleness judged by the shared folder's clock (our presence file's mtime). */
@@ -1025,19 +1068,7 @@ export class SharedFolderExchange implements Carrier {
       }
       this.signs.set(dev, { mtimeMs: p.mtimeMs, formats: p.presence.formats ?? [1], holds: p.presence.holds ?? {}, heartbeat: p.presence.heartbeatAt });
       if (!thisDevice) this.removalsBy.set(dev, p.presence.removed ?? {});
-      if (!thisDevice && p.presence.packs) {
-        const known = this.vouchedPacks.get(dev);
-        const now = new Set(p.presence.packs);
-        if (!known || [...now].some((h) => !known.has(h))) {
-          this.trustEpoch++; // a held pack may be taken now
-          vouched = true;
-        }
-        this.vouchedPacks.set(dev, now);
-      }
-      if (!thisDevice && p.presence.tips && this.replica.vouch(p.presence.tips)) {
-        vouched = true;
-        this.trustEpoch++;
-      }
+      if (this.vouchFrom(dev, p)) vouched = true;
       devices.push({
         deviceId: dev,
         // this PC by the host's own (full) names; the files hold them shortened to the format's bounds

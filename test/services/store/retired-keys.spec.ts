@@ -2,11 +2,14 @@
 // employee's forged log file for a made-up PC is never taken, whatever presence vouches for it; a PC
 // that had not been given the new passphrase loses nothing — its changes wait and arrive once it has it.
 import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { Keyring, keyringFromPassphrase } from '../../../src/services/crypto/keyring';
 import { HybridClock } from '../../../src/services/store/hybrid-clock';
 import { ReplicaFolder } from '../../../src/services/store/replica-folder';
 import { Paths, type Change } from '../../../src/services/store/format';
 import { newSharedStore, openDevice, syncAll, type Device } from '../../support/store-fixture';
+import { tempDir } from '../../support/temp';
 
 const OLD = 'altes Praxis-Passwort';
 const NEW = 'neues Praxis-Passwort';
@@ -93,5 +96,76 @@ describe('log files under a replaced key', () => {
     for (const d of [a, c]) expect(await names(d)).toEqual(['nachher', 'neu-a', 'vorher']);
     expect(a.exchange.heldCount).toBe(0);
     expect(a.exchange.syncStatus.state).toBe('in-sync');
+  });
+
+  test("a PC's app data put back from a backup taken before a passphrase change: its own later log files, under the key it replaced since, are taken back on its own presence's word", async () => {
+    // found by the campaign (seed 2147483617, two PCs, a stick): held on the PC itself, they were gone
+    // for good once the stick was emptied and written back from that PC
+    const store = await newSharedStore(OLD);
+    let a = await openDevice(store, 'A');
+    const b = await openDevice(store, 'B');
+    devices = [a, b];
+    await a.store.put('clients', 'vor-backup', { n: 1 });
+    await syncAll([a, b]);
+    await a.store.close();
+    const backup = tempDir('cs-app-data-backup-');
+    fs.cpSync(a.localRoot, backup, { recursive: true }); // taken while the app is closed
+    a = await openDevice(store, 'A', { id: a.id, localRoot: a.localRoot });
+    devices = [a, b];
+    await a.store.put('clients', 'nach-backup', { n: 2 }); // sealed under the old key, sent
+    await syncAll([a]);
+    await a.replica.changePassphrase(NEW, 'A'); // the last thing done that day: nothing written under the new key
+    await syncAll([a]);
+    const keyring = a.replica.keyring; // the keychain is not part of the app data: it keeps the new key
+    await a.store.close();
+    fs.rmSync(a.localRoot, { recursive: true, force: true });
+    fs.cpSync(backup, a.localRoot, { recursive: true });
+    a = await openDevice({ ...store, key: keyring }, 'A', { id: a.id, localRoot: a.localRoot });
+    devices = [a, b];
+    expect(await names(a)).toEqual(['vor-backup']);
+    await syncAll([a], 2);
+    expect(await names(a)).toEqual(['nach-backup', 'vor-backup']);
+    expect(a.exchange.heldCount).toBe(0);
+    expect(a.exchange.syncStatus.state).toBe('in-sync');
+    // the shared folder emptied now loses nothing: A holds all of it, and B gets it all once given the passphrase
+    await syncAll([b]); // B learns of the new generation first (its key file)
+    await enterNew(b, store.header);
+    await syncAll([a, b, a, b]);
+    expect(await names(b)).toEqual(['nach-backup', 'vor-backup']);
+    expect(b.exchange.heldCount).toBe(0);
+  });
+
+  test('the whole disk put back, keychain too: the PC does not write over its own presence it cannot read, and takes its later log files once given the new passphrase', async () => {
+    const store = await newSharedStore(OLD);
+    let a = await openDevice(store, 'A');
+    devices = [a];
+    await a.store.put('clients', 'vor-backup', { n: 1 });
+    await syncAll([a]);
+    await a.store.close();
+    const backup = tempDir('cs-app-data-backup-');
+    fs.cpSync(a.localRoot, backup, { recursive: true });
+    a = await openDevice(store, 'A', { id: a.id, localRoot: a.localRoot });
+    devices = [a];
+    await a.store.put('clients', 'nach-backup', { n: 2 });
+    await syncAll([a]);
+    await a.replica.changePassphrase(NEW, 'A');
+    await syncAll([a]);
+    await a.store.close();
+    const presence = path.join(store.shared, Paths.presence(a.id));
+    const written = fs.readFileSync(presence);
+    fs.rmSync(a.localRoot, { recursive: true, force: true });
+    fs.cpSync(backup, a.localRoot, { recursive: true });
+    a = await openDevice(store, 'A', { id: a.id, localRoot: a.localRoot }); // the old key only
+    devices = [a];
+    await syncAll([a], 3);
+    expect(a.replica.keyState.upToDate).toBe(false);
+    expect(fs.readFileSync(presence).equals(written)).toBe(true); // the only word for 'nach-backup' stays
+    expect(await names(a)).toEqual(['vor-backup']);
+    expect(a.exchange.syncStatus.state).not.toBe('in-sync');
+    await enterNew(a, store.header);
+    await syncAll([a], 2);
+    expect(await names(a)).toEqual(['nach-backup', 'vor-backup']);
+    expect(a.exchange.heldCount).toBe(0);
+    expect(fs.readFileSync(presence).equals(written)).toBe(false); // written again, under the new key
   });
 });
