@@ -54,7 +54,7 @@ async function handle(req: PcRequest): Promise<unknown> {
     const replica = await PracticeReplica.open({ localRoot: req.localRoot, header: req.header, key: Buffer.from(req.key, 'base64'), deviceId: req.deviceId, deviceName: req.deviceName, userName: 'bench', sealDelayMs: 60_000 });
     const name = req.deviceName;
     const logger = { debug: () => undefined, info: () => undefined, warn: (m: string, meta?: object) => warn(name, m, meta), error: (m: string, meta?: object) => warn(name, m, meta) };
-    // format 2: packs of 1,000 log files as in a practice, maintenance in every round, and no margin (the bench
+    // format 2: packs of the default size (PACK_MIN_FILES) as in a practice, maintenance in every round, and no margin (the bench
     // compresses years into minutes: in a practice the 7 days keep ~2,100 more log files in the folder)
     const exchange = new SharedFolderExchange(replica, {
       sharedRoot: req.sharedRoot,

@@ -32,6 +32,7 @@ import * as zlib from 'node:zlib';
 import type { ImportRecord } from '../src/host-api';
 import { createHeader } from '../src/services/crypto/store-crypto';
 import { ReplicaFolder } from '../src/services/store/replica-folder';
+import { PACK_MIN_FILES } from '../src/services/store/shared-folder-exchange';
 import type { MeasureReply, PcRequest, RoundReply } from './decade-pc';
 
 export const DECADE_BEGIN = '<!-- decade:begin (npm run bench -- --decade rewrites this section) -->';
@@ -457,7 +458,7 @@ function render(cps: Checkpoint[], opts: DecadeOptions, seconds: number, records
       ? `${begin}
 ## Ten years on format 2 (packs)
 
-Produced by \`${command}\` on ${date} (${seconds} s; bench/decade.ts). The practice of the format-1 baseline below, on format 2: ${practice} Every PC rolls its own sent log files into packs of 1,000, ten packs into one, and removes what its packs hold once the other three acknowledged them. No margin: the bench compresses years into minutes; in a practice the 7-day margin keeps about 2,100 more log files (a week of edits) in the folder. The straight line is the last checkpoint plus the growth between the first and the last; with packs the counts grow in steps (1,000 log files become one pack), so over a short run it is rough.
+Produced by \`${command}\` on ${date} (${seconds} s; bench/decade.ts). The practice of the format-1 baseline below, on format 2: ${practice} Every PC rolls its own sent log files into packs of ${PACK_MIN_FILES.toLocaleString('en')} (the default), ten packs into one, and removes what its packs hold once the other three acknowledged them. No margin: the bench compresses years into minutes; in a practice the 7-day margin keeps about 2,100 more log files (a week of edits) in the folder. The straight line is the last checkpoint plus the growth between the first and the last; with packs the counts grow in steps (${PACK_MIN_FILES.toLocaleString('en')} log files become one pack), so over a short run it is rough.
 
 ${text}
 

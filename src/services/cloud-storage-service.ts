@@ -38,7 +38,7 @@ export interface CloudStorageTimings {
   readonly repairGraceMs?: number;
   /** A server's time limit per request (default 15 s: http.ts, s3-medium.ts). */
   readonly serverTimeoutMs?: number;
-  /** Format 2 (STORE-FORMAT.md "Packs"): own log files per pack (default 1,000). */
+  /** Format 2 (STORE-FORMAT.md "Packs"): own log files per pack (default 500, PACK_MIN_FILES). */
   readonly packMinFiles?: number;
   /** How long a pack lies in the shared location before what it holds is removed there (default 7 days). */
   readonly packMarginMs?: number;

@@ -49,7 +49,11 @@ export interface ExchangeOptions {
    * as a PC of an older version (tests of a mixed fleet). Format 2: STORE-FORMAT.md "Packs".
    */
   readonly formats?: readonly number[];
-  /** Own log files are rolled into a pack once this many are in the shared location (default 1,000). */
+  /**
+   * Own log files are rolled into a pack once this many are in the shared location (default 500: with the
+   * 7-day margin's files beside them, four PCs at 300 edits a day keep the folder below ~4,300 files,
+   * docs/FORMAT-2.md "Packs and compaction"; 1,000 would pass 5,000).
+   */
   readonly packMinFiles?: number;
   /** How long a pack lies in the shared location (on its clock) before what it holds is removed there (default 7 days). */
   readonly packMarginMs?: number;
@@ -1244,7 +1248,7 @@ export class SharedFolderExchange implements Carrier {
       this.seen(this.writesSeen, Paths.header);
       this.sharedHeader = { raw: this.sharedHeader.raw, version: 2 };
     }
-    const min = Math.max(1, this.opts.packMinFiles ?? 1000);
+    const min = Math.max(1, this.opts.packMinFiles ?? PACK_MIN_FILES);
     const loose = (): SegmentFileOf[] => {
       // own log files held as files, in the location, without a gap: what may be packed
       const packs = this.replica.ownPacks();
@@ -1428,6 +1432,9 @@ type PresenceReading = NonNullable<Awaited<ReturnType<ReplicaFolder['readPresenc
 function sameStamp(a: MediumStat, b: MediumStat): boolean {
   return a.kind === b.kind && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs;
 }
+
+/** Own log files per pack by default (ExchangeOptions.packMinFiles). */
+export const PACK_MIN_FILES = 500;
 
 /** At most 400 acknowledgements, this device's own first (like the tips). */
 function boundedHolds(holds: Record<string, number>, me: string): Record<string, number> {
