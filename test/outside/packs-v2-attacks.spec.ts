@@ -1,0 +1,94 @@
+// Attacks on format 2's packs (version 2) and the local snapshot (version 3) from a hostile environment:
+// someone who can write into the shared folder or into a PC's local replica (a disk tool, a backup put
+// back), with or without an old passphrase. Each test asserts the safe behaviour: refused and reported,
+// nothing lost, bounded.
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Paths } from '../../src/services/store/format';
+import type { ExchangeOptions } from '../../src/services/store/shared-folder-exchange';
+import { newSharedStore, openDevice, syncAll, type Device } from '../support/store-fixture';
+
+jest.setTimeout(180_000);
+
+const PASS = 'Teekanne-Nordstrand-2026';
+const FAST: Partial<ExchangeOptions> = { auditMs: 0, packMinFiles: 5, packMarginMs: 0, repairGraceMs: 0 };
+
+const names = (root: string, dir: string) => (fs.existsSync(path.join(root, dir)) ? fs.readdirSync(path.join(root, dir)).filter((n) => !n.startsWith('.')) : []);
+const ids = async (d: Device) => (await d.store.list('clients')).map((r) => `${r.id}=${JSON.stringify(r.data)}`).sort();
+
+async function edits(d: Device, n: number, from = 0): Promise<void> {
+  for (let i = from; i < from + n; i++) {
+    await d.store.put('clients', `${d.name}-${i}`, { n: i, by: d.name });
+    await d.replica.sealNow();
+  }
+}
+
+describe('packs of version 2 under attack', () => {
+  let devices: Device[] = [];
+  afterEach(async () => {
+    for (const d of devices) await d.store.close().catch(() => undefined);
+    devices = [];
+  });
+
+  test('a pack name planted in a PC’s local replica over its real packs’ range: reported, covers nothing, nothing of the real packs is removed (locally or in the shared folder)', async () => {
+    const store = await newSharedStore(PASS);
+    let a = await openDevice(store, 'A', { exchange: FAST });
+    const b = await openDevice(store, 'B', { exchange: FAST });
+    devices = [a, b];
+    await edits(a, 5);
+    await a.store.put('clients', 'A-0', { n: 0, by: 'A', edited: true }); // a second version, so history() reads a pack
+    await a.replica.sealNow();
+    await syncAll([a, b], 4);
+    const real = names(store.shared, Paths.packsDir(a.id));
+    expect(real).toHaveLength(1);
+    expect(names(a.localRoot, Paths.packsDir(a.id))).toEqual(real);
+    // the disk tool: a file named as a pack of A's positions 1…6 (one more than the real one), not a pack
+    await a.store.close();
+    const planted = `0000000001-0000000006-${'cd'.repeat(32)}`;
+    fs.writeFileSync(path.join(a.localRoot, Paths.packsDir(a.id), planted), crypto.randomBytes(3000));
+    a = await openDevice(store, 'A', { id: a.id, localRoot: a.localRoot, exchange: FAST });
+    devices[0] = a;
+    await edits(a, 1, 100);
+    await syncAll([a, b], 4);
+    // reported as bad, never taken for a pack: the real pack stays in A's replica and in the shared folder
+    expect(a.replica.badFiles.some((f) => f.path.endsWith(planted))).toBe(true);
+
+    expect(names(a.localRoot, Paths.packsDir(a.id))).toEqual(expect.arrayContaining(real));
+    expect(names(store.shared, Paths.packsDir(a.id))).toEqual(expect.arrayContaining(real));
+    expect(names(store.shared, Paths.packsDir(a.id))).not.toContain(planted);
+    expect((await a.store.history('clients', 'A-0')).map((r) => r.data)).toEqual([{ n: 0, by: 'A' }, { n: 0, by: 'A', edited: true }]);
+    // a new PC joins and has everything
+    const c = await openDevice(store, 'C', { exchange: FAST });
+    devices.push(c);
+    await syncAll([c], 2);
+    expect(await ids(c)).toEqual(await ids(a));
+    expect(await c.store.history('clients', 'A-0')).toHaveLength(2);
+  });
+
+  test('a pack of a PC’s local replica cut short by a disk tool: reported at the next open, fetched again from the shared folder, history() reads it', async () => {
+    const store = await newSharedStore(PASS);
+    const a = await openDevice(store, 'A', { exchange: FAST });
+    let b = await openDevice(store, 'B', { exchange: FAST });
+    devices = [a, b];
+    await edits(a, 5);
+    await a.store.put('clients', 'A-0', { n: 0, by: 'A', edited: true });
+    await a.replica.sealNow();
+    await syncAll([a, b], 4);
+    const [pack] = names(b.localRoot, Paths.packsDir(a.id));
+    expect(pack).toBeDefined();
+    expect(await b.replica.writeSnapshot()).toBeDefined(); // B opens from a snapshot that counts the pack's log files as held
+    const want = await ids(b);
+    await b.store.close();
+    const file = path.join(b.localRoot, Paths.packsDir(a.id), pack!);
+    fs.truncateSync(file, fs.statSync(file).size - 50);
+    b = await openDevice(store, 'B', { id: b.id, localRoot: b.localRoot, exchange: FAST });
+    devices[1] = b;
+    expect(b.replica.badFiles.some((f) => f.path.endsWith(pack!))).toBe(true);
+    await syncAll([a, b], 3);
+    expect(fs.statSync(file).size).toBe(fs.statSync(path.join(store.shared, Paths.packsDir(a.id), pack!)).size);
+    expect(await ids(b)).toEqual(want);
+    expect((await b.store.history('clients', 'A-0')).map((r) => r.data)).toEqual([{ n: 0, by: 'A' }, { n: 0, by: 'A', edited: true }]);
+  });
+});
+
