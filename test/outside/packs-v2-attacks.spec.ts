@@ -5,7 +5,11 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Paths } from '../../src/services/store/format';
+import { Keyring } from '../../src/services/crypto/keyring';
+import { Paths, type SnapshotRecord } from '../../src/services/store/format';
+import { PracticeState } from '../../src/services/store/record-state';
+import { ReplicaFolder } from '../../src/services/store/replica-folder';
+import type { SnapshotRecordV2 } from '../../src/services/store/snapshot-format';
 import type { ExchangeOptions } from '../../src/services/store/shared-folder-exchange';
 import { newSharedStore, openDevice, syncAll, type Device } from '../support/store-fixture';
 
@@ -92,3 +96,38 @@ describe('packs of version 2 under attack', () => {
   });
 });
 
+describe('a local snapshot (version 3) whose counters lie', () => {
+  let devices: Device[] = [];
+  afterEach(async () => {
+    for (const d of devices) await d.store.close().catch(() => undefined);
+    devices = [];
+    jest.restoreAllMocks();
+  });
+
+  test('millions of counts of 1 beside a few records: refused before a list of them is built, the log files replayed, nothing lost', async () => {
+    const store = await newSharedStore(PASS);
+    let a = await openDevice(store, 'A', { exchange: FAST });
+    devices = [a];
+    await edits(a, 3);
+    const snap = await a.replica.writeSnapshot();
+    expect(snap).toBeDefined();
+    const want = await ids(a);
+    await a.store.close();
+    // someone holding the key (an old passphrase's key is still held by the PC) writes a newer snapshot into A's replica
+    const keys = Keyring.ofHeaderKey(store.header.storeId, store.key, store.header.keyCheck);
+    const local = new ReplicaFolder(a.localRoot, store.header.storeId, keys);
+    const opened = local.openSnapshot(snap!, await local.readSnapshotBytes(snap!));
+    const records = [...opened.batches()].flat() as SnapshotRecordV2[] | SnapshotRecord[];
+    const ones = Buffer.alloc(4 * 4_000_000);
+    for (let i = 0; i < 4_000_000; i++) ones.writeUInt32LE(1, i * 4);
+    const counts = { ...opened.header.counts!, byPosition: { ...opened.header.counts!.byPosition, ['e'.repeat(32)]: ones.toString('base64') } };
+    const forged = await local.writeSnapshot({ ...opened.header, v: 3, seq: snap!.seq + 1, counts, records: records as SnapshotRecordV2[] });
+    const restore = jest.spyOn(PracticeState.prototype, 'restoreCounts');
+    a = await openDevice(store, 'A', { id: a.id, localRoot: a.localRoot, exchange: FAST });
+    devices[0] = a;
+    // no list of the counters longer than the records' versions was handed on
+    for (const [, places, versions] of restore.mock.calls) expect([...places].length).toBeLessThanOrEqual(versions);
+    expect(a.replica.badFiles.some((f) => f.path === Paths.snapshot(forged.device, forged.seq, forged.hash) && /counts do not match/.test(f.reason))).toBe(true);
+    expect(await ids(a)).toEqual(want);
+  });
+});
