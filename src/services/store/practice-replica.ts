@@ -242,8 +242,11 @@ export class PracticeReplica implements ReplicaPort {
       try {
         for (const { f, seg } of (await this.packs.content(p)).files) if (!this.logs.has(f)) this.logs.apply(f, seg, this.opts.deviceId);
       } catch (e) {
-        if (e instanceof BadFileError) this.reportBad(e.bad);
-        else throw e;
+        if (!(e instanceof BadFileError)) throw e;
+        // damaged here (a section changed in place: its index still checks out): not held, so that the
+        // shared location's copy is fetched again over it — held, its log files would never come
+        this.reportBad(e.bad);
+        this.packs.remove(p);
       }
     }
     for (const f of files) {
