@@ -174,18 +174,27 @@ export interface PackedCounts {
   byWhere: Record<string, number>;
 }
 
-/** [device, seq, count] of every log file in a snapshot's counters (version 3); undefined when they are not well formed. */
-export function unpackCounts(p: { byPosition?: Record<string, string>; byWhere?: Record<string, number> }): [string, number, number][] | undefined {
+/**
+ * [device, seq, count] of every log file in a snapshot's counters (version 3); undefined when they are not
+ * well formed, or add up to more than `versions` (the versions of the snapshot's records, which they must
+ * add up to): so counters that lie never grow a list longer than the records (a header of hundreds of MB
+ * of counts of 1 would otherwise be a list of tens of millions before the sum was checked).
+ */
+export function unpackCounts(p: { byPosition?: Record<string, string>; byWhere?: Record<string, number> }, versions = Number.MAX_SAFE_INTEGER): [string, number, number][] | undefined {
   const out: [string, number, number][] = [];
+  let sum = 0;
   for (const [dev, b64] of Object.entries(p.byPosition ?? {})) {
     const buf = Buffer.from(b64, 'base64');
     if (buf.length % 4 !== 0 || buf.toString('base64') !== b64) return undefined;
     for (let i = 0; i < buf.length / 4; i++) {
       const n = buf.readUInt32LE(i * 4);
-      if (n > 0) out.push([dev, i + 1, n]);
+      if (n === 0) continue;
+      if ((sum += n) > versions) return undefined;
+      out.push([dev, i + 1, n]);
     }
   }
   for (const [where, n] of Object.entries(p.byWhere ?? {})) {
+    if ((sum += n) > versions) return undefined;
     const at = where.lastIndexOf(':');
     out.push([where.slice(0, at), Number(where.slice(at + 1)), n]);
   }

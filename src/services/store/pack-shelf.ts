@@ -80,6 +80,18 @@ export class PackShelf {
     return this.of(device).filter((p) => p.first <= seq && seq <= p.last);
   }
 
+  /**
+   * Checks a pack found in this replica's folder before its name is believed (`add`): a name alone would
+   * cover other packs (and have them removed here, and never fetched again), count positions as held and
+   * be pushed to the shared location — and anything can lie under any name (a disk tool, a backup put
+   * back, a planted file). Version 2: its index, read alone (authenticated, naming this pack's device and
+   * range, its sections ending where the file does; a section is checked against its index when read).
+   * Version 1: the pack whole (ReplicaFolder.decodePack). A pack that fails: BadFileError.
+   */
+  async check(p: PackFile): Promise<void> {
+    if (!(await this.layout(p))) await this.content(p);
+  }
+
   /** A pack's content, checked (ReplicaFolder.decodePack), from this replica's copy. */
   async content(p: PackFile): Promise<PackContent> {
     return this.folder.decodePack(p, await this.folder.readPackBytes(p));

@@ -215,7 +215,16 @@ export class PracticeReplica implements ReplicaPort {
     const files: SegmentFile[] = [];
     for (const dev of await this.local.listDevices(bad)) {
       files.push(...(await this.local.listSegments(dev, bad)));
-      for (const p of await this.local.listPacks(dev, bad)) this.packs.add(p);
+      for (const p of await this.local.listPacks(dev, bad)) {
+        // believed by its name only once it checks out (PackShelf.check): one that does not is reported and left alone
+        try {
+          await this.packs.check(p);
+          this.packs.add(p);
+        } catch (e) {
+          if (e instanceof BadFileError) this.reportBad(e.bad);
+          else throw e;
+        }
+      }
     }
     // A snapshot is only this replica's own cache of log files it holds and verified itself: one
     // written under another id (earlier releases let a new PC start from another PC's snapshot), or
@@ -233,8 +242,11 @@ export class PracticeReplica implements ReplicaPort {
       try {
         for (const { f, seg } of (await this.packs.content(p)).files) if (!this.logs.has(f)) this.logs.apply(f, seg, this.opts.deviceId);
       } catch (e) {
-        if (e instanceof BadFileError) this.reportBad(e.bad);
-        else throw e;
+        if (!(e instanceof BadFileError)) throw e;
+        // damaged here (a section changed in place: its index still checks out): not held, so that the
+        // shared location's copy is fetched again over it — held, its log files would never come
+        this.reportBad(e.bad);
+        this.packs.remove(p);
       }
     }
     for (const f of files) {

@@ -130,7 +130,7 @@ export function loadSnapshot(snap: OpenedSnapshot, state: PracticeState, covered
   }
   if (counts) {
     // version 2: "<device>:<seq>" → count; version 3: packed per device (device-log.ts)
-    const places = snap.header.v === 2 ? Object.entries(counts.byWhere ?? {}).map(([w, n]): [string, number, number] => [w.slice(0, w.lastIndexOf(':')), Number(w.slice(w.lastIndexOf(':') + 1)), n]) : unpackCounts(counts);
+    const places = snap.header.v === 2 ? Object.entries(counts.byWhere ?? {}).map(([w, n]): [string, number, number] => [w.slice(0, w.lastIndexOf(':')), Number(w.slice(w.lastIndexOf(':') + 1)), n]) : unpackCounts(counts, versions);
     if (!places || !state.restoreCounts(counts.byDevice, places, versions)) throw bad('its counts do not match its records');
     newest = state.newest = counts.newest;
   }
