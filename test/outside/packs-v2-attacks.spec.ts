@@ -70,10 +70,11 @@ describe('packs of version 2 under attack', () => {
     expect(await c.store.history('clients', 'A-0')).toHaveLength(2);
   });
 
-  test('a pack of a PC’s local replica cut short by a disk tool: reported at the next open, fetched again from the shared folder, history() reads it', async () => {
+  /** A packs five log files (and edits one record again); B takes the pack. */
+  async function packTakenByB(): Promise<{ store: Awaited<ReturnType<typeof newSharedStore>>; a: Device; b: Device; pack: string }> {
     const store = await newSharedStore(PASS);
     const a = await openDevice(store, 'A', { exchange: FAST });
-    let b = await openDevice(store, 'B', { exchange: FAST });
+    const b = await openDevice(store, 'B', { exchange: FAST });
     devices = [a, b];
     await edits(a, 5);
     await a.store.put('clients', 'A-0', { n: 0, by: 'A', edited: true });
@@ -81,42 +82,41 @@ describe('packs of version 2 under attack', () => {
     await syncAll([a, b], 4);
     const [pack] = names(b.localRoot, Paths.packsDir(a.id));
     expect(pack).toBeDefined();
+    return { store, a, b, pack: pack };
+  }
+
+  test('a pack of a PC’s local replica cut short by a disk tool: reported at the next open, fetched again from the shared folder, history() reads it', async () => {
+    const { store, a, b: first, pack } = await packTakenByB();
+    let b = first;
     expect(await b.replica.writeSnapshot()).toBeDefined(); // B opens from a snapshot that counts the pack's log files as held
     const want = await ids(b);
     await b.store.close();
-    const file = path.join(b.localRoot, Paths.packsDir(a.id), pack!);
+    const file = path.join(b.localRoot, Paths.packsDir(a.id), pack);
     fs.truncateSync(file, fs.statSync(file).size - 50);
     b = await openDevice(store, 'B', { id: b.id, localRoot: b.localRoot, exchange: FAST });
     devices[1] = b;
-    expect(b.replica.badFiles.some((f) => f.path.endsWith(pack!))).toBe(true);
+    expect(b.replica.badFiles.some((f) => f.path.endsWith(pack))).toBe(true);
     await syncAll([a, b], 3);
-    expect(fs.statSync(file).size).toBe(fs.statSync(path.join(store.shared, Paths.packsDir(a.id), pack!)).size);
+    expect(fs.statSync(file).size).toBe(fs.statSync(path.join(store.shared, Paths.packsDir(a.id), pack)).size);
     expect(await ids(b)).toEqual(want);
     expect((await b.store.history('clients', 'A-0')).map((r) => r.data)).toEqual([{ n: 0, by: 'A' }, { n: 0, by: 'A', edited: true }]);
   });
 
   test('a section of a pack in a PC’s local replica changed in place (its index intact), the PC opening without a snapshot: reported, fetched again, every record back', async () => {
-    const store = await newSharedStore(PASS);
-    const a = await openDevice(store, 'A', { exchange: FAST });
-    let b = await openDevice(store, 'B', { exchange: FAST });
-    devices = [a, b];
-    await edits(a, 5);
-    await a.store.put('clients', 'A-0', { n: 0, by: 'A', edited: true });
-    await a.replica.sealNow();
-    await syncAll([a, b], 4);
-    const [pack] = names(b.localRoot, Paths.packsDir(a.id));
+    const { store, a, b: first, pack } = await packTakenByB();
+    let b = first;
     expect(names(b.localRoot, Paths.logDir(a.id))).toHaveLength(1); // log file 6 only: 1…5 are in the pack alone
     const want = await ids(a);
     await b.store.close();
-    const file = path.join(b.localRoot, Paths.packsDir(a.id), pack!);
+    const file = path.join(b.localRoot, Paths.packsDir(a.id), pack);
     const bytes = fs.readFileSync(file);
     bytes[bytes.length - 30]! ^= 1; // inside the last section
     fs.writeFileSync(file, bytes);
     b = await openDevice(store, 'B', { id: b.id, localRoot: b.localRoot, exchange: FAST });
     devices[1] = b;
-    expect(b.replica.badFiles.some((f) => f.path.endsWith(pack!))).toBe(true);
+    expect(b.replica.badFiles.some((f) => f.path.endsWith(pack))).toBe(true);
     await syncAll([a, b], 3);
-    expect(fs.readFileSync(file).equals(fs.readFileSync(path.join(store.shared, Paths.packsDir(a.id), pack!)))).toBe(true);
+    expect(fs.readFileSync(file).equals(fs.readFileSync(path.join(store.shared, Paths.packsDir(a.id), pack)))).toBe(true);
     expect(await ids(b)).toEqual(want);
     expect((await b.store.history('clients', 'A-0')).map((r) => r.data)).toEqual([{ n: 0, by: 'A' }, { n: 0, by: 'A', edited: true }]);
   });

@@ -108,6 +108,7 @@ class SimDevice {
     this.plugin = r.plugin;
     this.sync = undefined;
     r.plugin.storageProviders[0]!.sync$.subscribe((s) => (this.sync = s));
+    if (process.env.CAMPAIGN_DEBUG) r.plugin.storageProviders[0]!.access$.subscribe((a) => console.log(`PC${this.index} access: ${a.state}${'reason' in a && a.reason ? ` (${String(a.reason)})` : ''}`));
   }
 
   /** First start: set up through the settings page (create on the first device, join on the others). */
