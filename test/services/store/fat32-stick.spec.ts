@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Paths, segmentName } from '../../../src/services/store/format';
 import { accessOfHealth } from '../../../src/services/cloud-storage-service';
+import { COARSE_RECHECK_MS } from '../../../src/services/store/refused-files';
 import { FAT32, Fat32Medium, fatCapacity, fatEntries } from '../../support/fat32-medium';
 import { newSharedStore, openDevice, type Device } from '../../support/store-fixture';
 
@@ -105,6 +106,44 @@ describe('presence on a stick (times in 2 s steps)', () => {
     expect(fs.statSync(presence).size).toBeGreaterThan(0);
     // each time B counted A's announced change as awaited: never "in sync" while it was on its way
     expect(rounds).toEqual([1, 1]);
+    for (const d of [a, b]) await d.store.close();
+  });
+});
+
+describe('a damaged log file written again on a stick (times in 2 s steps)', () => {
+  test('one refused and then mended within the same step, at the same size, is read again and taken', async () => {
+    const store = await newSharedStore();
+    const a = await openDevice(store, 'PC-A', { medium: new Fat32Medium(store.shared), exchange: { heartbeatMs: 600_000, auditMs: 0 } });
+    const b = await openDevice(store, 'PC-B', { medium: new Fat32Medium(store.shared), exchange: { heartbeatMs: 600_000 } });
+    for (const d of [a, b, a, b]) await d.exchange.exchange();
+    await a.replica.put('clients', 'a1', { n: 1 });
+    await a.replica.sealNow();
+    await a.exchange.exchange();
+    const logDir = path.join(store.shared, Paths.logDir(a.id));
+    const file = path.join(logDir, fs.readdirSync(logDir).sort().pop()!);
+    // a bit flipped on the stick (the campaign's bit-flip), at the start of one of FAT's 2 s steps
+    const stepStart = Math.floor(Date.now() / FAT32.timeStepMs) * FAT32.timeStepMs;
+    const bytes = fs.readFileSync(file);
+    bytes[Math.floor(bytes.length / 2)]! ^= 0x10;
+    fs.writeFileSync(file, bytes);
+    fs.utimesSync(file, new Date(stepStart + 100), new Date(stepStart + 100));
+    await b.exchange.exchange(); // B reads the damaged copy and refuses it
+    expect(b.replica.badFiles.map((x) => x.path)).toContain(path.relative(store.shared, file));
+    expect(await b.replica.get('clients', 'a1')).toBeUndefined();
+    await a.exchange.exchange(); // A's full check finds its own file damaged and writes it again: same name, same size
+    expect(fs.readFileSync(file).equals(bytes)).toBe(false);
+    expect(fs.statSync(file).size).toBe(bytes.length);
+    // … within the same 2 s step: on the stick the mended file has the damaged one's size and time
+    fs.utimesSync(file, new Date(stepStart + 900), new Date(stepStart + 900));
+    // the step over (the rounds of a few seconds later): B looks at the file once more and takes it
+    const realNow = Date.now.bind(Date);
+    const later = jest.spyOn(Date, 'now').mockImplementation(() => realNow() + COARSE_RECHECK_MS);
+    try {
+      for (let i = 0; i < 3; i++) await b.exchange.exchange();
+    } finally {
+      later.mockRestore();
+    }
+    expect(await b.replica.get('clients', 'a1')).toBeDefined();
     for (const d of [a, b]) await d.store.close();
   });
 });

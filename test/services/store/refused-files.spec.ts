@@ -3,7 +3,7 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { RefusedFiles } from '../../../src/services/store/refused-files';
+import { COARSE_RECHECK_MS, RefusedFiles } from '../../../src/services/store/refused-files';
 import { newSharedStore, openDevice } from '../../support/store-fixture';
 
 const MiB = 1 << 20;
@@ -77,5 +77,23 @@ describe('the memory of refused files', () => {
     expect(m.has('f9', { size: 9, mtimeMs: 10, ctimeMs: 9 })).toBe(false); // another time: read again
     expect(m.has('f9', { size: 8, mtimeMs: 9, ctimeMs: 9 })).toBe(false); // another size: read again
     expect(m.has('f9', { size: 9, mtimeMs: 9, ctimeMs: 10 })).toBe(false); // written in place, mtime set back: read again
+  });
+
+  test('a stamp in whole seconds (FAT, a server) is looked at once more after its step; refused again then, it stands', () => {
+    let now = 1_000_000;
+    const m = new RefusedFiles(10, () => now);
+    const coarse = { size: 100, mtimeMs: 1_784_000_000_000, ctimeMs: 1_784_000_000_000 };
+    m.add('f', coarse);
+    expect(m.has('f', coarse)).toBe(true); // within the step: not read again
+    now += COARSE_RECHECK_MS;
+    expect(m.has('f', coarse)).toBe(false); // a same-size rewrite in that step would look the same: read once more
+    m.add('f', coarse); // refused again at the same stamp
+    now += 60_000;
+    expect(m.has('f', coarse)).toBe(true); // for good, until it changes
+    expect(m.has('f', { ...coarse, mtimeMs: coarse.mtimeMs + 2000 })).toBe(false);
+    const fine = { size: 100, mtimeMs: 1_784_000_000_123.456, ctimeMs: 1_784_000_000_123.456 };
+    m.add('g', fine);
+    now += 60_000;
+    expect(m.has('g', fine)).toBe(true); // a file system's fine times: once is enough
   });
 });
