@@ -377,13 +377,7 @@ export function resolveKeys(keyring: Keyring, files: readonly NamedKeyFile[], no
   const after = (h: string, k: string) => h !== k && (descends(h, k) || reachable(h).has(k));
 
   // The anchor: kept in the keychain; for an entry from before anchors, the newest generation held.
-  // An anchor whose key file is not here (believed) is not written with: a replica put back from a
-  // backup taken before this PC changed the passphrase, the key file never sent — no other PC can ever
-  // hold that key, so what is sealed under it would reach nobody. The newest generation held is written
-  // with instead (the PC is behind where a newer one exists: the person enters that passphrase); the key
-  // stays held (what was sealed under it stays readable here, and format 2 packs it under the live key).
-  const anchorHere = keyring.anchor !== undefined && keyring.has(keyring.anchor) && isGen(keyring.anchor);
-  let w = anchorHere ? keyring.anchor! : legacyAnchor(keyring, believed);
+  let w = keyring.anchor !== undefined && keyring.has(keyring.anchor) ? keyring.anchor : legacyAnchor(keyring, believed);
   for (const seen = new Set<string>([w]); ; ) {
     const next = keyring.ids.filter((h) => isGen(h) && after(h, w));
     // strictly after (w is not after it) first; where both hold each other's key (a crossing
