@@ -24,7 +24,8 @@ interface Refusal extends FileStamp {
   readonly recheckAt?: number;
 }
 
-const sameStamp = (a: FileStamp, b: FileStamp) => a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs;
+/** The same state of a file: size, modification time and change time (a server's tag). */
+export const sameStamp = (a: FileStamp, b: FileStamp) => a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs;
 
 export class RefusedFiles {
   protected readonly refused = new Map<string, Refusal>(); // path → stamp when refused, oldest first

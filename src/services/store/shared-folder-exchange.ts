@@ -16,7 +16,7 @@ import { FolderAudit } from './folder-audit';
 import { LogListings } from './log-listings';
 import { listOrNone, sameLocation, type Medium, type MediumStat, type WriteMode } from './medium';
 import { BadFileError, HeldFileError, KeyMissingError, ReplicaFolder, UnreadableEntryError, asUnreadable, readBounded, type BadFile, type ListedSegment, type PackFile } from './replica-folder';
-import { RefusedFiles } from './refused-files';
+import { RefusedFiles, sameStamp } from './refused-files';
 import { Budget, RotatingReads, ascending, descending } from './rotating-reads';
 import type { Carrier, CarrierHealth, DeviceSeen, MissingChanges, MovedTo, ReplicaPort, TooLargeFile } from './replica-port';
 
@@ -1040,7 +1040,7 @@ export class SharedFolderExchange implements Carrier {
             const known = this.presences.get(dev);
             // a folder's presence is read every round (a local read costs no request, and a stick's or an
             // old file system's times come in 1–2 s steps: two rewrites of one size in a step look alike)
-            if (known && !this.completeRound && this.io.root === undefined && sameStamp(known.stamp, at)) return known.read;
+            if (known && !this.completeRound && this.io.root === undefined && known.stamp.kind === at.kind && sameStamp(known.stamp, at)) return known.read;
             this.presences.delete(dev);
             const read = await this.shared.readPresence(dev, at);
             this.presences.set(dev, { stamp: at, read });
@@ -1061,6 +1061,8 @@ export class SharedFolderExchange implements Carrier {
       }
       if (!p) return false;
       const thisDevice = dev === me;
+      // read under a live key (and vouched from, below): the first write need not read it again
+      if (thisDevice && p.sealedUnder !== undefined && live.includes(p.sealedUnder)) this.ownPresenceLooked = true;
       if (!thisDevice && (p.sealedUnder === undefined || !live.includes(p.sealedUnder))) {
         // written under a replaced key: nothing in it is taken (a PC not given the new passphrase
         // yet, or someone with an old one); the PC is shown from its card and the file's time, and a PC
@@ -1427,11 +1429,6 @@ function sleep(ms: number): Promise<void> {
 type SegmentFileOf = ReturnType<ReplicaPort['ownLogFiles']>[number];
 
 type PresenceReading = NonNullable<Awaited<ReturnType<ReplicaFolder['readPresence']>>>;
-
-/** The same state of a file: size, modification time and change time (a server's tag). */
-function sameStamp(a: MediumStat, b: MediumStat): boolean {
-  return a.kind === b.kind && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs;
-}
 
 /** Own log files per pack by default (ExchangeOptions.packMinFiles). */
 export const PACK_MIN_FILES = 500;
