@@ -84,7 +84,7 @@ describe('single writer', () => {
     leftByDeadProcess(d.localRoot);
     const t = Date.now();
     const r = await PracticeReplica.open({ localRoot: d.localRoot, header: store.header, key: store.key, deviceId: d.id, deviceName: 'PC1', userName: 'x' });
-    expect(Date.now() - t).toBeLessThan(1000);
+    expect(Date.now() - t).toBeLessThan(5000); // waiting for the lock to turn stale would be 10 s; the bound leaves room for a loaded machine
     expect(JSON.parse(fs.readFileSync(path.join(d.localRoot, 'replica.owner.json'), 'utf8')).pid).toBe(process.pid);
     await r.close();
     expect(fs.existsSync(path.join(d.localRoot, 'replica.owner.json'))).toBe(false);
