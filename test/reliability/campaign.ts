@@ -291,10 +291,14 @@ export async function runSchedule(seed: number, devices: number, operations: num
   const inSync = { checks: 0, deferred: 0, falseInSync: [] as string[] };
   let restoredFolders = 0;
   /** Per device: its app-data backup, and how many acknowledged changes there were when it was taken. */
-  const backups: ({ dir: string; ackedBefore: number } | undefined)[] = ds.map(() => undefined);
+  const backups: ({ dir: string; ackedBefore: number; at: number } | undefined)[] = ds.map(() => undefined);
   let ackCount = 0; // acknowledged changes ever (acked shrinks when a restored disk takes some along)
   const ackSeq = new Map<string, number>(); // version → its number in ackCount
   const passphrases = [PASS]; // every passphrase ever set, oldest first
+  /** Who set each passphrase after the set-up, and when: one whose key file went with a restored disk opens nothing, and may not. */
+  const setBy = new Map<string, { dev: number; at: number }>();
+  /** Passphrases whose key file went with a restored disk (never sent anywhere): like its unsent changes, not a product loss. */
+  const goneWithDisk = new Set<string>();
   const newestFirst = () => [...passphrases].reverse();
   const pp = { changes: 0, entries: 0, violations: [] as string[] };
   /** A person at this PC enters the passphrase set elsewhere, trying the ones they were told, newest first. */
@@ -437,7 +441,7 @@ export async function runSchedule(seed: number, devices: number, operations: num
       // the backup is taken while the app is closed (a copy of a live folder is not a backup)
       const dir = path.join(root, `app-data-${d.index}-backup-${ackCount}`);
       await d.restart(opts.passphraseChanges ? newestFirst() : [], () => fs.cpSync(d.appDataDir, dir, { recursive: true }));
-      backups[d.index] = { dir, ackedBefore: ackCount };
+      backups[d.index] = { dir, ackedBefore: ackCount, at: Date.now() };
       appData.backups++;
       restarts++;
       return;
@@ -453,6 +457,23 @@ export async function runSchedule(seed: number, devices: number, operations: num
           for (const id of IDS) for (const h of await o.store.history('clients', id)) reached.add(h.version);
       const gone = new Set(acked.filter((a) => a.dev === d.index && ackSeq.get(a.version)! >= backup.ackedBefore && !reached.has(a.version)).map((a) => a.version));
       appData.forgiven += gone.size;
+      // a passphrase set on this PC after the backup whose key file reached no folder copy and no other PC
+      const keyDirs = [...folders, ...ds.filter((o) => o !== d).flatMap((o) => {
+        const replicas = path.join(o.appDataDir, 'cloud-storage', 'replicas');
+        return fs.existsSync(replicas) ? fs.readdirSync(replicas).map((r) => path.join(replicas, r)) : [];
+      })];
+      if (env) keyDirs.length = 0; // a server: its disk is read below
+      for (const [pass, by] of setBy) {
+        if (by.dev !== d.index || by.at < backup.at || goneWithDisk.has(pass)) continue;
+        let reached = false;
+        for (const dir of keyDirs) {
+          const hdr = await ReplicaFolder.readHeader(dir).catch(() => undefined);
+          if (!hdr || hdr.kind !== 'ok') continue;
+          for (const { file: f } of await ReplicaFolder.keyFilesAt(dir, hdr.header.storeId).catch(() => [])) if (f.t === 'key' && (await unlockKeyFile(f, pass))) reached = true;
+          if (reached) break;
+        }
+        if (!reached && !env) goneWithDisk.add(pass);
+      }
       if (process.env.CAMPAIGN_DEBUG) console.log(`[${Date.now() - T0} ms] PC${d.index}'s app data restored (backup after ${backup.ackedBefore} acknowledged); gone with the disk: ${[...gone].join() || 'none'}`);
       acked = acked.filter((a) => !gone.has(a.version));
       for (let k = observed.length - 1; k >= 0; k--) if (gone.has(observed[k]!.version)) observed.splice(k, 1);
@@ -651,6 +672,7 @@ export async function runSchedule(seed: number, devices: number, operations: num
       }
       if (!out.ok) throw new Error(`PC0: the set-up's passphrase change failed: ${out.en}`);
       passphrases.push(next);
+      setBy.set(next, { dev: 0, at: Date.now() });
       pp.changes++;
       // and the key file is in the cloud's copy before the first draw (else the fault found nothing to delete)
       await ds[0]!.store!.flush({ timeoutMs: 3000 });
@@ -733,6 +755,7 @@ export async function runSchedule(seed: number, devices: number, operations: num
           if (process.env.CAMPAIGN_DEBUG) console.log(`[${Date.now() - T0} ms] PC${d.index} change-passphrase: ${out.ok} ${out.en}`);
           if (out.ok) {
             passphrases.push(next);
+            setBy.set(next, { dev: d.index, at: Date.now() });
             pp.changes++;
             break;
           }
@@ -775,7 +798,7 @@ export async function runSchedule(seed: number, devices: number, operations: num
       }
       const views = await Promise.all(ds.map((d) => view(d.store!)));
       agreed = views.every((v) => isDeepStrictEqual(v, views[0])) && ds.every((d) => d.keys.upToDate && d.keys.current === ds[0]!.keys.current) && (worker.runs === 0 || (await workerArrived(ds[0]!)).length === 0);
-      if (process.env.CAMPAIGN_DEBUG) console.log(`[${Date.now() - T0} ms] quiescence round ${round}: agreed ${agreed}, ${ds.map((d) => `PC${d.index} ${d.sync?.state}`).join(' ')}`);
+      if (process.env.CAMPAIGN_DEBUG) console.log(`[${Date.now() - T0} ms] quiescence round ${round}: agreed ${agreed}, ${ds.map((d) => `PC${d.index} ${d.sync?.state} (awaited ${d.sync?.awaited}; key ${JSON.stringify(d.keys)})`).join(' ')}`);
     }
     for (const p of proxies) p.clear();
     await stopIdleWorker();
@@ -837,7 +860,7 @@ export async function runSchedule(seed: number, devices: number, operations: num
       for (const p of passphrases) {
         const r = await keyringFromPassphrase(hdr.header, files, p);
         const no = `passphrase no. ${passphrases.indexOf(p) + 1}`;
-        if (r.kind === 'wrong') pp.violations.push(`${no} opens nothing`);
+        if (r.kind === 'wrong' && !goneWithDisk.has(p)) pp.violations.push(`${no} opens nothing`);
         const opens = r.kind === 'ok' && r.keyring.has(current);
         const gen = await generationOf(p);
         if (gen === current) currentOpens ||= opens;

@@ -36,6 +36,10 @@ const FAULT_REGRESSIONS: [number, number, number, 'cloud' | 'usb', string][] = [
   // a PC's app data put back after two passphrase changes: its own later log files, under keys it had
   // replaced since, were held on the PC itself, and lost once the stick was emptied (fixed: its own presence vouches)
   [2147483617, 2, 60, 'usb', 'ypf'],
+  // a PC's app data put back from a backup taken before it changed the passphrase while the stick was away:
+  // the key file of that generation went with the disk, yet the PC went on writing with the key (its
+  // keychain's anchor), which no other PC could ever get (fixed: an anchor whose key file is nowhere is not written with)
+  [222, 3, 60, 'usb', 'ypf'],
 ];
 
 /**

@@ -270,6 +270,13 @@ export interface KeyState {
    * current. Everything sealed under another key is retired here (docs/PASSPHRASE.md, "Retired keys").
    */
   readonly live: readonly string[];
+  /**
+   * The generation this device last adopted (changed to, or entered) when its key file is not here:
+   * a replica put back from a backup taken before the change. Not written with (no other PC could
+   * read it) until its key file arrives; meanwhile this device's own presence sealed under it is still
+   * its own word (docs/PASSPHRASE.md, "Retired keys"). Absent in every other case.
+   */
+  readonly awaitedAnchor?: string;
 }
 
 /** How far ahead of this device's clock a key file may be dated (clocks of PCs and cloud servers differ). */
@@ -377,7 +384,17 @@ export function resolveKeys(keyring: Keyring, files: readonly NamedKeyFile[], no
   const after = (h: string, k: string) => h !== k && (descends(h, k) || reachable(h).has(k));
 
   // The anchor: kept in the keychain; for an entry from before anchors, the newest generation held.
-  let w = keyring.anchor !== undefined && keyring.has(keyring.anchor) ? keyring.anchor : legacyAnchor(keyring, believed);
+  // An anchor whose key file is not here (believed) is not written with: a replica put back from a
+  // backup taken before this PC changed the passphrase, the key file never sent — no other PC can ever
+  // hold that key, so what is sealed under it would reach nobody. The newest generation held is written
+  // with instead (the PC is behind where a newer one exists: the person enters that passphrase); the key
+  // stays held (what was sealed under it stays readable here, and format 2 packs it under the live key).
+  // The anchor itself stays in the keychain (`awaitedAnchor`): when its key file does arrive (it had
+  // reached the shared folder before the disk was put back), it is written with again.
+  const anchorHeld = keyring.anchor !== undefined && keyring.has(keyring.anchor);
+  const anchorHere = anchorHeld && isGen(keyring.anchor!);
+  const awaitedAnchor = anchorHeld && !anchorHere ? keyring.anchor : undefined;
+  let w = anchorHere ? keyring.anchor! : legacyAnchor(keyring, believed);
   for (const seen = new Set<string>([w]); ; ) {
     const next = keyring.ids.filter((h) => isGen(h) && after(h, w));
     // strictly after (w is not after it) first; where both hold each other's key (a crossing
@@ -388,7 +405,7 @@ export function resolveKeys(keyring: Keyring, files: readonly NamedKeyFile[], no
     seen.add(pick);
     w = pick;
   }
-  keyring.anchor = w;
+  keyring.anchor = awaitedAnchor !== undefined && w === legacyAnchor(keyring, believed) ? awaitedAnchor : w;
   keyring.use(w);
   const descendants = [...believed.keys()].filter((id) => descends(id, w));
   const lacking = descendants.filter((id) => !keyring.has(id));
@@ -419,6 +436,7 @@ export function resolveKeys(keyring: Keyring, files: readonly NamedKeyFile[], no
     unlinked,
     generations: [...believed.values()].sort((a, b) => (newer(a, b) ? 1 : -1)).map((f) => f.keyId),
     live: upToDate ? [w] : [],
+    ...(awaitedAnchor !== undefined && keyring.anchor === awaitedAnchor ? { awaitedAnchor } : {}),
   };
 }
 

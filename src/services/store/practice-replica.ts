@@ -654,6 +654,10 @@ export class PracticeReplica implements ReplicaPort {
     return this.keys.state.live;
   }
 
+  awaitedAnchor(): string | undefined {
+    return this.keys.state.awaitedAnchor;
+  }
+
   async acceptKeyFiles(files: readonly { hash: string; bytes: Uint8Array }[]): Promise<boolean> {
     for (const f of files) await this.local.write(Paths.keyFile(f.hash), f.bytes);
     return this.refreshKeys();

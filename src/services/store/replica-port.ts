@@ -97,6 +97,8 @@ export interface ReplicaPort {
   tips(): Record<string, [number, string]>;
   /** The keys a presence or log file must be sealed under to be taken as it is (KeyState.live). */
   liveKeys(): readonly string[];
+  /** The generation this device adopted whose key file is not here (KeyState.awaitedAnchor): its own presence sealed under it is still its own word. */
+  awaitedAnchor(): string | undefined;
   /** Keeps and applies a log file; its records are announced at once, the conflicts at `received`. */
   acceptLogFile(f: SegmentFile, bytes: Uint8Array, seg: Segment): Promise<void>;
   /** The carrier has handed over what it brought in this round (also after a failure half-way): what it kept is made durable. */

@@ -135,6 +135,8 @@ export class SharedFolderExchange implements Carrier {
   protected presenceWritten = false;
   /** The presence found in the shared location was read before this run's first write of its own (`lookedAtOwnPresence`). */
   protected ownPresenceLooked = false;
+  /** The own tip this device's presence in the shared location named (its word), while the replica has not taken it yet (`ownTips`). */
+  protected ownWord: [number, string] | undefined;
   protected lastPresence = { news: '', at: 0 };
   // What is known to be in place already, so a round does not ask the disk again every 2 s.
   protected cardInShared = false;
@@ -944,7 +946,7 @@ export class SharedFolderExchange implements Carrier {
       lastSeq: mine.length ? mine[mine.length - 1]!.seq : 0,
       changeCount: Math.max(0, changeCount - this.pendingUploads()),
       // vouched for only by a device that writes with the live key (a device behind vouches for nothing)
-      ...(live.length ? { tips: boundedTips(this.replica.tips(), me) } : {}),
+      ...(live.length ? { tips: boundedTips(this.ownTips(), me) } : {}),
       formats: [...this.formats],
       ...(live.length ? { holds: boundedHolds(this.replica.holds(), me), packs: this.replica.ownPacks().slice(-400).map((p) => p.hash) } : {}),
       ...(live.length && Object.keys(this.replica.removedDevices()).length ? { removed: Object.fromEntries(Object.entries(this.replica.removedDevices()).slice(0, 400)) } : {}),
@@ -969,8 +971,10 @@ export class SharedFolderExchange implements Carrier {
    * its own presence is what says they are its own. True when something new is vouched for.
    */
   protected vouchFrom(dev: string, p: PresenceReading): boolean {
-    if (p.sealedUnder === undefined || !this.replica.liveKeys().includes(p.sealedUnder)) return false;
+    if (!this.isWordOf(dev, p)) return false;
     let news = false;
+    const ownTip = dev === this.replica.deviceId ? p.presence.tips?.[dev] : undefined;
+    if (ownTip && (!this.ownWord || ownTip[0] > this.ownWord[0])) this.ownWord = [ownTip[0], ownTip[1]];
     if (p.presence.packs) {
       const known = this.vouchedPacks.get(dev);
       const now = new Set(p.presence.packs);
@@ -983,10 +987,40 @@ export class SharedFolderExchange implements Carrier {
   }
 
   /**
+   * A presence is its device's word here when sealed under a live key; this device's own also when
+   * sealed under the generation it adopted whose key file has not arrived (a replica put back from a
+   * backup taken before it changed the passphrase; KeyState.awaitedAnchor): nobody else wrote that.
+   */
+  protected isWordOf(dev: string, p: PresenceReading): boolean {
+    if (p.sealedUnder === undefined) return false;
+    if (this.replica.liveKeys().includes(p.sealedUnder)) return true;
+    return dev === this.replica.deviceId && p.sealedUnder === this.replica.awaitedAnchor();
+  }
+
+  /**
+   * What this device's presence names as its own tip: the newest of its log files applied here, or
+   * the tip its own presence in the shared location named, while that is newer — a replica put back from a backup
+   * has not taken its own later files yet, and a presence naming only the older tip would take back the
+   * word for them (a restart before they arrive would then hold them as sealed under replaced keys).
+   */
+  protected ownTips(): Record<string, [number, string]> {
+    const me = this.replica.deviceId;
+    const tips = this.replica.tips();
+    const word = this.ownWord;
+    if (!word) return tips;
+    if (tips[me] && tips[me]![0] >= word[0]) {
+      this.ownWord = undefined; // taken (or written past): the replica's own tip says it from now on
+      return tips;
+    }
+    return { ...tips, [me]: word };
+  }
+
+  /**
    * Before this run first writes its presence, the one in the shared location is read: it may be the
    * only word for this device's own later log files (the replica put back from a backup while the
    * shared copy went on; `vouchFrom`), and the write would replace it. One sealed under a key this PC
-   * does not hold is not written over (false); a damaged one is. False too while it cannot be read.
+   * does not hold is not written over (false), nor one sealed under the generation it adopted whose key
+   * file has not arrived (until it arrives); a damaged one is. False too while it cannot be read.
    */
   protected async lookedAtOwnPresence(): Promise<boolean> {
     if (this.ownPresenceLooked) return true;
@@ -995,6 +1029,9 @@ export class SharedFolderExchange implements Carrier {
       const st = await this.presenceStat(me);
       const p = st ? await this.shared.readPresence(me, st) : undefined;
       if (p) this.vouchFrom(me, p);
+      // sealed under the generation this device adopted whose key file has not arrived: written over
+      // under an older key, it would no longer vouch once that key file is here and the key live again
+      if (p && p.sealedUnder !== undefined && p.sealedUnder === this.replica.awaitedAnchor()) return false;
     } catch (e) {
       if (!(e instanceof BadFileError) || e instanceof KeyMissingError) return false;
     }

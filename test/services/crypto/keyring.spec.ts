@@ -205,3 +205,27 @@ describe('two changes at the same time', () => {
     );
   });
 });
+
+describe('an anchor whose key file is nowhere', () => {
+  test('a replica put back from a backup taken before this PC changed the passphrase (the key file never sent): not written with, the newest generation held is; written with again once its key file is back', async () => {
+    const { k0, file, key } = await storeWithRotation();
+    const kc = copy(k0);
+    kc.add(file.keyId, key);
+    // the keychain: the new generation is the anchor (this PC changed the passphrase)
+    expect(resolveKeys(kc, [named(file)]).current).toBe(file.keyId);
+    expect(kc.anchor).toBe(file.keyId);
+    // the replica put back: its key file is gone; a key no other PC can ever get is not sealed with
+    const st = resolveKeys(kc, []);
+    expect(st.current).toBe(HEADER_KEY_ID);
+    expect(kc.current.id).toBe(HEADER_KEY_ID);
+    expect(kc.has(file.keyId)).toBe(true); // still held: what was sealed under it stays readable here
+    expect(st.live).toEqual([HEADER_KEY_ID]);
+    expect(st.awaitedAnchor).toBe(file.keyId); // and still adopted: this PC's own presence under it is its word
+    expect(kc.anchor).toBe(file.keyId); // the keychain keeps it
+    // the key file back (it had reached the shared folder after all): written with again
+    const back = resolveKeys(kc, [named(file)]);
+    expect(back.current).toBe(file.keyId);
+    expect(back.awaitedAnchor).toBeUndefined();
+    expect(kc.current.id).toBe(file.keyId);
+  });
+});

@@ -5,6 +5,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Keyring, keyringFromPassphrase } from '../../../src/services/crypto/keyring';
+import { sealedKeyId } from '../../../src/services/crypto/store-crypto';
 import { HybridClock } from '../../../src/services/store/hybrid-clock';
 import { ReplicaFolder } from '../../../src/services/store/replica-folder';
 import { Paths, type Change } from '../../../src/services/store/format';
@@ -133,6 +134,96 @@ describe('log files under a replaced key', () => {
     await syncAll([a, b, a, b]);
     expect(await names(b)).toEqual(['nach-backup', 'vor-backup']);
     expect(b.exchange.heldCount).toBe(0);
+  });
+
+  test('two passphrase changes after the backup, the last one\'s key file not in the replica put back: the PC writes with the key it has meanwhile, keeps its own presence, and takes all its later files — also after a restart at once', async () => {
+    // found by the campaign (seeds 222 and 2147483617): the keychain names a generation whose key file
+    // the replica put back does not hold. Writing with it reached nobody when that file was nowhere
+    // (222); not writing with it made the PC write over its own presence, the only word for its later
+    // files under the key between, with one under the older key (2147483617)
+    const store = await newSharedStore(OLD);
+    let a = await openDevice(store, 'A');
+    devices = [a];
+    await a.store.put('clients', 'vor-backup', { n: 1 });
+    await syncAll([a]);
+    await a.store.close();
+    const backup = tempDir('cs-app-data-backup-');
+    fs.cpSync(a.localRoot, backup, { recursive: true });
+    a = await openDevice(store, 'A', { id: a.id, localRoot: a.localRoot });
+    devices = [a];
+    await a.replica.changePassphrase(NEW, 'A');
+    await a.store.put('clients', 'zwischen', { n: 2 }); // under the key between
+    await syncAll([a]);
+    await a.replica.changePassphrase('drittes Praxis-Passwort', 'A');
+    await syncAll([a]); // its presence now under the newest key, naming 'zwischen'
+    const keyring = a.replica.keyring;
+    const newest = keyring.current.id;
+    await a.store.close();
+    const presence = path.join(store.shared, Paths.presence(a.id));
+    const written = fs.readFileSync(presence);
+    fs.rmSync(a.localRoot, { recursive: true, force: true });
+    fs.cpSync(backup, a.localRoot, { recursive: true });
+    // at the start the PC works on with the key whose key file it has
+    a = await openDevice({ ...store, key: keyring }, 'A', { id: a.id, localRoot: a.localRoot });
+    devices = [a];
+    expect(a.replica.keyState.awaitedAnchor).toBe(newest);
+    expect(a.replica.keyring.current.id).not.toBe(newest); // nobody else could read what it sealed with that
+    await a.store.put('clients', 'nach-restore', { n: 3 });
+    await syncAll([a], 1); // one round, and the PC is killed
+    // its own word for 'zwischen' is not written over under an older key: either left as it was, or
+    // written under the newest key once its key file came in the round (naming 'zwischen' still)
+    const now = fs.readFileSync(presence);
+    expect(now.equals(written) || sealedKeyId(now) === newest).toBe(true);
+    await a.store.close();
+    a = await openDevice({ ...store, key: a.replica.keyring }, 'A', { id: a.id, localRoot: a.localRoot });
+    devices = [a];
+    await syncAll([a], 3);
+    expect(a.replica.keyring.current.id).toBe(newest); // its key file arrived: written with again
+    expect(a.replica.keyState.awaitedAnchor).toBeUndefined();
+    expect(await names(a)).toEqual(['nach-restore', 'vor-backup', 'zwischen']);
+    expect(a.exchange.heldCount).toBe(0);
+    expect(a.exchange.syncStatus.state).toBe('in-sync');
+  });
+
+  test("a restart before its own later file could be taken: the presence it wrote meanwhile still names that file", async () => {
+    const store = await newSharedStore(OLD);
+    let a = await openDevice(store, 'A');
+    devices = [a];
+    await a.store.put('clients', 'vor-backup', { n: 1 });
+    await syncAll([a]);
+    await a.store.close();
+    const backup = tempDir('cs-app-data-backup-');
+    fs.cpSync(a.localRoot, backup, { recursive: true });
+    a = await openDevice(store, 'A', { id: a.id, localRoot: a.localRoot });
+    devices = [a];
+    await a.store.put('clients', 'nach-backup', { n: 2 }); // under the old key
+    await syncAll([a]);
+    await a.replica.changePassphrase(NEW, 'A'); // nothing written under the new key but its presence
+    await syncAll([a]);
+    const keyring = a.replica.keyring;
+    await a.store.close();
+    fs.rmSync(a.localRoot, { recursive: true, force: true });
+    fs.cpSync(backup, a.localRoot, { recursive: true });
+    // the file under the old key cannot be read for now (a sync client still downloading it)
+    const log = path.join(store.shared, 'devices', a.id, 'log');
+    const before = fs.readdirSync(log);
+    a = await openDevice({ ...store, key: keyring }, 'A', { id: a.id, localRoot: a.localRoot });
+    devices = [a];
+    const oldOnes = before.filter((n) => !fs.existsSync(path.join(a.localRoot, 'devices', a.id, 'log', n)));
+    expect(oldOnes).toHaveLength(1); // 'nach-backup'
+    const hidden = oldOnes[0]!;
+    fs.renameSync(path.join(log, hidden), path.join(store.shared, hidden));
+    const presence = path.join(store.shared, Paths.presence(a.id));
+    const written = fs.readFileSync(presence);
+    await syncAll([a], 3);
+    expect(fs.readFileSync(presence).equals(written)).toBe(false); // written again: the new key's file has come, it is live
+    await a.store.close(); // and the PC restarts
+    fs.renameSync(path.join(store.shared, hidden), path.join(log, hidden));
+    a = await openDevice({ ...store, key: keyring }, 'A', { id: a.id, localRoot: a.localRoot });
+    devices = [a];
+    await syncAll([a], 3);
+    expect(await names(a)).toEqual(['nach-backup', 'vor-backup']);
+    expect(a.exchange.heldCount).toBe(0);
   });
 
   test('the whole disk put back, keychain too: the PC does not write over its own presence it cannot read, and takes its later log files once given the new passphrase', async () => {
