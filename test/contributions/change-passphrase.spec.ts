@@ -278,5 +278,57 @@ describe('change-passphrase', () => {
     await third.plugin.unload();
     await a.plugin.unload();
   });
+  test('a change made while the folder was away, then the app data put back from an earlier backup: the PC says the change is lost, works on with the earlier passphrase, and a new change holds everywhere', async () => {
+    const parent = tempDir('cs-usb-');
+    const shared = path.join(parent, 'stick');
+    fs.mkdirSync(shared);
+    const a = await device('Praxis-PC 1', shared, [OLD]);
+    const b = await device('Praxis-PC 2', shared, [OLD]);
+    await (await a.store()).put('clients', 'vor-backup', { n: 1 });
+    await (await a.store()).flush();
+    await a.plugin.unload();
+    const appData = a.h.env.appDataDir;
+    const backup = tempDir('cs-app-data-backup-');
+    fs.cpSync(appData, backup, { recursive: true }); // taken while the app is closed
+    let h = host(a.h.keychain, appData, 'Praxis-PC 1');
+    const before = await openPage(h);
+    expect(await before.plugin.startupGuards[0]!.check()).toMatchObject({ kind: 'proceed' });
+    await before.plugin.storageProviders[0]!.open();
+    fs.renameSync(shared, path.join(parent, 'away')); // the stick is in the drawer
+    h.dialogs.secrets.push(OLD, NEW);
+    const changed = await before.page.invoke('change-passphrase');
+    expect(changed).toMatchObject({ ok: true, message: { en: expect.stringContaining('sent once the shared folder is reachable') } });
+    await before.plugin.unload();
+    // the PC's disk is put back from the backup; the keychain (not part of the app data) keeps the new key
+    fs.rmSync(appData, { recursive: true, force: true });
+    fs.cpSync(backup, appData, { recursive: true });
+    fs.renameSync(path.join(parent, 'away'), shared);
+    h = host(a.h.keychain, appData, 'Praxis-PC 1');
+    const opened = await openPage(h);
+    const page = opened.page;
+    expect(await opened.plugin.startupGuards[0]!.check()).toMatchObject({ kind: 'proceed' });
+    expect(h.dialogs.asked.filter((q) => q.kind === 'secret')).toHaveLength(0); // the keychain holds a key of the store: no prompt
+    const store = await opened.plugin.storageProviders[0]!.open();
+    await waitFor(() => page.item('passphrase-change-lost') !== undefined, 15000, 'the lost change named');
+    expect(page.item('passphrase-change-lost')).toMatchObject({ tone: 'warning', text: { en: expect.stringContaining('previous practice passphrase still holds') } });
+    // it works on with the earlier passphrase: B (which never saw the change) reads what it writes
+    await store.put('clients', 'nach-restore', { n: 2 });
+    await waitFor(async () => (await (await b.store()).get('clients', 'nach-restore')) !== undefined, 15000, 'A’s change on B');
+    expect(b.page.item('passphrase-changed')).toBeUndefined();
+    // changed again (the current passphrase asked is the earlier one): it holds, and B is told
+    const NEWER = 'Zweiter Leuchtturm am Zitronenhain';
+    h.dialogs.secrets.push(OLD, NEWER);
+    expect((await page.invoke('change-passphrase')).ok).toBe(true);
+    await waitFor(() => page.item('passphrase-change-lost') === undefined, 15000, 'the notice gone');
+    const now = opened.plugin.container.get<StoreDiagnostics>(StoreDiagnostics).keyState!;
+    expect(now.awaitedAnchor).toBeUndefined();
+    expect(keychainValue(h)).toMatchObject({ anchor: now.current }); // the keychain names the new generation
+    await waitFor(() => b.page.item('passphrase-changed') !== undefined, 15000, 'B told of the new change');
+    b.h.dialogs.secrets.push(NEWER);
+    expect((await b.page.invoke('enter-passphrase')).ok).toBe(true);
+    await waitFor(() => b.page.item('passphrase-changed') === undefined, 15000, 'B up to date');
+    await opened.plugin.unload();
+    await b.plugin.unload();
+  });
 });
 

@@ -405,7 +405,10 @@ export function resolveKeys(keyring: Keyring, files: readonly NamedKeyFile[], no
     seen.add(pick);
     w = pick;
   }
-  keyring.anchor = awaitedAnchor !== undefined && w === legacyAnchor(keyring, believed) ? awaitedAnchor : w;
+  // the awaited anchor stays until a generation verifiably after it is written with (this PC changed
+  // the passphrase again: its new key file wraps the awaited key)
+  const keepAwaited = awaitedAnchor !== undefined && !after(w, awaitedAnchor);
+  keyring.anchor = keepAwaited ? awaitedAnchor : w;
   keyring.use(w);
   const descendants = [...believed.keys()].filter((id) => descends(id, w));
   const lacking = descendants.filter((id) => !keyring.has(id));
@@ -436,7 +439,7 @@ export function resolveKeys(keyring: Keyring, files: readonly NamedKeyFile[], no
     unlinked,
     generations: [...believed.values()].sort((a, b) => (newer(a, b) ? 1 : -1)).map((f) => f.keyId),
     live: upToDate ? [w] : [],
-    ...(awaitedAnchor !== undefined && keyring.anchor === awaitedAnchor ? { awaitedAnchor } : {}),
+    ...(keepAwaited ? { awaitedAnchor } : {}),
   };
 }
 

@@ -59,7 +59,7 @@ export class ReplicaKeys {
     const learned = this.keyring.size > size;
     if (learned || this.keyring.anchor !== anchor) await this.opts.keepKeys?.(this.keyring).catch(() => this.opts.logger?.warn('cloud-storage: a key learned could not be kept in the keychain; it will be asked for again'));
     const prev = this.subject.value;
-    if (!this.subject.closed && (prev.current !== st.current || prev.upToDate !== st.upToDate || prev.locked.length !== st.locked.length || prev.others.length !== st.others.length || learned)) this.subject.next(st);
+    if (!this.subject.closed && (prev.current !== st.current || prev.upToDate !== st.upToDate || prev.locked.length !== st.locked.length || prev.others.length !== st.others.length || prev.awaitedAnchor !== st.awaitedAnchor || prev.live.join() !== st.live.join() || learned)) this.subject.next(st);
     return learned || this.keyring.current.id !== writing;
   }
 

@@ -13,6 +13,9 @@ import { loadCloudPlugin, makeHost, type TestHost } from '../../support/test-hos
 import { tempDir, waitFor, walk } from '../../support/temp';
 import type { LoadedPlugin } from '../../../dev-host/loader';
 
+/** The running PCs' folder check writes and removes a throwaway file: a copy of the live folder skips it (it may be gone before it is read). */
+const notProbe = (src: string) => !/^\.probe-[0-9a-f]{12}\.tmp$/.test(path.basename(src));
+
 // Several PCs through the loaded plugin, each with its own timers: generous on a loaded machine.
 jest.setTimeout(180_000);
 
@@ -142,7 +145,7 @@ describe('delivery is checked, not assumed', () => {
     const a = await setUp(pc('PC-A'), shared);
     await a.store!.put('clients', 'old', { n: 1 });
     expect((await a.store!.flush({ timeoutMs: 15000 })).pending).toBe(0);
-    fs.cpSync(shared, backup, { recursive: true });
+    fs.cpSync(shared, backup, { recursive: true, filter: notProbe });
     await a.store!.put('clients', 'new', { n: 2 });
     expect((await a.store!.flush({ timeoutMs: 15000 })).pending).toBe(0);
     const dev = fs.readdirSync(path.join(shared, 'devices'))[0]!;
@@ -160,7 +163,7 @@ describe('delivery is checked, not assumed', () => {
     const backup = tempDir('cs-backup2-');
     const a = await setUp(pc('PC-A'), shared);
     const b = await setUp(pc('PC-B'), shared);
-    fs.cpSync(shared, backup, { recursive: true });
+    fs.cpSync(shared, backup, { recursive: true, filter: notProbe });
     await a.store!.put('clients', 'von-a', { n: 1 });
     expect((await a.store!.flush({ timeoutMs: 15000 })).pending).toBe(0);
     await waitFor(async () => (await ids(b)).includes('von-a'), 20000, 'B has it');
