@@ -252,7 +252,12 @@ export class CloudStorageService implements StoreDiagnostics {
       const medium = opts.monitor ? this.media.get(folder) : undefined;
       return this.servers.probe(folder, { expectStoreId, timeoutMs: this.timings.probeTimeoutMs, writeTest: !opts.monitor, ...(medium ? { medium, readHeader: false } : {}) });
     }
-    return this.prober.probe(folder, { expectStoreId, timeoutMs: this.timings.probeTimeoutMs, networkShare: this.isNetworkShare(folder) });
+    return this.prober.probe(folder, {
+      expectStoreId,
+      timeoutMs: this.timings.probeTimeoutMs,
+      networkShare: this.isNetworkShare(folder),
+      ...(expectStoreId !== undefined ? { replicaRoot: this.localReplicaRoot(expectStoreId) } : {}),
+    });
   }
 
   /** Connections to servers, one per address, with the login kept at the time (renewed after a new login). */

@@ -29,6 +29,12 @@ export interface ProbeOptions {
   readonly timeoutMs?: number;
   /** Whether the folder is a network share (EACCES there means "log in", elsewhere "no permission"). */
   readonly networkShare?: boolean;
+  /**
+   * This device's local replica of the expected store: a folder without a header whose only files lie
+   * in folders of PCs it knows (`devices/<id>`) holds remnants of that store (an emptied folder a PC
+   * wrote into while it was being emptied), not another store's files.
+   */
+  readonly replicaRoot?: string;
 }
 
 /** Options of the child process; tests inject a module that makes every fs call hang. */
@@ -76,9 +82,18 @@ const fail = (step, e) => out({ ok: false, step, code: (e && e.code) || 'UNKNOWN
   } catch (e) { return fail('readback', e); }
   finally { try { await fs.promises.unlink(probe); } catch {} }
   const layout = new Set(['devices', 'keys', 'objects', 'snapshots']);
+  // A folder of a PC this device's replica knows (devices/<id> there too) is this store's own: a PC
+  // that was writing while the folder was emptied may have made it again with its file (never another
+  // store's: device ids are random).
+  const replica = process.argv[3] || '';
+  const known = async (d) => {
+    if (!replica || path.dirname(d) !== path.join(dir, 'devices') || !/^[0-9a-f]{32}$/.test(path.basename(d))) return false;
+    try { return (await fs.promises.stat(path.join(replica, 'devices', path.basename(d)))).isDirectory(); } catch { return false; }
+  };
   const noFile = async (d, depth) => {
     for (const e of await fs.promises.readdir(d, { withFileTypes: true })) {
       if (ign(e.name)) continue;
+      if (e.isDirectory() && (await known(path.join(d, e.name)))) continue;
       if (!e.isDirectory() || depth === 0 || !(await noFile(path.join(d, e.name), depth - 1))) return false;
     }
     return true;
@@ -191,7 +206,7 @@ export class SharedFolderProbe {
   async probe(folder: string, opts: ProbeOptions = {}): Promise<ProbeResult> {
     const timeoutMs = opts.timeoutMs ?? 5000;
     const testFile = '.probe-' + crypto.randomBytes(6).toString('hex') + '.tmp';
-    const answer = await this.runChild(CHILD, folder, timeoutMs, undefined, [testFile]);
+    const answer = await this.runChild(CHILD, folder, timeoutMs, undefined, [testFile, opts.replicaRoot ?? '']);
     // killed at the bound, the child may have written its test file and not removed it: a throwaway
     // child removes it (never this process: a hung drive would hold one of the host's threads)
     if (answer === 'timeout' || answer === 'aborted') this.removeLater(path.join(folder, testFile));

@@ -421,12 +421,25 @@ export class SharedFolderExchange implements Carrier {
 
   /**
    * No header, and nothing but system files and the store's folders holding no file (only empty
-   * folders): the store was taken out of the folder. The same rule as the probe's `remnants`.
+   * folders): the store was taken out of the folder. The same rule as the probe's `remnants`: the
+   * folder of a PC this replica knows (its card here) may hold files — a PC writing while the folder
+   * was emptied makes its folder again with the file (device ids are random: never another store's).
    */
   protected async looksEmptied(): Promise<boolean> {
     const names = (await this.io.list('')).map((d) => d.name).filter((n) => !ignorable(n));
     if (!names.every((n) => LAYOUT_DIRS.has(n))) return false;
-    for (const n of names) if (!(await holdsNoFile(this.io, n, 3))) return false;
+    for (const n of names) {
+      if (n !== Paths.devicesDir) {
+        if (!(await holdsNoFile(this.io, n, 3))) return false;
+        continue;
+      }
+      for (const e of await listOrNone(this.io, n)) {
+        if (ignorable(e.name)) continue;
+        if (e.kind !== 'dir') return false;
+        const known = e.name === this.replica.deviceId || (/^[0-9a-f]{32}$/.test(e.name) && (await this.replica.hasDeviceCard(e.name).catch(() => false)));
+        if (!known && !(await holdsNoFile(this.io, path.join(n, e.name), 2))) return false;
+      }
+    }
     return true;
   }
 

@@ -176,6 +176,51 @@ describe('startup guard', () => {
     await p2.unload();
   });
 
+  test("an emptied folder a PC wrote into while it was being emptied (its own folder made again, with a file): restore is offered; another PC's folder of unknown id is not this store's", async () => {
+    // found by the campaign (npm run reliability -- --replay 1746800614 3 cloud 20 f): the write came
+    // between the check that the folder still held the store and the emptying's end
+    const shared = tempDir('cs-shared-');
+    const h = host();
+    const { plugin } = await setUp(h, shared);
+    const store = await plugin.storageProviders[0]!.open();
+    await store.put('clients', 'k1', { name: 'vorher' });
+    await store.flush({ timeoutMs: 5000 });
+    await plugin.unload();
+    const own = fs.readdirSync(path.join(shared, 'devices'));
+    expect(own).toHaveLength(1);
+    const logDir = path.join(shared, 'devices', own[0]!, 'log');
+    const logName = fs.readdirSync(logDir)[0]!;
+    const logBytes = fs.readFileSync(path.join(logDir, logName));
+    for (const n of fs.readdirSync(shared)) fs.rmSync(path.join(shared, n), { recursive: true, force: true });
+    fs.mkdirSync(logDir, { recursive: true });
+    fs.writeFileSync(path.join(logDir, logName), logBytes); // the late write
+
+    const start = async () => {
+      const h2 = host({ appDataDir: h.env.appDataDir });
+      const p2 = await loadCloudPlugin(h2);
+      return { p2, v: await p2.startupGuards[0]!.check() };
+    };
+    const late = await start();
+    expect(actions(late.v)).toContain('restore-shared-folder');
+    await late.p2.unload();
+
+    // a file in the folder of a PC this store does not know: maybe another store's, arriving: no restore over it
+    const stranger = path.join(shared, 'devices', 'ab'.repeat(16), 'log');
+    fs.mkdirSync(stranger, { recursive: true });
+    fs.writeFileSync(path.join(stranger, logName), logBytes);
+    const foreign = await start();
+    expect(foreign.v.kind).toBe('blocked');
+    expect(actions(foreign.v)).not.toContain('restore-shared-folder');
+    await foreign.p2.unload();
+    fs.rmSync(path.join(shared, 'devices', 'ab'.repeat(16)), { recursive: true });
+
+    const again = await start();
+    expect((await again.p2.startupGuards[0]!.act('restore-shared-folder')).kind).toBe('proceed');
+    expect(await (await again.p2.storageProviders[0]!.open()).get('clients', 'k1')).toMatchObject({ data: { name: 'vorher' } });
+    expect(fs.existsSync(path.join(shared, 'practice-store.json'))).toBe(true);
+    await again.p2.unload();
+  });
+
   test('reset-configuration never touches the shared folder nor unpushed local changes', async () => {
     const { shared, away, h } = await setUpThenPullOut('cs-share-');
     const h2 = host({ appDataDir: h.env.appDataDir });
