@@ -38,8 +38,12 @@ const FAULT_REGRESSIONS: [number, number, number, 'cloud' | 'usb', string][] = [
   [2147483617, 2, 60, 'usb', 'ypf'],
   // a PC's app data put back from a backup taken before it changed the passphrase while the stick was away:
   // the key file of that generation went with the disk, yet the PC went on writing with the key (its
-  // keychain's anchor), which no other PC could ever get (fixed: an anchor whose key file is nowhere is not written with)
+  // keychain's anchor), which no other PC could ever get (fixed: an anchor whose key file is nowhere is
+  // not written with; the PC's own presence under it is still its word: docs/PASSPHRASE.md)
   [222, 3, 60, 'usb', 'ypf'],
+  // a PC's write came while the cloud folder was being emptied and made its device folder again: the
+  // start-up called the folder foreign and offered no restore (fixed: a known PC's folder is the store's remains)
+  [1746800614, 3, 20, 'cloud', 'f'],
 ];
 
 /**
