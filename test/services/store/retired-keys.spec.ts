@@ -169,7 +169,7 @@ describe('log files under a replaced key', () => {
     expect(a.replica.keyState.awaitedAnchor).toBe(newest);
     expect(a.replica.keyring.current.id).not.toBe(newest); // nobody else could read what it sealed with that
     await a.store.put('clients', 'nach-restore', { n: 3 });
-    await syncAll([a], 1); // one round, and the PC is killed
+    await syncAll([a], 1); // one round, and the PC restarts
     // its own word for 'zwischen' is not written over under an older key: either left as it was, or
     // written under the newest key once its key file came in the round (naming 'zwischen' still)
     const now = fs.readFileSync(presence);
