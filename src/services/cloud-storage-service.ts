@@ -157,6 +157,9 @@ export interface ActiveStore {
   readonly store: OpenPracticeStore;
 }
 
+/** How long activation waits for the key files of a generation the keychain names but the replica lacks (SharedFolderExchange.primeKeys). */
+const PRIME_KEYS_MS = 5000;
+
 @injectable()
 export class CloudStorageService implements StoreDiagnostics {
   protected readonly access = new BehaviorSubject<AccessStatus>({ state: 'checking', since: new Date().toISOString() });
@@ -311,6 +314,7 @@ export class CloudStorageService implements StoreDiagnostics {
     await this.deactivate();
     const replica = opened ?? (await this.openLocal(header, keyring));
     const carrier = await this.newCarrier(config, replica);
+    await carrier.primeKeys(PRIME_KEYS_MS); // a generation adopted whose key file is not here yet: fetched before anything is sealed
     return this.attach({ config, replica, carrier, store: new OpenPracticeStore(replica, carrier) }, opts);
   }
 

@@ -8,6 +8,7 @@ import { InMemoryCredentialStore } from '../support/memory-credential-store';
 import { ReplicaFolder } from '../../src/services/store/replica-folder';
 import { verifyReplica } from '../../src/services/store/verify';
 import { keyringFromPassphrase } from '../../src/services/crypto/keyring';
+import { sealedKeyId } from '../../src/services/crypto/store-crypto';
 import { StoreDiagnostics } from '../../src/services/cloud-storage-service';
 import { host, openPage } from '../support/settings-page';
 import { loadCloudPlugin } from '../support/test-host';
@@ -109,8 +110,16 @@ describe('change-passphrase', () => {
     expect(Object.keys(keychainValue(b.h).keys)).toHaveLength(2);
 
     // C, a new PC: the old passphrase no longer gets it in; the new one does, and opens everything
+    const pcsBefore = fs.readdirSync(path.join(shared, 'devices'));
     const c = await device('Praxis-PC 3', shared, [OLD, NEW]);
     expect(c.joined.ok).toBe(true);
+    // nothing of C's is sealed under the replaced key — its card (its name) least of all: before its first
+    // round its replica lacked the new generation's key file, which it fetched first (primeKeys)
+    await (await c.store()).flush();
+    const [cId] = fs.readdirSync(path.join(shared, 'devices')).filter((d) => !pcsBefore.includes(d));
+    expect(sealedKeyId(fs.readFileSync(path.join(shared, 'devices', cId!, 'device')))).toBe(c.keys().current);
+    expect(c.keys().current).not.toBe('header');
+    expect(c.keys().awaitedAnchor).toBeUndefined();
     expect(c.h.dialogs.asked.filter((q) => q.kind === 'secret').map((q) => q.message!.en)[1]).toContain('no longer opens the data');
     await waitFor(async () => (await (await c.store()).list('clients')).length === 3, 10000, 'all on C');
     for (const d of [a, b]) await waitFor(async () => (await (await d.store()).list('clients')).length === 3, 10000, 'all on A and B');

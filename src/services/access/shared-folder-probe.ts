@@ -30,9 +30,9 @@ export interface ProbeOptions {
   /** Whether the folder is a network share (EACCES there means "log in", elsewhere "no permission"). */
   readonly networkShare?: boolean;
   /**
-   * This device's local replica of the expected store: a folder without a header whose only files lie
-   * in folders of PCs it knows (`devices/<id>`) holds remnants of that store (an emptied folder a PC
-   * wrote into while it was being emptied), not another store's files.
+   * This device's local replica of the expected store: a folder without a header whose only files are
+   * under `devices/` and held by the replica at the same path (names are content hashes) holds remnants
+   * of that store (an emptied folder a PC wrote into while it was being emptied), not another store's.
    */
   readonly replicaRoot?: string;
 }
@@ -82,18 +82,19 @@ const fail = (step, e) => out({ ok: false, step, code: (e && e.code) || 'UNKNOWN
   } catch (e) { return fail('readback', e); }
   finally { try { await fs.promises.unlink(probe); } catch {} }
   const layout = new Set(['devices', 'keys', 'objects', 'snapshots']);
-  // A folder of a PC this device's replica knows (devices/<id> there too) is this store's own: a PC
-  // that was writing while the folder was emptied may have made it again with its file (never another
-  // store's: device ids are random).
+  // A file under devices/ that this device's local replica holds at the same path, of the same size, is
+  // this store's own (names are content hashes): a PC writing while the folder was emptied makes its
+  // folder again with that file. Anything else still counts.
   const replica = process.argv[3] || '';
-  const known = async (d) => {
-    if (!replica || path.dirname(d) !== path.join(dir, 'devices') || !/^[0-9a-f]{32}$/.test(path.basename(d))) return false;
-    try { return (await fs.promises.stat(path.join(replica, 'devices', path.basename(d)))).isDirectory(); } catch { return false; }
+  const ours = async (f) => {
+    const rel = path.relative(dir, f);
+    if (!replica || !rel.startsWith('devices' + path.sep)) return false;
+    try { const [a, b] = await Promise.all([fs.promises.stat(f), fs.promises.stat(path.join(replica, rel))]); return a.isFile() && b.isFile() && a.size === b.size; } catch { return false; }
   };
   const noFile = async (d, depth) => {
     for (const e of await fs.promises.readdir(d, { withFileTypes: true })) {
       if (ign(e.name)) continue;
-      if (e.isDirectory() && (await known(path.join(d, e.name)))) continue;
+      if (!e.isDirectory() && (await ours(path.join(d, e.name)))) continue;
       if (!e.isDirectory() || depth === 0 || !(await noFile(path.join(d, e.name), depth - 1))) return false;
     }
     return true;

@@ -102,9 +102,13 @@ export class StoreKeys {
     for (;;) {
       const pass = await this.dialogs.promptSecret({ title: { de: 'Neues Praxis-Passwort', en: 'New practice passphrase' }, message, confirm: false });
       if (pass === undefined) return false;
-      const r = await keyringFromPassphrase(header, await this.keyFilesIn(header.storeId, roots), pass, keyring);
+      const files = await this.keyFilesIn(header.storeId, roots);
+      const r = await keyringFromPassphrase(header, files, pass, keyring);
       if (r.kind === 'ok' && r.keyring.size > keyring.size) {
         for (const id of r.keyring.ids) keyring.add(id, r.keyring.get(id)!);
+        // the generation this PC had adopted, its key file nowhere (KeyState.awaitedAnchor: lost with a
+        // restored disk), gives way to the one typed here: never written with again should it turn up
+        if (keyring.anchor !== undefined && !files.some((f) => f.file.t === 'key' && f.file.keyId === keyring.anchor)) keyring.anchor = undefined;
         await this.keep(keyring);
         return true;
       }

@@ -521,15 +521,15 @@ export class SettingsController {
     // A change made on this PC whose key file is neither here nor in the shared folder (the app data put
     // back from a backup taken before it): the earlier passphrase still holds — say so, a practice that
     // changed it because someone left must change it again (docs/PASSPHRASE.md, "Retired keys").
-    // Not once a passphrase set on another PC since was entered here: then that one holds.
-    if (keys?.awaitedAnchor !== undefined && keys.upToDate && (keys.currentBy === undefined || keys.currentBy.deviceId === store?.deviceId) && active?.carrier.health === 'ok')
+    // (Entering a passphrase set on another PC ends it: StoreKeys.catchUp.)
+    if (keys?.awaitedAnchor !== undefined && keys.upToDate && active?.carrier.health === 'ok')
       status.push({
         kind: 'notice',
         id: 'passphrase-change-lost',
         tone: 'warning',
         text: {
-          de: 'Eine Änderung des Praxis-Passworts, die auf diesem PC gemacht wurde, ist nicht im gemeinsamen Ordner angekommen und liegt auch auf diesem PC nicht mehr vor (seine Daten wurden aus einer Sicherung zurückgeholt). Es gilt weiter das vorherige Praxis-Passwort; keine Daten gehen verloren. Sollte das Passwort geändert werden, weil jemand keinen Zugang mehr haben darf, ändern Sie es bitte erneut („Praxis-Passwort ändern“).',
-          en: 'A change of the practice passphrase made on this PC did not reach the shared folder and is no longer on this PC either (its data were put back from a backup). The previous practice passphrase still holds; no data are lost. If it was changed because someone must no longer have access, please change it again ("Change practice passphrase").',
+          de: 'Eine Änderung des Praxis-Passworts, die auf diesem PC gemacht wurde, ist weder im gemeinsamen Ordner noch auf diesem PC zu finden (seine Daten wurden aus einer Sicherung zurückgeholt). Es gilt weiter das vorherige Praxis-Passwort; keine Daten gehen verloren. Wurde es geändert, weil jemand keinen Zugang mehr haben darf, ändern Sie es bitte erneut („Praxis-Passwort ändern“).',
+          en: 'A change of the practice passphrase made on this PC is neither in the shared folder nor on this PC (its data were put back from a backup). The previous practice passphrase still holds; no data are lost. If it was changed because someone must no longer have access, please change it again ("Change practice passphrase").',
         },
       });
     // Another line of generations beside this PC's (two changes crossed — or someone holding a replaced

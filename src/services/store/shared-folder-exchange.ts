@@ -137,6 +137,10 @@ export class SharedFolderExchange implements Carrier {
   protected ownPresenceLooked = false;
   /** The own tip this device's presence in the shared location named (its word), while the replica has not taken it yet (`ownTips`). */
   protected ownWord: [number, string] | undefined;
+  /** This run has listed the shared location's key files (and taken in those it lacked, as far as they could be read). */
+  protected keysSeen = false;
+  /** primeKeys' pull, which the first round waits for (one pull of the key files at a time). */
+  protected priming: Promise<void> | undefined;
   protected lastPresence = { news: '', at: 0 };
   // What is known to be in place already, so a round does not ask the disk again every 2 s.
   protected cardInShared = false;
@@ -290,6 +294,8 @@ export class SharedFolderExchange implements Carrier {
   /** One full round: check the folder, push, pull, presence. Never throws. */
   async exchange(): Promise<void> {
     try {
+      if (this.priming) await this.priming;
+      this.priming = undefined;
       const hdr = await ReplicaFolder.readHeader(this.io);
       // a header that names this store but breaks the format (a lowered KDF cost, say) is ours, altered:
       // this PC works on with its own copy, as with any other change to it
@@ -421,25 +427,19 @@ export class SharedFolderExchange implements Carrier {
 
   /**
    * No header, and nothing but system files and the store's folders holding no file (only empty
-   * folders): the store was taken out of the folder. The same rule as the probe's `remnants`: the
-   * folder of a PC this replica knows (its card here) may hold files — a PC writing while the folder
-   * was emptied makes its folder again with the file (device ids are random: never another store's).
+   * folders): the store was taken out of the folder. The same rule as the probe's `remnants`: a file
+   * under `devices/` that this replica holds at the same path, of the same size, is the store's own (names
+   * are content hashes) — a PC writing while the folder was emptied makes its folder again with the file.
    */
   protected async looksEmptied(): Promise<boolean> {
     const names = (await this.io.list('')).map((d) => d.name).filter((n) => !ignorable(n));
     if (!names.every((n) => LAYOUT_DIRS.has(n))) return false;
-    for (const n of names) {
-      if (n !== Paths.devicesDir) {
-        if (!(await holdsNoFile(this.io, n, 3))) return false;
-        continue;
-      }
-      for (const e of await listOrNone(this.io, n)) {
-        if (ignorable(e.name)) continue;
-        if (e.kind !== 'dir') return false;
-        const known = e.name === this.replica.deviceId || (/^[0-9a-f]{32}$/.test(e.name) && (await this.replica.hasDeviceCard(e.name).catch(() => false)));
-        if (!known && !(await holdsNoFile(this.io, path.join(n, e.name), 2))) return false;
-      }
-    }
+    const ours = async (rel: string, listed: number | undefined) => {
+      if (!rel.startsWith(Paths.devicesDir + path.sep)) return false;
+      const size = listed ?? (await this.io.stat(rel).then((st) => st.size, () => undefined)); // a folder's listing gives none
+      return size !== undefined && (await this.replica.fileSize(rel).then((n) => n === size, () => false));
+    };
+    for (const n of names) if (!(await holdsNoFile(this.io, n, 3, ours))) return false;
     return true;
   }
 
@@ -855,6 +855,20 @@ export class SharedFolderExchange implements Carrier {
    * Copies key files this replica lacks (checked: name hash, format, store) and lets the replica
    * learn from them. True when it learned a key or now writes with another one.
    */
+  /**
+   * At activation, before the first round: when the keychain names a generation whose key file the
+   * replica lacks (KeyState.awaitedAnchor: a new PC that joined with a passphrase whose key file it has
+   * not copied yet, or a replica put back from a backup), the key files of the shared location are
+   * taken in first, within `ms` — so nothing (its device card, a record saved at once) is sealed under
+   * the older key the PC would otherwise write with until its first round.
+   */
+  async primeKeys(ms: number): Promise<void> {
+    if (this.replica.awaitedAnchor() === undefined) return;
+    const pulled = this.pullKeys((b) => this.replica.reportBad(b)).catch(() => false);
+    this.priming = pulled.then(() => undefined);
+    await withTimeout(pulled, ms);
+  }
+
   protected async pullKeys(bad: (b: BadFile) => void): Promise<boolean> {
     this.keysHere ??= new Set(await this.replica.keyFileHashes());
     const arrived: { hash: string; bytes: Uint8Array }[] = [];
@@ -872,6 +886,7 @@ export class SharedFolderExchange implements Carrier {
         return false;
       }
     });
+    if (arrived.length === lacking.length) this.keysSeen = true; // every one listed is here now
     if (arrived.length === 0) return false;
     const changed = await this.replica.acceptKeyFiles(arrived);
     for (const h of await this.replica.keyFileHashes()) this.keysHere.add(h); // with a link file it wrote
@@ -947,7 +962,7 @@ export class SharedFolderExchange implements Carrier {
     const live = this.replica.liveKeys();
     const news = `${active}:${mine.length}:${changeCount - this.pendingUploads()}:${live.join()}`;
     if (!force && news === this.lastPresence.news && Date.now() - this.lastPresence.at < (this.opts.heartbeatMs ?? 15000) * 0.9) return;
-    const p: Presence = {
+    const presence = (): Presence => ({
       t: 'presence',
       v: 1,
       deviceId: me,
@@ -963,12 +978,12 @@ export class SharedFolderExchange implements Carrier {
       formats: [...this.formats],
       ...(live.length ? { holds: boundedHolds(this.replica.holds(), me), packs: this.replica.ownPacks().slice(-400).map((p) => p.hash) } : {}),
       ...(live.length && Object.keys(this.replica.removedDevices()).length ? { removed: Object.fromEntries(Object.entries(this.replica.removedDevices()).slice(0, 400)) } : {}),
-    };
+    });
     try {
       if (!(await this.lookedAtOwnPresence())) return;
       await this.checkStillOurs(Paths.presence(me));
       this.ownPresenceStat = undefined; // its time is asked again after the write (the folder's clock)
-      await this.shared.writePresence(p);
+      await this.shared.writePresence(presence()); // made after the look: it carries the own tip read there (ownTips)
       this.lastPresence = { news, at: Date.now() };
       if (!this.presenceWritten) this.seen(this.writesSeen, Paths.presence(me)); // rewritten every few rounds: named once
       this.presenceWritten = true;
@@ -1044,7 +1059,9 @@ export class SharedFolderExchange implements Carrier {
       if (p) this.vouchFrom(me, p);
       // sealed under the generation this device adopted whose key file has not arrived: written over
       // under an older key, it would no longer vouch once that key file is here and the key live again
-      if (p && p.sealedUnder !== undefined && p.sealedUnder === this.replica.awaitedAnchor()) return false;
+      // (until this run has taken in the key files of the shared location: then that key file is nowhere,
+      // and the presence written under the live key carries the own tip it named, ownTips)
+      if (p && p.sealedUnder !== undefined && p.sealedUnder === this.replica.awaitedAnchor() && !this.keysSeen) return false;
     } catch (e) {
       if (!(e instanceof BadFileError) || e instanceof KeyMissingError) return false;
     }
@@ -1522,11 +1539,12 @@ export function ignorable(name: string): boolean {
   return name.startsWith('.') || ['desktop.ini', 'thumbs.db', 'icon\r'].includes(name.toLowerCase()) || name.startsWith('~$') || /\.(tmp|temp|partial)$/i.test(name);
 }
 
-/** True when a folder holds no file other than ignorable ones, down to `depth` levels (deeper: not empty). */
-async function holdsNoFile(io: Medium, dir: string, depth: number): Promise<boolean> {
+/** True when a folder holds no file other than ignorable ones (and those `ours` accepts), down to `depth` levels (deeper: not empty). */
+async function holdsNoFile(io: Medium, dir: string, depth: number, ours?: (rel: string, size: number | undefined) => Promise<boolean>): Promise<boolean> {
   for (const e of await listOrNone(io, dir)) {
     if (ignorable(e.name)) continue;
-    if (e.kind !== 'dir' || depth === 0 || !(await holdsNoFile(io, path.join(dir, e.name), depth - 1))) return false;
+    if (e.kind !== 'dir' && ours && (await ours(path.join(dir, e.name), e.size))) continue;
+    if (e.kind !== 'dir' || depth === 0 || !(await holdsNoFile(io, path.join(dir, e.name), depth - 1, ours))) return false;
   }
   return true;
 }

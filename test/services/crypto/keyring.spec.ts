@@ -228,4 +228,26 @@ describe('an anchor whose key file is nowhere', () => {
     expect(back.awaitedAnchor).toBeUndefined();
     expect(kc.current.id).toBe(file.keyId);
   });
+
+  test('the awaited anchor gives way to a new change made here (its key file wraps the awaited key), not to a generation set elsewhere', async () => {
+    const { k0, file, key } = await storeWithRotation();
+    const kc = copy(k0);
+    kc.add(file.keyId, key);
+    resolveKeys(kc, [named(file)]); // adopted
+    expect(resolveKeys(kc, []).awaitedAnchor).toBe(file.keyId); // its key file gone with the disk
+    // another PC's generation after the header's key, entered here: it does not hold the awaited key
+    const elsewhere = await createKeyFile({ keyring: k0, parent: HEADER_KEY_ID, passphrase: 'anderes Passwort', deviceId: 'b'.repeat(32), deviceName: '', kdf: TEST_KDF });
+    const withOther = copy(kc);
+    withOther.add(elsewhere.file.keyId, elsewhere.key);
+    const st = resolveKeys(withOther, [named(elsewhere.file)]);
+    expect(st.current).toBe(elsewhere.file.keyId); // written with (the newest generation held)
+    expect(st.awaitedAnchor).toBe(file.keyId); // yet the anchor stays: StoreKeys.catchUp lets it go when a person types that passphrase
+    // a change made here, from the key it writes with: its file wraps every key held, the awaited one too
+    const again = await createKeyFile({ keyring: kc, parent: HEADER_KEY_ID, passphrase: 'drittes Passwort', deviceId: DEV, deviceName: '', kdf: TEST_KDF });
+    kc.add(again.file.keyId, again.key);
+    const after = resolveKeys(kc, [named(again.file)]);
+    expect(after.current).toBe(again.file.keyId);
+    expect(after.awaitedAnchor).toBeUndefined();
+    expect(kc.anchor).toBe(again.file.keyId);
+  });
 });

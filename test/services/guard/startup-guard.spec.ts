@@ -176,7 +176,7 @@ describe('startup guard', () => {
     await p2.unload();
   });
 
-  test("an emptied folder a PC wrote into while it was being emptied (its own folder made again, with a file): restore is offered; another PC's folder of unknown id is not this store's", async () => {
+  test("an emptied folder a PC wrote into while it was being emptied (its own folder made again, with a file): restore is offered; a file its replica does not hold is not this store's", async () => {
     // found by the campaign (npm run reliability -- --replay 1746800614 3 cloud 20 f): the write came
     // between the check that the folder still held the store and the emptying's end
     const shared = tempDir('cs-shared-');
@@ -213,6 +213,15 @@ describe('startup guard', () => {
     expect(actions(foreign.v)).not.toContain('restore-shared-folder');
     await foreign.p2.unload();
     fs.rmSync(path.join(shared, 'devices', 'ab'.repeat(16)), { recursive: true });
+    // nor a file in this PC's own folder that its replica does not hold (a device id is per app-data
+    // folder, not per store: another store of the same PC)
+    const otherStore = path.join(logDir, `${logName.slice(0, 11)}${'c'.repeat(64)}`);
+    fs.writeFileSync(otherStore, logBytes);
+    const sameId = await start();
+    expect(sameId.v.kind).toBe('blocked');
+    expect(actions(sameId.v)).not.toContain('restore-shared-folder');
+    await sameId.p2.unload();
+    fs.rmSync(otherStore);
 
     const again = await start();
     expect((await again.p2.startupGuards[0]!.act('restore-shared-folder')).kind).toBe('proceed');
