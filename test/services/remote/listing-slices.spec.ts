@@ -53,7 +53,7 @@ describe('a 10,000-entry folder on lighttpd', () => {
     const body = await propfindBody(server, folder);
     const [listed, turnsWhileParsing] = await countingTurns(() => responses(Buffer.from(body)));
     expect(listed).toHaveLength(ENTRIES + 1); // the folder itself and its entries
-    // ... and as before, parsed in one synchronous call, it does not turn at all
+    // ... where the one synchronous parse of before let it turn not once (measured for the record)
     const xml = new XMLParser({ removeNSPrefix: true, ignoreAttributes: true, parseTagValue: false, processEntities: true, isArray: (n) => n === 'response' || n === 'propstat' });
     const t0 = performance.now();
     const [whole, turnsWhole] = await countingTurns(async () => xml.parse(body) as unknown);
@@ -63,7 +63,6 @@ describe('a 10,000-entry folder on lighttpd', () => {
       `listing ${ENTRIES} entries (${(body.length / 2 ** 20).toFixed(1)} MiB): the loop turned ${turnsWhileListing} times over ${took} ms, longest delay ${maxMs} ms; ` +
         `the answer's parse alone let it turn ${turnsWhileParsing} times; one synchronous parse (as before): ${turnsWhole} turns, ${wholeMs} ms`,
     );
-    expect(turnsWhole).toBe(0);
     expect(turnsWhileParsing).toBeGreaterThanOrEqual(10); // slices of 8 ms: a 10,000-entry answer is dozens of them on any machine
   });
 });
