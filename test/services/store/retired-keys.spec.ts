@@ -26,6 +26,26 @@ async function enterNew(d: Device, header: Parameters<typeof keyringFromPassphra
 
 const names = async (d: Device) => (await d.store.list('clients')).map((r) => r.id).sort();
 
+/**
+ * PC A with 'vor-backup' saved and sent (`others` taking it in), its app data backed up while the app is
+ * closed, and opened again; `putBack` closes it and puts the backup in place of its replica (a restored disk).
+ */
+async function backedUp(store: Awaited<ReturnType<typeof newSharedStore>>, others: Device[] = []) {
+  const first = await openDevice(store, 'A');
+  await first.store.put('clients', 'vor-backup', { n: 1 });
+  await syncAll([first, ...others]);
+  await first.store.close();
+  const backup = tempDir('cs-app-data-backup-');
+  fs.cpSync(first.localRoot, backup, { recursive: true });
+  const a = await openDevice(store, 'A', { id: first.id, localRoot: first.localRoot });
+  const putBack = async (d: Device) => {
+    await d.store.close();
+    fs.rmSync(d.localRoot, { recursive: true, force: true });
+    fs.cpSync(backup, d.localRoot, { recursive: true });
+  };
+  return { a, putBack };
+}
+
 describe('log files under a replaced key', () => {
   let devices: Device[] = [];
   afterEach(async () => {
@@ -103,24 +123,17 @@ describe('log files under a replaced key', () => {
     // found by the campaign (seed 2147483617, two PCs, a stick): held on the PC itself, they were gone
     // for good once the stick was emptied and written back from that PC
     const store = await newSharedStore(OLD);
-    let a = await openDevice(store, 'A');
     const b = await openDevice(store, 'B');
-    devices = [a, b];
-    await a.store.put('clients', 'vor-backup', { n: 1 });
-    await syncAll([a, b]);
-    await a.store.close();
-    const backup = tempDir('cs-app-data-backup-');
-    fs.cpSync(a.localRoot, backup, { recursive: true }); // taken while the app is closed
-    a = await openDevice(store, 'A', { id: a.id, localRoot: a.localRoot });
+    devices = [b];
+    const backed = await backedUp(store, [b]);
+    let a = backed.a;
     devices = [a, b];
     await a.store.put('clients', 'nach-backup', { n: 2 }); // sealed under the old key, sent
     await syncAll([a]);
     await a.replica.changePassphrase(NEW, 'A'); // the last thing done that day: nothing written under the new key
     await syncAll([a]);
     const keyring = a.replica.keyring; // the keychain is not part of the app data: it keeps the new key
-    await a.store.close();
-    fs.rmSync(a.localRoot, { recursive: true, force: true });
-    fs.cpSync(backup, a.localRoot, { recursive: true });
+    await backed.putBack(a);
     a = await openDevice({ ...store, key: keyring }, 'A', { id: a.id, localRoot: a.localRoot });
     devices = [a, b];
     expect(await names(a)).toEqual(['vor-backup']);
@@ -142,14 +155,8 @@ describe('log files under a replaced key', () => {
     // (222); not writing with it made the PC write over its own presence, the only word for its later
     // files under the key between, with one under the older key (2147483617)
     const store = await newSharedStore(OLD);
-    let a = await openDevice(store, 'A');
-    devices = [a];
-    await a.store.put('clients', 'vor-backup', { n: 1 });
-    await syncAll([a]);
-    await a.store.close();
-    const backup = tempDir('cs-app-data-backup-');
-    fs.cpSync(a.localRoot, backup, { recursive: true });
-    a = await openDevice(store, 'A', { id: a.id, localRoot: a.localRoot });
+    const backed = await backedUp(store);
+    let a = backed.a;
     devices = [a];
     await a.replica.changePassphrase(NEW, 'A');
     await a.store.put('clients', 'zwischen', { n: 2 }); // under the key between
@@ -158,11 +165,9 @@ describe('log files under a replaced key', () => {
     await syncAll([a]); // its presence now under the newest key, naming 'zwischen'
     const keyring = a.replica.keyring;
     const newest = keyring.current.id;
-    await a.store.close();
+    await backed.putBack(a);
     const presence = path.join(store.shared, Paths.presence(a.id));
     const written = fs.readFileSync(presence);
-    fs.rmSync(a.localRoot, { recursive: true, force: true });
-    fs.cpSync(backup, a.localRoot, { recursive: true });
     // at the start the PC works on with the key whose key file it has
     a = await openDevice({ ...store, key: keyring }, 'A', { id: a.id, localRoot: a.localRoot });
     devices = [a];
@@ -187,23 +192,15 @@ describe('log files under a replaced key', () => {
 
   test("a restart before its own later file could be taken: the presence it wrote meanwhile still names that file", async () => {
     const store = await newSharedStore(OLD);
-    let a = await openDevice(store, 'A');
-    devices = [a];
-    await a.store.put('clients', 'vor-backup', { n: 1 });
-    await syncAll([a]);
-    await a.store.close();
-    const backup = tempDir('cs-app-data-backup-');
-    fs.cpSync(a.localRoot, backup, { recursive: true });
-    a = await openDevice(store, 'A', { id: a.id, localRoot: a.localRoot });
+    const backed = await backedUp(store);
+    let a = backed.a;
     devices = [a];
     await a.store.put('clients', 'nach-backup', { n: 2 }); // under the old key
     await syncAll([a]);
     await a.replica.changePassphrase(NEW, 'A'); // nothing written under the new key but its presence
     await syncAll([a]);
     const keyring = a.replica.keyring;
-    await a.store.close();
-    fs.rmSync(a.localRoot, { recursive: true, force: true });
-    fs.cpSync(backup, a.localRoot, { recursive: true });
+    await backed.putBack(a);
     // the file under the old key cannot be read for now (a sync client still downloading it)
     const log = path.join(store.shared, 'devices', a.id, 'log');
     const before = fs.readdirSync(log);
@@ -228,24 +225,16 @@ describe('log files under a replaced key', () => {
 
   test('the whole disk put back, keychain too: the PC does not write over its own presence it cannot read, and takes its later log files once given the new passphrase', async () => {
     const store = await newSharedStore(OLD);
-    let a = await openDevice(store, 'A');
-    devices = [a];
-    await a.store.put('clients', 'vor-backup', { n: 1 });
-    await syncAll([a]);
-    await a.store.close();
-    const backup = tempDir('cs-app-data-backup-');
-    fs.cpSync(a.localRoot, backup, { recursive: true });
-    a = await openDevice(store, 'A', { id: a.id, localRoot: a.localRoot });
+    const backed = await backedUp(store);
+    let a = backed.a;
     devices = [a];
     await a.store.put('clients', 'nach-backup', { n: 2 });
     await syncAll([a]);
     await a.replica.changePassphrase(NEW, 'A');
     await syncAll([a]);
-    await a.store.close();
+    await backed.putBack(a);
     const presence = path.join(store.shared, Paths.presence(a.id));
     const written = fs.readFileSync(presence);
-    fs.rmSync(a.localRoot, { recursive: true, force: true });
-    fs.cpSync(backup, a.localRoot, { recursive: true });
     a = await openDevice(store, 'A', { id: a.id, localRoot: a.localRoot }); // the old key only
     devices = [a];
     await syncAll([a], 3);
