@@ -294,7 +294,7 @@ export class SharedFolderExchange implements Carrier {
   /** One full round: check the folder, push, pull, presence. Never throws. */
   async exchange(): Promise<void> {
     try {
-      if (this.priming) await this.priming;
+      if (this.priming) await withTimeout(this.priming, 30_000); // bounded: a drive that hangs is the round's to meet
       this.priming = undefined;
       const hdr = await ReplicaFolder.readHeader(this.io);
       // a header that names this store but breaks the format (a lowered KDF cost, say) is ours, altered:
@@ -852,10 +852,6 @@ export class SharedFolderExchange implements Carrier {
   }
 
   /**
-   * Copies key files this replica lacks (checked: name hash, format, store) and lets the replica
-   * learn from them. True when it learned a key or now writes with another one.
-   */
-  /**
    * At activation, before the first round: when the keychain names a generation whose key file the
    * replica lacks (KeyState.awaitedAnchor: a new PC that joined with a passphrase whose key file it has
    * not copied yet, or a replica put back from a backup), the key files of the shared location are
@@ -869,6 +865,10 @@ export class SharedFolderExchange implements Carrier {
     await withTimeout(pulled, ms);
   }
 
+  /**
+   * Copies key files this replica lacks (checked: name hash, format, store) and lets the replica
+   * learn from them. True when it learned a key or now writes with another one.
+   */
   protected async pullKeys(bad: (b: BadFile) => void): Promise<boolean> {
     this.keysHere ??= new Set(await this.replica.keyFileHashes());
     const arrived: { hash: string; bytes: Uint8Array }[] = [];
