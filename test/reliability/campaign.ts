@@ -235,6 +235,12 @@ export interface ScheduleOptions {
   years?: boolean;
 }
 
+/** The local replica folders in a PC's app data (one per store it has opened). */
+function replicasOf(d: { appDataDir: string }): string[] {
+  const replicas = path.join(d.appDataDir, 'cloud-storage', 'replicas');
+  return fs.existsSync(replicas) ? fs.readdirSync(replicas).map((r) => path.join(replicas, r)) : [];
+}
+
 /** The pack rules of a `years` schedule. */
 export const YEARS_TIMINGS: CloudStorageTimings = { ...TIMINGS, packMinFiles: 2, packMarginMs: 300, knownForMs: 10 * 60_000 };
 
@@ -458,13 +464,10 @@ export async function runSchedule(seed: number, devices: number, operations: num
       const gone = new Set(acked.filter((a) => a.dev === d.index && ackSeq.get(a.version)! >= backup.ackedBefore && !reached.has(a.version)).map((a) => a.version));
       appData.forgiven += gone.size;
       // a passphrase set on this PC after the backup whose key file reached no folder copy and no other PC
-      const keyDirs = [...folders, ...ds.filter((o) => o !== d).flatMap((o) => {
-        const replicas = path.join(o.appDataDir, 'cloud-storage', 'replicas');
-        return fs.existsSync(replicas) ? fs.readdirSync(replicas).map((r) => path.join(replicas, r)) : [];
-      })];
-      if (env) keyDirs.length = 0; // a server: its disk is read below
+      // (folders only: on a server no passphrase is forgiven)
+      const keyDirs = env ? [] : [...folders, ...ds.filter((o) => o !== d).flatMap(replicasOf)];
       for (const [pass, by] of setBy) {
-        if (by.dev !== d.index || by.at < backup.at || goneWithDisk.has(pass)) continue;
+        if (env || by.dev !== d.index || by.at < backup.at || goneWithDisk.has(pass)) continue;
         let reached = false;
         for (const dir of keyDirs) {
           const hdr = await ReplicaFolder.readHeader(dir).catch(() => undefined);
@@ -472,7 +475,7 @@ export async function runSchedule(seed: number, devices: number, operations: num
           for (const { file: f } of await ReplicaFolder.keyFilesAt(dir, hdr.header.storeId).catch(() => [])) if (f.t === 'key' && (await unlockKeyFile(f, pass))) reached = true;
           if (reached) break;
         }
-        if (!reached && !env) goneWithDisk.add(pass);
+        if (!reached) goneWithDisk.add(pass);
       }
       if (process.env.CAMPAIGN_DEBUG) console.log(`[${Date.now() - T0} ms] PC${d.index}'s app data restored (backup after ${backup.ackedBefore} acknowledged); gone with the disk: ${[...gone].join() || 'none'}`);
       acked = acked.filter((a) => !gone.has(a.version));
@@ -534,8 +537,7 @@ export async function runSchedule(seed: number, devices: number, operations: num
    */
   const worker = { localRoot: path.join(root, 'worker-replica'), deviceId: crypto.randomBytes(16).toString('hex'), acked: new Map<string, string>(), removed: new Set<string>(), start: 0, runs: 0, idle: undefined as ReturnType<typeof spawn> | undefined, log: '' };
   function workerPayload(idle: boolean): object {
-    const replicas = path.join(ds[0]!.appDataDir, 'cloud-storage', 'replicas');
-    const local = path.join(replicas, fs.readdirSync(replicas)[0]!);
+    const local = replicasOf(ds[0]!)[0]!;
     const headerFile = JSON.parse(fs.readFileSync(path.join(local, Paths.header), 'utf8')) as object;
     const secret = [...ds[0]!.keychain].find(([a]) => a.startsWith('store-key:'))![1];
     const key = secret.startsWith('{') ? (JSON.parse(secret) as { keys: Record<string, string> }).keys[HEADER_KEY]! : secret;
@@ -839,8 +841,7 @@ export async function runSchedule(seed: number, devices: number, operations: num
     // endorsed chain) opens it. The two passphrases of a crossing both open it until the next change
     // (each side carried the other's key under its own: docs/PASSPHRASE.md, "Two PCs changing it").
     if (opts.passphraseChanges) {
-      const replicas = path.join(ds[0]!.appDataDir, 'cloud-storage', 'replicas');
-      const local = path.join(replicas, fs.readdirSync(replicas)[0]!);
+      const local = replicasOf(ds[0]!)[0]!;
       const hdr = await ReplicaFolder.readHeader(local);
       if (hdr.kind !== 'ok') throw new Error('no header');
       const files = await ReplicaFolder.keyFilesAt(local, hdr.header.storeId);

@@ -22,6 +22,8 @@ export interface ReplicaKeysOptions {
 export class ReplicaKeys {
   protected readonly subject: BehaviorSubject<KeyState>;
   readonly keyState$: Observable<KeyState>;
+  /** The state of the last refresh; `keyState$` tells only what a person sees change (current, behind, locked, others, awaited anchor, keys learned). */
+  protected latest: KeyState;
 
   constructor(
     /** Shared by reference with every folder of the store, so a key learned is used everywhere at once. */
@@ -29,12 +31,13 @@ export class ReplicaKeys {
     protected readonly local: ReplicaFolder,
     protected readonly opts: ReplicaKeysOptions,
   ) {
-    this.subject = new BehaviorSubject<KeyState>({ current: keyring.current.id, upToDate: true, locked: [], others: [], forged: [], future: [], unlinked: [], generations: [], live: [keyring.current.id] });
+    this.latest = { current: keyring.current.id, upToDate: true, locked: [], others: [], forged: [], future: [], unlinked: [], generations: [], live: [keyring.current.id] };
+    this.subject = new BehaviorSubject<KeyState>(this.latest);
     this.keyState$ = this.subject.asObservable();
   }
 
   get state(): KeyState {
-    return this.subject.value;
+    return this.latest;
   }
 
   /**
@@ -58,8 +61,9 @@ export class ReplicaKeys {
     for (const f of st.future) bad({ path: Paths.keyFile(f.hash), reason: `a key file dated ${f.file.createdAt}, ahead of this PC's clock — never believed` });
     const learned = this.keyring.size > size;
     if (learned || this.keyring.anchor !== anchor) await this.opts.keepKeys?.(this.keyring).catch(() => this.opts.logger?.warn('cloud-storage: a key learned could not be kept in the keychain; it will be asked for again'));
+    this.latest = st;
     const prev = this.subject.value;
-    if (!this.subject.closed && (prev.current !== st.current || prev.upToDate !== st.upToDate || prev.locked.length !== st.locked.length || prev.others.length !== st.others.length || prev.awaitedAnchor !== st.awaitedAnchor || prev.live.join() !== st.live.join() || learned)) this.subject.next(st);
+    if (!this.subject.closed && (prev.current !== st.current || prev.upToDate !== st.upToDate || prev.locked.length !== st.locked.length || prev.others.length !== st.others.length || prev.awaitedAnchor !== st.awaitedAnchor || learned)) this.subject.next(st);
     return learned || this.keyring.current.id !== writing;
   }
 
@@ -70,7 +74,7 @@ export class ReplicaKeys {
    */
   async changePassphrase(passphrase: string, deviceName: string): Promise<void> {
     const persist = this.opts.keepKeys ?? (async () => undefined);
-    const st = this.subject.value;
+    const st = this.latest;
     if (!st.upToDate) throw new Error('not up to date');
     const files = await this.local.readKeyFiles();
     // dated after every generation believed here (a file dated ahead of the clock is not believed)
