@@ -191,6 +191,12 @@ function record(notes: Notes, i: number, day: number): ImportRecord {
   return { collection: collectionOf(i), id: `r${i}`, data: { name, date: dateOf(day), fee, diagnosis, note: notes.note() } };
 }
 
+/** Records as the decade's (a note of 40–160 German-looking words, ~840 bytes of JSON): record i as written in round `round` (a working day). */
+export function realisticRecords(): (i: number, round: number) => ImportRecord {
+  const notes = new Notes(seeded(0x5eed));
+  return (i, round) => record(notes, i, round);
+}
+
 // ---- the PCs ----------------------------------------------------------------------------------
 
 /** The PCs' processes run the TypeScript sources as the tsx command runs the bench: its CommonJS hook and its ESM loader. */

@@ -17,7 +17,7 @@ import { OpenPracticeStore } from '../src/services/store/open-practice-store';
 import type { ImportRecord } from '../src/host-api';
 import { hostFigures } from './host-figures';
 import { serverFigures, withServerSection } from './server-figures';
-import { decadeFigures, decadeMarkers, withDecadeSection } from './decade';
+import { decadeFigures, decadeMarkers, realisticRecords, withDecadeSection } from './decade';
 
 // write-file-atomic is only the baseline here (the plugin does not use it: see docs/ARCHITECTURE.md).
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -124,12 +124,12 @@ function openInChild(args: Record<string, unknown>, runs = 3, fresh?: () => stri
 }
 
 /** A practice of `records` records, each written `rounds` times by 3 devices in turn; PC1's replica with a fresh snapshot. */
-async function buildPractice(records: number, rounds: number) {
+async function buildPractice(records: number, rounds: number, make: (i: number, round: number) => ImportRecord = practiceRecord) {
   const store = await newStore();
   const devs = [await device(store, 'PC1'), await device(store, 'PC2'), await device(store, 'PC3')];
   for (let round = 0; round < rounds; round++) {
     const d = devs[round % 3]!;
-    await d.replica.importRecords(Array.from({ length: records }, (_, i) => practiceRecord(i, round)));
+    await d.replica.importRecords(Array.from({ length: records }, (_, i) => make(i, round)));
     await d.replica.sealNow();
     await d.exchange.exchange();
     for (const o of devs) if (o !== d) await o.exchange.exchange();
@@ -184,10 +184,12 @@ export const OPEN_END = '<!-- open:end -->';
  */
 async function benchLargeOpen(records: number, rounds: number, before?: string): Promise<{ text: string; section: string }> {
   const t0 = Date.now();
-  const { store, target, changes } = await buildPractice(records, rounds);
+  // records of realistic size (the decade bench's: a note of 40–160 words, ~840 bytes of JSON)
+  const make = realisticRecords();
+  const { store, target, changes } = await buildPractice(records, rounds, make);
   const base = { header: store.header, key: store.key.toString('base64'), deviceId: target.id, mode: 'warm', scratch: work };
   const pick = Array.from({ length: 30 }, (_, i) => Math.floor(((i + 0.5) * records) / 30));
-  const history = pick.map((i) => [practiceRecord(i, 0).collection, `r${i}`]);
+  const history = pick.map((i) => [make(i, 0).collection, `r${i}`]);
   if (process.env.BENCH_KEEP) fs.writeFileSync(process.env.BENCH_KEEP, JSON.stringify({ ...base, localRoot: target.localRoot, history }));
   const replayRoot = withoutSnapshots(target.localRoot);
   const putRoot = path.join(fs.mkdtempSync(path.join(work, 'puts-')), 'replica');
@@ -199,7 +201,7 @@ async function benchLargeOpen(records: number, rounds: number, before?: string):
     beforeRoot = withoutSnapshots(target.localRoot);
     childOpen({ ...base, root: before, localRoot: beforeRoot, mode: 'snapshot' });
   }
-  type Run = { ms: number; cpuMs: number; rssMiB: number; records: number; historyMs: number; historyMaxMs: number; historyVersions: number };
+  type Run = { ms: number; cpuMs: number; rssMiB: number; records: number; openMs: number; openCpuMs: number; openRssMiB: number; listMs: number; historyMs: number; historyMaxMs: number; historyVersions: number };
   const runs: Run[] = [];
   const beforeRuns: Run[] = [];
   for (let i = 0; i < 3; i++) {
@@ -207,23 +209,37 @@ async function benchLargeOpen(records: number, rounds: number, before?: string):
     runs.push(JSON.parse(childOpen({ ...base, localRoot: target.localRoot, history })));
   }
   const load = os.loadavg()[0]!;
-  const warm = { ms: median(runs.map((r) => r.ms)), cpuMs: median(runs.map((r) => r.cpuMs)), rssMiB: median(runs.map((r) => r.rssMiB)), historyMs: median(runs.map((r) => r.historyMs)), historyMaxMs: Math.max(...runs.map((r) => r.historyMaxMs)), versions: runs[0]!.historyVersions };
-  const was = beforeRuns.length
-    ? { ms: median(beforeRuns.map((r) => r.ms)), cpuMs: median(beforeRuns.map((r) => r.cpuMs)), rssMiB: median(beforeRuns.map((r) => r.rssMiB)), historyMs: median(beforeRuns.map((r) => r.historyMs)) }
-    : undefined;
-  const replayRuns = [0, 1, 2].map(() => JSON.parse(childOpen({ ...base, localRoot: replayRoot })) as { ms: number; cpuMs: number; rssMiB: number; records: number });
-  const replay = { ms: median(replayRuns.map((r) => r.ms)), cpuMs: median(replayRuns.map((r) => r.cpuMs)), rssMiB: median(replayRuns.map((r) => r.rssMiB)), records: Math.min(...replayRuns.map((r) => r.records)) };
+  const figures = (rs: Run[]) => ({
+    ms: median(rs.map((r) => r.ms)),
+    cpuMs: median(rs.map((r) => r.cpuMs)),
+    rssMiB: median(rs.map((r) => r.rssMiB)),
+    openMs: median(rs.map((r) => r.openMs)),
+    openCpuMs: median(rs.map((r) => r.openCpuMs)),
+    openRssMiB: median(rs.map((r) => r.openRssMiB)),
+    listMs: median(rs.map((r) => r.listMs)),
+    historyMs: median(rs.map((r) => r.historyMs ?? NaN)),
+    historyMaxMs: Math.max(...rs.map((r) => r.historyMaxMs ?? NaN)),
+    versions: rs[0]!.historyVersions,
+    records: Math.min(...rs.map((r) => r.records)),
+  });
+  const warm = figures(runs);
+  const was = beforeRuns.length ? figures(beforeRuns) : undefined;
+  const replay = figures([0, 1, 2].map(() => JSON.parse(childOpen({ ...base, localRoot: replayRoot })) as Run));
   const puts: { putMs: number; wfaMs: number } = JSON.parse(childOpen({ ...base, localRoot: putRoot, puts: QUICK ? 60 : 300 }));
   if (runs.some((r) => r.records !== records) || replay.records !== records) throw new Error(`open saw ${runs.map((r) => r.records).join('/')}/${replay.records} records, expected ${records}`);
   const label = `${records.toLocaleString('en')} records / ${changes.toLocaleString('en')} versions / 3 devices`;
   const putRatio = puts.putMs / puts.wfaMs;
+  const open = (f: typeof warm) => `${ms(f.openMs)} (CPU ${ms(f.openCpuMs)}), peak RSS ${f.openRssMiB} MiB`;
+  const whole = (f: typeof warm) => `${ms(f.ms)} (CPU ${ms(f.cpuMs)}; the listing ${ms(f.listMs)}), peak RSS ${f.rssMiB} MiB`;
   const table = [
     '| what | this plugin | alternative (same run) | ratio | target | met |',
     '| --- | --- | --- | --- | --- | --- |',
-    `| warm open (local replica, fresh snapshot; median of 3 fresh processes), ${label} | ${ms(warm.ms)} (CPU ${ms(warm.cpuMs)}), peak RSS ${warm.rssMiB} MiB | replaying every change: ${ms(replay.ms)} (CPU ${ms(replay.cpuMs)}), ${replay.rssMiB} MiB | ${(warm.ms / replay.ms).toFixed(2)}× | ≤ 1 s, ≤ 200 MiB | ${warm.ms <= 1000 && warm.rssMiB <= 200 ? 'yes' : 'no'} |`,
+    `| warm open until the store is ready (local replica, fresh snapshot; median of 3 fresh processes), ${label} | ${open(warm)} | replaying every change: ${open(replay)} | ${(warm.openMs / replay.openMs).toFixed(2)}× | ≤ 1 s, ≤ 200 MiB | ${warm.openMs <= 1000 && warm.openRssMiB <= 200 ? 'yes' : 'no'} |`,
+    `| … and then a list() of every collection (every record's data read once), from the start | ${whole(warm)} | replaying every change: ${whole(replay)} | ${(warm.ms / replay.ms).toFixed(2)}× | report | – |`,
     ...(was
       ? [
-          `| … the same warm open by the code before (${gitHead(before!)}), from its own snapshot, alternately with this code's | ${ms(warm.ms)} (CPU ${ms(warm.cpuMs)}), peak RSS ${warm.rssMiB} MiB | ${ms(was.ms)} (CPU ${ms(was.cpuMs)}), peak RSS ${was.rssMiB} MiB | ${(warm.ms / was.ms).toFixed(2)}× (CPU ${(warm.cpuMs / was.cpuMs).toFixed(2)}×, RSS ${(warm.rssMiB / was.rssMiB).toFixed(2)}×) | – | – |`,
+          `| … the same warm open by the code before (${gitHead(before!)}), from its own snapshot, alternately with this code's: until ready | ${open(warm)} | ${open(was)} | ${(warm.openMs / was.openMs).toFixed(2)}× (CPU ${(warm.openCpuMs / was.openCpuMs).toFixed(2)}×, RSS ${(warm.openRssMiB / was.openRssMiB).toFixed(2)}×) | – | – |`,
+          `| … and with the list() of every collection | ${whole(warm)} | ${whole(was)} | ${(warm.ms / was.ms).toFixed(2)}× (CPU ${(warm.cpuMs / was.cpuMs).toFixed(2)}×, RSS ${(warm.rssMiB / was.rssMiB).toFixed(2)}×) | – | – |`,
           `| … history() by the code before | ${ms(warm.historyMs)} | ${ms(was.historyMs)} | ${(warm.historyMs / was.historyMs).toFixed(2)}× | – | – |`,
         ]
       : []),

@@ -1,4 +1,4 @@
-// Attacks on format 2's packs (version 2) and the local snapshot (version 3) from a hostile environment:
+// Attacks on format 2's packs (version 2) and the local snapshot (versions 3 and 4) from a hostile environment:
 // someone who can write into the shared folder or into a PC's local replica (a disk tool, a backup put
 // back), with or without an old passphrase. Each test asserts the safe behaviour: refused and reported,
 // nothing lost, bounded.
@@ -6,11 +6,11 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Keyring } from '../../src/services/crypto/keyring';
-import { Paths, type SnapshotRecord } from '../../src/services/store/format';
+import { Paths } from '../../src/services/store/format';
 import { PracticeState } from '../../src/services/store/record-state';
 import { ReplicaFolder } from '../../src/services/store/replica-folder';
-import type { SnapshotRecordV2 } from '../../src/services/store/snapshot-format';
 import type { ExchangeOptions } from '../../src/services/store/shared-folder-exchange';
+import { snapshotRecords } from '../support/snapshots';
 import { newSharedStore, openDevice, syncAll, type Device } from '../support/store-fixture';
 
 jest.setTimeout(180_000);
@@ -122,7 +122,7 @@ describe('packs of version 2 under attack', () => {
   });
 });
 
-describe('a local snapshot (version 3) whose counters lie', () => {
+describe('a local snapshot whose counters lie', () => {
   let devices: Device[] = [];
   afterEach(async () => {
     for (const d of devices) await d.store.close().catch(() => undefined);
@@ -142,18 +142,23 @@ describe('a local snapshot (version 3) whose counters lie', () => {
     // someone holding the key (an old passphrase's key is still held by the PC) writes a newer snapshot into A's replica
     const keys = Keyring.ofHeaderKey(store.header.storeId, store.key, store.header.keyCheck);
     const local = new ReplicaFolder(a.localRoot, store.header.storeId, keys);
-    const opened = local.openSnapshot(snap!, await local.readSnapshotBytes(snap!));
-    const records = [...opened.batches()].flat() as SnapshotRecordV2[] | SnapshotRecord[];
+    const opened = await snapshotRecords(local, snap!);
     const ones = Buffer.alloc(4 * 4_000_000);
     for (let i = 0; i < 4_000_000; i++) ones.writeUInt32LE(1, i * 4);
     const counts = { ...opened.header.counts!, byPosition: { ...opened.header.counts!.byPosition, ['e'.repeat(32)]: ones.toString('base64') } };
-    const forged = await local.writeSnapshot({ ...opened.header, v: 3, seq: snap!.seq + 1, counts, records: records as SnapshotRecordV2[] });
-    const restore = jest.spyOn(PracticeState.prototype, 'restoreCounts');
-    a = await openDevice(store, 'A', { id: a.id, localRoot: a.localRoot, exchange: FAST });
-    devices[0] = a;
-    // no list of the counters longer than the records' versions was handed on
-    for (const [, places, versions] of restore.mock.calls) expect([...places].length).toBeLessThanOrEqual(versions);
-    expect(a.replica.badFiles.some((f) => f.path === Paths.snapshot(forged.device, forged.seq, forged.hash) && /counts do not match/.test(f.reason))).toBe(true);
-    expect(await ids(a)).toEqual(want);
+    // as this release writes it (version 4) and as the one before did (version 3, still read)
+    for (const v of [4, 3] as const) {
+      for (const old of fs.readdirSync(path.join(a.localRoot, 'snapshots', a.id))) fs.rmSync(path.join(a.localRoot, 'snapshots', a.id, old));
+      const forged = await local.writeSnapshot({ ...opened.header, v, seq: snap!.seq + v, counts, records: opened.records });
+      const restore = jest.spyOn(PracticeState.prototype, 'restoreCounts');
+      a = await openDevice(store, 'A', { id: a.id, localRoot: a.localRoot, exchange: FAST });
+      devices[0] = a;
+      // no list of the counters longer than the records' versions was handed on
+      for (const [, places, versions] of restore.mock.calls) expect([...places].length).toBeLessThanOrEqual(versions);
+      restore.mockRestore();
+      expect(a.replica.badFiles.some((f) => f.path === Paths.snapshot(forged.device, forged.seq, forged.hash) && /counts do not match/.test(f.reason))).toBe(true);
+      expect(await ids(a)).toEqual(want);
+      await a.store.close();
+    }
   });
 });

@@ -179,12 +179,12 @@ export class AppliedLogs {
       try {
         const snap = this.local.openSnapshot(f, await this.local.readSnapshotBytes(f));
         if (!coversOnly(snap.header.covers, held, Paths.snapshot(f.device, f.seq, f.hash))) continue;
-        const newest = loadSnapshot(
-          snap,
-          this.state,
-          (c) => this.place(c),
-          Paths.snapshot(f.device, f.seq, f.hash),
-        );
+        const newest = loadSnapshot(snap, this.state, (c) => this.place(c), Paths.snapshot(f.device, f.seq, f.hash), (what) => {
+          // a record's data read after the open were bad (version 4 checks them when first read): this
+          // snapshot is not loaded again — the next open replays the log files, which hold every version
+          void this.local.removeSnapshot(f).catch(() => undefined);
+          return corruptReplica(what);
+        });
         if (newest) this.clock.observe(newest);
         this.filesMemo.clear();
         return;

@@ -121,6 +121,8 @@ export const Contexts = {
   packSection: (dev: string, first: number, last: number, i: number) => `pack/${dev}/${first}-${last}/s${i}`,
   object: () => 'object',
   snapshot: (dev: string, seq: number) => `snapshot/${dev}/${seq}`,
+  /** The data of batch `i` (from 0) of a snapshot of version 4; its head is sealed under `snapshot`. */
+  snapshotData: (dev: string, seq: number, i: number) => `snapshot/${dev}/${seq}/d${i}`,
   presence: (dev: string) => `presence/${dev}`,
   device: (dev: string) => `device/${dev}`,
   journal: (dev: string, ver: string) => `journal/${dev}/${ver}`,
@@ -534,9 +536,10 @@ export const SnapshotHeaderSchema = z.object({
   t: z.literal('snapshot'),
   /**
    * 1: records as SnapshotRecord (earlier releases); 2: as SnapshotRecordV2 (snapshot-format.ts); 3: as
-   * version 2, with the log files it covers and their counters packed (`packed`, `byPosition`).
+   * version 2, with the log files it covers and their counters packed (`packed`, `byPosition`); 4: as
+   * version 3, with the heads' data as bytes after each batch's records (SnapshotRecordV4).
    */
-  v: z.union([z.literal(1), z.literal(2), z.literal(3)]),
+  v: z.union([z.literal(1), z.literal(2), z.literal(3), z.literal(4)]),
   device: z.string().regex(DEVICE_ID),
   seq: z.number().int().min(1),
   createdAt: Iso,

@@ -893,7 +893,7 @@ export class PracticeReplica implements ReplicaPort {
     if (this.unsynced.length > 0 || this.journal.size > 0) return undefined; // a put came meanwhile: its body is in the journal
     const content = this.logs.snapshot();
     if (!content) return undefined;
-    const f = await this.local.writeSnapshot({ t: 'snapshot', v: 3, device: this.opts.deviceId, seq, createdAt: new Date().toISOString(), ...content });
+    const f = await this.local.writeSnapshot({ t: 'snapshot', v: 4, device: this.opts.deviceId, seq, createdAt: new Date().toISOString(), ...content });
     this.sinceSnapshot = 0;
     return f;
   }

@@ -11,6 +11,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { JsonObject, StoredRecord } from '../../host-api';
 import type { Change } from './format';
 import { PlaceCounts } from './device-log';
+import type { DataBlock } from './snapshot-format';
 
 /** Where a body lies before sealing. */
 export const JOURNAL = 'journal';
@@ -23,6 +24,47 @@ export interface Head {
   /** Where the body is kept: "<deviceId>:<seq>" for a sealed log file, "journal" before sealing. */
   where: string;
   readonly data: JsonObject | null;
+}
+
+/**
+ * A head whose data are still the bytes a snapshot of version 4 holds them as (snapshot-format.ts): parsed
+ * and checked the first time they are read, then kept as the object (and the bytes let go). A warm open
+ * builds no object of a record's data and keeps its batch packed: most of an open's time and memory were
+ * the 100,000 records' data unpacked and parsed into objects, most of which nobody reads that day
+ * (docs/FORMAT-2.md, "Lean memory").
+ */
+export class BytesHead implements Head {
+  protected parsed?: JsonObject;
+  constructor(
+    readonly ver: string,
+    readonly at: string,
+    readonly by: string,
+    public where: string,
+    /** The batch's data the head's lie in, from `from` to `to`; undefined once parsed. */
+    protected src: DataBlock | undefined,
+    protected readonly from: number,
+    protected readonly to: number,
+    /** Parses and checks the text (undefined: the batch's data did not unpack); throws its own error when they are not a record's data. */
+    protected readonly parse: (text: string | undefined, head: BytesHead) => JsonObject,
+  ) {}
+
+  get data(): JsonObject {
+    if (this.parsed === undefined) {
+      this.parsed = this.parse(this.src!.bytes()?.toString('utf8', this.from, this.to), this);
+      this.src = undefined;
+    }
+    return this.parsed;
+  }
+
+  /** The data's JSON bytes while they were not read (a snapshot is written from them as they are); undefined after, or when they do not unpack. */
+  bytes(): Buffer | undefined {
+    return this.src?.bytes()?.subarray(this.from, this.to);
+  }
+}
+
+/** Whether a head holds data (is no removal), without parsing a snapshot's bytes. */
+export function hasData(h: Head): boolean {
+  return h instanceof BytesHead || h.data !== null;
 }
 
 /** The device part of a version id (`<wall>.<count>.<device>`: 9 + 1 + 4 + 1 characters before it). */
@@ -238,7 +280,7 @@ export class RecordEntry {
 
   isLive(): boolean {
     const v = this.shownVersion();
-    return v !== undefined && (this.head(v)!.data !== null || this.inConflict());
+    return v !== undefined && (hasData(this.head(v)!) || this.inConflict());
   }
 
   toStored(ver = this.shownVersion()): StoredRecord | undefined {

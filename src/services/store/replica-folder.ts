@@ -17,6 +17,7 @@ import {
   type KeySource,
   sealedKeyId,
 } from '../crypto/store-crypto';
+import type { JsonObject } from '../../host-api';
 import type { NamedKeyFile } from '../crypto/keyring';
 import {
   Contexts,
@@ -72,7 +73,7 @@ import {
   type SnapshotHeader,
   type SnapshotRecord,
 } from './format';
-import { SNAPSHOT_V2_BATCH, snapshotV2RecordsProblem, type SnapshotRecordV2 } from './snapshot-format';
+import { DataBlock, SNAPSHOT_V2_BATCH, snapshotV2RecordsProblem, type BytesBatch, type SnapshotHeadData, type SnapshotRecordV2, type SnapshotRecordV4 } from './snapshot-format';
 import { FolderMedium, MediumError, listOrNone, listedOf, type ListingMark, type Medium, type MediumEntry, type MediumFile, type MediumStat, type WriteMode } from './medium';
 
 export interface BadFile {
@@ -783,23 +784,25 @@ export class ReplicaFolder {
   }
 
   /**
-   * Writes a snapshot (a local replica's own cache, never shared), encrypted. Versions 2 and 3 (3: the
-   * header's covers and counters packed, snapshot-state.ts) are laid out alike: the header's
-   * JSON on the first line, then the records in batches of SNAPSHOT_V2_BATCH, each batch its own gzip member
-   * after its length (4 bytes, big-endian) — unpacked one at a time when read, so neither the whole text
-   * nor the whole of it parsed is ever in memory. Version 1 (earlier releases; still read): gzip of
-   * NDJSON, the header on the first line, then a batch per line.
+   * Writes a snapshot (a local replica's own cache, never shared), encrypted. Versions 2 to 4 (3: the
+   * header's covers and counters packed, snapshot-state.ts; 4: the heads' data as bytes after each batch's
+   * records, snapshot-format.ts) are laid out alike: the header's JSON on the first line, then the records
+   * in batches of SNAPSHOT_V2_BATCH, each batch its own gzip member after its length (4 bytes,
+   * big-endian) — unpacked one at a time when read, so neither the whole text nor the whole of it parsed
+   * is ever in memory. Version 1 (earlier releases; still read): gzip of NDJSON, the header on the first
+   * line, then a batch per line. A head's data may be given as the bytes of its JSON (a head whose data
+   * were never read since a version-4 snapshot was loaded: written again as they are, not parsed).
    */
-  async writeSnapshot(snap: Snapshot | (SnapshotHeader & { v: 2 | 3; records: SnapshotRecordV2[] })): Promise<SegmentFile> {
+  async writeSnapshot(snap: Snapshot | (SnapshotHeader & { v: 2 | 3 | 4; records: SnapshotRecordV2<SnapshotHeadData>[] })): Promise<SegmentFile> {
     const { records, ...header } = snap;
+    if (header.v === 4) return this.writeSnapshotV4(header, records as SnapshotRecordV2<SnapshotHeadData>[]);
     let plain: Buffer;
     if (header.v >= 2) {
-      const parts = [Buffer.from(JSON.stringify(header) + '\n', 'utf8')];
+      const parts: Buffer[] = [Buffer.from(JSON.stringify(header) + '\n', 'utf8')];
       for (let i = 0; i < records.length; i += SNAPSHOT_V2_BATCH) {
-        const member = zlib.gzipSync(Buffer.from(JSON.stringify(records.slice(i, i + SNAPSHOT_V2_BATCH)), 'utf8'), { level: 1 });
-        const len = Buffer.alloc(4);
-        len.writeUInt32BE(member.length);
-        parts.push(len, member);
+        const batch = records.slice(i, i + SNAPSHOT_V2_BATCH) as SnapshotRecordV2<SnapshotHeadData>[];
+        const member = zlib.gzipSync(Buffer.from(JSON.stringify(withObjects(batch)), 'utf8'), { level: 1 });
+        parts.push(u32(member.length), member);
       }
       plain = Buffer.concat(parts);
     } else {
@@ -813,6 +816,35 @@ export class ReplicaFolder {
     return { device: snap.device, seq: snap.seq, hash };
   }
 
+  /**
+   * Version 4: `L (4 bytes, big-endian) ‖ head envelope (L bytes) ‖ data envelope 0 ‖ data envelope 1 ‖ …`.
+   * The head (context `snapshot/<device>/<seq>`) holds the header's line, then per batch the gzip member
+   * of its records after its length and the length of its data envelope; data envelope `i` (context
+   * `snapshot/<device>/<seq>/d<i>`) the gzip of batch `i`'s data. An open decrypts the head only; a
+   * batch's data are decrypted and unpacked when a record of it is read (snapshot-format.ts, DataBlock).
+   */
+  protected async writeSnapshotV4(header: SnapshotHeader, records: readonly SnapshotRecordV2<SnapshotHeadData>[]): Promise<SegmentFile> {
+    const head: Buffer[] = [Buffer.from(JSON.stringify(header) + '\n', 'utf8')];
+    const data: Buffer[] = [];
+    for (let i = 0; i < records.length; i += SNAPSHOT_V2_BATCH) {
+      const [meta, bytes] = batchV4(records.slice(i, i + SNAPSHOT_V2_BATCH));
+      const member = zlib.gzipSync(meta, { level: 1 });
+      const sealed = encrypt(this.key, this.storeId, Contexts.snapshotData(header.device, header.seq, data.length), zlib.gzipSync(bytes, { level: 1 }));
+      head.push(u32(member.length), member, u32(sealed.length));
+      data.push(sealed);
+    }
+    const sealedHead = encrypt(this.key, this.storeId, Contexts.snapshot(header.device, header.seq), Buffer.concat(head));
+    const bytes = Buffer.concat([u32(sealedHead.length), sealedHead, ...data]);
+    const hash = sha256Hex(bytes);
+    await this.write(Paths.snapshot(header.device, header.seq, hash), bytes);
+    return { device: header.device, seq: header.seq, hash };
+  }
+
+  /** Removes one of this replica's snapshots (found damaged after it was loaded: the next open replays the log files). */
+  async removeSnapshot(f: SegmentFile): Promise<void> {
+    await fsp.rm(this.abs(Paths.snapshot(f.device, f.seq, f.hash)), { force: true });
+  }
+
   async readSnapshotBytes(f: SegmentFile): Promise<Buffer> {
     return readBounded(this.io, Paths.snapshot(f.device, f.seq, f.hash), MAX_SNAPSHOT_BYTES, this.skipUnreadable);
   }
@@ -821,10 +853,12 @@ export class ReplicaFolder {
    * Checks a snapshot's name hash and authentication, unpacks it and reads its header; its records are
    * read and checked batch by batch by `batches()` (which throws BadFileError on the first bad one).
    */
-  openSnapshot(f: SegmentFile, bytes: Uint8Array): { header: SnapshotHeader; batches(): Generator<SnapshotRecord[] | SnapshotRecordV2[]> } {
+  openSnapshot(f: SegmentFile, bytes: Uint8Array): { header: SnapshotHeader; batches(): Generator<SnapshotRecord[] | SnapshotRecordV2[] | BytesBatch> } {
     const rel = Paths.snapshot(f.device, f.seq, f.hash);
     if (sha256Hex(bytes) !== f.hash) throw new BadFileError({ path: rel, reason: 'content does not match its name (truncated, changed or half-synced)' });
     const context = Contexts.snapshot(f.device, f.seq);
+    const file = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    if (!beginsAsEnvelope(file)) return this.openSnapshotV4(rel, f, file);
     const plain = this.decryptFile(rel, context, bytes, false);
     const v1 = plain[0] === 0x1f && plain[1] === 0x8b; // version 1 is gzip as a whole; version 2 begins with its header's JSON
     const text = v1 ? gunzipped(rel, plain) : plain;
@@ -832,7 +866,7 @@ export class ReplicaFolder {
     if (nl < 0) throw new BadFileError({ path: rel, reason: 'has no header line' });
     const header = this.check(rel, this.parseJson(rel, text.toString('utf8', 0, nl)), SnapshotHeaderSchema);
     if (header.device !== f.device || header.seq !== f.seq) throw new BadFileError({ path: rel, reason: 'names another device or position than where it lies' });
-    if ((header.v === 1) !== v1) throw new BadFileError({ path: rel, reason: `is not laid out as its version (${header.v}) says` });
+    if ((header.v === 1) !== v1 || header.v === 4) throw new BadFileError({ path: rel, reason: `is not laid out as its version (${header.v}) says` });
     const parse = (s: string) => this.parseJson(rel, s);
     if (header.v >= 2) return { header, batches: () => snapshotMembers(rel, text, nl + 1, parse) };
     function* batches(): Generator<SnapshotRecord[]> {
@@ -846,6 +880,26 @@ export class ReplicaFolder {
       }
     }
     return { header, batches };
+  }
+
+  /** A snapshot of version 4 (writeSnapshotV4): the head decrypted and its header read; each batch's data stay sealed until read. */
+  protected openSnapshotV4(rel: string, f: SegmentFile, file: Buffer): { header: SnapshotHeader; batches(): Generator<BytesBatch> } {
+    const L = file.length >= 4 ? file.readUInt32BE(0) : -1;
+    if (L < 0 || L > MAX_SNAPSHOT_BYTES || 4 + L > file.length) throw new BadFileError({ path: rel, reason: 'is neither an encrypted file nor a snapshot of version 4' });
+    const sealedHead = file.subarray(4, 4 + L);
+    const plain = this.decryptFile(rel, Contexts.snapshot(f.device, f.seq), sealedHead, false);
+    const nl = plain.indexOf(0x0a);
+    if (nl < 0) throw new BadFileError({ path: rel, reason: 'has no header line' });
+    const header = this.check(rel, this.parseJson(rel, plain.toString('utf8', 0, nl)), SnapshotHeaderSchema);
+    if (header.device !== f.device || header.seq !== f.seq) throw new BadFileError({ path: rel, reason: 'names another device or position than where it lies' });
+    if (header.v !== 4) throw new BadFileError({ path: rel, reason: `is not laid out as its version (${header.v}) says` });
+    // the data are sealed under the head's key: that key is kept for them, whatever the keyring learns or drops meanwhile
+    const id = sealedKeyId(sealedHead)!;
+    const key = Buffer.isBuffer(this.key) ? this.key : this.key.get(id)!;
+    const keys: KeySource = Buffer.isBuffer(this.key) ? key : { current: { id, key }, get: (x) => (x === id ? key : undefined) };
+    const unseal = (i: number, sealed: Buffer) => () => decrypt(keys, this.storeId, Contexts.snapshotData(f.device, f.seq, i), sealed);
+    const parse = (s: string) => this.parseJson(rel, s);
+    return { header, batches: () => snapshotBatchesV4(rel, plain, nl + 1, parse, file, 4 + L, unseal) };
   }
 
   // ---- device info and presence ----------------------------------------------------------
@@ -1024,7 +1078,7 @@ function gunzipped(rel: string, plain: Buffer, maxPlain = MAX_SNAPSHOT_BYTES): B
   }
 }
 
-/** The records of a version-2 snapshot: each batch a gzip member after its length, unpacked and checked as it is reached. */
+/** The records of a snapshot of version 2 or 3: each batch a gzip member after its length, unpacked and checked as it is reached. */
 function* snapshotMembers(rel: string, plain: Buffer, from: number, parse: (s: string) => unknown): Generator<SnapshotRecordV2[]> {
   for (let at = from; at < plain.length; ) {
     if (at + 4 > plain.length) throw new BadFileError({ path: rel, reason: 'ends in the middle of a batch' });
@@ -1032,7 +1086,7 @@ function* snapshotMembers(rel: string, plain: Buffer, from: number, parse: (s: s
     if (at + 4 + len > plain.length) throw new BadFileError({ path: rel, reason: 'ends in the middle of a batch' });
     let text: string;
     try {
-      text = zlib.gunzipSync(plain.subarray(at + 4, at + 4 + len), { maxOutputLength: MAX_SNAPSHOT_BYTES }).toString('utf8');
+      text = zlib.gunzipSync(plain.subarray(at + 4, at + 4 + len), { maxOutputLength: MAX_SNAPSHOT_BYTES, chunkSize: 1 << 18 }).toString('utf8');
     } catch {
       throw new BadFileError({ path: rel, reason: 'a batch is not gzip, or unpacks larger than allowed' });
     }
@@ -1042,6 +1096,68 @@ function* snapshotMembers(rel: string, plain: Buffer, from: number, parse: (s: s
     if (problem) throw new BadFileError({ path: rel, reason: `does not match the format (${problem})` });
     yield batch as SnapshotRecordV2[];
   }
+}
+
+/**
+ * The batches of a snapshot of version 4: the head's members (`plain` from `from` on) — each the gzip of
+ * a batch's records after its length, then the length of its data envelope — and the data envelopes in
+ * `file` from `dataFrom` on, one a batch, to the file's end. The records are unpacked and checked as they
+ * are reached; the data stay sealed (DataBlock: authenticated, unpacked and added up when first read).
+ */
+function* snapshotBatchesV4(rel: string, plain: Buffer, from: number, parse: (s: string) => unknown, file: Buffer, dataFrom: number, unseal: (i: number, sealed: Buffer) => () => Buffer): Generator<BytesBatch> {
+  const bad = (reason: string) => new BadFileError({ path: rel, reason });
+  let dataAt = dataFrom;
+  for (let at = from, i = 0; at < plain.length; i++) {
+    if (at + 4 > plain.length) throw bad('ends in the middle of a batch');
+    const len = plain.readUInt32BE(at);
+    if (at + 4 + len + 4 > plain.length) throw bad('ends in the middle of a batch');
+    let text: string;
+    try {
+      text = zlib.gunzipSync(plain.subarray(at + 4, at + 4 + len), { maxOutputLength: MAX_SNAPSHOT_BYTES, chunkSize: 1 << 18 }).toString('utf8');
+    } catch {
+      throw bad('a batch is not gzip, or unpacks larger than allowed');
+    }
+    at += 4 + len;
+    const sealedLen = plain.readUInt32BE(at);
+    at += 4;
+    if (dataAt + sealedLen > file.length) throw bad('ends in the middle of the data of a batch');
+    const batch = parse(text);
+    const lengths = { total: 0 };
+    const problem = snapshotV2RecordsProblem(batch, lengths);
+    if (problem) throw bad(`does not match the format (${problem})`);
+    yield { records: batch as SnapshotRecordV4[], data: new DataBlock(unseal(i, file.subarray(dataAt, dataAt + sealedLen)), lengths.total) };
+    dataAt += sealedLen;
+  }
+  if (dataAt !== file.length) throw bad('holds bytes after the data of its last batch');
+}
+
+/** Four bytes, big-endian. */
+function u32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(n);
+  return b;
+}
+
+/** Version 4's batch: the records with each head's data as its length, and the data's bytes one after the other. */
+function batchV4(batch: readonly SnapshotRecordV2<SnapshotHeadData>[]): [Buffer, Buffer] {
+  const data: Buffer[] = [];
+  const records = batch.map(([col, id, heads, ...rest]) => [
+    col,
+    id,
+    heads.map(([ver, at, by, place, d]) => {
+      if (d === null) return [ver, at, by, place, null];
+      const b = Buffer.isBuffer(d) ? d : Buffer.from(JSON.stringify(d), 'utf8');
+      data.push(b);
+      return [ver, at, by, place, b.length];
+    }),
+    ...rest,
+  ]);
+  return [Buffer.from(JSON.stringify(records), 'utf8'), Buffer.concat(data)];
+}
+
+/** Versions 2 and 3 hold a head's data as JSON inside the record: data given as bytes become the object they hold. */
+function withObjects(batch: readonly SnapshotRecordV2<SnapshotHeadData>[]): SnapshotRecordV2[] {
+  return batch.map(([col, id, heads, ...rest]) => [col, id, heads.map(([ver, at, by, place, d]) => [ver, at, by, place, Buffer.isBuffer(d) ? (JSON.parse(d.toString('utf8')) as JsonObject) : d]), ...rest]);
 }
 
 /**

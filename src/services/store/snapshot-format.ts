@@ -4,6 +4,7 @@
 // merge needs and no more — each record's heads with their data, the ids of its older versions with
 // the position of the log file that holds each (where its metadata and body are read for history()),
 // and the parents named but not arrived yet — the same as the in-memory state (record-state.ts).
+import * as zlib from 'node:zlib';
 import type { JsonObject } from '../../host-api';
 import { COLLECTION, MAX_DEVICE_NAME, RECORD_ID, VERSION } from './format';
 
@@ -11,7 +12,9 @@ import { COLLECTION, MAX_DEVICE_NAME, RECORD_ID, VERSION } from './format';
  * A head: [version, at, by, place, data (null: removed)]; the place is the seq of the log file of the
  * version's own device that holds it (or "<device>:<seq>" for another device's, which no log file holds today).
  */
-export type SnapshotHead = [string, string, string, number | string, JsonObject | null];
+export type SnapshotHead<D = JsonObject | null> = [string, string, string, number | string, D];
+/** A head's data when a snapshot is written: the object, null (removed), or the bytes of its JSON (not read since a version-4 snapshot was loaded). */
+export type SnapshotHeadData = JsonObject | null | Buffer;
 
 /**
  * A record: [collection, id, heads, old, orphans?] (a list, not an object: no key names repeated 100,000
@@ -19,7 +22,72 @@ export type SnapshotHead = [string, string, string, number | string, JsonObject 
  * the seq of the log file of the version's own device that holds it, or "<device>:<seq>" for another
  * device's. `orphans`: parents named by a version here that have not arrived (never heads once they do).
  */
-export type SnapshotRecordV2 = [col: string, id: string, heads: SnapshotHead[], old: string, orphans?: string[]];
+export type SnapshotRecordV2<D = JsonObject | null> = [col: string, id: string, heads: SnapshotHead<D>[], old: string, orphans?: string[]];
+
+/**
+ * Version 4: a head's data are not inside the record's JSON: [version, at, by, place, length] with the
+ * length in bytes of the data's JSON (null: removed). A batch is two gzip members, each after its length:
+ * the records' JSON, then every head's data bytes one after the other in the order the heads come, nothing
+ * between and nothing after. An open unpacks and parses the records only; a batch's data stay packed
+ * until a record of it is read (record-state.ts, BytesHead; a few batches are kept unpacked, DataBlock).
+ */
+export type SnapshotHeadV4 = [string, string, string, number | string, number | null];
+export type SnapshotRecordV4 = [col: string, id: string, heads: SnapshotHeadV4[], old: string, orphans?: string[]];
+/** A version-4 batch as read: its records, and its data still packed. */
+export interface BytesBatch {
+  readonly records: SnapshotRecordV4[];
+  readonly data: DataBlock;
+}
+
+/** How many batches' data are kept unpacked at once (a list() goes through them in order: one would do; a few serve reads here and there). */
+const UNPACKED_BLOCKS = 8;
+const unpackedBlocks = new Set<DataBlock>();
+
+/** A version-4 batch's data: its envelope (a part of the snapshot's bytes), decrypted and unpacked when a record of it is read. */
+export class DataBlock {
+  protected unpacked?: Buffer;
+  protected bad = false;
+  constructor(
+    /** The gzip of the data (a snapshot of version 4 decrypts its envelope here); throws when it cannot. */
+    protected readonly packed: () => Buffer,
+    /** What its records' lengths add up to: it must unpack to exactly this many bytes. */
+    readonly size: number,
+  ) {}
+
+  /** The unpacked bytes; undefined when they do not authenticate, are no gzip or do not unpack to exactly `size` bytes. */
+  bytes(): Buffer | undefined {
+    if (this.unpacked) {
+      unpackedBlocks.delete(this);
+      unpackedBlocks.add(this);
+      return this.unpacked;
+    }
+    if (this.bad) return undefined;
+    let out: Buffer;
+    try {
+      // one chunk for the whole (the default 16 KiB chunks and their concatenation were a third of the cost)
+      out = zlib.gunzipSync(this.packed(), { maxOutputLength: Math.max(1, this.size), chunkSize: Math.max(64, Math.min(this.size + 64, 8 << 20)) });
+    } catch {
+      this.bad = true;
+      return undefined;
+    }
+    if (out.length !== this.size) {
+      this.bad = true;
+      return undefined;
+    }
+    this.unpacked = out;
+    unpackedBlocks.add(this);
+    if (unpackedBlocks.size > UNPACKED_BLOCKS) {
+      const oldest = unpackedBlocks.values().next().value!;
+      unpackedBlocks.delete(oldest);
+      oldest.unpacked = undefined;
+    }
+    return out;
+  }
+}
+
+/** The smallest data, `{}`, and a bound far above the largest a record may be (1 MiB, record-input.ts). */
+const MIN_DATA_BYTES = 2;
+const MAX_DATA_BYTES = 64 << 20;
 
 /** Records per gzip member: each batch's text stays small enough for the young generation (a 500-record one did not, and cost ~8 % more CPU at open). */
 export const SNAPSHOT_V2_BATCH = 100;
@@ -30,8 +98,11 @@ const PLACE_OF_OTHER = /^[0-9a-f]{32}:[1-9]\d{0,9}$/;
 /** The whole `old` field: entries of a fixed shape (no backtracking to speak of). */
 export const OLD_LIST = new RegExp(`^(?:${VER} ${PLACE}(?:,${VER} ${PLACE})*)?$`);
 
-/** The first problem of a version-2 snapshot's records, or undefined (checked in place: no copy is made). */
-export function snapshotV2RecordsProblem(v: unknown): string | undefined {
+/**
+ * The first problem of a version-2 snapshot's records, or undefined (checked in place: no copy is made).
+ * `lengths`: version 4's records, whose data slot is a length (added up into `lengths.total`).
+ */
+export function snapshotV2RecordsProblem(v: unknown, lengths?: { total: number }): string | undefined {
   if (!Array.isArray(v)) return 'records is not a list';
   for (let i = 0; i < v.length; i++) {
     const r = v[i] as unknown[];
@@ -45,12 +116,28 @@ export function snapshotV2RecordsProblem(v: unknown): string | undefined {
       if (typeof ver !== 'string' || !VERSION.test(ver)) return `records[${i}].heads: version`;
       if (typeof at !== 'string' || at.length > 40 || typeof by !== 'string' || by.length > MAX_DEVICE_NAME) return `records[${i}].heads: fields`;
       if (typeof seq === 'number' ? !Number.isSafeInteger(seq) || seq < 1 : typeof seq !== 'string' || !PLACE_OF_OTHER.test(seq)) return `records[${i}].heads: place`;
-      if (data !== null && !parsedJsonObjectOk(data, 0)) return `records[${i}].heads: data`;
+      if (lengths === undefined) {
+        if (data !== null && !parsedJsonObjectOk(data, 0)) return `records[${i}].heads: data`;
+      } else if (data !== null) {
+        if (typeof data !== 'number' || !Number.isSafeInteger(data) || data < MIN_DATA_BYTES || data > MAX_DATA_BYTES) return `records[${i}].heads: length of the data`;
+        lengths.total += data;
+      }
     }
     if (!OLD_LIST.test(old)) return `records[${i}].old`;
     if (orphans !== undefined && (!Array.isArray(orphans) || !orphans.every((p) => typeof p === 'string' && VERSION.test(p)))) return `records[${i}].orphans`;
   }
   return undefined;
+}
+
+/** A record's data as a version-4 snapshot holds them, parsed and checked as a version-2 record's are; undefined when they are not a record's data. */
+export function parseSnapshotData(text: string): JsonObject | undefined {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  return parsedJsonObjectOk(v, 0) ? (v as JsonObject) : undefined;
 }
 
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);

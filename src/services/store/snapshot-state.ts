@@ -7,8 +7,9 @@
 import { unpackCounts } from './device-log';
 import type { Snapshot, SnapshotHeader, SnapshotRecord } from './format';
 import { BadFileError, type SegmentFile } from './replica-folder';
-import { JOURNAL, RecordEntry, whereOfPlace, type Head, type PracticeState } from './record-state';
-import type { SnapshotHead, SnapshotRecordV2 } from './snapshot-format';
+import type { JsonObject } from '../../host-api';
+import { BytesHead, JOURNAL, RecordEntry, whereOfPlace, type Head, type PracticeState } from './record-state';
+import { parseSnapshotData, type BytesBatch, type SnapshotHead, type SnapshotHeadData, type SnapshotRecordV2 } from './snapshot-format';
 
 /** Which log files a replica has applied: per device, [seq, hash] rising. */
 export type LogIndex = ReadonlyMap<string, Iterable<[number, string]>>;
@@ -39,7 +40,8 @@ export function* coveredFiles(covers: SnapshotHeader['covers'], rel = 'snapshots
 export interface SnapshotContent {
   covers: Snapshot['covers'];
   counts: NonNullable<SnapshotHeader['counts']>;
-  records: SnapshotRecordV2[];
+  /** A head's data as bytes where they were never read since a version-4 snapshot was loaded. */
+  records: SnapshotRecordV2<SnapshotHeadData>[];
 }
 
 /**
@@ -63,14 +65,15 @@ export function snapshotOf(logs: LogIndex, state: PracticeState): SnapshotConten
     covers[dev] = { ranges, packed: hashes.toString('base64') };
   }
   const counts = { byDevice: Object.fromEntries(state.countByDevice), ...state.countByWhere.packed(), newest: state.newest };
-  const records: SnapshotRecordV2[] = [];
+  const records: SnapshotRecordV2<SnapshotHeadData>[] = [];
   for (const e of state.records()) {
     if (e.hasUnsealed) return undefined;
-    const heads: SnapshotHead[] = [];
-    for (const { ver, ...h } of e.heads()) {
+    const heads: SnapshotHead<SnapshotHeadData>[] = [];
+    for (const h of e.heads()) {
+      const ver = h.ver;
       const colon = h.where.indexOf(':');
       const own = h.where.slice(0, colon) === ver.slice(ver.lastIndexOf('.') + 1);
-      heads.push([ver, h.at, h.by, own ? Number(h.where.slice(colon + 1)) : h.where, h.data]);
+      heads.push([ver, h.at, h.by, own ? Number(h.where.slice(colon + 1)) : h.where, (h instanceof BytesHead ? h.bytes() : undefined) ?? h.data]);
     }
     const { old, orphans } = e.forSnapshot();
     records.push(orphans ? [e.col, e.id, heads, old, orphans] : [e.col, e.id, heads, old]);
@@ -81,15 +84,17 @@ export function snapshotOf(logs: LogIndex, state: PracticeState): SnapshotConten
 /** An opened snapshot: its header, and its records batch by batch (each batch checked as it is read). */
 export interface OpenedSnapshot {
   header: Pick<SnapshotHeader, 'covers' | 'v' | 'counts'>;
-  batches(): Iterable<SnapshotRecord[] | SnapshotRecordV2[]>;
+  batches(): Iterable<SnapshotRecord[] | SnapshotRecordV2[] | BytesBatch>;
 }
 
 /**
  * Loads an opened snapshot into an empty state; calls `covered` for every log file it covers.
  * Returns the greatest version it holds (versions sort by their clock: observing it is observing all).
  * A snapshot whose records contradict themselves throws BadFileError (`rel`): the log files are replayed.
+ * Version 4's data are checked when first read; data found bad then call `damaged` (the snapshot is not
+ * to be loaded again) and throw what it returns.
  */
-export function loadSnapshot(snap: OpenedSnapshot, state: PracticeState, covered: (f: SegmentFile) => void, rel = 'snapshots'): string {
+export function loadSnapshot(snap: OpenedSnapshot, state: PracticeState, covered: (f: SegmentFile) => void, rel = 'snapshots', damaged: (what: string) => Error = (what) => new BadFileError({ path: rel, reason: what })): string {
   for (const f of coveredFiles(snap.header.covers, rel)) covered(f);
   const bad = (reason: string) => new BadFileError({ path: rel, reason });
   let newest = '';
@@ -100,7 +105,29 @@ export function loadSnapshot(snap: OpenedSnapshot, state: PracticeState, covered
   const counts = snap.header.v >= 2 ? snap.header.counts : undefined;
   if (snap.header.v >= 2 && !counts) throw bad('has no counts');
   let versions = 0;
+  const parse = (text: string | undefined, h: BytesHead): JsonObject => {
+    const data = text === undefined ? undefined : parseSnapshotData(text);
+    if (data === undefined) throw damaged(`the data of version ${h.ver} in the local snapshot are not a record's data`);
+    return data;
+  };
   for (const batch of snap.batches()) {
+    if (!Array.isArray(batch)) {
+      // Version 4: the data stay the batch's bytes, each head a range of them in the order the heads come.
+      if (!counts) throw bad('has no counts');
+      let at = 0;
+      for (const [col, id, list, old, orphans] of batch.records) {
+        const heads: Head[] = [];
+        for (const [ver, hAt, by, place, len] of list) {
+          const where = state.intern(whereOfPlace(ver, String(place)));
+          if (len === null) heads.push({ ver, at: hAt, by: state.intern(by), where, data: null });
+          else heads.push(new BytesHead(ver, hAt, state.intern(by), where, batch.data, at, (at += len), parse));
+        }
+        const e = RecordEntry.restore(col, id, heads, old, orphans);
+        versions += e.headCount + e.olderCount;
+        if (!state.put(e)) throw bad('holds a record twice');
+      }
+      continue;
+    }
     if (counts) {
       // Version 2: the counters come from the header (checked against the number of versions below), so
       // an older version is not touched here: its entry stays the string it was read as.
@@ -135,4 +162,16 @@ export function loadSnapshot(snap: OpenedSnapshot, state: PracticeState, covered
     newest = state.newest = counts.newest;
   }
   return newest;
+}
+
+/** The first head of a version-4 batch whose data are not a record's data (a full check reads them all), or undefined. */
+export function badDataIn(batch: BytesBatch): string | undefined {
+  const bytes = batch.data.bytes();
+  let at = 0;
+  for (const [, , list] of batch.records)
+    for (const [ver, , , , len] of list) {
+      if (len === null) continue;
+      if (!bytes || parseSnapshotData(bytes.toString('utf8', at, (at += len))) === undefined) return ver;
+    }
+  return undefined;
 }

@@ -4,6 +4,7 @@ import type { StoreHeader } from './format';
 import { Keyring, resolveKeys } from '../crypto/keyring';
 import { Paths } from './format';
 import { BadFileError, KeyMissingError, ReplicaFolder, type BadFile } from './replica-folder';
+import { badDataIn } from './snapshot-state';
 
 export interface VerifyReport {
   readonly folder: string;
@@ -99,7 +100,10 @@ export async function verifyReplica(root: string, header: StoreHeader, key: Buff
   let snapshots = 0;
   for (const f of await folder.listSnapshots(note)) {
     try {
-      for (const _batch of folder.openSnapshot(f, await folder.readSnapshotBytes(f)).batches());
+      for (const batch of folder.openSnapshot(f, await folder.readSnapshotBytes(f)).batches()) {
+        const ver = Array.isArray(batch) ? undefined : badDataIn(batch); // version 4: the data are read here, not at open
+        if (ver) throw new BadFileError({ path: Paths.snapshot(f.device, f.seq, f.hash), reason: `the data of version ${ver} are not a record's data` });
+      }
       snapshots++;
     } catch (e) {
       problem(e instanceof BadFileError ? e.bad : { path: Paths.snapshot(f.device, f.seq, f.hash), reason: 'unreadable' }, e);

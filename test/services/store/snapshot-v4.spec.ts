@@ -1,0 +1,251 @@
+// Snapshot version 4 (issue #16, the warm open): a head's data lie after its batch's records as bytes and
+// are parsed when a record is first read, not at open. What must hold: an open builds no record's data;
+// what is read is what was written (umlauts, nesting, removals, conflicts); a snapshot written again
+// from data never read holds them unchanged; an earlier release's version 3 still loads; and data that
+// turn out bad after the open (inside an authenticated file: our own bug or a broken disk) are a clear
+// error, that snapshot is not loaded again, and the next open has every record from the log files.
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as zlib from 'node:zlib';
+import { StorageError } from '../../../src/host-api';
+import { Keyring } from '../../../src/services/crypto/keyring';
+import { PracticeReplica } from '../../../src/services/store/practice-replica';
+import { ReplicaFolder, type SegmentFile } from '../../../src/services/store/replica-folder';
+import * as snapshotFormat from '../../../src/services/store/snapshot-format';
+import { newSharedStore, openDevice, syncAll, type Device } from '../../support/store-fixture';
+import { snapshotRecords } from '../../support/snapshots';
+import { walk } from '../../support/temp';
+
+type Store = Awaited<ReturnType<typeof newSharedStore>>;
+const COLS = ['clients', 'session-notes'];
+
+const folderOf = (d: Device, store: Store) => new ReplicaFolder(d.localRoot, store.header.storeId, Keyring.ofHeaderKey(store.header.storeId, store.key, store.header.keyCheck));
+const open = (d: Device, store: Store) => PracticeReplica.open({ localRoot: d.localRoot, header: store.header, key: store.key, deviceId: d.id, deviceName: d.name, userName: 'tester' });
+
+/** Everything a host can read of the practice. */
+async function view(r: PracticeReplica) {
+  const out: unknown[] = [r.conflictList];
+  for (const col of COLS) out.push([...(await r.list(col))].sort((a, b) => (a.id < b.id ? -1 : 1)));
+  return out;
+}
+
+/** Two PCs, 250 records with data of every kind, a removal and a conflict; PC1's replica, closed, and what it shows. */
+async function practice() {
+  const store = await newSharedStore();
+  const a = await openDevice(store, 'PC1');
+  const b = await openDevice(store, 'PC2');
+  await a.replica.importRecords(
+    Array.from({ length: 250 }, (_, i) => ({
+      collection: COLS[i % 2]!,
+      id: `r${i}`,
+      data: { name: `Jürgen Größe ${i}`, note: 'Schlaf besser, Stimmung „stabil“ — 😊\n'.repeat(i % 7), nested: { list: [i, null, true, { deep: 'ß' }], empty: {} }, fee: i / 4 },
+    })),
+  );
+  await a.replica.put('clients', 'gone', { name: 'Removed' });
+  await a.replica.put('clients', 'both', { name: 'Anna' });
+  await syncAll([a, b]);
+  await a.replica.remove('clients', 'gone');
+  await a.replica.put('clients', 'both', { name: 'Anna A' });
+  await b.replica.put('clients', 'both', { name: 'Anna B' });
+  await syncAll([a, b]);
+  await b.store.close();
+  expect(a.replica.conflictList.map((c) => c.id)).toEqual(['both']);
+  const live = await view(a.replica);
+  await a.replica.writeSnapshot();
+  await a.store.close();
+  return { store, a, live };
+}
+
+/** The newest snapshot of the replica, with its header. */
+async function newest(d: Device, store: Store): Promise<{ f: SegmentFile; v: number }> {
+  const folder = folderOf(d, store);
+  const f = (await folder.listSnapshots()).sort((x, y) => y.seq - x.seq)[0]!;
+  return { f, v: folder.openSnapshot(f, await folder.readSnapshotBytes(f)).header.v };
+}
+
+/** A snapshot's records with each head's data as the bytes version 4 holds them. */
+async function recordsOf(d: Device, store: Store, f: SegmentFile) {
+  const folder = folderOf(d, store);
+  return { folder, ...(await snapshotRecords(folder, f)) };
+}
+
+describe('snapshot version 4: data read when first read', () => {
+  test('an open parses no record’s data; each is parsed once when first read; a snapshot written from unread data holds them unchanged', async () => {
+    const { store, a, live } = await practice();
+    expect((await newest(a, store)).v).toBe(4);
+    const parse = jest.spyOn(snapshotFormat, 'parseSnapshotData');
+    try {
+      const r = await open(a, store);
+      // the conflicting record's two heads are compared at open (is it a conflict?); nothing else is read
+      expect(parse.mock.calls.length).toBe(2);
+      const atOpen = parse.mock.calls.length;
+      expect(await r.get('session-notes', 'r1')).toEqual(live[2] && (live[2] as { id: string }[]).find((x) => x.id === 'r1'));
+      expect(parse.mock.calls.length).toBe(atOpen + 1);
+      // written again while 249 of 251 live records were never read: their bytes go as they are
+      expect(await r.writeSnapshot()).toBeDefined();
+      expect(parse.mock.calls.length).toBe(atOpen + 1);
+      await r.close();
+      const again = await open(a, store);
+      expect(again.badFiles).toEqual([]);
+      expect(await view(again)).toEqual(live);
+      const all = parse.mock.calls.length;
+      expect(await view(again)).toEqual(live); // read once, then kept
+      expect(parse.mock.calls.length).toBe(all);
+      await again.close();
+    } finally {
+      parse.mockRestore();
+    }
+  });
+
+  test('an earlier release’s snapshot of version 3 is still read into the same practice', async () => {
+    const { store, a, live } = await practice();
+    const { f } = await newest(a, store);
+    const { folder, header, records } = await recordsOf(a, store, f);
+    fs.rmSync(path.join(a.localRoot, 'snapshots'), { recursive: true });
+    await folder.writeSnapshot({ ...header, t: 'snapshot', device: a.id, seq: f.seq + 1, createdAt: new Date().toISOString(), v: 3, records });
+    expect((await newest(a, store)).v).toBe(3);
+    const r = await open(a, store);
+    expect(r.badFiles).toEqual([]);
+    expect(await view(r)).toEqual(live);
+    await r.close();
+  });
+
+  test('data found bad when first read: a clear error in German and English, that record only; the snapshot is not loaded again and the log files give back every record', async () => {
+    const { store, a, live } = await practice();
+    const { f } = await newest(a, store);
+    const { folder, header, records } = await recordsOf(a, store, f);
+    // one record's data changed inside a snapshot that still authenticates (same length: the layout holds)
+    const hit = records.find((r) => r[1] === 'r8')!;
+    const bytes = hit[2][0]![4] as Buffer;
+    bytes[0] = '['.charCodeAt(0); // `{…}` becomes no JSON
+    fs.rmSync(path.join(a.localRoot, 'snapshots'), { recursive: true });
+    const planted = await folder.writeSnapshot({ ...header, t: 'snapshot', device: a.id, seq: f.seq + 1, createdAt: new Date().toISOString(), v: 4, records });
+    const snapRel = walk(a.localRoot).find((p) => p.startsWith('snapshots'))!;
+
+    const r = await open(a, store);
+    expect(r.badFiles).toEqual([]); // the open does not read the data
+    // a full check reads them, and names the file
+    expect((await r.verify()).problems.map((p) => [p.path, p.reason])).toEqual([[snapRel, expect.stringContaining("are not a record's data")]]);
+    expect(await r.get('session-notes', 'r9')).toEqual((live[2] as { id: string }[]).find((x) => x.id === 'r9'));
+    const err = await r.get('clients', 'r8').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(StorageError.is(err)).toBe(true);
+    expect((err as StorageError).code).toBe('corrupt');
+    expect((err as StorageError).text.de).toMatch(/lokalen Datenbestands ist beschädigt/);
+    expect((err as StorageError).text.en).toMatch(/local replica is damaged/);
+    await r.close();
+    // not loaded again: gone from the replica (the close wrote no new one: fewer than 2,000 changes since)
+    expect(fs.existsSync(path.join(a.localRoot, snapRel))).toBe(false);
+    expect(planted.seq).toBe(f.seq + 1);
+    const again = await open(a, store);
+    expect(again.badFiles).toEqual([]);
+    expect(await view(again)).toEqual(live);
+    await again.close();
+  });
+
+  test('a version-4 file changed on disk (renamed to its new hash): a damaged data envelope is found when its batch is read, bytes added or cut at open; nothing is lost', async () => {
+    const { store, a, live } = await practice();
+    const { f } = await newest(a, store);
+    const dir = path.join(a.localRoot, 'snapshots', a.id);
+    const original = fs.readFileSync(path.join(dir, fs.readdirSync(dir)[0]!));
+    /** Puts `bytes` in place of the replica's snapshots, named by their hash (as a snapshot of this PC would be). */
+    const plant = (bytes: Buffer) => {
+      fs.rmSync(path.join(a.localRoot, 'snapshots'), { recursive: true });
+      fs.mkdirSync(dir, { recursive: true });
+      const name = `${String(f.seq).padStart(10, '0')}-${crypto.createHash('sha256').update(bytes).digest('hex')}`;
+      fs.writeFileSync(path.join(dir, name), bytes);
+      return path.join('snapshots', a.id, name);
+    };
+    const L = original.readUInt32BE(0);
+    expect(original[0]).toBe(0); // not an envelope's magic: the layout of version 4
+
+    const damaged = Buffer.from(original);
+    damaged[4 + L + 40]! ^= 0x01; // inside the first batch's data envelope
+    const rel = plant(damaged);
+    const r = await open(a, store);
+    expect(r.badFiles).toEqual([]);
+    const err = await r.get('clients', 'r0').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(StorageError.is(err) && err.code).toBe('corrupt');
+    expect((await r.get('session-notes', 'r249'))?.data).toEqual(((live[2] as { id: string; data: unknown }[]).find((x) => x.id === 'r249'))!.data); // another batch reads
+    await r.close();
+    expect(fs.existsSync(path.join(a.localRoot, rel))).toBe(false);
+    const replayed = await open(a, store);
+    expect(await view(replayed)).toEqual(live);
+    await replayed.close();
+
+    for (const [bytes, reason] of [
+      [Buffer.concat([original, Buffer.from('x')]), 'holds bytes after the data of its last batch'],
+      [original.subarray(0, original.length - 1), 'ends in the middle of the data of a batch'],
+      [original.subarray(0, 3), 'is neither an encrypted file nor a snapshot of version 4'],
+    ] as const) {
+      const planted = plant(bytes);
+      const again = await open(a, store);
+      expect(again.badFiles.map((b) => [b.path, b.reason])).toEqual([[planted, reason]]);
+      expect(await view(again)).toEqual(live);
+      await again.close();
+    }
+  });
+
+  test('a version-4 batch: lengths that are no byte counts are refused at open; data that do not unpack to what the lengths add up to, when read', () => {
+    const ver = '0000000aa.0000.' + 'a'.repeat(32);
+    const rec = (len: unknown) => ['clients', 'k', [[ver, '2026-01-01T00:00:00.000Z', 'PC 1', 3, len]], ''];
+    const lengths = { total: 0 };
+    expect(snapshotFormat.snapshotV2RecordsProblem([rec(7), rec(null), rec(5)], lengths)).toBeUndefined();
+    expect(lengths.total).toBe(12);
+    for (const bad of [0, 1, -3, 2.5, '7', { a: 1 }, 2 ** 40]) expect(snapshotFormat.snapshotV2RecordsProblem([rec(bad)], { total: 0 })).toMatch(/length of the data/);
+    const bytes = Buffer.from('{"a":1}{"b":2}');
+    const packed = zlib.gzipSync(bytes);
+    expect(new snapshotFormat.DataBlock(() => packed, bytes.length).bytes()).toEqual(bytes);
+    for (const size of [bytes.length - 1, bytes.length + 1]) expect(new snapshotFormat.DataBlock(() => packed, size).bytes()).toBeUndefined();
+    expect(new snapshotFormat.DataBlock(() => bytes, bytes.length).bytes()).toBeUndefined(); // no gzip
+    const failing = new snapshotFormat.DataBlock(() => {
+      throw new Error('authentication failed');
+    }, bytes.length);
+    expect(failing.bytes()).toBeUndefined();
+  });
+
+  test('a list() of a large collection unpacks each batch once, and keeps only a few unpacked', async () => {
+    const store = await newSharedStore();
+    const a = await openDevice(store, 'PC1');
+    await a.replica.importRecords(Array.from({ length: 2500 }, (_, i) => ({ collection: 'clients', id: `r${String(i).padStart(5, '0')}`, data: { n: i, text: 'x'.repeat(100) } })));
+    await a.replica.sealNow();
+    await a.replica.writeSnapshot();
+    await a.store.close();
+    // each unpacking gives a new buffer; a batch kept unpacked gives the same one again
+    const bytes = jest.spyOn(snapshotFormat.DataBlock.prototype, 'bytes');
+    const unpacked = () => new Set(bytes.mock.results.map((x) => x.value as unknown)).size;
+    try {
+      const r = await open(a, store);
+      expect(unpacked()).toBe(0);
+      const listed = await r.list('clients');
+      expect(listed.map((x) => x.data!.n)).toEqual(Array.from({ length: 2500 }, (_, i) => i));
+      // 25 batches of 100: each batch's data unpacked once
+      expect(unpacked()).toBe(25);
+      // read again from the start: parsed records are kept, nothing is unpacked
+      await r.list('clients');
+      expect(unpacked()).toBe(25);
+      await r.close();
+      // the last 8 batches read stay unpacked: batch 0 is unpacked again after 8 others were read since
+      const again = await open(a, store);
+      const id = (n: number) => `r${String(n).padStart(5, '0')}`;
+      bytes.mockClear();
+      for (let b = 0; b < 8; b++) await again.get('clients', id(b * 100));
+      expect(unpacked()).toBe(8);
+      await again.get('clients', id(1)); // batch 0 still unpacked
+      expect(unpacked()).toBe(8);
+      for (let b = 8; b < 16; b++) await again.get('clients', id(b * 100));
+      expect(unpacked()).toBe(16);
+      await again.get('clients', id(2)); // batch 0 again
+      expect(unpacked()).toBe(17);
+      await again.close();
+    } finally {
+      bytes.mockRestore();
+    }
+  });
+});
