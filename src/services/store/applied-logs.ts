@@ -4,7 +4,7 @@
 import type { StoredRecord } from '../../host-api';
 import { Paths, type Change, type Segment, type SnapshotHeader } from './format';
 import type { HybridClock } from './hybrid-clock';
-import { corruptReplica } from './record-input';
+import { corruptReplica, damagedSnapshot } from './record-input';
 import { PracticeState } from './record-state';
 import { DeviceLog, type PlaceCounts } from './device-log';
 import { BadFileError, type BadFile, type ReplicaFolder, type SegmentFile } from './replica-folder';
@@ -42,6 +42,10 @@ export class AppliedLogs {
 
   /** Per device: the highest n such that positions 1…n are all applied (grows only; see `holds`). */
   protected readonly prefix = new Map<string, number>();
+  /** The loaded snapshot's data turned out bad when read (BytesHead): none is written from this state. */
+  dataDamaged = false;
+  /** That snapshot's removal from the replica, awaited at close. */
+  removal?: Promise<void>;
 
   constructor(
     protected readonly local: ReplicaFolder,
@@ -150,7 +154,8 @@ export class AppliedLogs {
     for (const c of seg.changes) {
       this.clock.observe(c.ver);
       if (this.state.apply(c, whereOf(f))) {
-        const rec = this.state.entry(c.col, c.id)?.toStored();
+        // (a record whose snapshot bytes turned out bad is not announced: reading it says why)
+        const rec = this.state.entry(c.col, c.id)?.toStoredIfReadable();
         if (rec) changed.push(rec);
       } else if (f.device === ownDevice) this.moveBody(c, f);
     }
@@ -173,17 +178,22 @@ export class AppliedLogs {
    * log files `held` here, into an empty state. A snapshot never stands in for a log file the replica
    * does not hold: one that names such a file is passed over (the log files are replayed instead).
    */
-  async loadOwnSnapshot(snaps: readonly SegmentFile[], held: (f: SegmentFile) => boolean, bad: (b: BadFile) => void): Promise<void> {
+  async loadOwnSnapshot(snaps: readonly SegmentFile[], held: (f: SegmentFile) => boolean, bad: (b: BadFile) => void, writable: () => boolean = () => true): Promise<void> {
     this.filesMemo.clear();
     for (const f of snaps) {
       try {
         const snap = this.local.openSnapshot(f, await this.local.readSnapshotBytes(f));
         if (!coversOnly(snap.header.covers, held, Paths.snapshot(f.device, f.seq, f.hash))) continue;
-        const newest = loadSnapshot(snap, this.state, (c) => this.place(c), Paths.snapshot(f.device, f.seq, f.hash), (what) => {
-          // a record's data read after the open were bad (version 4 checks them when first read): this
-          // snapshot is not loaded again — the next open replays the log files, which hold every version
-          void this.local.removeSnapshot(f).catch(() => undefined);
-          return corruptReplica(what);
+        const newest = loadSnapshot(snap, this.state, (c) => this.place(c), Paths.snapshot(f.device, f.seq, f.hash), {
+          // a record's data read after the open were bad (version 4 checks them when first read): no
+          // snapshot is written from this state, and this one is not loaded again — the next open replays
+          // the log files, which hold every version
+          note: () => {
+            if (this.dataDamaged) return;
+            this.dataDamaged = true;
+            if (writable()) this.removal = this.local.removeSnapshot(f).catch(() => undefined);
+          },
+          error: (h) => damagedSnapshot(h.ver),
         });
         if (newest) this.clock.observe(newest);
         this.filesMemo.clear();
@@ -201,9 +211,9 @@ export class AppliedLogs {
     }
   }
 
-  /** What a snapshot of this state says; undefined while a body lies in the journal. */
+  /** What a snapshot of this state says; undefined while a body lies in the journal, or once the loaded snapshot's data turned out bad. */
   snapshot(): ReturnType<typeof snapshotOf> {
-    return snapshotOf(this.logs, this.state);
+    return this.dataDamaged ? undefined : snapshotOf(this.logs, this.state);
   }
 
   /** A version as its log file holds it (body, time, author, parents): what history() shows of an older one. */

@@ -234,7 +234,7 @@ export class PracticeReplica implements ReplicaPort {
     const held = new Set(files.map((f) => Paths.segment(f.device, f.seq, f.hash)));
     const snaps = (await this.local.listSnapshots(bad)).filter((s) => own.has(s.device)).sort((a, b) => Number(a.device !== me) - Number(b.device !== me) || b.seq - a.seq);
     // a log file in a pack held here counts as held (a pack was checked when it was kept)
-    await this.logs.loadOwnSnapshot(snaps, (f) => held.has(Paths.segment(f.device, f.seq, f.hash)) || this.packs.covering(f.device, f.seq).length > 0, bad);
+    await this.logs.loadOwnSnapshot(snaps, (f) => held.has(Paths.segment(f.device, f.seq, f.hash)) || this.packs.covering(f.device, f.seq).length > 0, bad, () => this.writable);
     for (const p of this.packs.all()) {
       let whole = true;
       for (let seq = p.first; seq <= p.last && whole; seq++) whole = this.logs.hasPosition(p.device, seq);
@@ -836,7 +836,7 @@ export class PracticeReplica implements ReplicaPort {
     this.state.apply(change, 'journal');
     const entry = this.state.entry(change.col, change.id)!;
     const rec: StoredRecord = { collection: change.col, id: change.id, version: change.ver, data: change.data, updatedAt: change.at, updatedBy: change.by, conflict: entry.inConflict() };
-    this.changesSubject.next({ origin: 'local', record: entry.toStored() ?? rec });
+    this.changesSubject.next({ origin: 'local', record: entry.toStoredIfReadable() ?? rec });
     this.publishConflicts();
     this.scheduleSeal();
     return rec;
@@ -936,7 +936,7 @@ export class PracticeReplica implements ReplicaPort {
         await this.sealJournal();
         const report = await importInto(
           {
-            shown: (col, id) => this.state.entry(col, id)?.toStored(),
+            shown: (col, id) => this.state.entry(col, id)?.toStoredIfReadable(),
             change: (c) => this.newChange(c),
             writeLogFile: async (changes) => {
               const f = await this.local.writeSegment(this.opts.deviceId, this.ownSeq + 1, this.ownTip, changes).catch((e) => {
@@ -993,6 +993,7 @@ export class PracticeReplica implements ReplicaPort {
     await this.writes.idle();
     await this.seals.idle();
     if (this.sinceSnapshot >= 2000) await this.writeSnapshot().catch(() => undefined);
+    await this.logs.removal;
     await this.syncReceived();
     this.changesSubject.complete();
     this.conflictsSubject.complete();
@@ -1006,10 +1007,11 @@ export class PracticeReplica implements ReplicaPort {
   protected publishConflicts(): void {
     this.conflictsStale = false;
     if (this.closed) return;
+    // (a record whose snapshot bytes turned out bad is in no conflict: inConflict does not tell its heads apart)
     const list = this.state.conflicts().map((e) => ({
       collection: e.col,
       id: e.id,
-      versions: e.headVersions().map((v) => e.toStored(v)!),
+      versions: e.headVersions().map((v) => e.toStoredIfReadable(v)!),
     }));
     if (!isDeepStrictEqual(this.conflictsSubject.value, list)) this.conflictsSubject.next(list);
   }

@@ -91,6 +91,14 @@ export function corruptReplica(what: string): StorageError {
   });
 }
 
+/** A record's data in the local snapshot turned out bad when read: the snapshot is discarded, a restart rebuilds from the log files. */
+export function damagedSnapshot(ver: string): StorageError {
+  return storageError('corrupt', {
+    de: `Ein gespeicherter Zwischenstand des lokalen Datenbestands ist beschädigt (die Daten der Version ${ver}). Er wurde verworfen. Bitte starten Sie die Anwendung neu: Der lokale Datenbestand wird dann aus den Änderungsdateien wiederhergestellt; es geht nichts verloren, und die Daten im gemeinsamen Ordner sind nicht betroffen.`,
+    en: `A saved state of the local replica is damaged (the data of version ${ver}). It was discarded. Please restart the application: the local replica is then rebuilt from its change files; nothing is lost, and the data in the shared folder are not affected.`,
+  });
+}
+
 export function attachmentNotArrived(): StorageError {
   return storageError('unavailable', {
     de: 'Dieser Anhang ist auf diesem PC noch nicht angekommen. Sobald der gemeinsame Ordner erreichbar ist, wird er geholt.',

@@ -11,7 +11,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { JsonObject, StoredRecord } from '../../host-api';
 import type { Change } from './format';
 import { PlaceCounts } from './device-log';
-import type { DataBlock } from './snapshot-format';
+import { parseSnapshotData, type DataBlock } from './snapshot-format';
 
 /** Where a body lies before sealing. */
 export const JOURNAL = 'journal';
@@ -26,15 +26,23 @@ export interface Head {
   readonly data: JsonObject | null;
 }
 
+/** What a head whose bytes turn out bad does: notes it (once), and the error a host's read gets. */
+export interface DataDamage {
+  note(h: BytesHead): void;
+  error(h: BytesHead): Error;
+}
+
 /**
  * A head whose data are still the bytes a snapshot of version 4 holds them as (snapshot-format.ts): parsed
  * and checked the first time they are read, then kept as the object (and the bytes let go). A warm open
- * builds no object of a record's data and keeps its batch packed: most of an open's time and memory were
- * the 100,000 records' data unpacked and parsed into objects, most of which nobody reads that day
- * (docs/FORMAT-2.md, "Lean memory").
+ * builds no object of a record's data and keeps its batch sealed: most of an open's time and memory were
+ * the 100,000 records' data decrypted, unpacked and parsed into objects, most of which nobody reads that
+ * day (docs/FORMAT-2.md, "Lean memory"). Bytes that turn out bad throw from `data` (what a host reads);
+ * the store's own paths use `dataOf`, which does not throw.
  */
 export class BytesHead implements Head {
   protected parsed?: JsonObject;
+  protected failed = false;
   constructor(
     readonly ver: string,
     readonly at: string,
@@ -44,22 +52,38 @@ export class BytesHead implements Head {
     protected src: DataBlock | undefined,
     protected readonly from: number,
     protected readonly to: number,
-    /** Parses and checks the text (undefined: the batch's data did not unpack); throws its own error when they are not a record's data. */
-    protected readonly parse: (text: string | undefined, head: BytesHead) => JsonObject,
+    protected readonly damage: DataDamage,
   ) {}
 
-  get data(): JsonObject {
-    if (this.parsed === undefined) {
-      this.parsed = this.parse(this.src!.bytes()?.toString('utf8', this.from, this.to), this);
+  /** The data; undefined when the bytes do not authenticate, unpack or parse into a record's data (noted once). */
+  tryData(): JsonObject | undefined {
+    if (this.parsed === undefined && !this.failed) {
+      const text = this.src!.bytes()?.toString('utf8', this.from, this.to);
+      this.parsed = text === undefined ? undefined : parseSnapshotData(text);
       this.src = undefined;
+      if (this.parsed === undefined) {
+        this.failed = true;
+        this.damage.note(this);
+      }
     }
     return this.parsed;
+  }
+
+  get data(): JsonObject {
+    const d = this.tryData();
+    if (d === undefined) throw this.damage.error(this);
+    return d;
   }
 
   /** The data's JSON bytes while they were not read (a snapshot is written from them as they are); undefined after, or when they do not unpack. */
   bytes(): Buffer | undefined {
     return this.src?.bytes()?.subarray(this.from, this.to);
   }
+}
+
+/** A head's data without throwing: undefined when a snapshot's bytes for them turned out bad. */
+export function dataOf(h: Head): JsonObject | null | undefined {
+  return h instanceof BytesHead ? h.tryData() : h.data;
 }
 
 /** Whether a head holds data (is no removal), without parsing a snapshot's bytes. */
@@ -265,16 +289,24 @@ export class RecordEntry {
     return best;
   }
 
-  /** The data of the current heads. */
-  headData(): (JsonObject | null)[] {
-    return this.heads().map((h) => h.data);
+  /** The data of the current heads (undefined: a snapshot's bytes for them turned out bad). */
+  headData(): (JsonObject | null | undefined)[] {
+    return this.heads().map(dataOf);
   }
 
-  /** Concurrent heads with different contents; identical concurrent edits are not a conflict. */
+  /**
+   * Concurrent heads with different contents; identical concurrent edits are not a conflict. Heads whose
+   * data cannot be read (a damaged snapshot, until the next open replays the log files) are not told
+   * apart: no conflict is shown that cannot be shown, and reading the record says why.
+   */
   inConflict(): boolean {
     if (!this.more) return false;
-    const first = this.first!.data;
-    for (const h of this.more.values()) if (!isDeepStrictEqual(h.data, first)) return true;
+    const first = dataOf(this.first!);
+    if (first === undefined) return false;
+    for (const h of this.more.values()) {
+      const d = dataOf(h);
+      if (d !== undefined && !isDeepStrictEqual(d, first)) return true;
+    }
     return false;
   }
 
@@ -283,10 +315,19 @@ export class RecordEntry {
     return v !== undefined && (hasData(this.head(v)!) || this.inConflict());
   }
 
+  /** A version as a host reads it; throws 'corrupt' when a snapshot's bytes for its data turned out bad. */
   toStored(ver = this.shownVersion()): StoredRecord | undefined {
     const h = ver === undefined ? undefined : this.head(ver);
     if (!h) return undefined;
     return { collection: this.col, id: this.id, version: ver!, data: h.data, updatedAt: h.at, updatedBy: h.by, conflict: this.inConflict() };
+  }
+
+  /** As toStored, for the store's own paths (changes$, conflicts$): undefined instead of throwing. */
+  toStoredIfReadable(ver = this.shownVersion()): StoredRecord | undefined {
+    const h = ver === undefined ? undefined : this.head(ver);
+    const data = h && dataOf(h);
+    if (!h || data === undefined) return undefined;
+    return { collection: this.col, id: this.id, version: ver!, data, updatedAt: h.at, updatedBy: h.by, conflict: this.inConflict() };
   }
 }
 

@@ -1,5 +1,6 @@
 // Reading and writing one replica folder (local or shared) in the store format. Every read is
 // verified before it is believed (invariant 5, docs/STORE-FORMAT.md); every write is durable and write-once.
+import * as crypto from 'node:crypto';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
@@ -73,7 +74,7 @@ import {
   type SnapshotHeader,
   type SnapshotRecord,
 } from './format';
-import { DataBlock, SNAPSHOT_V2_BATCH, snapshotV2RecordsProblem, type BytesBatch, type SnapshotHeadData, type SnapshotRecordV2, type SnapshotRecordV4 } from './snapshot-format';
+import { DataBlock, SNAPSHOT_V2_BATCH, UnpackedBlocks, snapshotV2RecordsProblem, type BytesBatch, type SnapshotHeadData, type SnapshotRecordV2, type SnapshotRecordV4 } from './snapshot-format';
 import { FolderMedium, MediumError, listOrNone, listedOf, type ListingMark, type Medium, type MediumEntry, type MediumFile, type MediumStat, type WriteMode } from './medium';
 
 export interface BadFile {
@@ -819,7 +820,8 @@ export class ReplicaFolder {
   /**
    * Version 4: `L (4 bytes, big-endian) ‖ head envelope (L bytes) ‖ data envelope 0 ‖ data envelope 1 ‖ …`.
    * The head (context `snapshot/<device>/<seq>`) holds the header's line, then per batch the gzip member
-   * of its records after its length and the length of its data envelope; data envelope `i` (context
+   * of its records after its length, and the length and SHA-256 of its data envelope (which binds it to
+   * this head: contexts alone would let a batch of another snapshot of the same seq in); data envelope `i` (context
    * `snapshot/<device>/<seq>/d<i>`) the gzip of batch `i`'s data. An open decrypts the head only; a
    * batch's data are decrypted and unpacked when a record of it is read (snapshot-format.ts, DataBlock).
    */
@@ -830,7 +832,7 @@ export class ReplicaFolder {
       const [meta, bytes] = batchV4(records.slice(i, i + SNAPSHOT_V2_BATCH));
       const member = zlib.gzipSync(meta, { level: 1 });
       const sealed = encrypt(this.key, this.storeId, Contexts.snapshotData(header.device, header.seq, data.length), zlib.gzipSync(bytes, { level: 1 }));
-      head.push(u32(member.length), member, u32(sealed.length));
+      head.push(u32(member.length), member, u32(sealed.length), crypto.createHash('sha256').update(sealed).digest());
       data.push(sealed);
     }
     const sealedHead = encrypt(this.key, this.storeId, Contexts.snapshot(header.device, header.seq), Buffer.concat(head));
@@ -893,11 +895,8 @@ export class ReplicaFolder {
     const header = this.check(rel, this.parseJson(rel, plain.toString('utf8', 0, nl)), SnapshotHeaderSchema);
     if (header.device !== f.device || header.seq !== f.seq) throw new BadFileError({ path: rel, reason: 'names another device or position than where it lies' });
     if (header.v !== 4) throw new BadFileError({ path: rel, reason: `is not laid out as its version (${header.v}) says` });
-    // the data are sealed under the head's key: that key is kept for them, whatever the keyring learns or drops meanwhile
-    const id = sealedKeyId(sealedHead)!;
-    const key = Buffer.isBuffer(this.key) ? this.key : this.key.get(id)!;
-    const keys: KeySource = Buffer.isBuffer(this.key) ? key : { current: { id, key }, get: (x) => (x === id ? key : undefined) };
-    const unseal = (i: number, sealed: Buffer) => () => decrypt(keys, this.storeId, Contexts.snapshotData(f.device, f.seq, i), sealed);
+    const keys = headKeys(this.key, sealedHead);
+    const unseal = (i: number, sealed: Buffer, hash: Buffer) => dataEnvelope(keys, this.storeId, Contexts.snapshotData(f.device, f.seq, i), sealed, hash);
     const parse = (s: string) => this.parseJson(rel, s);
     return { header, batches: () => snapshotBatchesV4(rel, plain, nl + 1, parse, file, 4 + L, unseal) };
   }
@@ -1104,13 +1103,14 @@ function* snapshotMembers(rel: string, plain: Buffer, from: number, parse: (s: s
  * `file` from `dataFrom` on, one a batch, to the file's end. The records are unpacked and checked as they
  * are reached; the data stay sealed (DataBlock: authenticated, unpacked and added up when first read).
  */
-function* snapshotBatchesV4(rel: string, plain: Buffer, from: number, parse: (s: string) => unknown, file: Buffer, dataFrom: number, unseal: (i: number, sealed: Buffer) => () => Buffer): Generator<BytesBatch> {
+function* snapshotBatchesV4(rel: string, plain: Buffer, from: number, parse: (s: string) => unknown, file: Buffer, dataFrom: number, unseal: (i: number, sealed: Buffer, hash: Buffer) => () => Buffer): Generator<BytesBatch> {
   const bad = (reason: string) => new BadFileError({ path: rel, reason });
+  const kept = new UnpackedBlocks();
   let dataAt = dataFrom;
   for (let at = from, i = 0; at < plain.length; i++) {
     if (at + 4 > plain.length) throw bad('ends in the middle of a batch');
     const len = plain.readUInt32BE(at);
-    if (at + 4 + len + 4 > plain.length) throw bad('ends in the middle of a batch');
+    if (at + 4 + len + 4 + 32 > plain.length) throw bad('ends in the middle of a batch');
     let text: string;
     try {
       text = zlib.gunzipSync(plain.subarray(at + 4, at + 4 + len), { maxOutputLength: MAX_SNAPSHOT_BYTES, chunkSize: 1 << 18 }).toString('utf8');
@@ -1119,16 +1119,36 @@ function* snapshotBatchesV4(rel: string, plain: Buffer, from: number, parse: (s:
     }
     at += 4 + len;
     const sealedLen = plain.readUInt32BE(at);
-    at += 4;
+    const hash = Buffer.from(plain.subarray(at + 4, at + 4 + 32)); // a copy: nothing of the head is kept for the data
+    at += 4 + 32;
     if (dataAt + sealedLen > file.length) throw bad('ends in the middle of the data of a batch');
     const batch = parse(text);
     const lengths = { total: 0 };
     const problem = snapshotV2RecordsProblem(batch, lengths);
     if (problem) throw bad(`does not match the format (${problem})`);
-    yield { records: batch as SnapshotRecordV4[], data: new DataBlock(unseal(i, file.subarray(dataAt, dataAt + sealedLen)), lengths.total) };
+    yield { records: batch as SnapshotRecordV4[], data: new DataBlock(unseal(i, file.subarray(dataAt, dataAt + sealedLen), hash), lengths.total, kept) };
     dataAt += sealedLen;
   }
   if (dataAt !== file.length) throw bad('holds bytes after the data of its last batch');
+}
+
+/** The key a snapshot's head was sealed under, alone: its data are opened with it whatever the keyring learns or drops meanwhile. */
+function headKeys(keys: KeySource, sealedHead: Buffer): KeySource {
+  if (Buffer.isBuffer(keys)) return keys;
+  const id = sealedKeyId(sealedHead)!;
+  const key = keys.get(id)!; // the head was just opened with it
+  return { current: { id, key }, get: (x) => (x === id ? key : undefined) };
+}
+
+/**
+ * Opens a snapshot's data envelope when a record of its batch is read: its SHA-256 as the head gives it,
+ * then its authentication. Built apart from the reader, so that what it keeps is the envelope alone.
+ */
+function dataEnvelope(keys: KeySource, storeId: string, context: string, sealed: Buffer, hash: Buffer): () => Buffer {
+  return () => {
+    if (!crypto.createHash('sha256').update(sealed).digest().equals(hash)) throw new Error('a data envelope that is not the one its snapshot names');
+    return decrypt(keys, storeId, context, sealed);
+  };
 }
 
 /** Four bytes, big-endian. */

@@ -39,26 +39,34 @@ export interface BytesBatch {
   readonly data: DataBlock;
 }
 
-/** How many batches' data are kept unpacked at once (a list() goes through them in order: one would do; a few serve reads here and there). */
-const UNPACKED_BLOCKS = 8;
-const unpackedBlocks = new Set<DataBlock>();
+/**
+ * The batches of one snapshot kept unpacked: the last few read (a list() goes through them in order: one
+ * would do; a few serve reads here and there). One per snapshot loaded, so replicas in one process do not
+ * push each other's out, and nothing of a closed replica stays.
+ */
+export class UnpackedBlocks {
+  readonly blocks = new Set<DataBlock>();
+  constructor(readonly limit = 8) {}
+}
 
 /** A version-4 batch's data: its envelope (a part of the snapshot's bytes), decrypted and unpacked when a record of it is read. */
 export class DataBlock {
   protected unpacked?: Buffer;
   protected bad = false;
   constructor(
-    /** The gzip of the data (a snapshot of version 4 decrypts its envelope here); throws when it cannot. */
+    /** The gzip of the data (a snapshot of version 4 checks and decrypts its envelope here); throws when it cannot. */
     protected readonly packed: () => Buffer,
     /** What its records' lengths add up to: it must unpack to exactly this many bytes. */
     readonly size: number,
+    protected readonly kept: UnpackedBlocks,
   ) {}
 
-  /** The unpacked bytes; undefined when they do not authenticate, are no gzip or do not unpack to exactly `size` bytes. */
+  /** The unpacked bytes; undefined when they do not check out, are no gzip or do not unpack to exactly `size` bytes. */
   bytes(): Buffer | undefined {
+    const kept = this.kept.blocks;
     if (this.unpacked) {
-      unpackedBlocks.delete(this);
-      unpackedBlocks.add(this);
+      kept.delete(this);
+      kept.add(this);
       return this.unpacked;
     }
     if (this.bad) return undefined;
@@ -75,10 +83,10 @@ export class DataBlock {
       return undefined;
     }
     this.unpacked = out;
-    unpackedBlocks.add(this);
-    if (unpackedBlocks.size > UNPACKED_BLOCKS) {
-      const oldest = unpackedBlocks.values().next().value!;
-      unpackedBlocks.delete(oldest);
+    kept.add(this);
+    if (kept.size > this.kept.limit) {
+      const oldest = kept.values().next().value!;
+      kept.delete(oldest);
       oldest.unpacked = undefined;
     }
     return out;

@@ -7,8 +7,7 @@
 import { unpackCounts } from './device-log';
 import type { Snapshot, SnapshotHeader, SnapshotRecord } from './format';
 import { BadFileError, type SegmentFile } from './replica-folder';
-import type { JsonObject } from '../../host-api';
-import { BytesHead, JOURNAL, RecordEntry, whereOfPlace, type Head, type PracticeState } from './record-state';
+import { BytesHead, dataOf, JOURNAL, RecordEntry, whereOfPlace, type DataDamage, type Head, type PracticeState } from './record-state';
 import { parseSnapshotData, type BytesBatch, type SnapshotHead, type SnapshotHeadData, type SnapshotRecordV2 } from './snapshot-format';
 
 /** Which log files a replica has applied: per device, [seq, hash] rising. */
@@ -73,7 +72,9 @@ export function snapshotOf(logs: LogIndex, state: PracticeState): SnapshotConten
       const ver = h.ver;
       const colon = h.where.indexOf(':');
       const own = h.where.slice(0, colon) === ver.slice(ver.lastIndexOf('.') + 1);
-      heads.push([ver, h.at, h.by, own ? Number(h.where.slice(colon + 1)) : h.where, (h instanceof BytesHead ? h.bytes() : undefined) ?? h.data]);
+      const data = (h instanceof BytesHead ? h.bytes() : undefined) ?? dataOf(h);
+      if (data === undefined) return undefined; // bytes of the snapshot it was loaded from turned out bad: none is written from this state
+      heads.push([ver, h.at, h.by, own ? Number(h.where.slice(colon + 1)) : h.where, data]);
     }
     const { old, orphans } = e.forSnapshot();
     records.push(orphans ? [e.col, e.id, heads, old, orphans] : [e.col, e.id, heads, old]);
@@ -91,10 +92,10 @@ export interface OpenedSnapshot {
  * Loads an opened snapshot into an empty state; calls `covered` for every log file it covers.
  * Returns the greatest version it holds (versions sort by their clock: observing it is observing all).
  * A snapshot whose records contradict themselves throws BadFileError (`rel`): the log files are replayed.
- * Version 4's data are checked when first read; data found bad then call `damaged` (the snapshot is not
- * to be loaded again) and throw what it returns.
+ * Version 4's data are checked when first read (a record with several heads: here, as the conflict
+ * check reads them at once); data found bad later go to `damage` (record-state.ts, BytesHead).
  */
-export function loadSnapshot(snap: OpenedSnapshot, state: PracticeState, covered: (f: SegmentFile) => void, rel = 'snapshots', damaged: (what: string) => Error = (what) => new BadFileError({ path: rel, reason: what })): string {
+export function loadSnapshot(snap: OpenedSnapshot, state: PracticeState, covered: (f: SegmentFile) => void, rel = 'snapshots', damage?: DataDamage): string {
   for (const f of coveredFiles(snap.header.covers, rel)) covered(f);
   const bad = (reason: string) => new BadFileError({ path: rel, reason });
   let newest = '';
@@ -105,10 +106,13 @@ export function loadSnapshot(snap: OpenedSnapshot, state: PracticeState, covered
   const counts = snap.header.v >= 2 ? snap.header.counts : undefined;
   if (snap.header.v >= 2 && !counts) throw bad('has no counts');
   let versions = 0;
-  const parse = (text: string | undefined, h: BytesHead): JsonObject => {
-    const data = text === undefined ? undefined : parseSnapshotData(text);
-    if (data === undefined) throw damaged(`the data of version ${h.ver} in the local snapshot are not a record's data`);
-    return data;
+  // while loading, bad data make the snapshot bad (reported, the log files replayed); afterwards `damage` says
+  let loading = true;
+  const dataDamage: DataDamage = {
+    note: (h) => {
+      if (!loading) damage?.note(h);
+    },
+    error: (h) => (damage ?? { error: () => bad(`the data of version ${h.ver} are not a record's data`) }).error(h),
   };
   for (const batch of snap.batches()) {
     if (!Array.isArray(batch)) {
@@ -120,7 +124,7 @@ export function loadSnapshot(snap: OpenedSnapshot, state: PracticeState, covered
         for (const [ver, hAt, by, place, len] of list) {
           const where = state.intern(whereOfPlace(ver, String(place)));
           if (len === null) heads.push({ ver, at: hAt, by: state.intern(by), where, data: null });
-          else heads.push(new BytesHead(ver, hAt, state.intern(by), where, batch.data, at, (at += len), parse));
+          else heads.push(new BytesHead(ver, hAt, state.intern(by), where, batch.data, at, (at += len), dataDamage));
         }
         const e = RecordEntry.restore(col, id, heads, old, orphans);
         versions += e.headCount + e.olderCount;
@@ -161,17 +165,21 @@ export function loadSnapshot(snap: OpenedSnapshot, state: PracticeState, covered
     if (!places || !state.restoreCounts(counts.byDevice, places, versions)) throw bad('its counts do not match its records');
     newest = state.newest = counts.newest;
   }
+  // the records with several heads are compared at once (conflicts$): their data are read here
+  for (const e of state.multiHead) for (const h of e.heads()) if (dataOf(h) === undefined) throw bad(`the data of version ${h.ver} are not a record's data`);
+  loading = false;
   return newest;
 }
 
 /** The first head of a version-4 batch whose data are not a record's data (a full check reads them all), or undefined. */
 export function badDataIn(batch: BytesBatch): string | undefined {
   const bytes = batch.data.bytes();
+  if (!bytes) return batch.records[0]?.[2][0]?.[0] ?? 'a batch';
   let at = 0;
   for (const [, , list] of batch.records)
     for (const [ver, , , , len] of list) {
       if (len === null) continue;
-      if (!bytes || parseSnapshotData(bytes.toString('utf8', at, (at += len))) === undefined) return ver;
+      if (parseSnapshotData(bytes.toString('utf8', at, (at += len))) === undefined) return ver;
     }
   return undefined;
 }

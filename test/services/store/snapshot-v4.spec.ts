@@ -70,6 +70,16 @@ async function recordsOf(d: Device, store: Store, f: SegmentFile) {
   return { folder, ...(await snapshotRecords(folder, f)) };
 }
 
+/** Replaces PC1's snapshot by one whose data of the given records are no JSON (same length: the layout holds), sealed as this PC would seal it. */
+async function plantBadData(a: Device, store: Store, ids: readonly string[]): Promise<string> {
+  const { f } = await newest(a, store);
+  const { folder, header, records } = await recordsOf(a, store, f);
+  for (const r of records.filter((x) => ids.includes(x[1]))) for (const h of r[2]) if (h[4]) (h[4] as Buffer)[0] = '['.charCodeAt(0);
+  fs.rmSync(path.join(a.localRoot, 'snapshots'), { recursive: true });
+  await folder.writeSnapshot({ ...header, t: 'snapshot', device: a.id, seq: f.seq + 1, createdAt: new Date().toISOString(), v: 4, records });
+  return walk(a.localRoot).find((p) => p.startsWith('snapshots'))!;
+}
+
 describe('snapshot version 4: data read when first read', () => {
   test('an open parses no record’s data; each is parsed once when first read; a snapshot written from unread data holds them unchanged', async () => {
     const { store, a, live } = await practice();
@@ -120,7 +130,7 @@ describe('snapshot version 4: data read when first read', () => {
     const bytes = hit[2][0]![4] as Buffer;
     bytes[0] = '['.charCodeAt(0); // `{…}` becomes no JSON
     fs.rmSync(path.join(a.localRoot, 'snapshots'), { recursive: true });
-    const planted = await folder.writeSnapshot({ ...header, t: 'snapshot', device: a.id, seq: f.seq + 1, createdAt: new Date().toISOString(), v: 4, records });
+    await folder.writeSnapshot({ ...header, t: 'snapshot', device: a.id, seq: f.seq + 1, createdAt: new Date().toISOString(), v: 4, records });
     const snapRel = walk(a.localRoot).find((p) => p.startsWith('snapshots'))!;
 
     const r = await open(a, store);
@@ -134,12 +144,11 @@ describe('snapshot version 4: data read when first read', () => {
     );
     expect(StorageError.is(err)).toBe(true);
     expect((err as StorageError).code).toBe('corrupt');
-    expect((err as StorageError).text.de).toMatch(/lokalen Datenbestands ist beschädigt/);
-    expect((err as StorageError).text.en).toMatch(/local replica is damaged/);
+    expect((err as StorageError).text.de).toMatch(/lokalen Datenbestands ist beschädigt .*starten Sie die Anwendung neu.*nichts verloren/);
+    expect((err as StorageError).text.en).toMatch(/local replica is damaged .*restart the application.*nothing is lost/);
     await r.close();
-    // not loaded again: gone from the replica (the close wrote no new one: fewer than 2,000 changes since)
+    // not loaded again: gone from the replica (the close awaited its removal and wrote no new one: fewer than 2,000 changes since)
     expect(fs.existsSync(path.join(a.localRoot, snapRel))).toBe(false);
-    expect(planted.seq).toBe(f.seq + 1);
     const again = await open(a, store);
     expect(again.badFiles).toEqual([]);
     expect(await view(again)).toEqual(live);
@@ -192,6 +201,80 @@ describe('snapshot version 4: data read when first read', () => {
     }
   });
 
+  test('bad data in a record with several heads (compared at open): the snapshot is reported at open and the log files replayed', async () => {
+    const { store, a, live } = await practice();
+    const rel = await plantBadData(a, store, ['both']);
+    const r = await open(a, store);
+    expect(r.badFiles.map((b) => [b.path, b.reason])).toEqual([[rel, expect.stringContaining("are not a record's data")]]);
+    expect(await view(r)).toEqual(live);
+    await r.close();
+  });
+
+  test('bad data found in the middle of work: a round that brings a change to that record applies the whole log file, puts go on, no snapshot is written from that state; after a restart every record is there', async () => {
+    const { store, a, live } = await practice();
+    const rel = await plantBadData(a, store, ['r8']);
+    const pc1 = await openDevice(store, 'PC1', { id: a.id, localRoot: a.localRoot });
+    const pc3 = await openDevice(store, 'PC3');
+    await syncAll([pc3]);
+    // another PC writes the damaged record anew (beside the version PC1 holds: a concurrent head, so
+    // PC1's conflict check meets the bad bytes) and adds one
+    await pc3.replica.takeOver([
+      { collection: 'clients', id: 'r8', data: { name: 'edited on PC3' } },
+      { collection: 'clients', id: 'new', data: { name: 'new on PC3' } },
+    ]);
+    await syncAll([pc3]);
+    // PC1 reads the damaged record first: the error says what to do
+    await expect(pc1.replica.get('clients', 'r8')).rejects.toMatchObject({ code: 'corrupt' });
+    const announced: string[] = [];
+    const sub = pc1.replica.changes$.subscribe((c) => announced.push(c.record.id));
+    await pc1.exchange.exchange();
+    sub.unsubscribe();
+    expect(pc1.exchange.health).toBe('ok');
+    expect((await pc1.replica.get('clients', 'new'))?.data).toEqual({ name: 'new on PC3' });
+    expect(announced).toContain('new');
+    // puts on any record go on, also on the damaged one (its edit from PC3 is its head now)
+    await pc1.replica.put('clients', 'r8', { name: 'edited on PC1' });
+    await pc1.replica.put('clients', 'r9', { name: 'r9 edited on PC1' });
+    expect((await pc1.replica.get('clients', 'r8'))?.data).toEqual({ name: 'edited on PC1' });
+    expect(await pc1.replica.writeSnapshot()).toBeUndefined();
+    await pc1.store.close();
+    expect(fs.existsSync(path.join(a.localRoot, rel))).toBe(false);
+    // restarted: every record from the log files, the damaged one's history whole
+    const again = await open(a, store);
+    expect(again.badFiles).toEqual([]);
+    const clients = await again.list('clients');
+    expect(clients.find((c) => c.id === 'new')?.data).toEqual({ name: 'new on PC3' });
+    expect(clients.find((c) => c.id === 'r8')?.data).toEqual({ name: 'edited on PC1' });
+    const before = (live[1] as { id: string; data: unknown }[]).find((x) => x.id === 'r8')!.data;
+    expect((await again.history('clients', 'r8')).map((h) => h.data)).toEqual([before, { name: 'edited on PC3' }, { name: 'edited on PC1' }]);
+    await again.close();
+    await pc3.store.close();
+  });
+
+  test('data envelopes of another snapshot of the same PC and position, put in their place: refused (the head names each envelope by its hash)', async () => {
+    const { store, a, live } = await practice();
+    const { f } = await newest(a, store);
+    const dir = path.join(a.localRoot, 'snapshots', a.id);
+    const first = fs.readFileSync(path.join(dir, fs.readdirSync(dir)[0]!));
+    // the same snapshot written again at the same position (as after a restore): other envelopes (other
+    // nonces), the same lengths; its data envelopes put in place of the first's under the first's head
+    const { folder, header, records } = await recordsOf(a, store, f);
+    fs.rmSync(path.join(a.localRoot, 'snapshots'), { recursive: true });
+    await folder.writeSnapshot({ ...header, t: 'snapshot', device: a.id, seq: f.seq, createdAt: new Date().toISOString(), v: 4, records });
+    const second = fs.readFileSync(path.join(dir, fs.readdirSync(dir)[0]!));
+    const dataAt = (b: Buffer) => 4 + b.readUInt32BE(0);
+    expect(second.length - dataAt(second)).toBe(first.length - dataAt(first));
+    const forged = Buffer.concat([first.subarray(0, dataAt(first)), second.subarray(dataAt(second))]);
+    fs.rmSync(path.join(a.localRoot, 'snapshots'), { recursive: true });
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, `${String(f.seq).padStart(10, '0')}-${crypto.createHash('sha256').update(forged).digest('hex')}`), forged);
+    // refused: here at open, where the conflicting record's data are read (any other record's when it is read)
+    const r = await open(a, store);
+    expect(r.badFiles.map((b) => b.reason)).toEqual([expect.stringContaining("are not a record's data")]);
+    expect(await view(r)).toEqual(live);
+    await r.close();
+  });
+
   test('a version-4 batch: lengths that are no byte counts are refused at open; data that do not unpack to what the lengths add up to, when read', () => {
     const ver = '0000000aa.0000.' + 'a'.repeat(32);
     const rec = (len: unknown) => ['clients', 'k', [[ver, '2026-01-01T00:00:00.000Z', 'PC 1', 3, len]], ''];
@@ -201,12 +284,16 @@ describe('snapshot version 4: data read when first read', () => {
     for (const bad of [0, 1, -3, 2.5, '7', { a: 1 }, 2 ** 40]) expect(snapshotFormat.snapshotV2RecordsProblem([rec(bad)], { total: 0 })).toMatch(/length of the data/);
     const bytes = Buffer.from('{"a":1}{"b":2}');
     const packed = zlib.gzipSync(bytes);
-    expect(new snapshotFormat.DataBlock(() => packed, bytes.length).bytes()).toEqual(bytes);
-    for (const size of [bytes.length - 1, bytes.length + 1]) expect(new snapshotFormat.DataBlock(() => packed, size).bytes()).toBeUndefined();
-    expect(new snapshotFormat.DataBlock(() => bytes, bytes.length).bytes()).toBeUndefined(); // no gzip
-    const failing = new snapshotFormat.DataBlock(() => {
-      throw new Error('authentication failed');
-    }, bytes.length);
+    expect(new snapshotFormat.DataBlock(() => packed, bytes.length, new snapshotFormat.UnpackedBlocks()).bytes()).toEqual(bytes);
+    for (const size of [bytes.length - 1, bytes.length + 1]) expect(new snapshotFormat.DataBlock(() => packed, size, new snapshotFormat.UnpackedBlocks()).bytes()).toBeUndefined();
+    expect(new snapshotFormat.DataBlock(() => bytes, bytes.length, new snapshotFormat.UnpackedBlocks()).bytes()).toBeUndefined(); // no gzip
+    const failing = new snapshotFormat.DataBlock(
+      () => {
+        throw new Error('authentication failed');
+      },
+      bytes.length,
+      new snapshotFormat.UnpackedBlocks(),
+    );
     expect(failing.bytes()).toBeUndefined();
   });
 
