@@ -177,12 +177,12 @@ export const OPEN_BEGIN = '<!-- open:begin (npm run bench -- --open-only rewrite
 export const OPEN_END = '<!-- open:end -->';
 
 /**
- * `--open-only [--records N] [--rounds R] [--before DIR]`: a large practice (100,000 records written 3 times by 3
+ * `--open-only [--records N] [--rounds R] [--long-rounds L] [--before DIR]`: a large practice (100,000 records written 3 times by 3
  * devices: 300,000 versions) — warm open (median of 3 fresh processes) against replaying every change,
  * history() of 30 records spread over it (each the first call for its record, after the open), and
  * puts on the opened practice against write-file-atomic writes interleaved with them.
  */
-async function benchLargeOpen(records: number, rounds: number, before?: string): Promise<{ text: string; section: string }> {
+async function benchLargeOpen(records: number, rounds: number, before?: string, longRounds = 0): Promise<{ text: string; section: string }> {
   const t0 = Date.now();
   // records of realistic size (the decade bench's: a note of 40–160 words, ~840 bytes of JSON)
   const make = realisticRecords();
@@ -229,6 +229,14 @@ async function benchLargeOpen(records: number, rounds: number, before?: string):
   if (runs.some((r) => r.records !== records) || replay.records !== records) throw new Error(`open saw ${runs.map((r) => r.records).join('/')}/${replay.records} records, expected ${records}`);
   const label = `${records.toLocaleString('en')} records / ${changes.toLocaleString('en')} versions / 3 devices`;
   const putRatio = puts.putMs / puts.wfaMs;
+  // --long-rounds N: the same records with N versions each (a practice years on): does the open grow with the history?
+  let long: { figures: typeof warm; changes: number } | undefined;
+  if (longRounds > rounds) {
+    const more = await buildPractice(records, longRounds, make);
+    const longBase = { ...base, header: more.store.header, key: more.store.key.toString('base64'), deviceId: more.target.id };
+    long = { figures: figures([0, 1, 2].map(() => JSON.parse(childOpen({ ...longBase, localRoot: more.target.localRoot })) as Run)), changes: more.changes };
+    if (long.figures.records !== records) throw new Error(`the long practice's open saw ${long.figures.records} records, expected ${records}`);
+  }
   const open = (f: typeof warm) => `${ms(f.openMs)} (CPU ${ms(f.openCpuMs)}), peak RSS ${f.openRssMiB} MiB`;
   const whole = (f: typeof warm) => `${ms(f.ms)} (CPU ${ms(f.cpuMs)}; the listing ${ms(f.listMs)}), peak RSS ${f.rssMiB} MiB`;
   const table = [
@@ -243,13 +251,18 @@ async function benchLargeOpen(records: number, rounds: number, before?: string):
           `| … history() by the code before | ${ms(warm.historyMs)} | ${ms(was.historyMs)} | ${(warm.historyMs / was.historyMs).toFixed(2)}× | – | – |`,
         ]
       : []),
+    ...(long
+      ? [
+          `| … the same ${records.toLocaleString('en')} records with ${long.changes.toLocaleString('en')} versions (${longRounds} each, a practice years on): warm open until ready | ${open(long.figures)} | with ${changes.toLocaleString('en')} versions (above): ${open(warm)} | ${(long.figures.openMs / warm.openMs).toFixed(2)}× (CPU ${(long.figures.openCpuMs / warm.openCpuMs).toFixed(2)}×, RSS ${(long.figures.openRssMiB / warm.openRssMiB).toFixed(2)}×) for ${(long.changes / changes).toFixed(1)}× the versions | ≤ 1 s, ≤ 200 MiB | ${long.figures.openMs <= 1000 && long.figures.openRssMiB <= 200 ? 'yes' : 'no'} |`,
+        ]
+      : []),
     `| history() of one record (${warm.versions} versions; 30 records, each the first call for it, after the warm open; median, max) | ${ms(warm.historyMs)}, max ${ms(warm.historyMaxMs)} | – | – | ≤ 50 ms | ${warm.historyMs <= 50 ? 'yes' : 'no'} |`,
     `| put of a 2 KiB record into the opened practice (median of ${QUICK ? 60 : 300}) | ${ms(puts.putMs)} | write-file-atomic: ${ms(puts.wfaMs)} | ${putRatio.toFixed(2)}× | ≤ 1.5× | ${putRatio <= 1.5 ? 'yes' : 'no'} |`,
   ].join('\n');
   const section = `${OPEN_BEGIN}
 ## A large practice: ${label}
 
-Produced by \`npm run bench -- --open-only${records !== 100_000 || rounds !== 3 ? ` --records ${records} --rounds ${rounds}` : ''}${before ? ` --before <a checkout of ${gitHead(before)}, built>` : ''}\` on ${new Date().toISOString().slice(0, 10)} (${os.cpus().length} cores, Node ${process.version}), ${Math.round((Date.now() - t0) / 1000)} s (bench/run.ts, \`benchLargeOpen\`). The targets are issue #16's. Each open is a fresh process (bench/open-child.js, on the built code); history() and the puts are measured in such a process right after its open. An open's CPU time (all of the process's threads, the garbage collector's helpers too) stands beside its wall-clock time: the machine is shared (load average ${load.toFixed(1)} on ${os.cpus().length} cores when the warm opens had run), and the wall clock also waits for other jobs.${before ? ` The code before is another checkout, built, opening a copy of the same replica from a snapshot it wrote itself (its own format), each of its opens right before one of this code's.` : ''}
+Produced by \`npm run bench -- --open-only${records !== 100_000 || rounds !== 3 ? ` --records ${records} --rounds ${rounds}` : ''}${longRounds !== 10 ? ` --long-rounds ${longRounds}` : ''}${before ? ` --before <a checkout of ${gitHead(before)}, built>` : ''}\` on ${new Date().toISOString().slice(0, 10)} (${os.cpus().length} cores, Node ${process.version}), ${Math.round((Date.now() - t0) / 1000)} s (bench/run.ts, \`benchLargeOpen\`). The targets are issue #16's. Each open is a fresh process (bench/open-child.js, on the built code); history() and the puts are measured in such a process right after its open. The records are the decade bench's (a name, a date, a fee, a diagnosis code and a note of 40–160 German-looking words: ~840 bytes of JSON each). "Until ready" is until the store's open resolves (a host may read and write); a snapshot of version 4 leaves every record's data sealed until it is read, so the first list() of every collection after it is reported apart. An open's CPU time (all of the process's threads, the garbage collector's helpers too) stands beside its wall-clock time: the machine is shared (load average ${load.toFixed(1)} on ${os.cpus().length} cores when the warm opens had run), and the wall clock also waits for other jobs.${before ? ` The code before is another checkout, built, opening a copy of the same replica from a snapshot it wrote itself (its own format), each of its opens right before one of this code's.` : ''}
 
 ${table}
 ${OPEN_END}`;
@@ -359,7 +372,7 @@ async function main(): Promise<void> {
       return i >= 0 ? Number(process.argv[i + 1]) : dflt;
     };
     const b = process.argv.indexOf('--before');
-    const large = await benchLargeOpen(num('--records', QUICK ? 10_000 : 100_000), num('--rounds', 3), b >= 0 ? path.resolve(process.argv[b + 1]!) : undefined);
+    const large = await benchLargeOpen(num('--records', QUICK ? 10_000 : 100_000), num('--rounds', 3), b >= 0 ? path.resolve(process.argv[b + 1]!) : undefined, num('--long-rounds', QUICK ? 0 : 10));
     console.log(large.text);
     fs.writeFileSync(docPath, withOpenSection(fs.readFileSync(docPath, 'utf8'), large.section));
     if (!process.env.BENCH_KEEP) fs.rmSync(work, { recursive: true, force: true });

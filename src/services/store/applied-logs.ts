@@ -188,10 +188,13 @@ export class AppliedLogs {
           // a record's data read after the open were bad (version 4 checks them when first read): no
           // snapshot is written from this state, and this one is not loaded again — the next open replays
           // the log files, which hold every version
-          note: () => {
+          note: (h) => {
             if (this.dataDamaged) return;
             this.dataDamaged = true;
-            if (writable()) this.removal = this.local.removeSnapshot(f).catch(() => undefined);
+            bad({ path: Paths.snapshot(f.device, f.seq, f.hash), reason: `the data of version ${h.ver} are not a record's data (found when read; the log files are replayed at the next open)` });
+            // every snapshot of this PC: a later one may carry the same bytes on unread, an earlier one may be
+            // where they came from; they are only a cache (the next open replays the log files, writes anew)
+            if (writable()) this.removal = this.removeSnapshotsOf(f.device).catch(() => undefined);
           },
           error: (h) => damagedSnapshot(h.ver),
         });
@@ -209,6 +212,11 @@ export class AppliedLogs {
         else throw e;
       }
     }
+  }
+
+  /** Removes every snapshot written under `device` from the replica. */
+  protected async removeSnapshotsOf(device: string): Promise<void> {
+    for (const s of await this.local.listSnapshots()) if (s.device === device) await this.local.removeSnapshot(s);
   }
 
   /** What a snapshot of this state says; undefined while a body lies in the journal, or once the loaded snapshot's data turned out bad. */

@@ -202,6 +202,7 @@ export class PracticeReplica implements ReplicaPort {
       this.removedList = await this.readRemoved();
       if (this.formerJournal.length) await this.reissueFormerJournal();
     } catch (e) {
+      await this.logs.removal;
       await this.lock.dispose();
       throw e;
     }
@@ -234,7 +235,7 @@ export class PracticeReplica implements ReplicaPort {
     const held = new Set(files.map((f) => Paths.segment(f.device, f.seq, f.hash)));
     const snaps = (await this.local.listSnapshots(bad)).filter((s) => own.has(s.device)).sort((a, b) => Number(a.device !== me) - Number(b.device !== me) || b.seq - a.seq);
     // a log file in a pack held here counts as held (a pack was checked when it was kept)
-    await this.logs.loadOwnSnapshot(snaps, (f) => held.has(Paths.segment(f.device, f.seq, f.hash)) || this.packs.covering(f.device, f.seq).length > 0, bad, () => this.writable);
+    await this.logs.loadOwnSnapshot(snaps, (f) => held.has(Paths.segment(f.device, f.seq, f.hash)) || this.packs.covering(f.device, f.seq).length > 0, bad, () => !this.readOnly);
     for (const p of this.packs.all()) {
       let whole = true;
       for (let seq = p.first; seq <= p.last && whole; seq++) whole = this.logs.hasPosition(p.device, seq);
@@ -735,6 +736,7 @@ export class PracticeReplica implements ReplicaPort {
     this.assertOpen();
     input.checkKey(collection, id);
     const e = this.state.entry(collection, id);
+    e?.assertReadable();
     return e && e.isLive() ? e.toStored() : undefined;
   }
 
@@ -742,7 +744,10 @@ export class PracticeReplica implements ReplicaPort {
     this.assertOpen();
     input.checkCollection(collection);
     const out: StoredRecord[] = [];
-    for (const e of this.state.collection(collection)) if (e.isLive()) out.push(e.toStored()!);
+    for (const e of this.state.collection(collection)) {
+      e.assertReadable();
+      if (e.isLive()) out.push(e.toStored()!);
+    }
     return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
@@ -751,6 +756,7 @@ export class PracticeReplica implements ReplicaPort {
     input.checkKey(collection, id);
     const e = this.state.entry(collection, id);
     if (!e) return [];
+    e.assertReadable();
     // The heads, and the versions still in the journal, are in memory; an older version's time, author
     // and body are read from the log file that holds it (record-state.ts keeps its id and place alone).
     const conflict = e.inConflict();
@@ -772,7 +778,9 @@ export class PracticeReplica implements ReplicaPort {
     input.checkBase(opts?.baseVersion);
     const copy = JSON.parse(JSON.stringify(data)) as JsonObject; // the caller may mutate its object later
     return this.writes.run(async () => {
-      const parents = this.parentsFor(this.state.entry(collection, id), opts?.baseVersion);
+      const e = this.state.entry(collection, id);
+      e?.assertReadable(); // no write over a version nobody could see (a damaged snapshot's, until a restart)
+      const parents = this.parentsFor(e, opts?.baseVersion);
       return this.commit({ col: collection, id, parents, data: copy, op: 'put' });
     });
   }
@@ -783,6 +791,7 @@ export class PracticeReplica implements ReplicaPort {
     input.checkBase(opts?.baseVersion);
     return this.writes.run(async () => {
       const e = this.state.entry(collection, id);
+      e?.assertReadable();
       const parents = this.parentsFor(e, opts?.baseVersion);
       if (!e || !e.isLive()) return; // removing what is not there changes nothing
       await this.commit({ col: collection, id, parents, data: null, op: 'remove' });
@@ -797,6 +806,7 @@ export class PracticeReplica implements ReplicaPort {
     return this.writes.run(async () => {
       const e = this.state.entry(collection, id);
       if (!e || e.headCount === 0) throw input.invalid(`Den Datensatz ${collection}/${id} gibt es nicht; es ist nichts aufzulösen.`, `There is no record ${collection}/${id}; there is nothing to resolve.`);
+      e.assertReadable();
       await this.commit({ col: collection, id, parents: e.headVersions(), data: copy, op: 'resolve' });
     });
   }
@@ -936,7 +946,11 @@ export class PracticeReplica implements ReplicaPort {
         await this.sealJournal();
         const report = await importInto(
           {
-            shown: (col, id) => this.state.entry(col, id)?.toStoredIfReadable(),
+            shown: (col, id) => {
+              const e = this.state.entry(col, id);
+              e?.assertReadable();
+              return e?.toStored();
+            },
             change: (c) => this.newChange(c),
             writeLogFile: async (changes) => {
               const f = await this.local.writeSegment(this.opts.deviceId, this.ownSeq + 1, this.ownTip, changes).catch((e) => {
@@ -972,6 +986,7 @@ export class PracticeReplica implements ReplicaPort {
       const copy = JSON.parse(JSON.stringify(r.data)) as JsonObject;
       await this.writes.run(async () => {
         const e = this.state.entry(r.collection, r.id);
+        e?.assertReadable();
         const heads = e ? e.headData() : [];
         if (heads.length > 0 && heads.every((d) => isDeepStrictEqual(d, copy))) return void out.same++;
         await this.commit({ col: r.collection, id: r.id, parents: [], data: copy, op: 'put' });
@@ -1008,11 +1023,11 @@ export class PracticeReplica implements ReplicaPort {
     this.conflictsStale = false;
     if (this.closed) return;
     // (a record whose snapshot bytes turned out bad is in no conflict: inConflict does not tell its heads apart)
-    const list = this.state.conflicts().map((e) => ({
-      collection: e.col,
-      id: e.id,
-      versions: e.headVersions().map((v) => e.toStoredIfReadable(v)!),
-    }));
+    const list: RecordConflict[] = [];
+    for (const e of this.state.conflicts()) {
+      const versions = e.headVersions().map((v) => e.toStoredIfReadable(v));
+      if (versions.every((v) => v !== undefined)) list.push({ collection: e.col, id: e.id, versions });
+    }
     if (!isDeepStrictEqual(this.conflictsSubject.value, list)) this.conflictsSubject.next(list);
   }
 

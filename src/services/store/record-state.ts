@@ -315,7 +315,16 @@ export class RecordEntry {
     return v !== undefined && (hasData(this.head(v)!) || this.inConflict());
   }
 
-  /** A version as a host reads it; throws 'corrupt' when a snapshot's bytes for its data turned out bad. */
+  /**
+   * Reads every head's data as a host's read or write of the record needs them: throws 'corrupt' when a
+   * snapshot's bytes for one turned out bad. The lenient paths (inConflict, toStoredIfReadable) cannot
+   * tell such a head from the others: a host is never shown the record, nor writes over it, without this.
+   */
+  assertReadable(): void {
+    for (const h of this.heads()) if (h instanceof BytesHead) void h.data;
+  }
+
+  /** A version as a host reads it (after assertReadable); throws 'corrupt' when a snapshot's bytes for its data turned out bad. */
   toStored(ver = this.shownVersion()): StoredRecord | undefined {
     const h = ver === undefined ? undefined : this.head(ver);
     if (!h) return undefined;

@@ -133,6 +133,13 @@ describe('snapshot version 4: data read when first read', () => {
     await folder.writeSnapshot({ ...header, t: 'snapshot', device: a.id, seq: f.seq + 1, createdAt: new Date().toISOString(), v: 4, records });
     const snapRel = walk(a.localRoot).find((p) => p.startsWith('snapshots'))!;
 
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const original = ReplicaFolder.prototype.removeSnapshot;
+    const removal = jest.spyOn(ReplicaFolder.prototype, 'removeSnapshot').mockImplementation(async function (this: ReplicaFolder, x: SegmentFile) {
+      await held;
+      return original.call(this, x);
+    });
     const r = await open(a, store);
     expect(r.badFiles).toEqual([]); // the open does not read the data
     // a full check reads them, and names the file
@@ -146,8 +153,16 @@ describe('snapshot version 4: data read when first read', () => {
     expect((err as StorageError).code).toBe('corrupt');
     expect((err as StorageError).text.de).toMatch(/lokalen Datenbestands ist beschädigt .*starten Sie die Anwendung neu.*nichts verloren/);
     expect((err as StorageError).text.en).toMatch(/local replica is damaged .*restart the application.*nothing is lost/);
-    await r.close();
-    // not loaded again: gone from the replica (the close awaited its removal and wrote no new one: fewer than 2,000 changes since)
+    expect(r.badFiles.map((b) => [b.path, b.reason])).toEqual([[snapRel, expect.stringContaining('found when read')]]);
+    // not loaded again: removed from the replica, and the close waits for that (the removal held back here)
+    let closed = false;
+    const closing = r.close().then(() => (closed = true));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(removal).toHaveBeenCalledTimes(1);
+    expect(closed).toBe(false);
+    release();
+    await closing;
+    removal.mockRestore();
     expect(fs.existsSync(path.join(a.localRoot, snapRel))).toBe(false);
     const again = await open(a, store);
     expect(again.badFiles).toEqual([]);
@@ -210,7 +225,7 @@ describe('snapshot version 4: data read when first read', () => {
     await r.close();
   });
 
-  test('bad data found in the middle of work: a round that brings a change to that record applies the whole log file, puts go on, no snapshot is written from that state; after a restart every record is there', async () => {
+  test('bad data found in the middle of work: a round that brings a concurrent change to that record applies the whole log file; that record is neither shown nor written over, every other goes on; no snapshot is written from that state; after a restart every record and the conflict are there', async () => {
     const { store, a, live } = await practice();
     const rel = await plantBadData(a, store, ['r8']);
     const pc1 = await openDevice(store, 'PC1', { id: a.id, localRoot: a.localRoot });
@@ -232,23 +247,51 @@ describe('snapshot version 4: data read when first read', () => {
     expect(pc1.exchange.health).toBe('ok');
     expect((await pc1.replica.get('clients', 'new'))?.data).toEqual({ name: 'new on PC3' });
     expect(announced).toContain('new');
-    // puts on any record go on, also on the damaged one (its edit from PC3 is its head now)
-    await pc1.replica.put('clients', 'r8', { name: 'edited on PC1' });
+    // the record is in conflict now, one side unreadable here: neither shown nor written over blindly
+    await expect(pc1.replica.get('clients', 'r8')).rejects.toMatchObject({ code: 'corrupt' });
+    await expect(pc1.replica.put('clients', 'r8', { name: 'edited on PC1' })).rejects.toMatchObject({ code: 'corrupt' });
+    await expect(pc1.replica.remove('clients', 'r8')).rejects.toMatchObject({ code: 'corrupt' });
+    // puts on every other record go on
     await pc1.replica.put('clients', 'r9', { name: 'r9 edited on PC1' });
-    expect((await pc1.replica.get('clients', 'r8'))?.data).toEqual({ name: 'edited on PC1' });
-    expect(await pc1.replica.writeSnapshot()).toBeUndefined();
+    await pc1.replica.sealNow();
+    expect(await pc1.replica.writeSnapshot()).toBeUndefined(); // (the journal is empty: only the damage stops it)
     await pc1.store.close();
     expect(fs.existsSync(path.join(a.localRoot, rel))).toBe(false);
-    // restarted: every record from the log files, the damaged one's history whole
+    // restarted: every record from the log files, the conflict shown, a snapshot written again
     const again = await open(a, store);
     expect(again.badFiles).toEqual([]);
     const clients = await again.list('clients');
     expect(clients.find((c) => c.id === 'new')?.data).toEqual({ name: 'new on PC3' });
-    expect(clients.find((c) => c.id === 'r8')?.data).toEqual({ name: 'edited on PC1' });
+    expect(clients.find((c) => c.id === 'r9')?.data).toEqual({ name: 'r9 edited on PC1' });
     const before = (live[1] as { id: string; data: unknown }[]).find((x) => x.id === 'r8')!.data;
-    expect((await again.history('clients', 'r8')).map((h) => h.data)).toEqual([before, { name: 'edited on PC3' }, { name: 'edited on PC1' }]);
+    expect(again.conflictList.find((c) => c.id === 'r8')?.versions.map((v) => v.data)).toEqual(expect.arrayContaining([before, { name: 'edited on PC3' }]));
+    expect(await again.writeSnapshot()).toBeDefined();
     await again.close();
     await pc3.store.close();
+  });
+
+  test('bad bytes carried on unread into a newer snapshot (written at close): found when read there; every snapshot of this PC is removed, the next open replays', async () => {
+    const { store, a, live } = await practice();
+    const planted = await plantBadData(a, store, ['r8']);
+    const pc1 = await openDevice(store, 'PC1', { id: a.id, localRoot: a.localRoot });
+    // enough changes that the close writes a snapshot (2,000), none touching r8: its bytes go on as they are
+    await pc1.replica.importRecords(Array.from({ length: 2000 }, (_, i) => ({ collection: 'session-notes', id: `n${i}`, data: { i } })));
+    await pc1.store.close();
+    const snapshots = walk(a.localRoot).filter((p) => p.startsWith('snapshots'));
+    expect(snapshots).toHaveLength(2);
+    expect(snapshots).toContain(planted);
+    const r = await open(a, store);
+    expect(r.badFiles).toEqual([]);
+    await expect(r.get('clients', 'r8')).rejects.toMatchObject({ code: 'corrupt' });
+    expect(r.badFiles.map((b) => b.path)).toEqual(snapshots.filter((p) => p !== planted));
+    await r.close();
+    expect(walk(a.localRoot).filter((p) => p.startsWith('snapshots'))).toEqual([]);
+    const again = await open(a, store);
+    expect(again.badFiles).toEqual([]);
+    const [conflicts, clients] = await view(again);
+    expect([conflicts, clients]).toEqual([live[0], live[1]]);
+    expect(await again.list('session-notes')).toHaveLength((live[2] as unknown[]).length + 2000);
+    await again.close();
   });
 
   test('data envelopes of another snapshot of the same PC and position, put in their place: refused (the head names each envelope by its hash)', async () => {
