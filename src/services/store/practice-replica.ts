@@ -905,6 +905,9 @@ export class PracticeReplica implements ReplicaPort {
     if (!content) return undefined;
     const f = await this.local.writeSnapshot({ t: 'snapshot', v: 4, device: this.opts.deviceId, seq, createdAt: new Date().toISOString(), ...content });
     this.sinceSnapshot = 0;
+    // The two newest stay (the older in case the newest does not check out at the next open); the rest
+    // go: each is about the practice's size, and a PC writes one every 20,000 changes and at closes.
+    for (const old of mine.sort((a, b) => b.seq - a.seq).slice(1)) await this.local.removeSnapshot(old).catch(() => undefined);
     return f;
   }
 

@@ -318,6 +318,31 @@ describe('snapshot version 4: data read when first read', () => {
     await r.close();
   });
 
+  test('a PC keeps its two newest snapshots, not one for every 20,000 changes and close of ten years; another id’s are left alone', async () => {
+    const { store, a, live } = await practice();
+    const other = path.join(a.localRoot, 'snapshots', 'c'.repeat(32));
+    fs.mkdirSync(other, { recursive: true });
+    const foreign = path.join(other, `${'1'.padStart(10, '0')}-${'d'.repeat(64)}`);
+    fs.writeFileSync(foreign, 'a former id’s, or an earlier release’s join');
+    const r = await open(a, store);
+    const seqs = () =>
+      walk(a.localRoot)
+        .filter((p) => p.startsWith(path.join('snapshots', a.id)))
+        .map((p) => Number(path.basename(p).slice(0, 10)));
+    for (let i = 0; i < 4; i++) {
+      await r.put('clients', `more${i}`, { i });
+      await r.sealNow();
+      const f = await r.writeSnapshot();
+      expect(seqs().sort()).toEqual(i === 0 ? [1, 2] : [f!.seq - 1, f!.seq]);
+    }
+    expect(fs.existsSync(foreign)).toBe(true);
+    await r.close();
+    const again = await open(a, store);
+    expect(again.badFiles.map((b) => b.path)).toEqual([]);
+    expect((await again.list('clients')).length).toBe((live[1] as unknown[]).length + 4);
+    await again.close();
+  });
+
   test('a version-4 batch: lengths that are no byte counts are refused at open; data that do not unpack to what the lengths add up to, when read', () => {
     const ver = '0000000aa.0000.' + 'a'.repeat(32);
     const rec = (len: unknown) => ['clients', 'k', [[ver, '2026-01-01T00:00:00.000Z', 'PC 1', 3, len]], ''];
