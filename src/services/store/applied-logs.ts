@@ -46,6 +46,8 @@ export class AppliedLogs {
   dataDamaged = false;
   /** That snapshot's removal from the replica, awaited at close. */
   removal?: Promise<void>;
+  /** The loaded snapshot's file, open while its records' data may still be read (snapshot version 4). */
+  protected snapshotFile?: { close(): Promise<void> };
 
   constructor(
     protected readonly local: ReplicaFolder,
@@ -181,9 +183,13 @@ export class AppliedLogs {
   async loadOwnSnapshot(snaps: readonly SegmentFile[], held: (f: SegmentFile) => boolean, bad: (b: BadFile) => void, writable: () => boolean = () => true): Promise<void> {
     this.filesMemo.clear();
     for (const f of snaps) {
+      let snap: Awaited<ReturnType<ReplicaFolder['openSnapshotToLoad']>> | undefined;
       try {
-        const snap = this.local.openSnapshot(f, await this.local.readSnapshotBytes(f));
-        if (!coversOnly(snap.header.covers, held, Paths.snapshot(f.device, f.seq, f.hash))) continue;
+        snap = await this.local.openSnapshotToLoad(f);
+        if (!coversOnly(snap.header.covers, held, Paths.snapshot(f.device, f.seq, f.hash))) {
+          await snap.close();
+          continue;
+        }
         const newest = loadSnapshot(snap, this.state, (c) => this.place(c), Paths.snapshot(f.device, f.seq, f.hash), {
           // a record's data read after the open were bad (version 4 checks them when first read): no
           // snapshot is written from this state, and this one is not loaded again — the next open replays
@@ -200,9 +206,11 @@ export class AppliedLogs {
         });
         if (newest) this.clock.observe(newest);
         this.filesMemo.clear();
+        this.snapshotFile = snap; // its data envelopes are read from it when records are first read
         return;
       } catch (e) {
         // a snapshot found bad half-way leaves nothing behind
+        await snap?.close();
         this.state.clear();
         this.logs.clear();
         this.prefix.clear();
@@ -212,6 +220,13 @@ export class AppliedLogs {
         else throw e;
       }
     }
+  }
+
+  /** Lets the loaded snapshot's file go (at close: no record is read after it). */
+  async release(): Promise<void> {
+    await this.removal;
+    await this.snapshotFile?.close();
+    this.snapshotFile = undefined;
   }
 
   /** Removes every snapshot written under `device` from the replica. */

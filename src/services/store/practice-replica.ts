@@ -202,7 +202,7 @@ export class PracticeReplica implements ReplicaPort {
       this.removedList = await this.readRemoved();
       if (this.formerJournal.length) await this.reissueFormerJournal();
     } catch (e) {
-      await this.logs.removal;
+      await this.logs.release();
       await this.lock.dispose();
       throw e;
     }
@@ -736,7 +736,7 @@ export class PracticeReplica implements ReplicaPort {
     this.assertOpen();
     input.checkKey(collection, id);
     const e = this.state.entry(collection, id);
-    e?.assertReadable();
+    await this.readable(e);
     return e && e.isLive() ? e.toStored() : undefined;
   }
 
@@ -745,7 +745,7 @@ export class PracticeReplica implements ReplicaPort {
     input.checkCollection(collection);
     const out: StoredRecord[] = [];
     for (const e of this.state.collection(collection)) {
-      e.assertReadable();
+      if (e.unreadableHeads().length > 0) await this.readable(e);
       if (e.isLive()) out.push(e.toStored()!);
     }
     return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
@@ -756,7 +756,7 @@ export class PracticeReplica implements ReplicaPort {
     input.checkKey(collection, id);
     const e = this.state.entry(collection, id);
     if (!e) return [];
-    e.assertReadable();
+    await this.readable(e);
     // The heads, and the versions still in the journal, are in memory; an older version's time, author
     // and body are read from the log file that holds it (record-state.ts keeps its id and place alone).
     const conflict = e.inConflict();
@@ -769,6 +769,21 @@ export class PracticeReplica implements ReplicaPort {
     return out.sort((a, b) => (a.version < b.version ? -1 : 1));
   }
 
+  /**
+   * Makes every head of a record readable before a host reads or writes it: data a loaded snapshot's
+   * bytes could not give (damaged after it was written; noted, the snapshot removed) are read from the
+   * log file that holds the version, as history() reads an older one. Throws 'corrupt' only when that
+   * fails too, so a version nobody can see is never shown as missing nor written over blindly.
+   */
+  protected async readable(e: RecordEntry | undefined): Promise<void> {
+    if (!e) return;
+    for (const h of e.unreadableHeads()) {
+      const c = await this.logs.change(e.col, e.id, h.ver, h.where).catch(() => undefined);
+      if (c?.data) h.repair(c.data);
+    }
+    e.assertReadable();
+  }
+
   // ---- writing ---------------------------------------------------------------------------
 
   async put(collection: string, id: string, data: JsonObject, opts?: { baseVersion?: string }): Promise<StoredRecord> {
@@ -779,7 +794,7 @@ export class PracticeReplica implements ReplicaPort {
     const copy = JSON.parse(JSON.stringify(data)) as JsonObject; // the caller may mutate its object later
     return this.writes.run(async () => {
       const e = this.state.entry(collection, id);
-      e?.assertReadable(); // no write over a version nobody could see (a damaged snapshot's, until a restart)
+      await this.readable(e); // no write over a version nobody could see
       const parents = this.parentsFor(e, opts?.baseVersion);
       return this.commit({ col: collection, id, parents, data: copy, op: 'put' });
     });
@@ -791,7 +806,7 @@ export class PracticeReplica implements ReplicaPort {
     input.checkBase(opts?.baseVersion);
     return this.writes.run(async () => {
       const e = this.state.entry(collection, id);
-      e?.assertReadable();
+      await this.readable(e);
       const parents = this.parentsFor(e, opts?.baseVersion);
       if (!e || !e.isLive()) return; // removing what is not there changes nothing
       await this.commit({ col: collection, id, parents, data: null, op: 'remove' });
@@ -806,7 +821,7 @@ export class PracticeReplica implements ReplicaPort {
     return this.writes.run(async () => {
       const e = this.state.entry(collection, id);
       if (!e || e.headCount === 0) throw input.invalid(`Den Datensatz ${collection}/${id} gibt es nicht; es ist nichts aufzulösen.`, `There is no record ${collection}/${id}; there is nothing to resolve.`);
-      e.assertReadable();
+      await this.readable(e);
       await this.commit({ col: collection, id, parents: e.headVersions(), data: copy, op: 'resolve' });
     });
   }
@@ -949,9 +964,9 @@ export class PracticeReplica implements ReplicaPort {
         await this.sealJournal();
         const report = await importInto(
           {
-            shown: (col, id) => {
+            shown: async (col, id) => {
               const e = this.state.entry(col, id);
-              e?.assertReadable();
+              if (e && e.unreadableHeads().length > 0) await this.readable(e);
               return e?.toStored();
             },
             change: (c) => this.newChange(c),
@@ -989,7 +1004,7 @@ export class PracticeReplica implements ReplicaPort {
       const copy = JSON.parse(JSON.stringify(r.data)) as JsonObject;
       await this.writes.run(async () => {
         const e = this.state.entry(r.collection, r.id);
-        e?.assertReadable();
+        await this.readable(e);
         const heads = e ? e.headData() : [];
         if (heads.length > 0 && heads.every((d) => isDeepStrictEqual(d, copy))) return void out.same++;
         await this.commit({ col: r.collection, id: r.id, parents: [], data: copy, op: 'put' });
@@ -1011,7 +1026,7 @@ export class PracticeReplica implements ReplicaPort {
     await this.writes.idle();
     await this.seals.idle();
     if (this.sinceSnapshot >= 2000) await this.writeSnapshot().catch(() => undefined);
-    await this.logs.removal;
+    await this.logs.release();
     await this.syncReceived();
     this.changesSubject.complete();
     this.conflictsSubject.complete();

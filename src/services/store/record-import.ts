@@ -11,7 +11,7 @@ import type { SegmentFile } from './replica-folder';
 /** What an import needs of the replica it writes into. */
 export interface ImportTarget {
   /** The version shown now, if the record exists. */
-  shown(collection: string, id: string): StoredRecord | undefined;
+  shown(collection: string, id: string): StoredRecord | undefined | Promise<StoredRecord | undefined>;
   /** A new change by this device (version, time, device name filled in). */
   change(c: Omit<Change, 'ver' | 'at' | 'by'>): Change;
   /** Writes the changes as this device's next log file and applies it. */
@@ -60,7 +60,7 @@ export async function importInto(target: ImportTarget, records: Iterable<ImportR
       );
     }
     const key = `${r.collection}\u0000${r.id}`;
-    const shown = target.shown(r.collection, r.id);
+    const shown = await target.shown(r.collection, r.id);
     if (seen.has(key) || (shown && isDeepStrictEqual(shown.data, r.data))) {
       skipped++;
       continue;

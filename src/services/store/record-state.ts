@@ -75,6 +75,12 @@ export class BytesHead implements Head {
     return d;
   }
 
+  /** The data as the version's log file holds them, for bytes that turned out bad (what a host reads from then on). */
+  repair(data: JsonObject): void {
+    this.parsed = data;
+    this.src = undefined;
+  }
+
   /** The data's JSON bytes while they were not read (a snapshot is written from them as they are); undefined after, or when they do not unpack. */
   bytes(): Buffer | undefined {
     return this.src?.bytes()?.subarray(this.from, this.to);
@@ -322,6 +328,13 @@ export class RecordEntry {
    */
   assertReadable(): void {
     for (const h of this.heads()) if (h instanceof BytesHead) void h.data;
+  }
+
+  /** The heads whose data a snapshot's bytes could not give (each head's bytes are parsed here on the way). */
+  unreadableHeads(): BytesHead[] {
+    const out: BytesHead[] = [];
+    for (const h of this.heads()) if (h instanceof BytesHead && h.tryData() === undefined) out.push(h);
+    return out;
   }
 
   /** A version as a host reads it (after assertReadable); throws 'corrupt' when a snapshot's bytes for its data turned out bad. */

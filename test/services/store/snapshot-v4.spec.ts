@@ -121,17 +121,9 @@ describe('snapshot version 4: data read when first read', () => {
     await r.close();
   });
 
-  test('data found bad when first read: a clear error in German and English, that record only; the snapshot is not loaded again and the log files give back every record', async () => {
+  test('data found bad when first read: that record is read from its log file instead; the damage is reported, the snapshot removed (the close waits for it), the next open replays', async () => {
     const { store, a, live } = await practice();
-    const { f } = await newest(a, store);
-    const { folder, header, records } = await recordsOf(a, store, f);
-    // one record's data changed inside a snapshot that still authenticates (same length: the layout holds)
-    const hit = records.find((r) => r[1] === 'r8')!;
-    const bytes = hit[2][0]![4] as Buffer;
-    bytes[0] = '['.charCodeAt(0); // `{…}` becomes no JSON
-    fs.rmSync(path.join(a.localRoot, 'snapshots'), { recursive: true });
-    await folder.writeSnapshot({ ...header, t: 'snapshot', device: a.id, seq: f.seq + 1, createdAt: new Date().toISOString(), v: 4, records });
-    const snapRel = walk(a.localRoot).find((p) => p.startsWith('snapshots'))!;
+    const snapRel = await plantBadData(a, store, ['r8']);
 
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
@@ -145,14 +137,9 @@ describe('snapshot version 4: data read when first read', () => {
     // a full check reads them, and names the file
     expect((await r.verify()).problems.map((p) => [p.path, p.reason])).toEqual([[snapRel, expect.stringContaining("are not a record's data")]]);
     expect(await r.get('session-notes', 'r9')).toEqual((live[2] as { id: string }[]).find((x) => x.id === 'r9'));
-    const err = await r.get('clients', 'r8').then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(StorageError.is(err)).toBe(true);
-    expect((err as StorageError).code).toBe('corrupt');
-    expect((err as StorageError).text.de).toMatch(/lokalen Datenbestands ist beschädigt .*starten Sie die Anwendung neu.*nichts verloren/);
-    expect((err as StorageError).text.en).toMatch(/local replica is damaged .*restart the application.*nothing is lost/);
+    const r8 = (live[1] as { id: string }[]).find((x) => x.id === 'r8');
+    expect(await r.get('clients', 'r8')).toEqual(r8);
+    expect(await view(r)).toEqual(live);
     expect(r.badFiles.map((b) => [b.path, b.reason])).toEqual([[snapRel, expect.stringContaining('found when read')]]);
     // not loaded again: removed from the replica, and the close waits for that (the removal held back here)
     let closed = false;
@@ -170,7 +157,30 @@ describe('snapshot version 4: data read when first read', () => {
     await again.close();
   });
 
-  test('a version-4 file changed on disk (renamed to its new hash): a damaged data envelope is found when its batch is read, bytes added or cut at open; nothing is lost', async () => {
+  test('data found bad when first read and their log file gone from this PC too: a clear error in German and English for that record alone, nothing written over it; a restart takes the log file from the shared folder again', async () => {
+    const { store, a, live } = await practice();
+    await plantBadData(a, store, ['r8']);
+    const pc1 = await openDevice(store, 'PC1', { id: a.id, localRoot: a.localRoot });
+    const own = walk(a.localRoot).filter((p) => p.startsWith(path.join('devices', a.id, 'log')));
+    for (const p of own) fs.rmSync(path.join(a.localRoot, p)); // after the open: the snapshot had covered them
+    const err = await pc1.replica.get('clients', 'r8').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(StorageError.is(err) && err.code).toBe('corrupt');
+    expect((err as StorageError).text.de).toMatch(/lokalen Datenbestands ist beschädigt .*starten Sie die Anwendung neu.*nichts verloren/);
+    expect((err as StorageError).text.en).toMatch(/local replica is damaged .*restart the application.*nothing is lost/);
+    await expect(pc1.replica.put('clients', 'r8', { name: 'blind' })).rejects.toMatchObject({ code: 'corrupt' });
+    expect((await pc1.replica.get('session-notes', 'r9'))?.data).toEqual((live[2] as { id: string; data: unknown }[]).find((x) => x.id === 'r9')!.data);
+    await pc1.store.close();
+    // restarted: the snapshot is gone, the log files missing here come again from the shared folder
+    const again = await openDevice(store, 'PC1', { id: a.id, localRoot: a.localRoot });
+    await syncAll([again]);
+    expect(await view(again.replica)).toEqual(live);
+    await again.store.close();
+  });
+
+  test('a version-4 file changed on disk: a damaged data envelope is found when its batch is read (its records then read from their log files), bytes added or cut at open; nothing is lost', async () => {
     const { store, a, live } = await practice();
     const { f } = await newest(a, store);
     const dir = path.join(a.localRoot, 'snapshots', a.id);
@@ -191,11 +201,8 @@ describe('snapshot version 4: data read when first read', () => {
     const rel = plant(damaged);
     const r = await open(a, store);
     expect(r.badFiles).toEqual([]);
-    const err = await r.get('clients', 'r0').then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(StorageError.is(err) && err.code).toBe('corrupt');
+    expect((await r.get('clients', 'r0'))?.data).toEqual(((live[1] as { id: string; data: unknown }[]).find((x) => x.id === 'r0'))!.data);
+    expect(r.badFiles.map((b) => b.path)).toEqual([rel]);
     expect((await r.get('session-notes', 'r249'))?.data).toEqual(((live[2] as { id: string; data: unknown }[]).find((x) => x.id === 'r249'))!.data); // another batch reads
     await r.close();
     expect(fs.existsSync(path.join(a.localRoot, rel))).toBe(false);
@@ -225,7 +232,7 @@ describe('snapshot version 4: data read when first read', () => {
     await r.close();
   });
 
-  test('bad data found in the middle of work: a round that brings a concurrent change to that record applies the whole log file; that record is neither shown nor written over, every other goes on; no snapshot is written from that state; after a restart every record and the conflict are there', async () => {
+  test('bad data found in the middle of work: a round that brings a concurrent change to that record applies the whole log file and the host is told of the conflict; no snapshot is written from that state; after a restart every record and the conflict are there', async () => {
     const { store, a, live } = await practice();
     const rel = await plantBadData(a, store, ['r8']);
     const pc1 = await openDevice(store, 'PC1', { id: a.id, localRoot: a.localRoot });
@@ -238,8 +245,7 @@ describe('snapshot version 4: data read when first read', () => {
       { collection: 'clients', id: 'new', data: { name: 'new on PC3' } },
     ]);
     await syncAll([pc3]);
-    // PC1 reads the damaged record first: the error says what to do
-    await expect(pc1.replica.get('clients', 'r8')).rejects.toMatchObject({ code: 'corrupt' });
+    // PC1 has not read the damaged record yet: the round's conflict check meets the bad bytes first
     const announced: string[] = [];
     const sub = pc1.replica.changes$.subscribe((c) => announced.push(c.record.id));
     await pc1.exchange.exchange();
@@ -247,11 +253,11 @@ describe('snapshot version 4: data read when first read', () => {
     expect(pc1.exchange.health).toBe('ok');
     expect((await pc1.replica.get('clients', 'new'))?.data).toEqual({ name: 'new on PC3' });
     expect(announced).toContain('new');
-    // the record is in conflict now, one side unreadable here: neither shown nor written over blindly
-    await expect(pc1.replica.get('clients', 'r8')).rejects.toMatchObject({ code: 'corrupt' });
-    await expect(pc1.replica.put('clients', 'r8', { name: 'edited on PC1' })).rejects.toMatchObject({ code: 'corrupt' });
-    await expect(pc1.replica.remove('clients', 'r8')).rejects.toMatchObject({ code: 'corrupt' });
-    // puts on every other record go on
+    // the record is in conflict now: a host reading it is told so (its side from this PC read from its log file)
+    const before = (live[1] as { id: string; data: unknown }[]).find((x) => x.id === 'r8')!.data;
+    const shown = await pc1.replica.get('clients', 'r8');
+    expect(shown?.conflict).toBe(true);
+    expect((await pc1.replica.history('clients', 'r8')).map((h) => h.data)).toEqual(expect.arrayContaining([before, { name: 'edited on PC3' }]));
     await pc1.replica.put('clients', 'r9', { name: 'r9 edited on PC1' });
     await pc1.replica.sealNow();
     expect(await pc1.replica.writeSnapshot()).toBeUndefined(); // (the journal is empty: only the damage stops it)
@@ -263,7 +269,6 @@ describe('snapshot version 4: data read when first read', () => {
     const clients = await again.list('clients');
     expect(clients.find((c) => c.id === 'new')?.data).toEqual({ name: 'new on PC3' });
     expect(clients.find((c) => c.id === 'r9')?.data).toEqual({ name: 'r9 edited on PC1' });
-    const before = (live[1] as { id: string; data: unknown }[]).find((x) => x.id === 'r8')!.data;
     expect(again.conflictList.find((c) => c.id === 'r8')?.versions.map((v) => v.data)).toEqual(expect.arrayContaining([before, { name: 'edited on PC3' }]));
     expect(await again.writeSnapshot()).toBeDefined();
     await again.close();
@@ -282,7 +287,7 @@ describe('snapshot version 4: data read when first read', () => {
     expect(snapshots).toContain(planted);
     const r = await open(a, store);
     expect(r.badFiles).toEqual([]);
-    await expect(r.get('clients', 'r8')).rejects.toMatchObject({ code: 'corrupt' });
+    expect((await r.get('clients', 'r8'))?.data).toEqual((live[1] as { id: string; data: unknown }[]).find((x) => x.id === 'r8')!.data);
     expect(r.badFiles.map((b) => b.path)).toEqual(snapshots.filter((p) => p !== planted));
     await r.close();
     expect(walk(a.localRoot).filter((p) => p.startsWith('snapshots'))).toEqual([]);
