@@ -156,7 +156,8 @@ export class AppliedLogs {
     for (const c of seg.changes) {
       this.clock.observe(c.ver);
       if (this.state.apply(c, whereOf(f))) {
-        // (a record whose snapshot bytes turned out bad is not announced: reading it says why)
+        // (a record whose snapshot bytes turned out bad is not announced here: a host's read of it takes
+        // them from their log file first, PracticeReplica.readable)
         const rec = this.state.entry(c.col, c.id)?.toStoredIfReadable();
         if (rec) changed.push(rec);
       } else if (f.device === ownDevice) this.moveBody(c, f);

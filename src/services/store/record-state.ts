@@ -37,8 +37,9 @@ export interface DataDamage {
  * and checked the first time they are read, then kept as the object (and the bytes let go). A warm open
  * builds no object of a record's data and keeps its batch sealed: most of an open's time and memory were
  * the 100,000 records' data decrypted, unpacked and parsed into objects, most of which nobody reads that
- * day (docs/FORMAT-2.md, "Lean memory"). Bytes that turn out bad throw from `data` (what a host reads);
- * the store's own paths use `dataOf`, which does not throw.
+ * day (docs/FORMAT-2.md, "Lean memory"). Bytes that turn out bad are noted; a host's read or write first
+ * takes them from the version's log file (`repair`, PracticeReplica.readable), and `data` throws only when
+ * that failed too; the store's own paths use `dataOf`, which does not throw.
  */
 export class BytesHead implements Head {
   protected parsed?: JsonObject;
@@ -302,8 +303,8 @@ export class RecordEntry {
 
   /**
    * Concurrent heads with different contents; identical concurrent edits are not a conflict. Heads whose
-   * data cannot be read (a damaged snapshot, until the next open replays the log files) are not told
-   * apart: no conflict is shown that cannot be shown, and reading the record says why.
+   * data cannot be read (a damaged snapshot's, not yet taken from their log file) are not told apart: no
+   * conflict is shown that cannot be shown; a host's read of the record makes them readable first.
    */
   inConflict(): boolean {
     if (!this.more) return false;
@@ -323,8 +324,9 @@ export class RecordEntry {
 
   /**
    * Reads every head's data as a host's read or write of the record needs them: throws 'corrupt' when a
-   * snapshot's bytes for one turned out bad. The lenient paths (inConflict, toStoredIfReadable) cannot
-   * tell such a head from the others: a host is never shown the record, nor writes over it, without this.
+   * snapshot's bytes for one turned out bad and its log file could not stand in (PracticeReplica.readable).
+   * The lenient paths (inConflict, toStoredIfReadable) cannot tell such a head from the others: a host is
+   * never shown the record, nor writes over it, without this.
    */
   assertReadable(): void {
     for (const h of this.heads()) if (h instanceof BytesHead) void h.data;

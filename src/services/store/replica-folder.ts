@@ -1143,7 +1143,7 @@ function* snapshotMembers(rel: string, plain: Buffer, from: number, parse: (s: s
 
 /**
  * The batches of a snapshot of version 4: the head's members (`plain` from `from` on) — each the gzip of
- * a batch's records after its length, then the length of its data envelope — and the data envelopes in
+ * a batch's records after its length, then the length and SHA-256 of its data envelope — and the data envelopes in
  * `file` from `dataFrom` on, one a batch, to the file's end. The records are unpacked and checked as they
  * are reached; the data stay sealed (DataBlock: authenticated, unpacked and added up when first read).
  */
