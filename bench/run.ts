@@ -440,8 +440,8 @@ What was left of an open was mostly the heads themselves: parsing their data (~3
 records) and the young generation's copying of the 100,000 records' objects. The local snapshot of
 version 4 leaves every record's data sealed until it is read (docs/FORMAT-2.md, "Since then: snapshot
 version 4"): with records of realistic size (~840 bytes; the section above uses them since) the open is
-ready in ~0.9–1.0 s at ~190 MiB instead of 2.2–2.5 s at ~300–320 MiB, and the first list() of every
-collection costs ~1 s more. At 1,000,000 versions of the same records it is ~1.7 s of CPU at ~240 MiB: the
+ready in ~0.8 s (~1.1 s of CPU) at ~190 MiB instead of 2.2–2.5 s at ~300–320 MiB, and the first list() of
+every collection costs ~1.1 s more. At 1,000,000 versions of the same records it is ~1.1 s (~1.4 s of CPU) at ~240 MiB: the
 older versions' ids and places still grow with the history.
 
 How each is measured:
