@@ -1170,12 +1170,18 @@ function* snapshotBatchesV4(rel: string, plain: Buffer, from: number, parse: (s:
     const lengths = { total: 0 };
     const problem = snapshotV2RecordsProblem(batch, lengths);
     if (problem) throw bad(`does not match the format (${problem})`);
+    // what a batch's data may unpack to: 100 records of at most 1 MiB each, with room (no envelope of someone
+    // holding the key makes a PC unpack gigabytes when a record is read)
+    if (lengths.total > MAX_SNAPSHOT_BATCH_DATA) throw bad(`a batch's data would unpack to ${lengths.total} bytes, more than ${MAX_SNAPSHOT_BATCH_DATA}`);
     const where = dataAt;
     yield { records: batch as SnapshotRecordV4[], data: new DataBlock(unseal(i, () => file.read(where, sealedLen), hash), lengths.total, kept) };
     dataAt += sealedLen;
   }
   if (dataAt !== file.size) throw bad('holds bytes after the data of its last batch');
 }
+
+/** The most a batch of a snapshot of version 4 may hold in data (its records' lengths added up). */
+export const MAX_SNAPSHOT_BATCH_DATA = 128 << 20;
 
 /** Where a snapshot of version 4's bytes are: in memory (a check reads the whole file), or a file open for reading. */
 interface SnapshotSource {

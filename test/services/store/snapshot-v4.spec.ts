@@ -370,6 +370,24 @@ describe('snapshot version 4: data read when first read', () => {
     expect(failing.bytes()).toBeUndefined();
   });
 
+  test('a batch whose records claim more data than 100 records may hold (a gzip bomb from someone with the key) is refused at open, before anything is unpacked', async () => {
+    const { store, a, live } = await practice();
+    const { f } = await newest(a, store);
+    const { folder, header, records } = await recordsOf(a, store, f);
+    // two records of 64 MiB each in one batch: each length allowed alone, their sum over the bound
+    const big = Buffer.alloc(64 << 20, 0x20);
+    big[0] = '{'.charCodeAt(0);
+    big[big.length - 1] = '}'.charCodeAt(0);
+    records[0]![2][0]![4] = big;
+    records[1]![2][0]![4] = big;
+    fs.rmSync(path.join(a.localRoot, 'snapshots'), { recursive: true });
+    await folder.writeSnapshot({ ...header, t: 'snapshot', device: a.id, seq: f.seq + 1, createdAt: new Date().toISOString(), v: 4, records });
+    const r = await open(a, store);
+    expect(r.badFiles.map((b) => b.reason)).toEqual([expect.stringMatching(/a batch's data would unpack to \d+ bytes, more than 134217728/)]);
+    expect(await view(r)).toEqual(live);
+    await r.close();
+  });
+
   test('a list() of a large collection unpacks each batch once, and keeps only a few unpacked', async () => {
     const store = await newSharedStore();
     const a = await openDevice(store, 'PC1');
