@@ -43,9 +43,9 @@ export class AppliedLogs {
   /** Per device: the highest n such that positions 1…n are all applied (grows only; see `holds`). */
   protected readonly prefix = new Map<string, number>();
   /** The loaded snapshot's data turned out bad when read (BytesHead): none is written from this state. */
-  dataDamaged = false;
-  /** That snapshot's removal from the replica, awaited at close. */
-  removal?: Promise<void>;
+  protected dataDamaged = false;
+  /** That snapshot's removal from the replica, awaited at close (release). */
+  protected removal?: Promise<void>;
   /** The loaded snapshot's file, open while its records' data may still be read (snapshot version 4). */
   protected snapshotFile?: { close(): Promise<void> };
 

@@ -865,10 +865,8 @@ export class ReplicaFolder {
     const plain = this.decryptFile(rel, context, bytes, false);
     const v1 = plain[0] === 0x1f && plain[1] === 0x8b; // version 1 is gzip as a whole; version 2 begins with its header's JSON
     const text = v1 ? gunzipped(rel, plain) : plain;
-    let nl = text.indexOf(0x0a);
-    if (nl < 0) throw new BadFileError({ path: rel, reason: 'has no header line' });
-    const header = this.check(rel, this.parseJson(rel, text.toString('utf8', 0, nl)), SnapshotHeaderSchema);
-    if (header.device !== f.device || header.seq !== f.seq) throw new BadFileError({ path: rel, reason: 'names another device or position than where it lies' });
+    const { header, nl: end } = this.snapshotHeader(rel, f, text);
+    let nl = end; // (version 1's batches are lines after it)
     if ((header.v === 1) !== v1 || header.v === 4) throw new BadFileError({ path: rel, reason: `is not laid out as its version (${header.v}) says` });
     const parse = (s: string) => this.parseJson(rel, s);
     if (header.v >= 2) return { header, batches: () => snapshotMembers(rel, text, nl + 1, parse) };
@@ -883,6 +881,15 @@ export class ReplicaFolder {
       }
     }
     return { header, batches };
+  }
+
+  /** A snapshot's header line (its plaintext's first), checked: the format, and the device and position its name gives. `nl`: where the line ends. */
+  protected snapshotHeader(rel: string, f: SegmentFile, text: Buffer): { header: SnapshotHeader; nl: number } {
+    const nl = text.indexOf(0x0a);
+    if (nl < 0) throw new BadFileError({ path: rel, reason: 'has no header line' });
+    const header = this.check(rel, this.parseJson(rel, text.toString('utf8', 0, nl)), SnapshotHeaderSchema);
+    if (header.device !== f.device || header.seq !== f.seq) throw new BadFileError({ path: rel, reason: 'names another device or position than where it lies' });
+    return { header, nl };
   }
 
   /**
@@ -934,10 +941,7 @@ export class ReplicaFolder {
     if (L < 0 || L > MAX_SNAPSHOT_BYTES || 4 + L > source.size) throw new BadFileError({ path: rel, reason: 'is neither an encrypted file nor a snapshot of version 4' });
     const sealedHead = source.read(4, L);
     const plain = this.decryptFile(rel, Contexts.snapshot(f.device, f.seq), sealedHead, false);
-    const nl = plain.indexOf(0x0a);
-    if (nl < 0) throw new BadFileError({ path: rel, reason: 'has no header line' });
-    const header = this.check(rel, this.parseJson(rel, plain.toString('utf8', 0, nl)), SnapshotHeaderSchema);
-    if (header.device !== f.device || header.seq !== f.seq) throw new BadFileError({ path: rel, reason: 'names another device or position than where it lies' });
+    const { header, nl } = this.snapshotHeader(rel, f, plain);
     if (header.v !== 4) throw new BadFileError({ path: rel, reason: `is not laid out as its version (${header.v}) says` });
     const keys = headKeys(this.key, sealedHead);
     const unseal = (i: number, read: () => Buffer, hash: Buffer) => dataEnvelope(keys, this.storeId, Contexts.snapshotData(f.device, f.seq, i), read, hash);
@@ -1124,17 +1128,9 @@ function gunzipped(rel: string, plain: Buffer, maxPlain = MAX_SNAPSHOT_BYTES): B
 /** The records of a snapshot of version 2 or 3: each batch a gzip member after its length, unpacked and checked as it is reached. */
 function* snapshotMembers(rel: string, plain: Buffer, from: number, parse: (s: string) => unknown): Generator<SnapshotRecordV2[]> {
   for (let at = from; at < plain.length; ) {
-    if (at + 4 > plain.length) throw new BadFileError({ path: rel, reason: 'ends in the middle of a batch' });
-    const len = plain.readUInt32BE(at);
-    if (at + 4 + len > plain.length) throw new BadFileError({ path: rel, reason: 'ends in the middle of a batch' });
-    let text: string;
-    try {
-      text = zlib.gunzipSync(plain.subarray(at + 4, at + 4 + len), { maxOutputLength: MAX_SNAPSHOT_BYTES, chunkSize: 1 << 18 }).toString('utf8');
-    } catch {
-      throw new BadFileError({ path: rel, reason: 'a batch is not gzip, or unpacks larger than allowed' });
-    }
-    at += 4 + len;
-    const batch = parse(text);
+    const member = batchMember(rel, plain, at);
+    at = member.end;
+    const batch = parse(member.text);
     const problem = snapshotV2RecordsProblem(batch);
     if (problem) throw new BadFileError({ path: rel, reason: `does not match the format (${problem})` });
     yield batch as SnapshotRecordV2[];
@@ -1152,16 +1148,9 @@ function* snapshotBatchesV4(rel: string, plain: Buffer, from: number, parse: (s:
   const kept = new UnpackedBlocks();
   let dataAt = dataFrom;
   for (let at = from, i = 0; at < plain.length; i++) {
-    if (at + 4 > plain.length) throw bad('ends in the middle of a batch');
-    const len = plain.readUInt32BE(at);
-    if (at + 4 + len + 4 + 32 > plain.length) throw bad('ends in the middle of a batch');
-    let text: string;
-    try {
-      text = zlib.gunzipSync(plain.subarray(at + 4, at + 4 + len), { maxOutputLength: MAX_SNAPSHOT_BYTES, chunkSize: 1 << 18 }).toString('utf8');
-    } catch {
-      throw bad('a batch is not gzip, or unpacks larger than allowed');
-    }
-    at += 4 + len;
+    const member = batchMember(rel, plain, at, 4 + 32);
+    const text = member.text;
+    at = member.end;
     const sealedLen = plain.readUInt32BE(at);
     const hash = Buffer.from(plain.subarray(at + 4, at + 4 + 32)); // a copy: nothing of the head is kept for the data
     at += 4 + 32;
@@ -1182,6 +1171,22 @@ function* snapshotBatchesV4(rel: string, plain: Buffer, from: number, parse: (s:
 
 /** The most a batch of a snapshot of version 4 may hold in data (its records' lengths added up). */
 export const MAX_SNAPSHOT_BATCH_DATA = 128 << 20;
+
+/**
+ * The records of a snapshot's batch: a gzip member after its length (4 bytes, big-endian) at `at` in
+ * `plain`, unpacked, with `after` more bytes that must follow it (version 4: its data envelope's length
+ * and hash). `end`: where the member ends.
+ */
+function batchMember(rel: string, plain: Buffer, at: number, after = 0): { text: string; end: number } {
+  if (at + 4 > plain.length) throw new BadFileError({ path: rel, reason: 'ends in the middle of a batch' });
+  const len = plain.readUInt32BE(at);
+  if (at + 4 + len + after > plain.length) throw new BadFileError({ path: rel, reason: 'ends in the middle of a batch' });
+  try {
+    return { text: zlib.gunzipSync(plain.subarray(at + 4, at + 4 + len), { maxOutputLength: MAX_SNAPSHOT_BYTES, chunkSize: 1 << 18 }).toString('utf8'), end: at + 4 + len };
+  } catch {
+    throw new BadFileError({ path: rel, reason: 'a batch is not gzip, or unpacks larger than allowed' });
+  }
+}
 
 /** Where a snapshot of version 4's bytes are: in memory (a check reads the whole file), or a file open for reading. */
 interface SnapshotSource {

@@ -26,10 +26,11 @@ export type SnapshotRecordV2<D = JsonObject | null> = [col: string, id: string, 
 
 /**
  * Version 4: a head's data are not inside the record's JSON: [version, at, by, place, length] with the
- * length in bytes of the data's JSON (null: removed). A batch is two gzip members, each after its length:
- * the records' JSON, then every head's data bytes one after the other in the order the heads come, nothing
- * between and nothing after. An open unpacks and parses the records only; a batch's data stay packed
- * until a record of it is read (record-state.ts, BytesHead; a few batches are kept unpacked, DataBlock).
+ * length in bytes of the data's JSON (null: removed). A batch's records are a gzip member in the snapshot's
+ * head; its data — every head's data bytes one after the other in the order the heads come, nothing
+ * between and nothing after — are an envelope of their own (replica-folder.ts, writeSnapshotV4). An open
+ * unpacks and parses the records only; a batch's data stay sealed until a record of it is read
+ * (record-state.ts, BytesHead; a few batches are kept unpacked, DataBlock).
  */
 export type SnapshotHeadV4 = [string, string, string, number | string, number | null];
 export type SnapshotRecordV4 = [col: string, id: string, heads: SnapshotHeadV4[], old: string, orphans?: string[]];

@@ -157,7 +157,7 @@ describe('snapshot version 4: data read when first read', () => {
     await again.close();
   });
 
-  test('data found bad when first read and their log file gone from this PC too: a clear error in German and English for that record alone, nothing written over it; a restart takes the log file from the shared folder again', async () => {
+  test('data found bad when first read and their log file gone from this PC too: a clear error in German and English for a read or write of that record, nothing written over it, other records read on; a restart takes the log file from the shared folder again', async () => {
     const { store, a, live } = await practice();
     await plantBadData(a, store, ['r8']);
     const pc1 = await openDevice(store, 'PC1', { id: a.id, localRoot: a.localRoot });
